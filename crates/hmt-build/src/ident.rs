@@ -1,0 +1,612 @@
+//! Recognising what a string is: a standard string format (for schemas) or an
+//! identifier (for path templates and id-keyed maps).
+//!
+//! Both questions are asked of every string the builder sees, so the checks
+//! are hand-written byte scans rather than regular expressions: they run at
+//! input speed and never allocate.
+
+/// A JSON Schema `format` the builder can detect in string values.
+///
+/// Detection is deliberately strict: a format is only emitted when every
+/// sample satisfies it, and a validator that asserts formats must accept
+/// every sample, so each check accepts a subset of what the format allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StringFormat {
+    /// RFC 3339 date-time with a time zone, `2020-01-31T13:34:15Z`.
+    DateTime,
+    /// RFC 3339 full-date, `2020-01-31`.
+    Date,
+    /// RFC 4122 textual UUID, `123e4567-e89b-12d3-a456-426614174000`.
+    Uuid,
+    /// A plain `local@domain.tld` address.
+    Email,
+    /// An absolute URI with a scheme and an authority, `https://example.com/x`.
+    Uri,
+    /// Dotted-quad IPv4 address.
+    Ipv4,
+    /// IPv6 address in any of its textual forms.
+    Ipv6,
+}
+
+impl StringFormat {
+    /// Every detectable format, in the order of preference when several match.
+    pub const ALL: [StringFormat; 7] = [
+        StringFormat::DateTime,
+        StringFormat::Date,
+        StringFormat::Uuid,
+        StringFormat::Email,
+        StringFormat::Uri,
+        StringFormat::Ipv4,
+        StringFormat::Ipv6,
+    ];
+
+    /// The name used in a schema's `format` keyword.
+    pub fn name(self) -> &'static str {
+        match self {
+            StringFormat::DateTime => "date-time",
+            StringFormat::Date => "date",
+            StringFormat::Uuid => "uuid",
+            StringFormat::Email => "email",
+            StringFormat::Uri => "uri",
+            StringFormat::Ipv4 => "ipv4",
+            StringFormat::Ipv6 => "ipv6",
+        }
+    }
+
+    /// Whether `s` is in this format.
+    ///
+    /// ```
+    /// use hmt_build::ident::StringFormat;
+    /// assert!(StringFormat::DateTime.matches("2020-01-31T13:34:15.5+02:00"));
+    /// assert!(!StringFormat::DateTime.matches("2020-01-31T13:34:15")); // no zone
+    /// assert!(StringFormat::Ipv6.matches("::1"));
+    /// ```
+    pub fn matches(self, s: &str) -> bool {
+        match self {
+            StringFormat::DateTime => is_date_time(s),
+            StringFormat::Date => is_date(s),
+            StringFormat::Uuid => is_uuid(s),
+            StringFormat::Email => is_email(s),
+            StringFormat::Uri => is_uri(s),
+            StringFormat::Ipv4 => is_ipv4(s),
+            StringFormat::Ipv6 => is_ipv6(s),
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// The set of formats that every string seen so far satisfies.
+///
+/// Start from [`FormatSet::of`] the first value and [`FormatSet::intersect`]
+/// with each next one; [`FormatSet::best`] is the format to emit.
+///
+/// ```
+/// use hmt_build::ident::{FormatSet, StringFormat};
+/// let seen = FormatSet::of("2020-01-01").intersect(FormatSet::of("1999-12-31"));
+/// assert_eq!(seen.best(), Some(StringFormat::Date));
+/// let mixed = seen.intersect(FormatSet::of("hello"));
+/// assert_eq!(mixed.best(), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FormatSet(u8);
+
+impl FormatSet {
+    /// No format: the neutral element is [`FormatSet::ALL`], not this.
+    pub const NONE: FormatSet = FormatSet(0);
+    /// Every format: the starting point before any value was seen.
+    pub const ALL: FormatSet = FormatSet(0x7f);
+
+    /// The formats `s` satisfies.
+    pub fn of(s: &str) -> FormatSet {
+        let mut bits = 0;
+        for format in StringFormat::ALL {
+            if format.matches(s) {
+                bits |= format.bit();
+            }
+        }
+        FormatSet(bits)
+    }
+
+    /// The formats both sets contain.
+    pub fn intersect(self, other: FormatSet) -> FormatSet {
+        FormatSet(self.0 & other.0)
+    }
+
+    /// Whether `format` is in the set.
+    pub fn contains(self, format: StringFormat) -> bool {
+        self.0 & format.bit() != 0
+    }
+
+    /// The preferred format of the set, if any.
+    pub fn best(self) -> Option<StringFormat> {
+        StringFormat::ALL.into_iter().find(|f| self.contains(*f))
+    }
+}
+
+/// What kind of identifier a path segment or an object key is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IdKind {
+    /// Decimal digits, optionally signed: `42`, `-1`.
+    Integer,
+    /// A UUID.
+    Uuid,
+    /// A hex string of 8 or more digits with at least one digit 0-9, such as
+    /// a commit sha or an md5: `9f86d081884c7d65`.
+    Hex,
+    /// A ULID: 26 Crockford base-32 characters, `01ARZ3NDEKTSV4RRFFQ69G5FAV`.
+    Ulid,
+    /// An ISO date, `2024-05-01`.
+    Date,
+    /// An e-mail address.
+    Email,
+    /// A long or prefixed token mixing letters and digits: `cus_8Fq2hjk3Lm`,
+    /// `u_123`, `AbC123xYz987`, base64url-like keys.
+    Token,
+}
+
+/// Classifies `segment` as an identifier, or `None` when it reads as a word
+/// that belongs in a path template literally.
+///
+/// One observation is enough: `/users/42` is already `/users/{userId}`.
+///
+/// ```
+/// use hmt_build::ident::{classify_id, IdKind};
+/// assert_eq!(classify_id("42"), Some(IdKind::Integer));
+/// assert_eq!(classify_id("cus_8Fq2hjk3Lm"), Some(IdKind::Token));
+/// assert_eq!(classify_id("v2"), None);
+/// assert_eq!(classify_id("refund"), None);
+/// assert_eq!(classify_id("2024-05-01"), Some(IdKind::Date));
+/// ```
+pub fn classify_id(segment: &str) -> Option<IdKind> {
+    if segment.is_empty() || is_reserved_word(segment) {
+        return None;
+    }
+    let digits = segment.strip_prefix('-').unwrap_or(segment);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(IdKind::Integer);
+    }
+    if is_uuid(segment) {
+        return Some(IdKind::Uuid);
+    }
+    if is_date(segment) {
+        return Some(IdKind::Date);
+    }
+    if is_ulid(segment) {
+        return Some(IdKind::Ulid);
+    }
+    if segment.len() >= 8
+        && segment.bytes().all(|b| b.is_ascii_hexdigit())
+        && segment.bytes().any(|b| b.is_ascii_digit())
+    {
+        return Some(IdKind::Hex);
+    }
+    if is_email(segment) {
+        return Some(IdKind::Email);
+    }
+    if is_token(segment) {
+        return Some(IdKind::Token);
+    }
+    None
+}
+
+/// Words that name API structure or actions and so always stay literal in a
+/// path template, even where a sibling segment is an identifier.
+///
+/// Version segments (`v1`, `v2beta`) are recognised by shape, the rest by
+/// this list.
+pub const RESERVED_WORDS: &[&str] = &[
+    "about",
+    "account",
+    "accounts",
+    "activate",
+    "admin",
+    "api",
+    "apis",
+    "approve",
+    "archive",
+    "auth",
+    "authorize",
+    "batch",
+    "bulk",
+    "cancel",
+    "capture",
+    "close",
+    "config",
+    "confirm",
+    "count",
+    "current",
+    "deactivate",
+    "download",
+    "export",
+    "graphql",
+    "health",
+    "healthz",
+    "history",
+    "import",
+    "info",
+    "initiate",
+    "latest",
+    "list",
+    "login",
+    "logout",
+    "me",
+    "metrics",
+    "mine",
+    "new",
+    "oauth",
+    "open",
+    "ping",
+    "public",
+    "publish",
+    "ready",
+    "readyz",
+    "refresh",
+    "refund",
+    "register",
+    "reject",
+    "reset",
+    "rest",
+    "revoke",
+    "search",
+    "self",
+    "settings",
+    "signin",
+    "signout",
+    "signup",
+    "stats",
+    "status",
+    "submit",
+    "summary",
+    "token",
+    "upload",
+    "validate",
+    "verify",
+    "version",
+    "webhooks",
+];
+
+/// Whether `segment` is a structural word or a version marker (`v1`, `v2`,
+/// `v1beta2`, `v1.1`) that must stay literal.
+///
+/// ```
+/// use hmt_build::ident::is_reserved_word;
+/// assert!(is_reserved_word("v1"));
+/// assert!(is_reserved_word("Search"));
+/// assert!(!is_reserved_word("pikachu"));
+/// ```
+pub fn is_reserved_word(segment: &str) -> bool {
+    if is_version(segment) {
+        return true;
+    }
+    if segment.len() > 16 {
+        return false;
+    }
+    let lower = segment.to_ascii_lowercase();
+    RESERVED_WORDS.binary_search(&lower.as_str()).is_ok()
+}
+
+fn is_version(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix(['v', 'V']) else {
+        return false;
+    };
+    let digits_end = rest
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(rest.len());
+    if digits_end == 0 || digits_end > 4 {
+        return false;
+    }
+    let tail = &rest[digits_end..];
+    tail.is_empty()
+        || tail
+            .strip_prefix('.')
+            .is_some_and(|t| !t.is_empty() && t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit()))
+        || ["alpha", "beta", "rc"].iter().any(|p| {
+            tail.strip_prefix(p)
+                .is_some_and(|t| t.len() <= 3 && t.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
+
+/// Letters and digits mixed, long enough to be generated rather than typed:
+/// 16+ characters of `[A-Za-z0-9_-]` with both letters and digits, or a short
+/// alphabetic prefix joined by `_`/`-` to 3+ characters containing a digit
+/// (`u_123`, `cus_8Fq2hjk3`, `ord-00042`).
+fn is_token(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    if !bytes
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+    {
+        return false;
+    }
+    let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+    let letters = bytes.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    if bytes.len() >= 16 && digits > 0 && letters > 0 {
+        // Generated tokens mix letters and digits within one run; slugs such
+        // as `release-notes-2024` are words and numbers joined by dashes.
+        return s.split(['-', '_']).any(|part| {
+            part.bytes().any(|b| b.is_ascii_digit())
+                && part.bytes().any(|b| b.is_ascii_alphabetic())
+        });
+    }
+    if let Some(sep) = s.find(['_', '-']) {
+        let (prefix, rest) = (&s[..sep], &s[sep + 1..]);
+        return (1..=6).contains(&prefix.len())
+            && prefix.bytes().all(|b| b.is_ascii_alphabetic())
+            && rest.len() >= 3
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+            && rest.bytes().any(|b| b.is_ascii_digit());
+    }
+    // Short unseparated mixes such as `AbC123xYz` (8+ chars, both cases or
+    // letters and several digits) are opaque keys; `v2`, `html5`, `mp3` are not.
+    bytes.len() >= 8 && digits >= 2 && letters >= 2
+}
+
+fn is_ulid(s: &str) -> bool {
+    s.len() == 26
+        && s.as_bytes()[0] <= b'7'
+        && s.bytes().all(|b| {
+            b.is_ascii_digit()
+                || (b.is_ascii_uppercase() && !matches!(b, b'I' | b'L' | b'O' | b'U'))
+        })
+        && s.bytes().any(|b| b.is_ascii_digit())
+}
+
+fn all_digits(s: &[u8]) -> bool {
+    s.iter().all(u8::is_ascii_digit)
+}
+
+fn num(s: &[u8]) -> u32 {
+    s.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0'))
+}
+
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let (y, m, d) = (&b[0..4], &b[5..7], &b[8..10]);
+    if !(all_digits(y) && all_digits(m) && all_digits(d)) {
+        return false;
+    }
+    let (year, month, day) = (num(y), num(m), num(d));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
+}
+
+fn is_time_with_zone(b: &[u8]) -> bool {
+    // HH:MM:SS[.frac](Z|±HH:MM)
+    if b.len() < 9 || b[2] != b':' || b[5] != b':' {
+        return false;
+    }
+    let (h, m, s) = (&b[0..2], &b[3..5], &b[6..8]);
+    if !(all_digits(h) && all_digits(m) && all_digits(s)) {
+        return false;
+    }
+    if num(h) > 23 || num(m) > 59 || num(s) > 59 {
+        return false;
+    }
+    let mut rest = &b[8..];
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &frac[n..];
+    }
+    match rest {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', zone @ ..] => {
+            zone.len() == 5
+                && zone[2] == b':'
+                && all_digits(&zone[0..2])
+                && all_digits(&zone[3..5])
+                && num(&zone[0..2]) <= 23
+                && num(&zone[3..5]) <= 59
+        }
+        _ => false,
+    }
+}
+
+fn is_date_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 20
+        && is_date(&s[..10])
+        && matches!(b[10], b'T' | b't')
+        && is_time_with_zone(&b[11..])
+}
+
+fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~.-".contains(&b));
+    local_ok && is_hostname(domain) && domain.contains('.')
+}
+
+fn is_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+fn is_uri(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return false;
+    };
+    let scheme_ok = scheme
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !scheme_ok {
+        return false;
+    }
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if !h.ends_with(']') || port.bytes().all(|b| b.is_ascii_digit()) => {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                return false;
+            }
+        }
+        _ => host,
+    };
+    let host_ok = if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        is_ipv6(inner)
+    } else {
+        is_hostname(host)
+    };
+    host_ok && uri_chars_ok(&rest[authority_end..])
+}
+
+/// RFC 3986 characters only, with `%` always followed by two hex digits.
+fn uri_chars_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'%' {
+            if i + 2 >= b.len() {
+                return false;
+            }
+            if !(b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        if !(c.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&c)) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+fn is_ipv4(s: &str) -> bool {
+    let mut parts = 0;
+    for part in s.split('.') {
+        parts += 1;
+        let b = part.as_bytes();
+        if b.is_empty() || b.len() > 3 || !all_digits(b) || (b.len() > 1 && b[0] == b'0') {
+            return false;
+        }
+        if num(b) > 255 {
+            return false;
+        }
+    }
+    parts == 4
+}
+
+fn is_ipv6(s: &str) -> bool {
+    s.contains(':') && s.parse::<std::net::Ipv6Addr>().is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_words_are_sorted_for_binary_search() {
+        assert!(RESERVED_WORDS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn formats() {
+        use StringFormat::*;
+        let cases: &[(&str, Option<StringFormat>)] = &[
+            ("2018-11-13T20:20:39+00:00", Some(DateTime)),
+            ("2018-11-13T20:20:39.123Z", Some(DateTime)),
+            ("2020-01-31T13:34:15", None),
+            ("2020-02-30", None),
+            ("2020-02-29", Some(Date)),
+            ("123e4567-e89b-12d3-a456-426614174000", Some(Uuid)),
+            ("a.b@example.com", Some(Email)),
+            ("a@localhost", None),
+            ("https://pokeapi.co/api/v2/ability/150/", Some(Uri)),
+            ("http://[::1]:8080/x?y=%20", Some(Uri)),
+            ("http://exa mple.com", None),
+            ("mailto:x@y.z", None),
+            ("10.0.0.255", Some(Ipv4)),
+            ("10.0.0.256", None),
+            ("01.0.0.1", None),
+            ("2001:db8::1", Some(Ipv6)),
+            ("Not Found", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(FormatSet::of(s).best(), *want, "{s}");
+        }
+    }
+
+    #[test]
+    fn identifiers() {
+        use IdKind::*;
+        let cases: &[(&str, Option<IdKind>)] = &[
+            ("42", Some(Integer)),
+            ("0", Some(Integer)),
+            ("123e4567-e89b-12d3-a456-426614174000", Some(Uuid)),
+            ("9f86d081884c7d659a2feaa0c55ad015", Some(Hex)),
+            ("deadbeef", None),
+            ("01ARZ3NDEKTSV4RRFFQ69G5FAV", Some(Ulid)),
+            ("2024-05-01", Some(Date)),
+            ("ada@example.com", Some(Email)),
+            ("cus_8Fq2hjk3Lm", Some(Token)),
+            ("u_123", Some(Token)),
+            ("AbC123xYz987", Some(Token)),
+            ("ditto", None),
+            ("v1", None),
+            ("v2beta1", None),
+            ("api", None),
+            ("health", None),
+            ("html5", None),
+            ("user_profile", None),
+            ("payment-methods", None),
+            ("release-notes-2024", None),
+            ("oauth2", None),
+            ("", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(classify_id(s), *want, "{s}");
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! Infers OpenAPI specs from recorded http-types exchanges.
+pub mod ident;
