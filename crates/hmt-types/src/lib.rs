@@ -1,1 +1,41 @@
-//! placeholder
+//! The http-types exchange model and its streaming JSONL reader and writer.
+//!
+//! Every hmt tool speaks this one format: `hmt record` writes it, `hmt build`
+//! reads it, `hmt mock` serves and logs it. An [`Exchange`] is one HTTP
+//! request with its response, exactly as the [http-types JSON Schema]
+//! describes it; a recording is a file with one exchange per line.
+//!
+//! Reading is lenient where real files differ from each other (`path` or
+//! `pathname`, `query` present or derived, `bodyAsJson`, HMT's old
+//! `req`/`res` keys) and strict where a difference would lose data: an
+//! unknown field is an error that names it. Writing is canonical: one
+//! compact line per exchange with a fixed key order, so the same exchange
+//! is always the same bytes.
+//!
+//! Bodies are bytes. A body that is not UTF-8 is written base64-encoded
+//! and marked in `meta` (`"requestBodyEncoding": "base64"` or
+//! `"responseBodyEncoding": "base64"`), which keeps the line valid
+//! http-types and the body lossless; the reader undoes it.
+//!
+//! ```
+//! use hmt_types::{Exchange, Method};
+//! let line = r#"{"request":{"method":"get","host":"api.example.com","path":"/users?page=2"},"response":{"statusCode":200,"body":"[]"}}"#;
+//! let exchange = Exchange::from_json_line(line).unwrap();
+//! assert_eq!(exchange.request.method, Method::Get);
+//! assert_eq!(exchange.request.pathname, "/users");
+//! assert_eq!(exchange.request.query.get("page"), Some("2"));
+//! assert_eq!(exchange.to_json_line(), r#"{"request":{"method":"get","host":"api.example.com","path":"/users?page=2","query":{"page":"2"}},"response":{"statusCode":200,"body":"[]"}}"#);
+//! ```
+//!
+//! [http-types JSON Schema]: https://github.com/meeshkan/http-types
+
+mod fields;
+mod model;
+mod raw;
+pub mod reader;
+pub mod writer;
+
+pub use fields::Fields;
+pub use model::{BodyEncoding, Exchange, Method, Protocol, Request, Response};
+pub use reader::{Input, JsonlReader, ReadError};
+pub use writer::JsonlWriter;

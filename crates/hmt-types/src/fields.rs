@@ -1,0 +1,189 @@
+//! Ordered multi-valued name/value fields: headers and query parameters.
+
+/// Headers or query parameters: names in the order they were recorded, each
+/// with one or more values.
+///
+/// http-types stores these as a JSON object whose values are a string or an
+/// array of strings; a name appears once, its repeated values (two
+/// `Set-Cookie` headers, `?tag=a&tag=b`) in one array. Names keep the case
+/// they were recorded with; header look-ups ignore case, query look-ups don't.
+///
+/// ```
+/// use hmt_types::Fields;
+/// let mut headers = Fields::default();
+/// headers.append("Set-Cookie", "a=1");
+/// headers.append("set-cookie", "b=2");
+/// assert_eq!(headers.get_all_ignore_case("SET-COOKIE"), &["a=1", "b=2"]);
+/// assert_eq!(headers.len(), 1);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fields {
+    entries: Vec<(String, Vec<String>)>,
+}
+
+impl Fields {
+    /// Fields from `(name, values)` pairs; pairs with the same name (exactly)
+    /// are joined.
+    pub fn from_entries(entries: impl IntoIterator<Item = (String, Vec<String>)>) -> Fields {
+        let mut fields = Fields::default();
+        for (name, values) in entries {
+            match fields.entries.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, existing)) => existing.extend(values),
+                None => fields.entries.push((name, values)),
+            }
+        }
+        fields
+    }
+
+    /// Adds a value; a name already present (ignoring ASCII case) gets it
+    /// appended to its values.
+    pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let name = name.into();
+        match self
+            .entries
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
+            Some((_, values)) => values.push(value.into()),
+            None => self.entries.push((name, vec![value.into()])),
+        }
+    }
+
+    /// The first value of `name`, matched exactly.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.get_all(name).first().map(String::as_str)
+    }
+
+    /// Every value of `name`, matched exactly.
+    pub fn get_all(&self, name: &str) -> &[String] {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(&[], |(_, v)| v.as_slice())
+    }
+
+    /// The first value of `name`, ignoring ASCII case (for headers).
+    pub fn get_ignore_case(&self, name: &str) -> Option<&str> {
+        self.get_all_ignore_case(name).first().map(String::as_str)
+    }
+
+    /// Every value of `name`, ignoring ASCII case (for headers).
+    pub fn get_all_ignore_case(&self, name: &str) -> &[String] {
+        self.entries
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map_or(&[], |(_, v)| v.as_slice())
+    }
+
+    /// Names with their values, in recorded order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+    }
+
+    /// Number of distinct names.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Replaces every value of `name` (ignoring ASCII case) with `value`.
+    pub fn set_ignore_case(&mut self, name: &str, value: impl Into<String>) {
+        match self
+            .entries
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some((_, values)) => *values = vec![value.into()],
+            None => self.entries.push((name.to_owned(), vec![value.into()])),
+        }
+    }
+
+    /// Removes `name` (ignoring ASCII case), returning its values.
+    pub fn remove_ignore_case(&mut self, name: &str) -> Vec<String> {
+        match self
+            .entries
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some(i) => self.entries.remove(i).1,
+            None => Vec::new(),
+        }
+    }
+
+    /// Parses an `application/x-www-form-urlencoded` string (a URL query
+    /// without its `?`), decoding `+` and percent escapes.
+    ///
+    /// ```
+    /// use hmt_types::Fields;
+    /// let q = Fields::parse_query("a=1&b=x+y&a=%32&flag");
+    /// assert_eq!(q.get_all("a"), &["1", "2"]);
+    /// assert_eq!(q.get("b"), Some("x y"));
+    /// assert_eq!(q.get("flag"), Some(""));
+    /// ```
+    pub fn parse_query(query: &str) -> Fields {
+        let mut fields = Fields::default();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = percent_decode_form(name);
+            let value = percent_decode_form(value);
+            match fields.entries.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, values)) => values.push(value),
+                None => fields.entries.push((name, vec![value])),
+            }
+        }
+        fields
+    }
+}
+
+/// Decodes `+` as space and `%XX` escapes; invalid escapes are kept as
+/// written and invalid UTF-8 is replaced, because a query string is text.
+pub(crate) fn percent_decode_form(s: &str) -> String {
+    if !s.bytes().any(|b| b == b'%' || b == b'+') {
+        return s.to_owned();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_escapes_at_the_end_and_keeps_broken_ones() {
+        assert_eq!(percent_decode_form("a%20"), "a ");
+        assert_eq!(percent_decode_form("a%2"), "a%2");
+        assert_eq!(percent_decode_form("%zz"), "%zz");
+        assert_eq!(percent_decode_form("%C3%A9"), "é");
+    }
+}
