@@ -25,6 +25,36 @@ try:
 except ImportError as e:  # pragma: no cover - environment problem, not a spec problem
     sys.exit(f"validate_openapi: {e}; run scripts/setup-python.sh and use .venv/bin/python")
 
+
+def _locate_schema_errors() -> None:
+    """Make errors inside Schema Objects carry their location in the document.
+
+    openapi-spec-validator checks each Schema Object against the JSON Schema
+    meta-schema on its own, so such an error's path starts at the schema
+    (`$.type`), not at the document root. Prefix it with where the schema sits.
+    This wraps an internal method of the pinned version (see
+    requirements-test.txt); if the internals change, errors just lose the prefix.
+    """
+    try:
+        from openapi_spec_validator.validation.keywords import SchemaValidator
+    except ImportError:
+        return
+    original = getattr(SchemaValidator, "_validate_schema_meta", None)
+    if original is None:
+        return
+
+    def located(self, schema, schema_value):  # type: ignore[no-untyped-def]
+        err = original(self, schema, schema_value)
+        parts = getattr(schema, "parts", None)
+        if err is not None and parts:
+            err.relative_path.extendleft(reversed(parts))
+        return err
+
+    SchemaValidator._validate_schema_meta = located
+
+
+_locate_schema_errors()
+
 MAX_MESSAGE = 400  # jsonschema messages embed the offending value, which can be huge
 
 
@@ -41,16 +71,25 @@ def load(path: Path) -> object:
         return json.load(f)
 
 
+def _leaves(err: ValidationError) -> list[ValidationError]:
+    """The innermost errors below an anyOf/oneOf failure."""
+    if not err.context:
+        return [err]
+    return [leaf for sub in err.context for leaf in _leaves(sub)]
+
+
 def describe(err: ValidationError) -> str:
     """`$.json.path: message`, drilling into anyOf/oneOf failures for the likeliest cause."""
-    if err.context:
-        # "... is not valid under any of the given schemas" says nothing useful;
-        # best_match picks the sub-error that most probably explains it. Its
-        # json_path is absolute (it walks up to the parent error).
-        inner = best_match(err.context)
-        if inner is not None:
-            return f"{inner.json_path}: {_short(inner.message)} (in {err.json_path}: {_short(err.message)})"
-    return f"{err.json_path}: {_short(err.message)}"
+    if not err.context:
+        return f"{err.json_path}: {_short(err.message)}"
+    # "... is not valid under any of the given schemas" says nothing useful. The
+    # branch that got deepest into the value is most likely the intended one;
+    # the `$ref` alternative (Reference Object) is almost never what was meant.
+    # A sub-error's json_path is absolute (it walks up to its parent).
+    leaves = [e for e in _leaves(err) if not (e.validator == "required" and "'$ref'" in e.message)] or _leaves(err)
+    inner = max(leaves, key=lambda e: (len(e.absolute_path), -len(e.absolute_schema_path)))
+    inner = best_match([e for e in leaves if len(e.absolute_path) == len(inner.absolute_path)]) or inner
+    return f"{inner.json_path}: {_short(inner.message)} (closest {err.validator} branch at {err.json_path})"
 
 
 def check(name: str) -> bool:
@@ -84,7 +123,7 @@ def check(name: str) -> bool:
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__.strip())
+        print(__doc__.strip(), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     results = [check(name) for name in argv]  # check every file, even after a failure
     return 0 if all(results) else 1

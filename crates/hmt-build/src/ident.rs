@@ -284,8 +284,13 @@ pub fn is_reserved_word(segment: &str) -> bool {
     if segment.len() > 16 {
         return false;
     }
-    let lower = segment.to_ascii_lowercase();
-    RESERVED_WORDS.binary_search(&lower.as_str()).is_ok()
+    // Compare lower-cased bytes lazily: this runs for every path segment.
+    RESERVED_WORDS
+        .binary_search_by(|word| {
+            word.bytes()
+                .cmp(segment.bytes().map(|b| b.to_ascii_lowercase()))
+        })
+        .is_ok()
 }
 
 fn is_version(s: &str) -> bool {
@@ -421,7 +426,7 @@ fn is_time_with_zone(b: &[u8]) -> bool {
 fn is_date_time(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() >= 20
-        && is_date(&s[..10])
+        && s.get(..10).is_some_and(is_date)
         && matches!(b[10], b'T' | b't')
         && is_time_with_zone(&b[11..])
 }
@@ -480,7 +485,12 @@ fn is_uri(s: &str) -> bool {
     }
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // User info is legal but rare in API data and easy to get subtly wrong;
+    // a strict detector simply does not call such strings URIs.
+    if authority.contains('@') {
+        return false;
+    }
+    let host = authority;
     let host = match host.rsplit_once(':') {
         Some((h, port)) if !h.ends_with(']') || port.bytes().all(|b| b.is_ascii_digit()) => {
             if port.bytes().all(|b| b.is_ascii_digit()) {
@@ -499,12 +509,22 @@ fn is_uri(s: &str) -> bool {
     host_ok && uri_chars_ok(&rest[authority_end..])
 }
 
-/// RFC 3986 characters only, with `%` always followed by two hex digits.
+/// RFC 3986 path, query and fragment characters only: `%` always followed
+/// by two hex digits, brackets not at all, `#` at most once.
 fn uri_chars_ok(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
+    let mut in_fragment = false;
     while i < b.len() {
         let c = b[i];
+        if c == b'#' {
+            if in_fragment {
+                return false;
+            }
+            in_fragment = true;
+            i += 1;
+            continue;
+        }
         if c == b'%' {
             if i + 2 >= b.len() {
                 return false;
@@ -515,7 +535,7 @@ fn uri_chars_ok(s: &str) -> bool {
             i += 3;
             continue;
         }
-        if !(c.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&c)) {
+        if !(c.is_ascii_alphanumeric() || b"-._~:/?@!$&'()*+,;=".contains(&c)) {
             return false;
         }
         i += 1;
@@ -566,6 +586,14 @@ mod tests {
             ("https://pokeapi.co/api/v2/ability/150/", Some(Uri)),
             ("http://[::1]:8080/x?y=%20", Some(Uri)),
             ("http://exa mple.com", None),
+            ("http://a b@example.com/", None),
+            ("http://example.com/?q=[1]", None),
+            ("http://example.com/a#b#c", None),
+            ("2020-01-31T13:34:15.000000000000Z\u{e9}", None),
+            (
+                "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}",
+                None,
+            ),
             ("mailto:x@y.z", None),
             ("10.0.0.255", Some(Ipv4)),
             ("10.0.0.256", None),

@@ -1,0 +1,230 @@
+//! Which headers and query parameters describe an API, and which carry
+//! credentials.
+//!
+//! A recorded request carries headers that say nothing about the API:
+//! hop-by-hop headers (RFC 9110 §7.6.1), transport details that change on
+//! every request, and tracing ids. They are left out of the spec and out of
+//! replay matching. The lists are explicit so that a user can read exactly
+//! what is dropped.
+
+/// Request and response headers never documented as parameters or response
+/// headers, nor used to match replayed requests (lower-case).
+pub const IGNORED_HEADERS: &[&str] = &[
+    // hop-by-hop (RFC 9110 §7.6.1)
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    // transport and caching details that vary per request
+    "accept-encoding",
+    "age",
+    "content-encoding",
+    "content-length",
+    "date",
+    "host",
+    "user-agent",
+    "via",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "cdn-loop",
+    "cf-connecting-ip",
+    "cf-ray",
+    "cf-cache-status",
+    "x-cache",
+    "x-cache-hits",
+    "x-served-by",
+    "x-timer",
+    // tracing and correlation ids
+    "traceparent",
+    "tracestate",
+    "x-request-id",
+    "x-correlation-id",
+    "x-session-id",
+    "request-id",
+    "x-amzn-trace-id",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "x-cloud-trace-context",
+    // described elsewhere in OpenAPI: media types and security schemes
+    "accept",
+    "content-type",
+    "authorization",
+    "cookie",
+    "set-cookie",
+    // conditional request validators: a replay must not depend on them
+    "if-none-match",
+    "if-modified-since",
+];
+
+/// Request headers that carry an API key (lower-case). Their values are
+/// secrets: they become a security scheme, never a parameter or example.
+pub const API_KEY_HEADERS: &[&str] = &[
+    "api-key",
+    "apikey",
+    "x-access-token",
+    "x-api-key",
+    "x-apikey",
+    "x-auth-token",
+    "x-authorization",
+    "x-token",
+];
+
+/// Query parameters that carry an API key or token.
+pub const API_KEY_QUERY: &[&str] = &[
+    "access_token",
+    "api-key",
+    "api_key",
+    "apikey",
+    "auth_token",
+    "key",
+    "token",
+];
+
+/// Whether a header (any case) is left out of the spec and of matching.
+pub fn is_ignored_header(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    IGNORED_HEADERS.contains(&lower.as_str()) || is_api_key_header(&lower)
+}
+
+/// Whether a header (lower-case) carries an API key.
+pub fn is_api_key_header(lower: &str) -> bool {
+    API_KEY_HEADERS.contains(&lower) || lower.ends_with("-api-key") || lower.ends_with("_api_key")
+}
+
+/// Whether a query parameter carries an API key.
+pub fn is_api_key_query(name: &str) -> bool {
+    API_KEY_QUERY.iter().any(|k| k.eq_ignore_ascii_case(name))
+}
+
+/// A way a request proved who it was.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Credential {
+    /// `Authorization: Bearer …`
+    Bearer,
+    /// `Authorization: Basic …`
+    Basic,
+    /// `Authorization: <other scheme> …`, documented as an API key in that header.
+    AuthorizationHeader,
+    /// An API key in the named header (lower-case).
+    HeaderKey(String),
+    /// An API key in the named query parameter.
+    QueryKey(String),
+}
+
+impl Credential {
+    /// The name under `components.securitySchemes`.
+    pub fn scheme_name(&self) -> String {
+        match self {
+            Credential::Bearer => "bearerAuth".into(),
+            Credential::Basic => "basicAuth".into(),
+            Credential::AuthorizationHeader => "authorizationHeader".into(),
+            Credential::HeaderKey(name) => format!("{}Header", camel_case(name)),
+            Credential::QueryKey(name) => format!("{}Query", camel_case(name)),
+        }
+    }
+
+    /// The security scheme object.
+    pub fn scheme(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Credential::Bearer => json!({"type": "http", "scheme": "bearer"}),
+            Credential::Basic => json!({"type": "http", "scheme": "basic"}),
+            Credential::AuthorizationHeader => {
+                json!({"type": "apiKey", "in": "header", "name": "Authorization"})
+            }
+            Credential::HeaderKey(name) => json!({"type": "apiKey", "in": "header", "name": name}),
+            Credential::QueryKey(name) => json!({"type": "apiKey", "in": "query", "name": name}),
+        }
+    }
+}
+
+/// The credentials a request carries, sorted. Header names are matched
+/// ignoring case.
+pub fn credentials(request: &hmt_types::Request) -> Vec<Credential> {
+    let mut found = Vec::new();
+    for (name, values) in request.headers.iter() {
+        let lower = name.to_ascii_lowercase();
+        if lower == "authorization" {
+            let value = values.first().map_or("", |v| v.trim());
+            let scheme = value.split_whitespace().next().unwrap_or("");
+            found.push(if scheme.eq_ignore_ascii_case("bearer") {
+                Credential::Bearer
+            } else if scheme.eq_ignore_ascii_case("basic") {
+                Credential::Basic
+            } else {
+                Credential::AuthorizationHeader
+            });
+        } else if is_api_key_header(&lower) {
+            found.push(Credential::HeaderKey(lower));
+        }
+    }
+    for (name, _) in request.query.iter() {
+        if is_api_key_query(name) {
+            found.push(Credential::QueryKey(name.to_owned()));
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// `x-api-key` → `xApiKey`, `api_key` → `apiKey`.
+pub fn camel_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            if upper && !out.is_empty() {
+                out.push(c.to_ascii_uppercase());
+            } else {
+                out.push(c);
+            }
+            upper = false;
+        } else {
+            upper = true;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmt_types::{Method, Request};
+
+    #[test]
+    fn finds_bearer_and_api_keys_without_keeping_values() {
+        let mut request = Request::new(Method::Get, "/a?api_key=s3cret&x=1");
+        request.headers.append("Authorization", "Bearer abc.def");
+        request.headers.append("X-Api-Key", "k");
+        let found = credentials(&request);
+        assert_eq!(
+            found,
+            vec![
+                Credential::Bearer,
+                Credential::HeaderKey("x-api-key".into()),
+                Credential::QueryKey("api_key".into())
+            ]
+        );
+        let names: Vec<String> = found.iter().map(Credential::scheme_name).collect();
+        assert_eq!(names, ["bearerAuth", "xApiKeyHeader", "apiKeyQuery"]);
+    }
+
+    #[test]
+    fn ignored_headers_are_case_insensitive() {
+        assert!(is_ignored_header("Content-Length"));
+        assert!(is_ignored_header("X-API-KEY"));
+        assert!(!is_ignored_header("x-ratelimit-limit"));
+    }
+}

@@ -1,0 +1,213 @@
+//! Bodies by media type: what a body is, and the summary of many of them.
+
+use crate::schema::{Dialect, Sketch};
+use hmt_types::Fields;
+use serde_json::{Value, json};
+
+/// How a body is understood.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyClass {
+    /// `application/json`, `*+json`: parsed, and summarised by a [`Sketch`].
+    Json,
+    /// `application/x-www-form-urlencoded`: fields, each a [`TextSketch`].
+    Form,
+    /// `text/*`, XML, JavaScript: a string.
+    Text,
+    /// Anything else: bytes.
+    Binary,
+}
+
+/// The media type of a body (lower-case, without parameters) and its class.
+///
+/// With no `Content-Type`, the body is sniffed: JSON if it parses, text if
+/// it is UTF-8, else `application/octet-stream`.
+///
+/// ```
+/// use hmt_build::media::{classify, BodyClass};
+/// assert_eq!(classify(Some("Application/JSON; charset=utf-8"), b"{}"), ("application/json".into(), BodyClass::Json));
+/// assert_eq!(classify(Some("application/vnd.api+json"), b"{}").1, BodyClass::Json);
+/// assert_eq!(classify(None, b"[1,2]"), ("application/json".into(), BodyClass::Json));
+/// assert_eq!(classify(None, b"ok"), ("text/plain".into(), BodyClass::Text));
+/// assert_eq!(classify(None, &[0xff, 0xd8]), ("application/octet-stream".into(), BodyClass::Binary));
+/// ```
+pub fn classify(content_type: Option<&str>, body: &[u8]) -> (String, BodyClass) {
+    let essence = content_type
+        .and_then(|ct| ct.split(';').next())
+        .map(|e| e.trim().to_ascii_lowercase())
+        .filter(|e| e.contains('/'));
+    match essence {
+        Some(media) => {
+            let class = if media == "application/json"
+                || media.ends_with("+json")
+                || media == "text/json"
+            {
+                BodyClass::Json
+            } else if media == "application/x-www-form-urlencoded" {
+                BodyClass::Form
+            } else if media.starts_with("text/")
+                || media.ends_with("+xml")
+                || matches!(
+                    media.as_str(),
+                    "application/xml" | "application/javascript" | "application/x-ndjson"
+                )
+            {
+                BodyClass::Text
+            } else {
+                BodyClass::Binary
+            };
+            (media, class)
+        }
+        None => {
+            if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+                ("application/json".into(), BodyClass::Json)
+            } else if std::str::from_utf8(body).is_ok() {
+                ("text/plain".into(), BodyClass::Text)
+            } else {
+                ("application/octet-stream".into(), BodyClass::Binary)
+            }
+        }
+    }
+}
+
+/// Summary of the bodies seen under one media type.
+#[derive(Clone, Debug)]
+pub struct BodyStats {
+    class: BodyClass,
+    /// Bodies folded in.
+    pub count: u64,
+    /// JSON bodies that did not parse (or text bodies that were not UTF-8);
+    /// reported, and described as strings.
+    pub unparsed: u64,
+    json: Sketch,
+    form_count: u64,
+    form: std::collections::BTreeMap<String, crate::operation::ParamStats>,
+    /// The first body seen, as an example.
+    example: Option<Value>,
+}
+
+impl BodyStats {
+    /// An empty summary for a class of body.
+    pub fn new(class: BodyClass) -> BodyStats {
+        BodyStats {
+            class,
+            count: 0,
+            unparsed: 0,
+            json: Sketch::new(),
+            form_count: 0,
+            form: Default::default(),
+            example: None,
+        }
+    }
+
+    /// Folds one body in.
+    pub fn observe(&mut self, body: &[u8]) {
+        self.count += 1;
+        match self.class {
+            BodyClass::Json => match serde_json::from_slice::<Value>(body) {
+                Ok(value) => {
+                    self.json.observe(&value);
+                    if self.example.is_none() {
+                        self.example = Some(value);
+                    }
+                }
+                Err(_) => self.unparsed += 1,
+            },
+            BodyClass::Form => match std::str::from_utf8(body) {
+                Ok(text) => {
+                    self.form_count += 1;
+                    let fields = Fields::parse_query(text);
+                    crate::operation::observe_fields(&mut self.form, &fields, |_| false);
+                    if self.example.is_none() {
+                        let mut example = serde_json::Map::new();
+                        for (name, values) in fields.iter() {
+                            example.insert(name.to_owned(), Value::String(values[0].clone()));
+                        }
+                        self.example = Some(Value::Object(example));
+                    }
+                }
+                Err(_) => self.unparsed += 1,
+            },
+            BodyClass::Text => match std::str::from_utf8(body) {
+                Ok(text) => {
+                    if self.example.is_none() {
+                        self.example = Some(Value::String(text.to_owned()));
+                    }
+                }
+                Err(_) => self.unparsed += 1,
+            },
+            BodyClass::Binary => {}
+        }
+    }
+
+    /// Folds another summary of the same media type in.
+    pub fn merge(&mut self, other: BodyStats) {
+        self.count += other.count;
+        self.unparsed += other.unparsed;
+        self.json.merge(other.json);
+        self.form_count += other.form_count;
+        crate::operation::merge_fields(&mut self.form, other.form);
+        if self.example.is_none() {
+            self.example = other.example;
+        }
+    }
+
+    /// Top-level keys of JSON object bodies, for comparing resources.
+    pub fn object_keys(&self) -> Vec<&str> {
+        self.json.object_keys()
+    }
+
+    /// The schema of the bodies.
+    pub fn schema(&self, dialect: Dialect) -> Value {
+        match self.class {
+            BodyClass::Json if self.json.samples() > 0 => self.json.to_schema(dialect),
+            BodyClass::Json | BodyClass::Text => json!({"type": "string"}),
+            BodyClass::Form => {
+                let mut properties = serde_json::Map::new();
+                let mut required = Vec::new();
+                for (name, stats) in &self.form {
+                    properties.insert(name.clone(), stats.schema(dialect));
+                    if stats.seen == self.form_count {
+                        required.push(Value::String(name.clone()));
+                    }
+                }
+                let mut schema = serde_json::Map::new();
+                schema.insert("type".into(), "object".into());
+                schema.insert("properties".into(), Value::Object(properties));
+                if !required.is_empty() {
+                    schema.insert("required".into(), Value::Array(required));
+                }
+                Value::Object(schema)
+            }
+            BodyClass::Binary => json!({"type": "string", "format": "binary"}),
+        }
+    }
+
+    /// The first body seen, when it can be shown in a spec.
+    pub fn example(&self) -> Option<&Value> {
+        self.example.as_ref()
+    }
+
+    /// An example value for a body, as a spec's `examples` shows it: parsed
+    /// JSON, a form as an object, text as a string; `None` for binary.
+    pub fn example_value(class: BodyClass, body: &[u8]) -> Option<Value> {
+        match class {
+            BodyClass::Json => serde_json::from_slice(body).ok(),
+            BodyClass::Text => std::str::from_utf8(body)
+                .ok()
+                .map(|t| Value::String(t.to_owned())),
+            BodyClass::Form => std::str::from_utf8(body).ok().map(|t| {
+                let mut map = serde_json::Map::new();
+                for (name, values) in Fields::parse_query(t).iter() {
+                    map.insert(name.to_owned(), Value::String(values[0].clone()));
+                }
+                Value::Object(map)
+            }),
+            BodyClass::Binary => None,
+        }
+    }
+
+    /// The class of body summarised.
+    pub fn class(&self) -> BodyClass {
+        self.class
+    }
+}

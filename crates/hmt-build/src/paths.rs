@@ -1,0 +1,1561 @@
+//! Path templating: turning recorded concrete paths such as `/v2/pokemon/77`
+//! into OpenAPI path templates such as `/v2/pokemon/{pokemonId}`.
+//!
+//! Paths are folded one at a time into a tree of segments ([`PathTree`]); each
+//! node that some recorded path ended on carries the builder's per-path data
+//! (a [`PathPayload`]). When the recording is exhausted, [`PathTree::finish`]
+//! merges look-alike siblings and emits the templates ([`PathTemplate`]).
+//!
+//! # How a path becomes a template
+//!
+//! - **Splitting.** The path is split on `/`; empty segments (from `//`) are
+//!   ignored, and anything from the first `?` or `#` on is dropped. `/a/` and
+//!   `/a` are the same template: it gets a trailing slash when most of the
+//!   requests that landed on it had one (a tie means no slash). The root path
+//!   is the template `/`.
+//! - **Identifiers become parameters at once.** A segment that reads as an
+//!   identifier — an integer, UUID, long hex string, ULID, ISO date, e-mail
+//!   address or generated token such as `cus_8Fq2hjk3Lm` — is a parameter
+//!   from its first occurrence: a single request to `/users/42` yields
+//!   `/users/{userId}`. Percent-encoded segments are decoded before they are
+//!   classified (`%34%32` is the integer 42); a segment that stays literal keeps
+//!   its recorded, encoded text in the template (except that `{` and `}` are
+//!   always written as `%7B` and `%7D` so that they cannot be mistaken for a
+//!   parameter).
+//! - **Structural words always stay literal.** Versions (`v1`, `v2beta`,
+//!   `v1.1`) and words such as `api`, `me`, `search`, `health`, `login`,
+//!   `refund` or `capture` are never folded into a parameter, so `/users/me`
+//!   stays next to `/users/{userId}`, and `/payments/pay_1a2b3c/refund` and
+//!   `/payments/pay_9z8y7x/capture` give `/payments/{paymentId}/refund` and
+//!   `/payments/{paymentId}/capture`.
+//! - **Parameter names** come from the literal segment just before the
+//!   parameter, singularised and camel-cased, plus `Id`: `users` → `userId`,
+//!   `categories` → `categoryId`, `payment-methods` → `paymentMethodId`,
+//!   `people` → `personId`. A parameter that follows another parameter, starts
+//!   the path, or follows `api`, `apis`, `rest` or a version is named `id`.
+//!   Names are unique within a template: a second `id` becomes `id2`, and so on.
+//! - **Parameter types.** A parameter is an `integer` when every value seen was
+//!   an integer, a `string` with format `uuid`, `date` or `email` when every
+//!   value was one of those, and a plain `string` otherwise. Its example is the
+//!   first value recorded for it.
+//! - **Merging look-alike siblings.** Words are not identifiers, so
+//!   `/pokemon/ditto` is first kept as a literal path. At the end, a literal
+//!   path is folded into its parameter sibling (`/pokemon/{pokemonId}`, known
+//!   from a request such as `/pokemon/77`) when
+//!   - the word is not structural,
+//!   - every path below it also exists below the parameter, as the same
+//!     literal or as a non-structural word that a parameter further down can
+//!     take (`/users/ada/posts/hello` fits `/users/{userId}/posts/{postId}`),
+//!   - and wherever the literal side has traffic of its own, the parameter
+//!     side has traffic that it resembles (same methods, similar responses).
+//!
+//!   The word then counts as a parameter value, making the parameter a plain
+//!   string; the parameter's example stays its own first value.
+//!   Where there is no parameter sibling at all, five or more non-structural
+//!   literal leaf paths side by side whose traffic all resembles each other
+//!   (`/docs/intro`, `/docs/setup`, ...) are folded into a new parameter;
+//!   structural siblings such as `/docs/search` stay as they are.
+//!   Merging works from the root down, so the traffic of every recorded path
+//!   ends up in the template that a router preferring literal segments over
+//!   parameters picks for that path.
+//! - **Bounded memory.** Once a position has seen more than
+//!   [`COLLAPSE_LIMIT`] (64) distinct non-structural words, they are folded into
+//!   a parameter there and then, and every later word at that position goes
+//!   to the parameter. A hundred thousand distinct `/tags/<word>` paths cost
+//!   three tree nodes, not a hundred thousand.
+//! - **Deterministic.** The result depends only on the sequence of recorded
+//!   paths: ties are broken by sorted order or by order of first appearance,
+//!   never by hashing.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::ident::{IdKind, classify_id, is_reserved_word};
+
+/// How many distinct non-structural words one position may hold as literal
+/// paths before they are folded into a parameter while recording.
+pub const COLLAPSE_LIMIT: usize = 64;
+
+/// Minimum number of look-alike literal leaf siblings that become a parameter
+/// when there is no parameter sibling to fold them into.
+const MIN_LEAF_SIBLINGS: usize = 5;
+
+/// What a path template carries: the builder's per-path statistics.
+pub trait PathPayload: Default {
+    /// Fold another path's payload into this one (used when literal siblings
+    /// are merged into a template).
+    fn merge(&mut self, other: Self);
+
+    /// Whether this literal path's traffic looks like the same kind of
+    /// resource as `template`'s (same methods, similar response shape).
+    ///
+    /// Used to decide if `/pokemon/ditto` belongs to `/pokemon/{pokemonId}`.
+    fn resembles(&self, template: &Self) -> bool;
+}
+
+/// The set of value kinds a parameter has seen: the identifier kinds plus
+/// "word" for literal segments folded into it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct ValueKinds(u8);
+
+impl ValueKinds {
+    const WORD: ValueKinds = ValueKinds(1 << 7);
+
+    fn of(kind: IdKind) -> ValueKinds {
+        ValueKinds(1 << (kind as u8))
+    }
+
+    fn add(&mut self, other: ValueKinds) {
+        self.0 |= other.0;
+    }
+
+    fn is_only(self, kind: IdKind) -> bool {
+        self == ValueKinds::of(kind)
+    }
+}
+
+/// A parameter of a [`PathTemplate`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathParam {
+    /// The parameter name used in the template, e.g. `pokemonId`.
+    pub name: String,
+    /// The first value recorded for the parameter (percent-decoded).
+    pub example: String,
+    kinds: ValueKinds,
+}
+
+impl PathParam {
+    /// OpenAPI schema for the parameter: `{"type":"integer"}` when every value
+    /// was an integer, `{"type":"string","format":"uuid"|"date"|"email"}` when
+    /// every value was of that kind, else `{"type":"string"}`.
+    ///
+    /// ```
+    /// use hmt_build::paths::{PathPayload, PathTree};
+    /// # #[derive(Default)] struct Hits;
+    /// # impl PathPayload for Hits {
+    /// #     fn merge(&mut self, _: Self) {}
+    /// #     fn resembles(&self, _: &Self) -> bool { true }
+    /// # }
+    /// let mut tree = PathTree::<Hits>::new();
+    /// tree.observe("/days/2024-05-01");
+    /// let templates = tree.finish();
+    /// assert_eq!(
+    ///     templates[0].params[0].schema(),
+    ///     serde_json::json!({"type": "string", "format": "date"})
+    /// );
+    /// ```
+    pub fn schema(&self) -> Value {
+        let format = if self.kinds.is_only(IdKind::Integer) {
+            return json!({"type": "integer"});
+        } else if self.kinds.is_only(IdKind::Uuid) {
+            "uuid"
+        } else if self.kinds.is_only(IdKind::Date) {
+            "date"
+        } else if self.kinds.is_only(IdKind::Email) {
+            "email"
+        } else {
+            return json!({"type": "string"});
+        };
+        json!({"type": "string", "format": format})
+    }
+}
+
+/// One final path template with the payload folded from every path it covers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathTemplate<T> {
+    /// The OpenAPI path template, e.g. `/v2/pokemon/{pokemonId}/`.
+    pub template: String,
+    /// The template's parameters, in order of appearance.
+    pub params: Vec<PathParam>,
+    /// The builder's data for every exchange that landed on this template.
+    pub payload: T,
+}
+
+type NodeId = usize;
+
+const ROOT: NodeId = 0;
+
+/// A literal child edge.
+#[derive(Clone, Copy, Debug)]
+struct Lit {
+    id: NodeId,
+    /// Whether the segment is a structural word that never becomes a parameter.
+    reserved: bool,
+}
+
+/// What a parameter node knows about the values that landed on it.
+#[derive(Debug)]
+struct ParamStats {
+    example: String,
+    example_seq: u64,
+    kinds: ValueKinds,
+}
+
+#[derive(Debug)]
+struct Node<T> {
+    /// False for slots on the free list.
+    live: bool,
+    /// Literal children by recorded (encoded) segment text.
+    literals: BTreeMap<Box<str>, Lit>,
+    /// How many of `literals` are not reserved.
+    open: usize,
+    /// Set once the non-reserved literals were folded into `param` for
+    /// exceeding [`COLLAPSE_LIMIT`]; later words go to `param` directly.
+    collapsed: bool,
+    param: Option<NodeId>,
+    /// `Some` exactly for parameter nodes.
+    stats: Option<ParamStats>,
+    /// `Some` when some recorded path ended here.
+    payload: Option<T>,
+    /// Requests with a trailing slash minus requests without one.
+    slash: i64,
+    /// Sequence number of the first observation that reached this node.
+    seq: u64,
+}
+
+impl<T> Default for Node<T> {
+    fn default() -> Self {
+        Node {
+            live: false,
+            literals: BTreeMap::new(),
+            open: 0,
+            collapsed: false,
+            param: None,
+            stats: None,
+            payload: None,
+            slash: 0,
+            seq: 0,
+        }
+    }
+}
+
+impl<T> Node<T> {
+    fn is_leaf(&self) -> bool {
+        self.literals.is_empty() && self.param.is_none()
+    }
+}
+
+/// A streaming fold of concrete request paths into path templates.
+///
+/// Call [`observe`](PathTree::observe) once per recorded exchange, in input
+/// order, and fold the exchange into the payload it returns; call
+/// [`finish`](PathTree::finish) at the end for the templates. See the
+/// [module documentation](self) for the rules.
+///
+/// ```
+/// use hmt_build::paths::{PathPayload, PathTree};
+///
+/// /// Counts requests; every path looks like every other.
+/// #[derive(Default)]
+/// struct Hits(u32);
+///
+/// impl PathPayload for Hits {
+///     fn merge(&mut self, other: Self) {
+///         self.0 += other.0;
+///     }
+///     fn resembles(&self, _template: &Self) -> bool {
+///         true
+///     }
+/// }
+///
+/// let mut tree = PathTree::<Hits>::new();
+/// for path in ["/users/42", "/users/43/", "/users/me", "/users/ada"] {
+///     tree.observe(path).0 += 1;
+/// }
+/// let templates = tree.finish();
+/// let names: Vec<&str> = templates.iter().map(|t| t.template.as_str()).collect();
+/// assert_eq!(names, ["/users/me", "/users/{userId}"]);
+/// assert_eq!(templates[1].payload.0, 3);
+/// assert_eq!(templates[1].params[0].example, "42");
+/// // `ada` is a word, so the parameter is a plain string.
+/// assert_eq!(templates[1].params[0].schema(), serde_json::json!({"type": "string"}));
+/// ```
+#[derive(Debug)]
+pub struct PathTree<T> {
+    nodes: Vec<Node<T>>,
+    free: Vec<NodeId>,
+    seq: u64,
+}
+
+impl<T: PathPayload> Default for PathTree<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: PathPayload> PathTree<T> {
+    /// An empty tree.
+    pub fn new() -> Self {
+        let root = Node {
+            live: true,
+            ..Node::default()
+        };
+        PathTree {
+            nodes: vec![root],
+            free: Vec::new(),
+            seq: 0,
+        }
+    }
+
+    /// Records one concrete path and returns the payload of the node it lands
+    /// on, for the caller to fold the exchange into.
+    ///
+    /// Segments already known are looked up without allocating.
+    pub fn observe(&mut self, pathname: &str) -> &mut T {
+        self.seq += 1;
+        let seq = self.seq;
+        let path = pathname
+            .find(['?', '#'])
+            .map_or(pathname, |end| &pathname[..end]);
+        let mut id = ROOT;
+        let mut depth = 0usize;
+        for raw in path.split('/').filter(|s| !s.is_empty()) {
+            depth += 1;
+            id = self.step(id, raw, seq);
+        }
+        let node = &mut self.nodes[id];
+        if depth > 0 {
+            node.slash += if path.ends_with('/') { 1 } else { -1 };
+        }
+        node.payload.get_or_insert_with(T::default)
+    }
+
+    /// Number of live tree nodes, the root included.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len() - self.free.len()
+    }
+
+    /// Merges look-alike siblings and returns the final templates, sorted by
+    /// template string.
+    pub fn finish(mut self) -> Vec<PathTemplate<T>> {
+        // Top-down: a node's siblings are merged before its children are
+        // visited, so every merge compares subtrees as they were recorded and
+        // a recorded path is still routed (literal before parameter) to the
+        // template whose payload holds it.
+        let mut stack = vec![ROOT];
+        while let Some(id) = stack.pop() {
+            if !self.nodes[id].live {
+                continue;
+            }
+            self.merge_siblings(id);
+            let node = &self.nodes[id];
+            stack.extend(node.param);
+            stack.extend(node.literals.values().rev().map(|l| l.id));
+        }
+        self.emit()
+    }
+
+    /// Follows (creating if needed) the child of `id` for segment `raw`.
+    fn step(&mut self, id: NodeId, raw: &str, seq: u64) -> NodeId {
+        let key = escape_braces(raw);
+        if let Some(lit) = self.nodes[id].literals.get(key.as_ref()) {
+            return lit.id;
+        }
+        let decoded = percent_decode(raw);
+        if let Some(kind) = classify(&decoded) {
+            return self.param_value(id, &decoded, seq, ValueKinds::of(kind));
+        }
+        let reserved = is_reserved_word(&decoded);
+        if !reserved && self.nodes[id].collapsed {
+            return self.param_value(id, &decoded, seq, ValueKinds::WORD);
+        }
+        let child = self.alloc(seq);
+        let node = &mut self.nodes[id];
+        node.literals.insert(
+            key.into_owned().into_boxed_str(),
+            Lit {
+                id: child,
+                reserved,
+            },
+        );
+        if reserved {
+            return child;
+        }
+        node.open += 1;
+        if node.open <= COLLAPSE_LIMIT {
+            return child;
+        }
+        let pairs = self.collapse_pairs(id);
+        self.merge_all(pairs, false);
+        self.nodes[id].param.unwrap_or(child)
+    }
+
+    /// The parameter child of `id` (created with `value` as its example if
+    /// missing), with `kinds` added to its value kinds.
+    fn param_value(&mut self, id: NodeId, value: &str, seq: u64, kinds: ValueKinds) -> NodeId {
+        let param = match self.nodes[id].param {
+            Some(param) => param,
+            None => {
+                let param = self.alloc(seq);
+                self.nodes[param].stats = Some(ParamStats {
+                    example: value.to_owned(),
+                    example_seq: seq,
+                    kinds: ValueKinds::default(),
+                });
+                self.nodes[id].param = Some(param);
+                param
+            }
+        };
+        self.add_kinds(param, kinds);
+        param
+    }
+
+    fn add_kinds(&mut self, param: NodeId, kinds: ValueKinds) {
+        if let Some(stats) = &mut self.nodes[param].stats {
+            stats.kinds.add(kinds);
+        }
+    }
+
+    fn alloc(&mut self, seq: u64) -> NodeId {
+        let node = Node {
+            live: true,
+            seq,
+            ..Node::default()
+        };
+        match self.free.pop() {
+            Some(id) => {
+                self.nodes[id] = node;
+                id
+            }
+            None => {
+                self.nodes.push(node);
+                self.nodes.len() - 1
+            }
+        }
+    }
+
+    /// Removes the literal children `keys` of `parent` and makes them
+    /// parameter values: returns the parameter node and the removed nodes to
+    /// merge into it, in order of first appearance. The parameter is the
+    /// existing one, or else the earliest of the removed nodes.
+    fn detach_into_param(
+        &mut self,
+        parent: NodeId,
+        keys: Vec<Box<str>>,
+    ) -> Option<(NodeId, Vec<NodeId>)> {
+        let mut removed: Vec<(Box<str>, NodeId)> = Vec::with_capacity(keys.len());
+        {
+            let node = &mut self.nodes[parent];
+            for key in keys {
+                if let Some(lit) = node.literals.remove(&key) {
+                    if !lit.reserved {
+                        node.open = node.open.saturating_sub(1);
+                    }
+                    removed.push((key, lit.id));
+                }
+            }
+        }
+        removed.sort_by_key(|(_, id)| self.nodes[*id].seq);
+        let mut removed = removed.into_iter();
+        let param = match self.nodes[parent].param {
+            Some(param) => param,
+            None => {
+                let (key, first) = removed.next()?;
+                let example_seq = self.nodes[first].seq;
+                self.nodes[first].stats = Some(ParamStats {
+                    example: percent_decode(&key).into_owned(),
+                    example_seq,
+                    kinds: ValueKinds::default(),
+                });
+                self.nodes[parent].param = Some(first);
+                first
+            }
+        };
+        self.add_kinds(param, ValueKinds::WORD);
+        Some((param, removed.map(|(_, id)| id).collect()))
+    }
+
+    /// Folds every non-reserved literal child of `id` into its parameter child
+    /// and marks it collapsed; returns the merges still to do.
+    fn collapse_pairs(&mut self, id: NodeId) -> Vec<(NodeId, NodeId)> {
+        self.nodes[id].collapsed = true;
+        let keys: Vec<Box<str>> = self.nodes[id]
+            .literals
+            .iter()
+            .filter(|(_, lit)| !lit.reserved)
+            .map(|(key, _)| key.clone())
+            .collect();
+        match self.detach_into_param(id, keys) {
+            Some((param, sources)) => sources.into_iter().map(|s| (param, s)).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Merges each `(dst, src)` subtree pair, src into dst, enforcing the
+    /// collapse limit on every node that gained children.
+    ///
+    /// With `absorb` (sibling merging, after [`compatible`](Self::compatible)
+    /// said yes), a non-reserved literal below `src` that `dst` lacks is
+    /// folded into `dst`'s parameter child where there is one, rather than
+    /// added as a literal. Merges forced by the collapse limit never absorb.
+    fn merge_all(&mut self, pairs: Vec<(NodeId, NodeId)>, absorb: bool) {
+        let mut pending: Vec<(NodeId, NodeId, bool)> = pairs
+            .into_iter()
+            .rev()
+            .map(|(d, s)| (d, s, absorb))
+            .collect();
+        let mut touched = Vec::new();
+        loop {
+            while let Some((dst, src, absorb)) = pending.pop() {
+                if dst == src || !self.nodes[dst].live || !self.nodes[src].live {
+                    continue;
+                }
+                let children = self.merge_one(dst, src, absorb);
+                pending.extend(children.into_iter().rev().map(|(d, s)| (d, s, absorb)));
+                touched.push(dst);
+            }
+            for id in touched.drain(..) {
+                let node = &self.nodes[id];
+                if node.live && (node.open > COLLAPSE_LIMIT || (node.collapsed && node.open > 0)) {
+                    let pairs = self.collapse_pairs(id);
+                    pending.extend(pairs.into_iter().rev().map(|(d, s)| (d, s, false)));
+                }
+            }
+            if pending.is_empty() {
+                break;
+            }
+        }
+    }
+
+    /// Merges node `src` into `dst` one level deep, freeing `src`; returns the
+    /// child pairs that still need merging.
+    fn merge_one(&mut self, dst: NodeId, src: NodeId, absorb: bool) -> Vec<(NodeId, NodeId)> {
+        let src_node = std::mem::take(&mut self.nodes[src]);
+        self.free.push(src);
+        let node = &mut self.nodes[dst];
+        if let Some(from) = src_node.payload {
+            match &mut node.payload {
+                Some(into) => into.merge(from),
+                None => node.payload = Some(from),
+            }
+        }
+        node.slash += src_node.slash;
+        node.seq = node.seq.min(src_node.seq);
+        node.collapsed |= src_node.collapsed;
+        if let (Some(into), Some(from)) = (&mut node.stats, src_node.stats) {
+            into.kinds.add(from.kinds);
+            if from.example_seq < into.example_seq {
+                into.example = from.example;
+                into.example_seq = from.example_seq;
+            }
+        }
+        let mut children = Vec::new();
+        let mut absorbed = false;
+        for (key, lit) in src_node.literals {
+            match (node.literals.get(&key), node.param) {
+                (Some(existing), _) => children.push((existing.id, lit.id)),
+                (None, Some(param)) if absorb && !lit.reserved => {
+                    children.push((param, lit.id));
+                    absorbed = true;
+                }
+                (None, _) => {
+                    if !lit.reserved {
+                        node.open += 1;
+                    }
+                    node.literals.insert(key, lit);
+                }
+            }
+        }
+        match (node.param, src_node.param) {
+            (Some(into), Some(from)) => children.push((into, from)),
+            (None, from) => node.param = from,
+            (Some(_), None) => {}
+        }
+        if let (true, Some(param)) = (absorbed, node.param) {
+            self.add_kinds(param, ValueKinds::WORD);
+        }
+        children
+    }
+
+    /// Whether literal subtree `lit` can be folded into parameter subtree
+    /// `param`: every path below `lit` exists below `param` (a segment is
+    /// there as the same literal or, when `param`'s side has no such literal,
+    /// as a non-reserved word its parameter can take), and wherever `lit`'s
+    /// side has a payload, `param`'s side has one it resembles.
+    fn compatible(&self, lit: NodeId, param: NodeId) -> bool {
+        let mut stack = vec![(lit, param)];
+        while let Some((a, b)) = stack.pop() {
+            let (a, b) = (&self.nodes[a], &self.nodes[b]);
+            if let Some(pa) = &a.payload {
+                match &b.payload {
+                    Some(pb) if pa.resembles(pb) => {}
+                    _ => return false,
+                }
+            }
+            for (key, la) in &a.literals {
+                match (b.literals.get(key), b.param) {
+                    (Some(lb), _) => stack.push((la.id, lb.id)),
+                    (None, Some(pb)) if !la.reserved => stack.push((la.id, pb)),
+                    (None, _) => return false,
+                }
+            }
+            match (a.param, b.param) {
+                (Some(pa), Some(pb)) => stack.push((pa, pb)),
+                (Some(_), None) => return false,
+                (None, _) => {}
+            }
+        }
+        true
+    }
+
+    /// Sibling merging at one node whose descendants are already done.
+    fn merge_siblings(&mut self, id: NodeId) {
+        let node = &self.nodes[id];
+        let keys: Vec<Box<str>> = match node.param {
+            Some(param) => node
+                .literals
+                .iter()
+                .filter(|(_, lit)| !lit.reserved && self.compatible(lit.id, param))
+                .map(|(key, _)| key.clone())
+                .collect(),
+            None => {
+                let leaves: Vec<(&Box<str>, &T)> = node
+                    .literals
+                    .iter()
+                    .filter(|(_, lit)| !lit.reserved)
+                    .filter_map(|(key, lit)| {
+                        let child = &self.nodes[lit.id];
+                        match &child.payload {
+                            Some(payload) if child.is_leaf() => Some((key, payload)),
+                            _ => None,
+                        }
+                    })
+                    .collect();
+                let alike = match leaves.split_first() {
+                    Some(((_, first), rest)) => rest.iter().all(|(_, p)| p.resembles(first)),
+                    None => false,
+                };
+                if leaves.len() < MIN_LEAF_SIBLINGS || !alike {
+                    return;
+                }
+                leaves.into_iter().map(|(key, _)| key.clone()).collect()
+            }
+        };
+        if keys.is_empty() {
+            return;
+        }
+        if let Some((param, sources)) = self.detach_into_param(id, keys) {
+            self.merge_all(sources.into_iter().map(|s| (param, s)).collect(), true);
+        }
+    }
+
+    /// Walks the finished tree and builds the sorted templates.
+    fn emit(mut self) -> Vec<PathTemplate<T>> {
+        enum Seg {
+            Lit(Box<str>),
+            Param(NodeId),
+        }
+        let mut found: Vec<(String, Vec<PathParam>, NodeId)> = Vec::new();
+        let mut segs: Vec<Seg> = Vec::new();
+        let mut stack: Vec<(NodeId, usize, Option<Seg>)> = vec![(ROOT, 0, None)];
+        while let Some((id, depth, seg)) = stack.pop() {
+            segs.truncate(depth);
+            segs.extend(seg);
+            let node = &self.nodes[id];
+            if node.payload.is_some() {
+                let mut template = String::new();
+                let mut params: Vec<PathParam> = Vec::new();
+                for (i, seg) in segs.iter().enumerate() {
+                    template.push('/');
+                    match seg {
+                        Seg::Lit(text) => template.push_str(text),
+                        Seg::Param(param) => {
+                            let previous = match i.checked_sub(1).and_then(|j| segs.get(j)) {
+                                Some(Seg::Lit(text)) => Some(text.as_ref()),
+                                _ => None,
+                            };
+                            let base = previous.map_or_else(|| "id".to_owned(), param_name);
+                            let name = unique_name(base, &params);
+                            template.push('{');
+                            template.push_str(&name);
+                            template.push('}');
+                            let (example, kinds) = match &self.nodes[*param].stats {
+                                Some(stats) => (stats.example.clone(), stats.kinds),
+                                None => (String::new(), ValueKinds::default()),
+                            };
+                            params.push(PathParam {
+                                name,
+                                example,
+                                kinds,
+                            });
+                        }
+                    }
+                }
+                if segs.is_empty() || node.slash > 0 {
+                    template.push('/');
+                }
+                found.push((template, params, id));
+            }
+            let depth = segs.len();
+            stack.extend(
+                node.literals
+                    .iter()
+                    .map(|(key, lit)| (lit.id, depth, Some(Seg::Lit(key.clone())))),
+            );
+            stack.extend(node.param.map(|p| (p, depth, Some(Seg::Param(p)))));
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
+            .into_iter()
+            .map(|(template, params, id)| PathTemplate {
+                template,
+                params,
+                payload: self.nodes[id].payload.take().unwrap_or_default(),
+            })
+            .collect()
+    }
+}
+
+/// Longest common leading run of "base-like" literal segments shared by all
+/// templates, such as `/v2` or `/api/v1`; `""` if there is none.
+///
+/// Base-like segments are `api`, `apis`, `rest` and versions (`v1`, `v2beta`,
+/// `v1.1`). The result is never the whole of any template: at least one
+/// segment of each template remains after it.
+///
+/// ```
+/// use hmt_build::paths::{common_base_path, PathPayload, PathTree};
+/// # #[derive(Default)] struct Hits;
+/// # impl PathPayload for Hits {
+/// #     fn merge(&mut self, _: Self) {}
+/// #     fn resembles(&self, _: &Self) -> bool { true }
+/// # }
+/// let mut tree = PathTree::<Hits>::new();
+/// tree.observe("/api/v1/users/1");
+/// tree.observe("/api/v1/health");
+/// assert_eq!(common_base_path(&tree.finish()), "/api/v1");
+/// ```
+pub fn common_base_path<T>(templates: &[PathTemplate<T>]) -> String {
+    fn split(template: &str) -> Vec<&str> {
+        template.split('/').filter(|s| !s.is_empty()).collect()
+    }
+    let Some(first) = templates.first() else {
+        return String::new();
+    };
+    let first = split(&first.template);
+    let mut len = first
+        .iter()
+        .take_while(|seg| !seg.starts_with('{') && is_base_like(seg))
+        .count();
+    for template in templates {
+        let segs = split(&template.template);
+        let shared = first
+            .iter()
+            .zip(&segs)
+            .take(len)
+            .take_while(|(a, b)| a == b)
+            .count();
+        len = shared.min(segs.len().saturating_sub(1));
+        if len == 0 {
+            return String::new();
+        }
+    }
+    first[..len].iter().fold(String::new(), |mut base, seg| {
+        base.push('/');
+        base.push_str(seg);
+        base
+    })
+}
+
+/// `api`, `apis`, `rest` or a version segment.
+fn is_base_like(segment: &str) -> bool {
+    ["api", "apis", "rest"]
+        .iter()
+        .any(|w| segment.eq_ignore_ascii_case(w))
+        || is_version(segment)
+}
+
+/// `v1`, `v2beta`, `v1.1`: the reserved words that start with `v` and a digit.
+fn is_version(segment: &str) -> bool {
+    let b = segment.as_bytes();
+    b.len() >= 2
+        && matches!(b[0], b'v' | b'V')
+        && b[1].is_ascii_digit()
+        && is_reserved_word(segment)
+}
+
+/// [`classify_id`] with a non-allocating fast path for plain integers.
+fn classify(segment: &str) -> Option<IdKind> {
+    let digits = segment.strip_prefix('-').unwrap_or(segment);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(IdKind::Integer);
+    }
+    classify_id(segment)
+}
+
+/// Writes `{` and `}` percent-encoded so that literal text never looks like a
+/// template parameter.
+fn escape_braces(raw: &str) -> Cow<'_, str> {
+    if raw.contains(['{', '}']) {
+        Cow::Owned(raw.replace('{', "%7B").replace('}', "%7D"))
+    } else {
+        Cow::Borrowed(raw)
+    }
+}
+
+/// Decodes `%XX` escapes; malformed escapes are kept as they are and invalid
+/// UTF-8 is replaced.
+fn percent_decode(s: &str) -> Cow<'_, str> {
+    if !s.contains('%') {
+        return Cow::Borrowed(s);
+    }
+    let hex = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%'
+            && let (Some(hi), Some(lo)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2)))
+        {
+            // Both digits are below 16, so the byte cannot overflow.
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    match String::from_utf8(out) {
+        Ok(s) => Cow::Owned(s),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+/// `base`, or `base2`, `base3`, ... whichever is not yet taken in `params`.
+fn unique_name(base: String, params: &[PathParam]) -> String {
+    let taken = |name: &str| params.iter().any(|p| p.name == name);
+    if !taken(&base) {
+        return base;
+    }
+    (2..)
+        .map(|n| format!("{base}{n}"))
+        .find(|name| !taken(name))
+        .unwrap_or(base)
+}
+
+/// The parameter name for a parameter that follows the literal segment
+/// `literal` (as recorded): singular camel case plus `Id`, or `id`.
+fn param_name(literal: &str) -> String {
+    let decoded = percent_decode(literal);
+    if is_base_like(&decoded) {
+        return "id".to_owned();
+    }
+    let mut words: Vec<String> = decoded
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let upper = w.bytes().all(|b| !b.is_ascii_lowercase());
+            if upper {
+                w.to_ascii_lowercase()
+            } else {
+                w.to_owned()
+            }
+        })
+        .collect();
+    if let Some(last) = words.last_mut() {
+        *last = singularize(last);
+    }
+    let mut name = String::new();
+    for (i, word) in words.iter().enumerate() {
+        let mut chars = word.chars();
+        if let Some(c) = chars.next() {
+            if i == 0 {
+                name.push(c.to_ascii_lowercase());
+            } else {
+                name.push(c.to_ascii_uppercase());
+            }
+            name.push_str(chars.as_str());
+        }
+    }
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return "id".to_owned();
+    }
+    name.push_str("Id");
+    name
+}
+
+/// Plurals that the suffix rules below get wrong, and their singulars.
+const IRREGULAR: &[(&str, &str)] = &[
+    ("aliases", "alias"),
+    ("analyses", "analysis"),
+    ("caches", "cache"),
+    ("calories", "calorie"),
+    ("children", "child"),
+    ("cookies", "cookie"),
+    ("criteria", "criterion"),
+    ("echoes", "echo"),
+    ("feet", "foot"),
+    ("geese", "goose"),
+    ("halves", "half"),
+    ("heroes", "hero"),
+    ("indices", "index"),
+    ("knives", "knife"),
+    ("leaves", "leaf"),
+    ("lives", "life"),
+    ("matrices", "matrix"),
+    ("men", "man"),
+    ("mice", "mouse"),
+    ("movies", "movie"),
+    ("niches", "niche"),
+    ("people", "person"),
+    ("potatoes", "potato"),
+    ("selfies", "selfie"),
+    ("shelves", "shelf"),
+    ("teeth", "tooth"),
+    ("tomatoes", "tomato"),
+    ("vertices", "vertex"),
+    ("wives", "wife"),
+    ("wolves", "wolf"),
+    ("women", "woman"),
+    ("zombies", "zombie"),
+];
+
+/// Words ending in `s` that are already singular (or uncountable).
+const UNCHANGED: &[&str] = &[
+    "alias", "atlas", "canvas", "chassis", "gas", "lens", "news", "series", "species",
+];
+
+/// A best-effort English singular of an ASCII word; unknown words are left
+/// alone. Case is kept except for irregular replacements.
+fn singularize(word: &str) -> String {
+    let lower = word.to_ascii_lowercase();
+    if let Some((_, singular)) = IRREGULAR.iter().find(|(plural, _)| *plural == lower) {
+        return (*singular).to_owned();
+    }
+    if word.len() <= 2 || UNCHANGED.contains(&lower.as_str()) {
+        return word.to_owned();
+    }
+    let strip = |n: usize| word[..word.len() - n].to_owned();
+    let ends = |suffix: &str| lower.ends_with(suffix);
+    let before_uses = lower
+        .len()
+        .checked_sub(5)
+        .and_then(|i| lower.as_bytes().get(i));
+    if ends("ies") && word.len() > 4 {
+        format!("{}y", &word[..word.len() - 3])
+    } else if ends("sses") || ends("xes") || ends("ches") || ends("shes") || ends("zzes") {
+        strip(2)
+    } else if ends("uses") {
+        // statuses, bonuses, buses; but houses, causes.
+        match before_uses {
+            Some(c) if b"aeiou".contains(c) => strip(1),
+            _ => strip(2),
+        }
+    } else if ends("ss") || ends("us") || ends("is") || !ends("s") {
+        word.to_owned()
+    } else {
+        strip(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    /// Counts observations; paths resemble each other when their shapes match.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    struct Stats {
+        count: u32,
+        shape: String,
+    }
+
+    impl PathPayload for Stats {
+        fn merge(&mut self, other: Self) {
+            self.count += other.count;
+            if self.shape.is_empty() {
+                self.shape = other.shape;
+            }
+        }
+
+        fn resembles(&self, template: &Self) -> bool {
+            self.shape == template.shape
+        }
+    }
+
+    fn observe_all<'a>(
+        tree: &mut PathTree<Stats>,
+        paths: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) {
+        for (path, shape) in paths {
+            let stats = tree.observe(path);
+            stats.count += 1;
+            if stats.shape.is_empty() {
+                stats.shape = shape.to_owned();
+            }
+        }
+    }
+
+    fn build(paths: &[(&str, &str)]) -> Vec<PathTemplate<Stats>> {
+        let mut tree = PathTree::new();
+        observe_all(&mut tree, paths.iter().copied());
+        tree.finish()
+    }
+
+    /// Every path with the same shape.
+    fn build_alike(paths: &[&str]) -> Vec<PathTemplate<Stats>> {
+        let with_shape: Vec<(&str, &str)> = paths.iter().map(|p| (*p, "same")).collect();
+        build(&with_shape)
+    }
+
+    fn names(templates: &[PathTemplate<Stats>]) -> Vec<&str> {
+        templates.iter().map(|t| t.template.as_str()).collect()
+    }
+
+    fn find<'a>(templates: &'a [PathTemplate<Stats>], name: &str) -> &'a PathTemplate<Stats> {
+        templates
+            .iter()
+            .find(|t| t.template == name)
+            .unwrap_or_else(|| panic!("no template {name} in {:?}", names(templates)))
+    }
+
+    #[test]
+    fn integer_ids() {
+        let t = build_alike(&["/users/42", "/users/43"]);
+        assert_eq!(names(&t), ["/users/{userId}"]);
+        let param = &t[0].params[0];
+        assert_eq!(param.name, "userId");
+        assert_eq!(param.example, "42");
+        assert_eq!(param.schema(), json!({"type": "integer"}));
+        assert_eq!(t[0].payload.count, 2);
+    }
+
+    #[test]
+    fn pokeapi() {
+        let t = build(&[
+            ("/v2/pokemon/ditto/", "pokemon"),
+            ("/v2/pokemon/pikachu/", "pokemon"),
+            ("/v2/pokemon/charmander/", "pokemon"),
+            ("/v2/pokemon/doesnotexist/", "pokemon"),
+            ("/v2/pokemon/77", "pokemon"),
+            ("/v2/type/1/", "type"),
+            ("/v2/type/2/", "type"),
+            ("/v2/type/3/", "type"),
+            ("/v2/type/777/", "type"),
+            ("/v2/ability/4/", "ability"),
+            ("/v2/ability/2/", "ability"),
+            ("/v2/ability/10/", "ability"),
+            ("/v2/ability/888/", "ability"),
+            ("/v2/pokemon/", "list"),
+        ]);
+        assert_eq!(
+            names(&t),
+            [
+                "/v2/ability/{abilityId}/",
+                "/v2/pokemon/",
+                "/v2/pokemon/{pokemonId}/",
+                "/v2/type/{typeId}/",
+            ]
+        );
+        let pokemon = find(&t, "/v2/pokemon/{pokemonId}/");
+        assert_eq!(pokemon.params[0].name, "pokemonId");
+        assert_eq!(pokemon.params[0].example, "77");
+        assert_eq!(pokemon.params[0].schema(), json!({"type": "string"}));
+        assert_eq!(pokemon.payload.count, 5);
+        let ty = find(&t, "/v2/type/{typeId}/");
+        assert_eq!(ty.params[0].schema(), json!({"type": "integer"}));
+        assert_eq!(ty.params[0].example, "1");
+        assert_eq!(find(&t, "/v2/pokemon/").payload.shape, "list");
+        assert_eq!(common_base_path(&t), "/v2");
+    }
+
+    #[test]
+    fn unlike_literal_stays() {
+        let t = build(&[
+            ("/v2/pokemon/77", "pokemon"),
+            ("/v2/pokemon/ditto", "pokemon"),
+            ("/v2/pokemon/random", "something-else"),
+        ]);
+        assert_eq!(names(&t), ["/v2/pokemon/random", "/v2/pokemon/{pokemonId}"]);
+    }
+
+    #[test]
+    fn actions_stay_literal() {
+        let t = build_alike(&["/v1/payments/initiate", "/v1/payments/confirm"]);
+        assert_eq!(names(&t), ["/v1/payments/confirm", "/v1/payments/initiate"]);
+
+        let t = build_alike(&[
+            "/payments/pay_1a2b3c/refund",
+            "/payments/pay_9z8y7x/capture",
+        ]);
+        assert_eq!(
+            names(&t),
+            [
+                "/payments/{paymentId}/capture",
+                "/payments/{paymentId}/refund"
+            ]
+        );
+        assert_eq!(t[0].params[0].example, "pay_1a2b3c");
+        assert_eq!(t[1].params[0].example, "pay_1a2b3c");
+
+        let t = build_alike(&["/auth/login", "/auth/logout"]);
+        assert_eq!(names(&t), ["/auth/login", "/auth/logout"]);
+    }
+
+    #[test]
+    fn me_stays_literal() {
+        let t = build_alike(&["/users/1", "/users/me", "/users/2"]);
+        assert_eq!(names(&t), ["/users/me", "/users/{userId}"]);
+        assert_eq!(t[1].params[0].schema(), json!({"type": "integer"}));
+    }
+
+    #[test]
+    fn nested_params() {
+        let t = build_alike(&["/orgs/acme/repos/123"]);
+        assert_eq!(names(&t), ["/orgs/acme/repos/{repoId}"]);
+
+        let t = build_alike(&["/orgs/42/repos/123", "/orgs/7/repos/9"]);
+        assert_eq!(names(&t), ["/orgs/{orgId}/repos/{repoId}"]);
+
+        // A literal org whose subtree matches the parameter's is folded in...
+        let t = build_alike(&["/orgs/42/repos/123", "/orgs/acme/repos/9"]);
+        assert_eq!(names(&t), ["/orgs/{orgId}/repos/{repoId}"]);
+        assert_eq!(t[0].params[0].schema(), json!({"type": "string"}));
+        assert_eq!(t[0].params[0].example, "42");
+
+        // ...unless its traffic differs or its paths do not exist below the parameter.
+        let t = build(&[("/orgs/42/repos/123", "repo"), ("/orgs/acme/repos/9", "x")]);
+        assert_eq!(
+            names(&t),
+            ["/orgs/acme/repos/{repoId}", "/orgs/{orgId}/repos/{repoId}"]
+        );
+        let t = build_alike(&["/orgs/42/repos/123", "/orgs/acme/members/9"]);
+        assert_eq!(
+            names(&t),
+            [
+                "/orgs/acme/members/{memberId}",
+                "/orgs/{orgId}/repos/{repoId}"
+            ]
+        );
+
+        let t = build_alike(&["/users/1/friends/2"]);
+        assert_eq!(names(&t), ["/users/{userId}/friends/{friendId}"]);
+        let t = build_alike(&["/a/1/2"]);
+        assert_eq!(names(&t), ["/a/{aId}/{id}"]);
+        let t = build_alike(&["/1/2/3"]);
+        assert_eq!(names(&t), ["/{id}/{id2}/{id3}"]);
+        let t = build_alike(&["/api/v1/7", "/api/v1/8/users/9/users/10"]);
+        assert_eq!(
+            names(&t),
+            [
+                "/api/v1/{id}",
+                "/api/v1/{id}/users/{userId}/users/{userId2}"
+            ]
+        );
+        assert_eq!(common_base_path(&t), "/api/v1");
+    }
+
+    #[test]
+    fn param_names() {
+        for (literal, name) in [
+            ("users", "userId"),
+            ("pokemon", "pokemonId"),
+            ("categories", "categoryId"),
+            ("addresses", "addressId"),
+            ("payment-methods", "paymentMethodId"),
+            ("payment_methods", "paymentMethodId"),
+            ("paymentMethods", "paymentMethodId"),
+            ("boxes", "boxId"),
+            ("statuses", "statusId"),
+            ("people", "personId"),
+            ("data", "dataId"),
+            ("houses", "houseId"),
+            ("matches", "matchId"),
+            ("caches", "cacheId"),
+            ("movies", "movieId"),
+            ("ties", "tieId"),
+            ("address", "addressId"),
+            ("type", "typeId"),
+            ("ability", "abilityId"),
+            ("USERS", "userId"),
+            ("Line%20Items", "lineItemId"),
+            ("a", "aId"),
+            ("v1", "id"),
+            ("api", "id"),
+            ("3d", "id"),
+            ("%E2%9C%93", "id"),
+        ] {
+            assert_eq!(param_name(literal), name, "{literal}");
+        }
+    }
+
+    #[test]
+    fn many_words_collapse() {
+        let mut tree = PathTree::new();
+        for i in 0..100_000u32 {
+            let mut word = String::from("tag");
+            let mut n = i;
+            loop {
+                word.push(char::from(b'a' + (n % 26) as u8));
+                n /= 26;
+                if n == 0 {
+                    break;
+                }
+            }
+            let stats: &mut Stats = tree.observe(&format!("/tags/{word}"));
+            stats.count += 1;
+            stats.shape = "tag".into();
+            assert!(tree.node_count() < 100, "{} nodes", tree.node_count());
+        }
+        let t = tree.finish();
+        assert_eq!(names(&t), ["/tags/{tagId}"]);
+        assert_eq!(t[0].payload.count, 100_000);
+        assert_eq!(t[0].params[0].example, "taga");
+        assert_eq!(t[0].params[0].schema(), json!({"type": "string"}));
+    }
+
+    #[test]
+    fn collapse_limit_boundary() {
+        let words: Vec<String> = (0..=COLLAPSE_LIMIT)
+            .map(|i| format!("w{}x", "a".repeat(i)))
+            .collect();
+        // Distinct shapes: nothing resembles, so only the limit can fold them.
+        let paths: Vec<(String, String)> = words
+            .iter()
+            .map(|w| (format!("/things/{w}/detail"), w.clone()))
+            .collect();
+        let mut tree = PathTree::new();
+        observe_all(
+            &mut tree,
+            paths[..COLLAPSE_LIMIT]
+                .iter()
+                .map(|(p, s)| (p.as_str(), s.as_str())),
+        );
+        observe_all(&mut tree, [("/things/search", "search")]);
+        let before = tree.node_count();
+        assert_eq!(before, 2 + 2 * COLLAPSE_LIMIT + 1);
+        let (p, s) = &paths[COLLAPSE_LIMIT];
+        observe_all(&mut tree, [(p.as_str(), s.as_str())]);
+        assert_eq!(tree.node_count(), 5);
+        observe_all(&mut tree, [("/things/another/detail", "x")]);
+        assert_eq!(tree.node_count(), 5);
+        let t = tree.finish();
+        assert_eq!(names(&t), ["/things/search", "/things/{thingId}/detail"]);
+        assert_eq!(t[1].payload.count, COLLAPSE_LIMIT as u32 + 2);
+        assert_eq!(t[1].params[0].example, words[0]);
+    }
+
+    #[test]
+    fn collapse_merges_nested_subtrees() {
+        let mut tree = PathTree::new();
+        for i in 0..200u32 {
+            let word: String = format!("r{}", "z".repeat(i as usize));
+            observe_all(
+                &mut tree,
+                [(format!("/repos/{word}/issues/{i}").as_str(), "x")],
+            );
+            observe_all(&mut tree, [(format!("/repos/{word}/pulls").as_str(), "y")]);
+        }
+        assert!(tree.node_count() < 20, "{}", tree.node_count());
+        let t = tree.finish();
+        assert_eq!(
+            names(&t),
+            ["/repos/{repoId}/issues/{issueId}", "/repos/{repoId}/pulls"]
+        );
+        assert_eq!(t[0].payload.count, 200);
+        assert_eq!(t[0].params[1].schema(), json!({"type": "integer"}));
+    }
+
+    #[test]
+    fn leaf_siblings_without_param() {
+        let docs = ["/docs/intro", "/docs/setup", "/docs/usage", "/docs/faq"];
+        let t = build_alike(&docs);
+        assert_eq!(t.len(), 4);
+
+        let mut five = docs.to_vec();
+        five.push("/docs/changelog");
+        five.push("/docs/search");
+        let t = build_alike(&five);
+        assert_eq!(names(&t), ["/docs/search", "/docs/{docId}"]);
+        assert_eq!(t[1].params[0].example, "intro");
+        assert_eq!(t[1].payload.count, 5);
+
+        let mut unlike: Vec<(&str, &str)> = five.iter().map(|p| (*p, "doc")).collect();
+        unlike.push(("/docs/zzz", "other"));
+        assert_eq!(build(&unlike).len(), 7);
+    }
+
+    #[test]
+    fn trailing_slash_majority() {
+        let t = build_alike(&["/a/", "/a", "/a/"]);
+        assert_eq!(names(&t), ["/a/"]);
+        let t = build_alike(&["/a/", "/a"]);
+        assert_eq!(names(&t), ["/a"]);
+        let t = build_alike(&["/", "", "//"]);
+        assert_eq!(names(&t), ["/"]);
+        assert_eq!(t[0].payload.count, 3);
+        let t = build_alike(&["//a//b/?x=1", "/a/b#frag"]);
+        assert_eq!(names(&t), ["/a/b"]);
+    }
+
+    #[test]
+    fn percent_encoding() {
+        let t = build(&[
+            ("/files/%34%32", "file"),
+            ("/files/hello%20world", "greeting"),
+            ("/files/%7Bx%7D", "braces"),
+            ("/x/{y}", "braces"),
+        ]);
+        assert_eq!(
+            names(&t),
+            [
+                "/files/%7Bx%7D",
+                "/files/hello%20world",
+                "/files/{fileId}",
+                "/x/%7By%7D"
+            ]
+        );
+        assert_eq!(t[2].params[0].example, "42");
+        assert_eq!(t[2].params[0].schema(), json!({"type": "integer"}));
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%ff"), "\u{fffd}");
+    }
+
+    #[test]
+    fn schema_formats() {
+        let t = build_alike(&[
+            "/u/123e4567-e89b-12d3-a456-426614174000",
+            "/u/00000000-0000-0000-0000-000000000000",
+            "/d/2024-05-01",
+            "/e/ada@example.com",
+            "/m/1",
+            "/m/2024-05-01",
+        ]);
+        assert_eq!(
+            find(&t, "/u/{uId}").params[0].schema(),
+            json!({"type": "string", "format": "uuid"})
+        );
+        assert_eq!(
+            find(&t, "/d/{dId}").params[0].schema(),
+            json!({"type": "string", "format": "date"})
+        );
+        assert_eq!(
+            find(&t, "/e/{eId}").params[0].schema(),
+            json!({"type": "string", "format": "email"})
+        );
+        assert_eq!(
+            find(&t, "/m/{mId}").params[0].schema(),
+            json!({"type": "string"})
+        );
+    }
+
+    #[test]
+    fn base_path() {
+        let t = build_alike(&["/v2/"]);
+        assert_eq!(common_base_path(&t), "");
+        let t = build_alike(&["/api/v1/a", "/api/v2/b"]);
+        assert_eq!(common_base_path(&t), "/api");
+        let t = build_alike(&["/api/v1/a", "/"]);
+        assert_eq!(common_base_path(&t), "");
+        let t = build_alike(&["/users/1"]);
+        assert_eq!(common_base_path(&t), "");
+        assert_eq!(common_base_path::<Stats>(&[]), "");
+    }
+
+    #[test]
+    fn deterministic() {
+        let paths = [
+            ("/v2/pokemon/ditto/", "p"),
+            ("/v2/pokemon/1", "p"),
+            ("/x/a", "a"),
+            ("/x/b", "a"),
+            ("/x/c", "a"),
+            ("/x/d", "a"),
+            ("/x/e", "a"),
+            ("/users/u_123/me", "m"),
+        ];
+        assert_eq!(build(&paths), build(&paths));
+    }
+
+    /// Remembers which concrete paths landed on a template.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    struct Seen {
+        shape: String,
+        paths: BTreeSet<String>,
+    }
+
+    impl PathPayload for Seen {
+        fn merge(&mut self, other: Self) {
+            self.paths.extend(other.paths);
+            if self.shape.is_empty() {
+                self.shape = other.shape;
+            }
+        }
+
+        fn resembles(&self, template: &Self) -> bool {
+            self.shape == template.shape
+        }
+    }
+
+    /// The templates a router with literal-over-parameter precedence reaches
+    /// for `path`: at each segment it takes the literal if any template has it
+    /// there, else the parameter. For the templates `PathTree` emits this is
+    /// the most specific template matching the path segment by segment.
+    fn route<'a, P>(templates: &'a [PathTemplate<P>], path: &str) -> Vec<&'a str> {
+        let path = path.find(['?', '#']).map_or(path, |end| &path[..end]);
+        let segments: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| escape_braces(s).into_owned())
+            .collect();
+        let split: Vec<(&str, Vec<&str>)> = templates
+            .iter()
+            .map(|t| {
+                let segs = t.template.split('/').filter(|s| !s.is_empty()).collect();
+                (t.template.as_str(), segs)
+            })
+            .collect();
+        let mut candidates: Vec<&(&str, Vec<&str>)> = split.iter().collect();
+        for (i, seg) in segments.iter().enumerate() {
+            let literal: Vec<_> = candidates
+                .iter()
+                .copied()
+                .filter(|(_, segs)| segs.get(i) == Some(&seg.as_str()))
+                .collect();
+            candidates = if literal.is_empty() {
+                candidates
+                    .into_iter()
+                    .filter(|(_, segs)| segs.get(i).is_some_and(|s| s.starts_with('{')))
+                    .collect()
+            } else {
+                literal
+            };
+        }
+        candidates
+            .into_iter()
+            .filter(|(_, segs)| segs.len() == segments.len())
+            .map(|(t, _)| *t)
+            .collect()
+    }
+
+    #[test]
+    fn routing_follows_merges() {
+        // `/{x}/a` is folded into `/{x}/{id}` below the literal, and the
+        // literal into `/{id}`: its traffic must not end up in a template
+        // that a router would not pick for it.
+        let paths = [
+            ("/0/0", "s1"),
+            ("/{x}/0", "s1"),
+            ("/0/a/0", "s1"),
+            ("/{x}/a", "s1"),
+            ("/1/a", "s2"),
+        ];
+        let mut tree = PathTree::<Seen>::new();
+        for (path, shape) in paths {
+            let seen = tree.observe(path);
+            seen.paths.insert(path.to_owned());
+            seen.shape = shape.to_owned();
+        }
+        let t = tree.finish();
+        for template in &t {
+            for path in &template.payload.paths {
+                assert_eq!(route(&t, path), [template.template.as_str()], "{path}");
+            }
+        }
+    }
+
+    #[test]
+    fn absorbs_words_below_literal() {
+        let t = build_alike(&[
+            "/users/1/posts/5",
+            "/users/ada/posts/hello",
+            "/users/ada/posts/6",
+        ]);
+        assert_eq!(names(&t), ["/users/{userId}/posts/{postId}"]);
+        assert_eq!(t[0].params[0].schema(), json!({"type": "string"}));
+        assert_eq!(t[0].params[1].schema(), json!({"type": "string"}));
+        assert_eq!(t[0].params[1].example, "5");
+    }
+
+    fn segment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (0u32..1000).prop_map(|n| n.to_string()),
+            prop::sample::select(vec![
+                "users",
+                "pokemon",
+                "me",
+                "search",
+                "v1",
+                "api",
+                "ditto",
+                "pikachu",
+                "a",
+                "b",
+                "%7B",
+                "{x}",
+                "%7Bx%7D",
+                "hello%20world",
+                "%41",
+                "A",
+                "cus_8Fq2hjk3Lm",
+                "2024-05-01",
+                "..",
+                "%",
+                "?",
+                "%2F",
+            ])
+            .prop_map(String::from),
+            "[a-z]{1,2}",
+            Just(String::new()),
+        ]
+    }
+
+    fn path() -> impl Strategy<Value = (String, String)> {
+        (
+            prop::collection::vec(segment(), 0..5),
+            any::<bool>(),
+            prop::sample::select(vec!["s1", "s2", "s3"]),
+        )
+            .prop_map(|(segs, slash, shape)| {
+                let mut path = format!("/{}", segs.join("/"));
+                if slash {
+                    path.push('/');
+                }
+                (path, shape.to_owned())
+            })
+    }
+
+    fn build_seen(paths: &[(String, String)]) -> Vec<PathTemplate<Seen>> {
+        let mut tree = PathTree::new();
+        for (path, shape) in paths {
+            let seen: &mut Seen = tree.observe(path);
+            seen.paths.insert(path.clone());
+            if seen.shape.is_empty() {
+                seen.shape = shape.clone();
+            }
+        }
+        tree.finish()
+    }
+
+    proptest! {
+        #[test]
+        fn finish_is_consistent(
+            prefix in prop::sample::select(vec!["", "/t"]),
+            paths in prop::collection::vec(path(), 0..400),
+        ) {
+            let paths: Vec<(String, String)> = paths
+                .into_iter()
+                .map(|(p, s)| (format!("{prefix}{p}"), s))
+                .collect();
+            let t = build_seen(&paths);
+            let names: Vec<&str> = t.iter().map(|t| t.template.as_str()).collect();
+            prop_assert!(names.windows(2).all(|w| w[0] < w[1]), "unsorted or duplicate: {:?}", names);
+            for template in &t {
+                let braces = template.template.matches('{').count();
+                prop_assert_eq!(braces, template.params.len());
+                prop_assert!(!template.payload.paths.is_empty());
+                // Every path landed on the one template a router picks for it.
+                for p in &template.payload.paths {
+                    prop_assert_eq!(route(&t, p), [template.template.as_str()], "{}", p);
+                }
+            }
+            let distinct: BTreeSet<&str> = paths.iter().map(|(p, _)| p.as_str()).collect();
+            let landed: usize = t.iter().map(|t| t.payload.paths.len()).sum();
+            prop_assert_eq!(landed, distinct.len());
+            prop_assert_eq!(build_seen(&paths), t);
+        }
+    }
+}

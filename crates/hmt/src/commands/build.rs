@@ -1,0 +1,259 @@
+//! `hmt build`: read recordings, fold them into the builder, write the specs.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use hmt_build::initial::{OpenApiVersion, parse_initial_spec};
+use hmt_build::{Builder, Mode, Options};
+use hmt_types::{Input, ReadError};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Arguments of `hmt build`.
+#[derive(Args)]
+pub struct BuildArgs {
+    /// Recordings to read: http-types JSONL, plain or gzip; `-` for stdin. Repeatable.
+    #[arg(
+        short = 'i',
+        long = "input-file",
+        value_name = "PATH|-",
+        required = true
+    )]
+    inputs: Vec<String>,
+
+    /// Directory to write the spec(s) into; created with its parents.
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = "specs")]
+    out: PathBuf,
+
+    /// gen: infer templates and schemas; replay: keep exact exchanges; mixed: both.
+    #[arg(
+        short = 'm',
+        long = "mode",
+        value_enum,
+        ignore_case = true,
+        default_value = "gen"
+    )]
+    mode: ModeArg,
+
+    /// An OpenAPI spec (YAML or JSON) to merge the recordings into.
+    #[arg(short = 'a', long = "initial-openapi-spec", value_name = "FILE")]
+    initial: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, ignore_case = true, default_value = "json")]
+    format: FormatArg,
+
+    /// OpenAPI version of the output (an initial spec keeps its own).
+    #[arg(long, value_enum, default_value = "3.0")]
+    openapi: OpenApiArg,
+
+    /// Count invalid lines and report them at the end instead of stopping.
+    #[arg(long)]
+    skip_invalid: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Gen,
+    Replay,
+    Mixed,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Json,
+    Yaml,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OpenApiArg {
+    #[value(name = "3.0")]
+    V30,
+    #[value(name = "3.1")]
+    V31,
+}
+
+/// How many invalid lines are shown one by one before only counting.
+const SHOWN_INVALID_LINES: u64 = 20;
+
+/// Runs `hmt build`.
+pub fn run(args: BuildArgs) -> Result<()> {
+    let initial = match &args.initial {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read initial spec {}", path.display()))?;
+            Some(parse_initial_spec(&path.display().to_string(), &text)?)
+        }
+        None => None,
+    };
+    let mut builder = Builder::new(Options {
+        mode: match args.mode {
+            ModeArg::Gen => Mode::Gen,
+            ModeArg::Replay => Mode::Replay,
+            ModeArg::Mixed => Mode::Mixed,
+        },
+        openapi: match args.openapi {
+            OpenApiArg::V30 => OpenApiVersion::V30,
+            OpenApiArg::V31 => OpenApiVersion::V31,
+        },
+        initial,
+    });
+
+    let mut inputs = Vec::with_capacity(args.inputs.len());
+    for path in &args.inputs {
+        inputs.push(Input::open(path).with_context(|| format!("cannot open {path}"))?);
+    }
+    let progress = Progress::new(&inputs);
+    let mut skipped = 0u64;
+    for input in inputs {
+        for exchange in input.exchanges() {
+            match exchange {
+                Ok(exchange) => {
+                    builder.add(&exchange);
+                    progress.tick(builder.exchanges());
+                }
+                Err(error @ ReadError::Invalid { .. }) if args.skip_invalid => {
+                    skipped += 1;
+                    if skipped <= SHOWN_INVALID_LINES {
+                        progress.println(&format!("hmt: skipped {error}"));
+                    }
+                }
+                Err(error) => {
+                    progress.finish();
+                    bail!(error);
+                }
+            }
+        }
+    }
+    progress.finish();
+
+    let output = builder.finish();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut written = Vec::new();
+    let (mut paths, mut operations) = (0, 0);
+    for spec in &output.specs {
+        let (extension, text) = match args.format {
+            FormatArg::Json => {
+                let mut text = serde_json::to_string_pretty(&spec.document)?;
+                text.push('\n');
+                ("json", text)
+            }
+            FormatArg::Yaml => ("yaml", yaml_serde::to_string(&spec.document)?),
+        };
+        let file = args.out.join(format!("{}.{extension}", spec.file_stem));
+        write_atomically(&file, text.as_bytes())?;
+        written.push(file.display().to_string());
+        paths += spec.paths;
+        operations += spec.operations;
+    }
+
+    for warning in &output.warnings {
+        eprintln!("hmt: warning: {warning}");
+    }
+    if skipped > SHOWN_INVALID_LINES {
+        eprintln!(
+            "hmt: {} more invalid lines skipped",
+            skipped - SHOWN_INVALID_LINES
+        );
+    }
+    eprintln!(
+        "hmt build: {} exchange{} read, {} skipped, {} host{}, {} path{}, {} operation{} -> {}",
+        output.exchanges,
+        plural(output.exchanges),
+        skipped,
+        output.specs.len(),
+        plural(output.specs.len() as u64),
+        paths,
+        plural(paths as u64),
+        operations,
+        plural(operations as u64),
+        written.join(", ")
+    );
+    Ok(())
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Writes to a temporary file beside `path` and renames it into place, so
+/// a reader never sees half a spec.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A progress bar on stderr when it is a terminal: bytes read of the
+/// total, and exchanges per second.
+struct Progress {
+    bar: Option<ProgressBar>,
+    counters: Vec<Arc<AtomicU64>>,
+    started: Instant,
+    last_draw: std::cell::Cell<Instant>,
+}
+
+impl Progress {
+    fn new(inputs: &[Input]) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let total: Option<u64> = inputs.iter().map(|i| i.len).sum();
+            let bar = match total {
+                Some(total) => {
+                    ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+                }
+                None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+            };
+            let template = if total.is_some() {
+                "{bar:30} {bytes}/{total_bytes} {msg}"
+            } else {
+                "{spinner} {bytes} {msg}"
+            };
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Progress {
+            bar,
+            counters: inputs.iter().map(|i| Arc::clone(&i.consumed)).collect(),
+            started: Instant::now(),
+            last_draw: std::cell::Cell::new(Instant::now()),
+        }
+    }
+
+    fn tick(&self, exchanges: u64) {
+        let Some(bar) = &self.bar else { return };
+        // Drawing is cheap but not free: look at the clock every 1024 exchanges.
+        if !exchanges.is_multiple_of(1024)
+            || self.last_draw.get().elapsed() < Duration::from_millis(100)
+        {
+            return;
+        }
+        self.last_draw.set(Instant::now());
+        let consumed: u64 = self
+            .counters
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum();
+        bar.set_position(consumed);
+        let rate = exchanges as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+        bar.set_message(format!("{exchanges} exchanges, {rate:.0}/s"));
+    }
+
+    fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
