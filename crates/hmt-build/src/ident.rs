@@ -189,6 +189,16 @@ pub fn classify_id(segment: &str) -> Option<IdKind> {
     if is_token(segment) {
         return Some(IdKind::Token);
     }
+    // `2024-05-01.csv`, `42.json`: an identifier with a file extension is
+    // still an identifier, but its values are no longer plain dates or
+    // integers, so it is a token.
+    if let Some((stem, extension)) = segment.rsplit_once('.')
+        && (1..=5).contains(&extension.len())
+        && extension.bytes().all(|b| b.is_ascii_alphanumeric())
+        && classify_id(stem).is_some()
+    {
+        return Some(IdKind::Token);
+    }
     None
 }
 
@@ -617,6 +627,9 @@ mod tests {
             ("deadbeef", None),
             ("01ARZ3NDEKTSV4RRFFQ69G5FAV", Some(Ulid)),
             ("2024-05-01", Some(Date)),
+            ("2024-05-01.csv", Some(Token)),
+            ("42.json", Some(Token)),
+            ("users.json", None),
             ("ada@example.com", Some(Email)),
             ("cus_8Fq2hjk3Lm", Some(Token)),
             ("u_123", Some(Token)),

@@ -103,15 +103,22 @@ impl BodyStats {
     pub fn observe(&mut self, body: &[u8]) {
         self.count += 1;
         match self.class {
-            BodyClass::Json => match serde_json::from_slice::<Value>(body) {
-                Ok(value) => {
-                    self.json.observe(&value);
-                    if self.example.is_none() {
+            // Only the first body is parsed into a value (it is the
+            // example); the rest stream into the sketch.
+            BodyClass::Json if self.example.is_none() => {
+                match serde_json::from_slice::<Value>(body) {
+                    Ok(value) => {
+                        self.json.observe(&value);
                         self.example = Some(value);
                     }
+                    Err(_) => self.unparsed += 1,
                 }
-                Err(_) => self.unparsed += 1,
-            },
+            }
+            BodyClass::Json => {
+                if self.json.observe_json(body).is_err() {
+                    self.unparsed += 1;
+                }
+            }
             BodyClass::Form => match std::str::from_utf8(body) {
                 Ok(text) => {
                     self.form_count += 1;

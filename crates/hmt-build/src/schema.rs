@@ -164,6 +164,31 @@ impl Sketch {
         }
     }
 
+    /// Adds one JSON document given as bytes, folding it into the summary
+    /// as it is parsed, without building a [`Value`]: the same result as
+    /// [`observe`](Sketch::observe) on the parsed value, several times
+    /// faster on large bodies.
+    ///
+    /// The document is checked first, so invalid JSON is an error and
+    /// leaves the sketch untouched.
+    ///
+    /// ```
+    /// use hmt_build::schema::{Dialect, Sketch};
+    /// let mut streamed = Sketch::new();
+    /// streamed.observe_json(br#"{"id": 1, "tags": ["a", "b"]}"#).unwrap();
+    /// let mut parsed = Sketch::new();
+    /// parsed.observe(&serde_json::json!({"id": 1, "tags": ["a", "b"]}));
+    /// assert_eq!(streamed.to_schema(Dialect::OpenApi30), parsed.to_schema(Dialect::OpenApi30));
+    /// assert!(streamed.observe_json(b"{\"id\": ").is_err());
+    /// assert_eq!(streamed.samples(), 1);
+    /// ```
+    pub fn observe_json(&mut self, json: &[u8]) -> Result<(), serde_json::Error> {
+        serde_json::from_slice::<serde::de::IgnoredAny>(json)?;
+        let mut de = serde_json::Deserializer::from_slice(json);
+        serde::de::DeserializeSeed::deserialize(streaming::Seed(self), &mut de)?;
+        de.end()
+    }
+
     /// Folds another sketch in; the result equals observing both sample sets
     /// (same [`to_schema`](Sketch::to_schema) output).
     pub fn merge(&mut self, other: Sketch) {
@@ -673,6 +698,155 @@ impl Parts {
             map.insert("oneOf".to_owned(), Value::Array(one_of));
         }
         Value::Object(map)
+    }
+}
+
+/// Folding a JSON document into a [`Sketch`] while it is parsed: the same
+/// steps as [`Sketch::observe`] and its helpers, driven by serde's visitor
+/// instead of a [`Value`] tree, so no per-value allocation happens.
+mod streaming {
+    use super::{ArraySketch, MAP_MODE_MAX_PROPERTIES, ObjectSketch, Property, Sketch};
+    use crate::ident::classify_id;
+    use serde::de::{
+        self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+    };
+    use std::fmt;
+
+    pub(super) struct Seed<'a>(pub &'a mut Sketch);
+
+    impl<'de> DeserializeSeed<'de> for Seed<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Seed<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+            self.0.samples += 1;
+            self.0.nulls += 1;
+            Ok(())
+        }
+
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+            self.0.samples += 1;
+            self.0.booleans += 1;
+            Ok(())
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+            self.0.samples += 1;
+            self.0.integers += 1;
+            Ok(())
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+            self.0.samples += 1;
+            self.0.integers += 1;
+            Ok(())
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+            self.0.samples += 1;
+            self.0.floats += 1;
+            Ok(())
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+            self.0.samples += 1;
+            self.0.strings.observe(v);
+            Ok(())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            self.0.samples += 1;
+            let array: &mut ArraySketch = self.0.array.get_or_insert_with(Default::default);
+            array.count += 1;
+            while seq.next_element_seed(Seed(&mut array.items))?.is_some() {}
+            Ok(())
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            self.0.samples += 1;
+            let object: &mut ObjectSketch = self.0.object.get_or_insert_with(Default::default);
+            object.count += 1;
+            if let Some(values) = &mut object.map_values {
+                while map.next_key::<IgnoredAny>()?.is_some() {
+                    map.next_value_seed(Seed(values))?;
+                }
+                return Ok(());
+            }
+            while let Some(key) = map.next_key_seed(KeySeed)? {
+                let key = key.as_str();
+                if let Some(prop) = object.props.get_mut(key) {
+                    prop.count += 1;
+                    map.next_value_seed(Seed(&mut prop.sketch))?;
+                    continue;
+                }
+                if object.keys_all_ids && classify_id(key).is_none() {
+                    object.keys_all_ids = false;
+                }
+                let mut sketch = Sketch::new();
+                map.next_value_seed(Seed(&mut sketch))?;
+                object
+                    .props
+                    .insert(key.to_owned(), Property { count: 1, sketch });
+            }
+            if object.props.len() > MAP_MODE_MAX_PROPERTIES {
+                object.enter_map_mode();
+            }
+            Ok(())
+        }
+    }
+
+    /// An object key, borrowed from the input unless it had escapes.
+    enum Key<'de> {
+        Borrowed(&'de str),
+        Owned(String),
+    }
+
+    impl Key<'_> {
+        fn as_str(&self) -> &str {
+            match self {
+                Key::Borrowed(s) => s,
+                Key::Owned(s) => s,
+            }
+        }
+    }
+
+    struct KeySeed;
+
+    impl<'de> DeserializeSeed<'de> for KeySeed {
+        type Value = Key<'de>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key<'de>, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for KeySeed {
+        type Value = Key<'de>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object key")
+        }
+
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+            Ok(Key::Borrowed(v))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+            Ok(Key::Owned(v.to_owned()))
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+            Ok(Key::Owned(v))
+        }
     }
 }
 
@@ -1459,6 +1633,22 @@ mod tests {
             split in any::<prop::sample::Index>(),
         ) {
             check_sketch_properties(&samples, split.index(samples.len() + 1));
+        }
+
+        #[test]
+        fn streaming_observation_equals_observing_parsed_values(
+            samples in prop::collection::vec(prop_oneof![json_value(), record()], 1..24),
+        ) {
+            let mut parsed = Sketch::new();
+            let mut streamed = Sketch::new();
+            for sample in &samples {
+                parsed.observe(sample);
+                let bytes = serde_json::to_vec(sample).expect("serialises");
+                streamed.observe_json(&bytes).expect("valid JSON");
+            }
+            for dialect in [Dialect::OpenApi30, Dialect::OpenApi31] {
+                prop_assert_eq!(text(&streamed.to_schema(dialect)), text(&parsed.to_schema(dialect)));
+            }
         }
 
         #[test]

@@ -1,0 +1,39 @@
+# hmt: the two commands a newcomer runs are `make demo` and `make test`.
+
+CARGO ?= cargo
+
+.PHONY: all build demo test test-deps lint bench bench-build clean
+
+all: build
+
+## Release binary at target/release/hmt.
+build:
+	$(CARGO) build --release -p hmt
+
+## Build specs from the bundled recordings in all three modes and show them.
+demo:
+	scripts/demo.sh
+
+## Everything CI checks: formatting, lints, unit, integration and doc tests.
+test: test-deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace
+
+## Tools the tests call: an OpenAPI validator in .venv (from PyPI).
+test-deps:
+	scripts/setup-python.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Benchmarks (release builds; not part of `make test`).
+bench: bench-build
+
+bench-build:
+	scripts/bench-build.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf specs/demo bench-data
