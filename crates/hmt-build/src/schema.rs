@@ -47,7 +47,7 @@
 //!   (`ENUM_TRACK_MAX`) distinct values of at most 64
 //!   (`ENUM_VALUE_MAX_BYTES`) bytes are tracked; a longer value or a 17th
 //!   distinct one stops tracking for good. A sorted `enum` is emitted when
-//!   there are at least 10 (`ENUM_MIN_SAMPLES`) string samples, at most 8
+//!   there are at least 10 (`ENUM_MIN_SAMPLES`) string samples, at least 2 and at most 8
 //!   (`ENUM_MAX_VALUES`) distinct values, each seen at least 4
 //!   (`ENUM_MIN_SAMPLES_PER_VALUE`) times on average
 //!   (`distinct * 4 <= samples`), and no format was detected.
@@ -441,7 +441,10 @@ impl StringStats {
     fn enum_values(&self) -> Option<Vec<Value>> {
         let values = self.values.as_ref()?;
         let distinct = values.len() as u64;
+        // A single value seen over and over is a constant of the sample,
+        // not a documented set of choices: no one-value enums.
         let emit = self.count >= ENUM_MIN_SAMPLES
+            && values.len() >= 2
             && values.len() <= ENUM_MAX_VALUES
             && distinct * ENUM_MIN_SAMPLES_PER_VALUE <= self.count
             && self.formats.best().is_none();
@@ -1218,10 +1221,13 @@ mod tests {
 
     #[test]
     fn enum_needs_ten_samples() {
-        let samples = repeat(&[json!("a")], 9);
+        let mut samples = repeat(&[json!("a")], 5);
+        samples.extend(repeat(&[json!("b")], 4));
         check_both(&samples, json!({"type": "string"}));
-        let samples = repeat(&[json!("a")], 10);
-        check_both(&samples, json!({"type": "string", "enum": ["a"]}));
+        samples.push(json!("b"));
+        check_both(&samples, json!({"type": "string", "enum": ["a", "b"]}));
+        // One value, however often, is not an enum.
+        check_both(&repeat(&[json!("a")], 50), json!({"type": "string"}));
     }
 
     #[test]
@@ -1362,10 +1368,10 @@ mod tests {
         check(
             &over,
             json!({"type": "object", "additionalProperties": {"oneOf": [
-                {"type": "integer", "nullable": true}, {"type": "string", "enum": ["x"]}
+                {"type": "integer", "nullable": true}, {"type": "string"}
             ]}}),
             json!({"type": "object", "additionalProperties": {"oneOf": [
-                {"type": "integer"}, {"type": "string", "enum": ["x"]}, {"type": "null"}
+                {"type": "integer"}, {"type": "string"}, {"type": "null"}
             ]}}),
         );
         assert!(sketch_of(&over).object_keys().is_empty());
@@ -1423,12 +1429,18 @@ mod tests {
 
     #[test]
     fn key_order_is_fixed() {
-        let mut samples = repeat(&[json!({"s": "a", "z": [1], "b": {"k": 1}})], 10);
+        let mut samples = repeat(
+            &[
+                json!({"s": "a", "z": [1], "b": {"k": 1}}),
+                json!({"s": "b", "z": [1], "b": {"k": 1}}),
+            ],
+            5,
+        );
         samples.push(json!({"s": null, "z": [], "b": {"k": 2}}));
         let sketch = sketch_of(&samples);
         assert_eq!(
             text(&sketch.to_schema(Dialect::OpenApi30)),
-            r#"{"type":"object","properties":{"b":{"type":"object","properties":{"k":{"type":"integer"}},"required":["k"]},"s":{"type":"string","nullable":true,"enum":["a",null]},"z":{"type":"array","items":{"type":"integer"}}},"required":["b","s","z"]}"#
+            r#"{"type":"object","properties":{"b":{"type":"object","properties":{"k":{"type":"integer"}},"required":["k"]},"s":{"type":"string","nullable":true,"enum":["a","b",null]},"z":{"type":"array","items":{"type":"integer"}}},"required":["b","s","z"]}"#
         );
         assert_eq!(
             text(&sketch.to_schema(Dialect::OpenApi30)),
