@@ -15,13 +15,16 @@ demo:
 	scripts/demo.sh
 
 ## Everything CI checks: formatting, lints, unit, integration and doc tests.
+## Doc tests first, so that the run ends with nextest's summary of everything else.
 test: test-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --doc
+	$(CARGO) nextest run --workspace --no-fail-fast
 
-## Tools the tests call: an OpenAPI validator in .venv (from PyPI).
+## Tools the tests call: cargo-nextest, and an OpenAPI validator in .venv (from PyPI).
 test-deps:
+	$(CARGO) nextest --version >/dev/null 2>&1 || $(CARGO) install cargo-nextest --locked
 	scripts/setup-python.sh
 
 lint:

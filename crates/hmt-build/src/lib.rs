@@ -34,6 +34,7 @@ pub mod operation;
 pub mod paths;
 pub mod replay;
 pub mod schema;
+pub mod secrets;
 mod spec;
 
 use hmt_types::{Exchange, Protocol};

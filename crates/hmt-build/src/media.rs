@@ -1,6 +1,7 @@
 //! Bodies by media type: what a body is, and the summary of many of them.
 
 use crate::schema::{Dialect, Sketch};
+use crate::secrets::redact_secrets;
 use hmt_types::Fields;
 use serde_json::{Value, json};
 
@@ -75,9 +76,12 @@ pub struct BodyStats {
     class: BodyClass,
     /// Bodies folded in.
     pub count: u64,
-    /// JSON bodies that did not parse (or text bodies that were not UTF-8);
-    /// reported, and described as strings.
+    /// JSON bodies that did not parse; reported, and left out of the schema.
     pub unparsed: u64,
+    /// Text bodies that were JSON objects or arrays (servers that send JSON
+    /// as `text/html` or `text/plain`), and text bodies that were not.
+    json_texts: u64,
+    plain_texts: u64,
     json: Sketch,
     form_count: u64,
     form: std::collections::BTreeMap<String, crate::operation::ParamStats>,
@@ -92,6 +96,8 @@ impl BodyStats {
             class,
             count: 0,
             unparsed: 0,
+            json_texts: 0,
+            plain_texts: 0,
             json: Sketch::new(),
             form_count: 0,
             form: Default::default(),
@@ -107,8 +113,9 @@ impl BodyStats {
             // example); the rest stream into the sketch.
             BodyClass::Json if self.example.is_none() => {
                 match serde_json::from_slice::<Value>(body) {
-                    Ok(value) => {
+                    Ok(mut value) => {
                         self.json.observe(&value);
+                        redact_secrets(&mut value);
                         self.example = Some(value);
                     }
                     Err(_) => self.unparsed += 1,
@@ -125,23 +132,23 @@ impl BodyStats {
                     let fields = Fields::parse_query(text);
                     crate::operation::observe_fields(&mut self.form, &fields, |_| false);
                     if self.example.is_none() {
-                        let mut example = serde_json::Map::new();
-                        for (name, values) in fields.iter() {
-                            example.insert(name.to_owned(), Value::String(values[0].clone()));
-                        }
-                        self.example = Some(Value::Object(example));
+                        self.example = BodyStats::example_value(BodyClass::Form, body);
                     }
                 }
                 Err(_) => self.unparsed += 1,
             },
-            BodyClass::Text => match std::str::from_utf8(body) {
-                Ok(text) => {
-                    if self.example.is_none() {
-                        self.example = Some(Value::String(text.to_owned()));
-                    }
+            BodyClass::Text => {
+                if looks_like_json(body) && self.json.observe_json(body).is_ok() {
+                    self.json_texts += 1;
+                } else {
+                    self.plain_texts += 1;
                 }
-                Err(_) => self.unparsed += 1,
-            },
+                if self.example.is_none() {
+                    self.example = std::str::from_utf8(body)
+                        .ok()
+                        .map(|t| Value::String(t.to_owned()));
+                }
+            }
             BodyClass::Binary => {}
         }
     }
@@ -150,6 +157,8 @@ impl BodyStats {
     pub fn merge(&mut self, other: BodyStats) {
         self.count += other.count;
         self.unparsed += other.unparsed;
+        self.json_texts += other.json_texts;
+        self.plain_texts += other.plain_texts;
         self.json.merge(other.json);
         self.form_count += other.form_count;
         crate::operation::merge_fields(&mut self.form, other.form);
@@ -167,6 +176,7 @@ impl BodyStats {
     pub fn schema(&self, dialect: Dialect) -> Value {
         match self.class {
             BodyClass::Json if self.json.samples() > 0 => self.json.to_schema(dialect),
+            BodyClass::Text if self.is_json_text() => self.json.to_schema(dialect),
             BodyClass::Json | BodyClass::Text => json!({"type": "string"}),
             BodyClass::Form => {
                 let mut properties = serde_json::Map::new();
@@ -189,32 +199,63 @@ impl BodyStats {
         }
     }
 
-    /// The first body seen, when it can be shown in a spec.
-    pub fn example(&self) -> Option<&Value> {
-        self.example.as_ref()
+    /// Whether a text media type only ever carried JSON objects or arrays,
+    /// and so is described by their schema.
+    fn is_json_text(&self) -> bool {
+        self.json_texts > 0 && self.plain_texts == 0
+    }
+
+    /// The first body seen, when it can be shown in a spec, secrets
+    /// replaced (see [`crate::secrets`]).
+    pub fn example(&self) -> Option<Value> {
+        let example = self.example.as_ref()?;
+        match (self.class, example) {
+            (BodyClass::Text, Value::String(text)) if self.is_json_text() => {
+                let mut value = serde_json::from_str(text).ok()?;
+                redact_secrets(&mut value);
+                Some(value)
+            }
+            _ => Some(example.clone()),
+        }
     }
 
     /// An example value for a body, as a spec's `examples` shows it: parsed
     /// JSON, a form as an object, text as a string; `None` for binary.
+    ///
+    /// Secret fields are replaced (see [`crate::secrets`]); text that is a
+    /// JSON object or array is shown parsed.
     pub fn example_value(class: BodyClass, body: &[u8]) -> Option<Value> {
-        match class {
-            BodyClass::Json => serde_json::from_slice(body).ok(),
-            BodyClass::Text => std::str::from_utf8(body)
-                .ok()
-                .map(|t| Value::String(t.to_owned())),
-            BodyClass::Form => std::str::from_utf8(body).ok().map(|t| {
+        let mut value = match class {
+            BodyClass::Json => serde_json::from_slice(body).ok()?,
+            BodyClass::Text if looks_like_json(body) => match serde_json::from_slice(body) {
+                Ok(value) => value,
+                Err(_) => Value::String(std::str::from_utf8(body).ok()?.to_owned()),
+            },
+            BodyClass::Text => Value::String(std::str::from_utf8(body).ok()?.to_owned()),
+            BodyClass::Form => {
                 let mut map = serde_json::Map::new();
-                for (name, values) in Fields::parse_query(t).iter() {
+                for (name, values) in Fields::parse_query(std::str::from_utf8(body).ok()?).iter() {
                     map.insert(name.to_owned(), Value::String(values[0].clone()));
                 }
                 Value::Object(map)
-            }),
-            BodyClass::Binary => None,
-        }
+            }
+            BodyClass::Binary => return None,
+        };
+        redact_secrets(&mut value);
+        Some(value)
     }
 
     /// The class of body summarised.
     pub fn class(&self) -> BodyClass {
         self.class
     }
+}
+
+/// Whether a body starts like a JSON object or array (after white space):
+/// the cheap test before trying to parse text as JSON.
+fn looks_like_json(body: &[u8]) -> bool {
+    matches!(
+        body.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    )
 }

@@ -305,7 +305,7 @@ impl OperationStats {
                 let mut media_object = Map::new();
                 media_object.insert("schema".into(), stats.schema(dialect));
                 if let Some(example) = stats.example() {
-                    media_object.insert("example".into(), example.clone());
+                    media_object.insert("example".into(), example);
                 }
                 content.insert(media.clone(), Value::Object(media_object));
             }
@@ -354,7 +354,7 @@ impl OperationStats {
                         }
                         _ => {
                             if let Some(example) = body.example() {
-                                media_object.insert("example".into(), example.clone());
+                                media_object.insert("example".into(), example);
                             }
                         }
                     }

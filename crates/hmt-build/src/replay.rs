@@ -23,12 +23,14 @@
 //! and API-key query parameters are never listed, so neither secrets nor
 //! tracing ids reach the spec. Repeated identical requests keep every
 //! response in order: a mock serves them in sequence. Bodies are the exact
-//! recorded text; a body that is not UTF-8 is base64 with
+//! recorded text, except that the values of secret fields (passwords,
+//! tokens: see [`crate::secrets`]) are replaced by `hmt-redacted`, which in
+//! a request body matches any value; a body that is not UTF-8 is base64 with
 //! `"bodyEncoding": "base64"`. `example` names the entry of the response
 //! media type's standard `examples` map that shows the same body.
 
-use crate::headers;
 use crate::media::{BodyStats, classify};
+use crate::{headers, secrets};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmt_types::{Fields, Request, Response};
@@ -112,8 +114,10 @@ impl ReplayLog {
     ) {
         let query = filtered(&request.query, |n| !headers::is_api_key_query(n), false);
         let request_headers = filtered(&request.headers, |n| !headers::is_ignored_header(n), true);
-        let body = request.body.as_deref().filter(|b| !b.is_empty());
-        let key = matching_key(path, &query, &request_headers, body);
+        let body = request.body.as_deref().filter(|b| !b.is_empty()).map(|b| {
+            secrets::redacted_body(b, is_form(&request.headers)).unwrap_or_else(|| b.to_vec())
+        });
+        let key = matching_key(path, &query, &request_headers, body.as_deref());
         let index = match self.index.get(&key) {
             Some(i) => *i,
             None => {
@@ -122,7 +126,7 @@ impl ReplayLog {
                     path: path.to_owned(),
                     query,
                     headers: request_headers,
-                    body: body.map(<[u8]>::to_vec),
+                    body,
                     responses: Vec::new(),
                 });
                 self.index.insert(key, self.entries.len() - 1);
@@ -137,7 +141,10 @@ impl ReplayLog {
                     |n| n.eq_ignore_ascii_case("content-type") || !headers::is_ignored_header(n),
                     false,
                 ),
-                body: response.body.clone().filter(|b| !b.is_empty()),
+                body: response.body.as_deref().filter(|b| !b.is_empty()).map(|b| {
+                    secrets::redacted_body(b, is_form(&response.headers))
+                        .unwrap_or_else(|| b.to_vec())
+                }),
             });
         }
     }
@@ -281,4 +288,12 @@ fn insert_body(object: &mut Map<String, Value>, body: Option<&[u8]>) {
 
 fn fields_value(fields: &Fields) -> Value {
     serde_json::to_value(fields).unwrap_or_else(|_| Value::Object(Map::new()))
+}
+
+fn is_form(headers: &Fields) -> bool {
+    headers.get_ignore_case("content-type").is_some_and(|ct| {
+        ct.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    })
 }

@@ -233,14 +233,40 @@ fn split_url(url: &str) -> UrlParts<'_> {
 }
 
 fn status_code<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
-    let n = f64::deserialize(d)?;
-    if n.fract() == 0.0 && (100.0..=999.0).contains(&n) {
-        Ok(n as u16)
-    } else {
-        Err(de::Error::custom(format!(
-            "status code {n} is not a whole number from 100 to 999"
-        )))
+    struct StatusVisitor;
+    impl Visitor<'_> for StatusVisitor {
+        type Value = u16;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a status code, a whole number from 100 to 999")
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<u16, E> {
+            match u16::try_from(n) {
+                Ok(code) if (100..=999).contains(&code) => Ok(code),
+                _ => Err(E::custom(format!(
+                    "status code {n} is not a whole number from 100 to 999"
+                ))),
+            }
+        }
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<u16, E> {
+            u64::try_from(n)
+                .map_err(|_| {
+                    E::custom(format!(
+                        "status code {n} is not a whole number from 100 to 999"
+                    ))
+                })
+                .and_then(|n| self.visit_u64(n))
+        }
+        fn visit_f64<E: de::Error>(self, n: f64) -> Result<u16, E> {
+            if n.fract() == 0.0 && (100.0..=999.0).contains(&n) {
+                Ok(n as u16)
+            } else {
+                Err(E::custom(format!(
+                    "status code {n} is not a whole number from 100 to 999"
+                )))
+            }
+        }
     }
+    d.deserialize_any(StatusVisitor)
 }
 
 impl<'de> Deserialize<'de> for Method {

@@ -112,8 +112,10 @@ fn locate_error(json: &[u8]) -> (String, String) {
                 message.truncate(at);
                 message.push_str(&format!(" (column {})", inner.column()));
             }
-            if pointer == "/?" {
-                pointer.clear();
+            // Where serde could not tell the key (a syntax error inside an
+            // object), point at the object that holds it.
+            while let Some(parent) = pointer.strip_suffix("/?") {
+                pointer.truncate(parent.len());
             }
             (pointer, message)
         }
@@ -181,6 +183,11 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
                     }
                     if line.iter().all(u8::is_ascii_whitespace) {
                         continue;
+                    }
+                    // Parse without the line ending, so that an error at the
+                    // end of a cut-short line has a column on this line.
+                    while let [rest @ .., b'\n' | b'\r'] = line {
+                        line = rest;
                     }
                     return Some(
                         Exchange::from_json_slice(line).map_err(|(pointer, message)| {

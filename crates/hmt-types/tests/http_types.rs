@@ -156,7 +156,7 @@ fn errors_name_the_line_the_pointer_and_the_problem() {
         read_error(
             "{\"request\":{\"method\":\"get\",\"path\":\"/\"},\"response\":{\"statusCode\":42}}"
         ),
-        "rec.jsonl:1: at /response/statusCode: status code 42 is not a whole number from 100 to 999 (column 67)"
+        "rec.jsonl:1: at /response/statusCode: status code 42 is not a whole number from 100 to 999 (column 66)"
     );
     assert_eq!(
         read_error("{\"request\":{\"method\":\"get\"}}"),
@@ -165,6 +165,18 @@ fn errors_name_the_line_the_pointer_and_the_problem() {
     assert!(
         read_error("{\"request\":{\"method\":\"get\",\"path\":\"/\"}")
             .starts_with("rec.jsonl:1: EOF while parsing an object"),
+    );
+    assert_eq!(
+        read_error(
+            "{\"request\":{\"method\":\"get\",\"path\":\"/\"},\"response\":{\"statusCode\":\"abc\"}}"
+        ),
+        "rec.jsonl:1: at /response/statusCode: invalid type: string \"abc\", expected a status code, a whole number from 100 to 999 (column 69)"
+    );
+    assert_eq!(
+        read_error(
+            "{\"request\":{\"method\":\"get\",\"path\":\"/\"},\"response\":{\"statusCode\":200,\"body\":\"x\"\n"
+        ),
+        "rec.jsonl:1: at /response: EOF while parsing an object (column 78)"
     );
     assert_eq!(
         read_error("not json"),
