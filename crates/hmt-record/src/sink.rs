@@ -59,7 +59,9 @@ impl fmt::Display for SinkReport {
                 f,
                 ", {} spilled to {}",
                 self.spilled,
-                self.spill_destination.as_deref().unwrap_or("the spill file")
+                self.spill_destination
+                    .as_deref()
+                    .unwrap_or("the spill file")
             )?;
         }
         if self.lost > 0 {
