@@ -6,4 +6,7 @@
 //! delivered, the exchange is decoded, filtered, redacted and written once,
 //! as one http-types line, to every [`sink::Sink`].
 
+pub mod decode;
+pub mod filter;
+pub mod redact;
 pub mod sink;
