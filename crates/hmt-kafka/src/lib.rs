@@ -23,7 +23,7 @@ mod url;
 
 pub use error::KafkaError;
 pub use producer::{DEFAULT_MESSAGE_TIMEOUT, Producer, ProducerReport, Sent, SpillTarget};
-pub use reader::{DEFAULT_READ_TIMEOUT, ReadReport, read_topic};
+pub use reader::{DEFAULT_READ_TIMEOUT, MessagePosition, ReadReport, read_topic};
 pub use url::{KafkaUrl, UrlError};
 
 /// The librdkafka binding this crate is built on, re-exported so that

@@ -50,6 +50,21 @@ use crate::{KafkaError, KafkaUrl};
 /// A sensible `timeout` for [`read_topic`].
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Where a message sits in the topic, for error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessagePosition {
+    /// The partition.
+    pub partition: i32,
+    /// The message's offset in it.
+    pub offset: i64,
+}
+
+impl std::fmt::Display for MessagePosition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "partition {} offset {}", self.partition, self.offset)
+    }
+}
+
 /// What [`read_topic`] read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReadReport {
@@ -78,7 +93,7 @@ pub fn read_topic<E>(
     group: Option<&str>,
     options: &[(String, String)],
     timeout: Duration,
-    mut on_message: impl FnMut(&[u8]) -> Result<(), E>,
+    mut on_message: impl FnMut(MessagePosition, &[u8]) -> Result<(), E>,
 ) -> Result<ReadReport, KafkaError<E>> {
     let topic = url.topic();
     let client_error = |what: &str| {
@@ -218,7 +233,11 @@ pub fn read_topic<E>(
                     next = message.offset() + 1;
                     match message.payload() {
                         Some(value) => {
-                            on_message(value).map_err(KafkaError::Handler)?;
+                            let position = MessagePosition {
+                                partition,
+                                offset: message.offset(),
+                            };
+                            on_message(position, value).map_err(KafkaError::Handler)?;
                             report.messages += 1;
                         }
                         None => report.tombstones += 1,

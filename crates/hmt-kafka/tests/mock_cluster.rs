@@ -57,7 +57,7 @@ fn produce(producer: &Producer, first: u64, count: u64) -> Vec<Vec<u8>> {
 
 fn read_all(url: &KafkaUrl, group: Option<&str>) -> Result<Vec<Vec<u8>>, KafkaError<Infallible>> {
     let mut values = Vec::new();
-    let report = read_topic(url, group, &[], Duration::from_secs(10), |value| {
+    let report = read_topic(url, group, &[], Duration::from_secs(10), |_, value| {
         values.push(value.to_vec());
         Ok::<(), Infallible>(())
     })?;
@@ -212,7 +212,7 @@ fn a_failing_handler_stops_reading_and_commits_nothing() {
     producer.close(Duration::from_secs(10)).unwrap();
 
     let mut seen = 0;
-    let error = read_topic(&url, Some("g"), &[], Duration::from_secs(10), |_| {
+    let error = read_topic(&url, Some("g"), &[], Duration::from_secs(10), |_, _| {
         seen += 1;
         if seen == 5 { Err("bad line") } else { Ok(()) }
     })
@@ -226,7 +226,7 @@ fn a_failing_handler_stops_reading_and_commits_nothing() {
 fn an_empty_topic_is_read_at_once_and_a_missing_one_is_an_error() {
     let (_cluster, url) = cluster("empty", 4);
     let started = Instant::now();
-    let report = read_topic(&url, None, &[], Duration::from_secs(10), |_| {
+    let report = read_topic(&url, None, &[], Duration::from_secs(10), |_, _| {
         Ok::<(), Infallible>(())
     })
     .unwrap();
@@ -436,7 +436,7 @@ fn concurrent_senders_are_counted_exactly() {
 fn an_unreachable_cluster_is_a_read_error_after_the_timeout() {
     let url = KafkaUrl::parse(&format!("kafka://127.0.0.1:{}/t", closed_port())).unwrap();
     let started = Instant::now();
-    let error = read_topic(&url, Some("g"), &[], Duration::from_secs(2), |_| {
+    let error = read_topic(&url, Some("g"), &[], Duration::from_secs(2), |_, _| {
         Ok::<(), Infallible>(())
     })
     .unwrap_err();

@@ -1,12 +1,29 @@
 //! The recording proxy of hmt and the sinks its recordings go to.
 //!
 //! A request's way through it: [`route`] finds the upstream target, the
-//! proxy forwards the request and streams the response back unchanged while
-//! a bounded copy of each body is captured; when the response has been
-//! delivered, the exchange is decoded, filtered, redacted and written once,
-//! as one http-types line, to every [`sink::Sink`].
+//! [`proxy`] forwards the request and streams the response back unchanged
+//! while [`capture`] keeps a bounded copy of each body; when the response
+//! has been delivered, the exchange is handed to an [`OnExchange`] handler.
+//! hmt's handler is the [`recorder::Recorder`]: it [`decode`]s the bodies,
+//! [`filter`]s, [`redact`]s, and writes the exchange once, as one
+//! http-types line, to every [`sink::Sink`]. [`ca`] is the local
+//! certificate authority that lets the proxy read HTTPS.
 
+pub mod ca;
+pub mod capture;
+mod clock;
 pub mod decode;
 pub mod filter;
+mod hop;
+pub mod proxy;
+pub mod recorder;
 pub mod redact;
+pub mod route;
+mod shutdown;
 pub mod sink;
+mod upstream;
+
+pub use ca::{CaError, CertificateAuthority};
+pub use capture::{Captured, OnExchange};
+pub use proxy::{Proxy, ProxyConfig, ProxyError, ServeReport};
+pub use route::Routing;

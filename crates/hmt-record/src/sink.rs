@@ -748,7 +748,7 @@ mod tests {
             assert!(matches!(sink.write(&sent[0]), Err(SinkError::Closed(_))));
 
             let mut read = Vec::new();
-            hmt_kafka::read_topic(&url, None, &[], Duration::from_secs(10), |value| {
+            hmt_kafka::read_topic(&url, None, &[], Duration::from_secs(10), |_, value| {
                 read.push(value.to_vec());
                 Ok::<(), std::convert::Infallible>(())
             })

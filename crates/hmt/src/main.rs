@@ -2,6 +2,7 @@
 //! hmt-build, hmt-record and hmt-mock libraries.
 
 mod commands;
+mod logging;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -16,14 +17,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Record traffic through a proxy, as http-types JSONL.
+    Record(Box<commands::record::RecordArgs>),
     /// Build an OpenAPI spec from recorded http-types JSONL.
     Build(commands::build::BuildArgs),
+    /// Show the CA certificate `hmt record` intercepts HTTPS with, and how to trust it.
+    Ca(commands::ca::CaArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Record(args) => commands::record::run(*args),
         Command::Build(args) => commands::build::run(args),
+        Command::Ca(args) => commands::ca::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

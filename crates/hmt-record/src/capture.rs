@@ -1,0 +1,354 @@
+//! Capture: bounded copies of bodies as they stream past, and the
+//! [`Captured`] exchange handed to the recorder once the response has been
+//! delivered.
+//!
+//! Bodies are never buffered for forwarding. `RequestTap` and
+//! `ResponseTap` wrap the streaming bodies, pass every frame through
+//! untouched and copy data into a buffer until `max_body_bytes`; past the
+//! cap they only count. When the response body ends, fails, or is dropped
+//! because the client went away, the `ResponseTap` assembles the
+//! exchange and calls [`OnExchange::on_exchange`], exactly once.
+
+use crate::clock;
+use crate::route::Target;
+use crate::shutdown::InFlight;
+use crate::upstream::BoxError;
+use bytes::Bytes;
+use hmt_types::{Exchange, Fields, Method, Protocol, Request, Response};
+use http::HeaderMap;
+use hyper::body::{Body, Frame, SizeHint};
+use serde_json::{Map, Value};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant, SystemTime};
+
+/// One captured exchange, handed to the recorder when the response body has
+/// been fully delivered (or the client went away).
+#[derive(Clone, Debug)]
+pub struct Captured {
+    /// The request as the client sent it, seen from the upstream: `url`,
+    /// `protocol`, `host` and path are the upstream's, headers as received
+    /// (names lower-case) but with `Host` naming the upstream; bodies as on
+    /// the wire (still content-encoded), each capped at `max_body_bytes`.
+    /// `meta` holds `latencyMs` and, when they apply,
+    /// `requestBodyTruncated`, `responseBodyTruncated` and
+    /// `responseIncomplete`.
+    pub exchange: Exchange,
+    /// The upstream's `host[:port]`, the port omitted when it is the
+    /// scheme's default.
+    pub target_host: String,
+}
+
+/// Receives every captured exchange.
+///
+/// Called on the proxy's worker threads as each response completes; it must
+/// return quickly (hand the exchange to a queue or a fast sink).
+pub trait OnExchange: Send + Sync + 'static {
+    /// Takes one exchange.
+    fn on_exchange(&self, captured: Captured);
+}
+
+impl<F: Fn(Captured) + Send + Sync + 'static> OnExchange for F {
+    fn on_exchange(&self, captured: Captured) {
+        self(captured)
+    }
+}
+
+/// When a request arrived, by both clocks.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Arrival {
+    pub wall: SystemTime,
+    pub instant: Instant,
+}
+
+impl Arrival {
+    pub fn now() -> Arrival {
+        Arrival {
+            wall: SystemTime::now(),
+            instant: Instant::now(),
+        }
+    }
+}
+
+/// A bounded copy of a body.
+#[derive(Debug, Default)]
+pub(crate) struct BodyCopy {
+    bytes: Vec<u8>,
+    truncated: bool,
+}
+
+impl BodyCopy {
+    fn push(&mut self, data: &[u8], max: usize) {
+        let room = max.saturating_sub(self.bytes.len());
+        if data.len() > room {
+            self.truncated = true;
+        }
+        self.bytes.extend_from_slice(&data[..data.len().min(room)]);
+    }
+}
+
+/// The request body on its way upstream, copied as it goes.
+pub(crate) struct RequestTap<B> {
+    inner: B,
+    copy: Arc<Mutex<BodyCopy>>,
+    max: usize,
+}
+
+impl<B> RequestTap<B> {
+    pub fn new(inner: B, max: usize) -> (RequestTap<B>, Arc<Mutex<BodyCopy>>) {
+        let copy = Arc::new(Mutex::new(BodyCopy::default()));
+        let tap = RequestTap {
+            inner,
+            copy: copy.clone(),
+            max,
+        };
+        (tap, copy)
+    }
+}
+
+impl<B> Body for RequestTap<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        if let Some(Ok(frame)) = &frame
+            && let Some(data) = frame.data_ref()
+        {
+            lock(&this.copy).push(data, this.max);
+        }
+        Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Everything known about an exchange before its response body streams.
+pub(crate) struct Pending {
+    pub request: Request,
+    pub request_body: Arc<Mutex<BodyCopy>>,
+    pub status: u16,
+    pub response_headers: Fields,
+    pub latency: Duration,
+    pub target_host: String,
+    pub handler: Arc<dyn OnExchange>,
+    pub delivered: Arc<AtomicU64>,
+    /// Keeps graceful shutdown waiting until the handler has been called.
+    pub in_flight: InFlight,
+}
+
+impl Pending {
+    /// The request half of an exchange, seen from the upstream. `None` for
+    /// a method http-types cannot express (those are forwarded but not
+    /// recorded).
+    pub fn request(
+        method: &http::Method,
+        target: &Target,
+        headers: &HeaderMap,
+        arrival: Arrival,
+    ) -> Option<Request> {
+        let method = Method::parse(method.as_str())?;
+        let mut request = Request::new(method, &target.path_and_query);
+        request.protocol = Some(if target.https {
+            Protocol::Https
+        } else {
+            Protocol::Http
+        });
+        request.host = Some(target.authority());
+        request.url = Some(target.url());
+        request.headers = fields(headers);
+        if !request.headers.get_all_ignore_case("host").is_empty() {
+            request.headers.set_ignore_case("host", target.authority());
+        }
+        request.timestamp = Some(clock::rfc3339_millis(arrival.wall));
+        Some(request)
+    }
+
+    /// Hands the exchange over with the response body captured so far.
+    fn finish(self, body: BodyCopy, incomplete: bool) {
+        let mut meta = Map::new();
+        meta.insert(
+            "latencyMs".into(),
+            Value::from(self.latency.as_micros() as f64 / 1000.0),
+        );
+        let mut request = self.request;
+        let request_body = std::mem::take(&mut *lock(&self.request_body));
+        if request_body.truncated {
+            meta.insert("requestBodyTruncated".into(), Value::Bool(true));
+        }
+        request.body = non_empty(request_body.bytes);
+        if body.truncated {
+            meta.insert("responseBodyTruncated".into(), Value::Bool(true));
+        }
+        if incomplete {
+            meta.insert("responseIncomplete".into(), Value::Bool(true));
+        }
+        let response = Response {
+            status: self.status,
+            headers: self.response_headers,
+            body: non_empty(body.bytes),
+            timestamp: Some(clock::rfc3339_millis(SystemTime::now())),
+        };
+        let captured = Captured {
+            exchange: Exchange {
+                request,
+                response: Some(response),
+                meta,
+            },
+            target_host: self.target_host,
+        };
+        let handler = self.handler;
+        // A panicking recorder must not take the connection down with it
+        // (this may run inside a Drop).
+        let handed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handler.on_exchange(captured)
+        }));
+        match handed {
+            Ok(()) => {
+                self.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => tracing::error!("the exchange handler panicked; exchange not recorded"),
+        }
+        drop(self.in_flight);
+    }
+
+    /// Hands over an exchange whose response the proxy made itself.
+    pub fn finish_with(self, body: &[u8]) {
+        let mut copy = BodyCopy::default();
+        copy.push(body, usize::MAX);
+        self.finish(copy, false);
+    }
+}
+
+/// The response body on its way to the client, copied as it goes; hands
+/// the exchange over when it ends.
+pub(crate) struct ResponseTap<B: Body> {
+    inner: B,
+    copy: BodyCopy,
+    max: usize,
+    pending: Option<Pending>,
+    ended: bool,
+}
+
+impl<B: Body> ResponseTap<B> {
+    pub fn new(inner: B, max: usize, pending: Option<Pending>) -> ResponseTap<B> {
+        ResponseTap {
+            inner,
+            copy: BodyCopy::default(),
+            max,
+            pending,
+            ended: false,
+        }
+    }
+
+    fn finish(&mut self, incomplete: bool) {
+        if let Some(pending) = self.pending.take() {
+            pending.finish(std::mem::take(&mut self.copy), incomplete);
+        }
+    }
+}
+
+impl<B> Body for ResponseTap<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        match &frame {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    this.copy.push(data, this.max);
+                }
+                if this.inner.is_end_stream() {
+                    this.ended = true;
+                    this.finish(false);
+                }
+            }
+            Some(Err(_)) => this.finish(true),
+            None => {
+                this.ended = true;
+                this.finish(false);
+            }
+        }
+        Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B: Body> Drop for ResponseTap<B> {
+    fn drop(&mut self) {
+        // Bodies that are empty by definition (HEAD, 204, 304) are dropped
+        // unpolled; only a body with more to come is cut short.
+        let incomplete = !self.ended && !self.inner.is_end_stream();
+        self.finish(incomplete);
+    }
+}
+
+/// Header fields in received order, repeated names kept together in order.
+pub(crate) fn fields(headers: &HeaderMap) -> Fields {
+    let mut fields = Fields::default();
+    for (name, value) in headers {
+        fields.append(
+            name.as_str(),
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        );
+    }
+    fields
+}
+
+fn non_empty(bytes: Vec<u8>) -> Option<Vec<u8>> {
+    (!bytes.is_empty()).then_some(bytes)
+}
+
+fn lock(copy: &Mutex<BodyCopy>) -> std::sync::MutexGuard<'_, BodyCopy> {
+    copy.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_up_to_the_cap_and_flags_the_rest() {
+        let mut c = BodyCopy::default();
+        c.push(b"abc", 5);
+        c.push(b"def", 5);
+        c.push(b"g", 5);
+        assert_eq!(c.bytes, b"abcde");
+        assert!(c.truncated);
+        let mut c = BodyCopy::default();
+        c.push(b"abcde", 5);
+        assert!(!c.truncated);
+    }
+}

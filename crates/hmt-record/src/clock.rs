@@ -1,0 +1,71 @@
+//! Wall-clock formatting without a date crate: RFC 3339 timestamps for
+//! recordings and calendar dates for certificate validity.
+//!
+//! Both rest on Howard Hinnant's days-to-civil algorithm, which turns a
+//! count of days since 1970-01-01 into a proleptic Gregorian date.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// `2024-05-01T12:34:56.789Z`: UTC, millisecond precision. Times before
+/// 1970 (a clock gone badly wrong) are written as the epoch.
+pub(crate) fn rfc3339_millis(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let secs = since.as_secs();
+    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+/// The UTC calendar date `offset_days` days from `time`.
+pub(crate) fn civil_date(time: SystemTime, offset_days: i64) -> (i32, u8, u8) {
+    let days = match time.duration_since(UNIX_EPOCH) {
+        Ok(d) => (d.as_secs() / 86_400) as i64,
+        Err(e) => -((e.duration().as_secs() / 86_400) as i64) - 1,
+    };
+    let (y, m, d) = civil_from_days(days + offset_days);
+    (y as i32, m as u8, d as u8)
+}
+
+/// Days since 1970-01-01 to (year, month 1–12, day 1–31).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(951_782_400_123); // leap day 2000
+        assert_eq!(rfc3339_millis(t), "2000-02-29T00:00:00.123Z");
+        let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(rfc3339_millis(t), "2023-11-14T22:13:20.000Z");
+        let t = UNIX_EPOCH + Duration::from_secs(4_102_444_799); // last second of 2099
+        assert_eq!(rfc3339_millis(t), "2099-12-31T23:59:59.000Z");
+    }
+
+    #[test]
+    fn walks_days_across_month_and_year_ends() {
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_days(59), (1970, 3, 1));
+        assert_eq!(civil_date(UNIX_EPOCH, 365), (1971, 1, 1));
+        assert_eq!(civil_date(UNIX_EPOCH, -1), (1969, 12, 31));
+    }
+}

@@ -1,0 +1,416 @@
+//! `hmt record`: run the recording proxy, and `hmt record stop|status`.
+
+use crate::commands::state::{self, RecorderState};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use hmt_record::filter::{Filter, FilterRules};
+use hmt_record::recorder::Recorder;
+use hmt_record::redact::{RedactionRules, Redactor};
+use hmt_record::sink::{HostFiles, KafkaSink, OutputFile, Sink};
+use hmt_record::{CertificateAuthority, Proxy, ProxyConfig, Routing};
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Arguments of `hmt record`.
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RecordArgs {
+    #[command(subcommand)]
+    command: Option<RecordCommand>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum RecordCommand {
+    /// Stop the recorder started with `--daemon` (waits for it to flush).
+    Stop,
+    /// Show the running recorder: address, mode, sinks and counts.
+    Status,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Port to listen on.
+    #[arg(short = 'p', long, default_value_t = 8000)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Route by the Host header and `x-hmt-scheme` instead of by path.
+    #[arg(short = 'r', long = "header-routing", conflicts_with = "target")]
+    header_routing: bool,
+    /// Send every request to this upstream, as a reverse proxy: `https://staging.example.com[/base]`.
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+    /// Where the interception CA lives (created on first use).
+    #[arg(long, value_name = "DIR")]
+    ca_dir: Option<PathBuf>,
+    /// Tunnel this host's HTTPS untouched (`api.example.com` or `*.example.com`). Repeatable.
+    #[arg(long = "no-intercept", value_name = "HOST")]
+    no_intercept: Vec<String>,
+    /// Don't verify upstream TLS certificates.
+    #[arg(long)]
+    insecure: bool,
+    /// Also trust this PEM CA for upstream TLS. Repeatable.
+    #[arg(long = "upstream-ca", value_name = "FILE")]
+    upstream_ca: Vec<PathBuf>,
+    /// Upstream connect timeout, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    connect_timeout: f64,
+    /// Time to wait for upstream response headers, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    response_timeout: f64,
+    /// Record at most this many bytes of each body (forwarding is never limited).
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Write one `<host>-recordings.jsonl` per upstream host here.
+    #[arg(short = 'l', long = "log-dir", value_name = "DIR")]
+    log_dir: Option<PathBuf>,
+    /// Also write every recording to this file, or `-` for stdout.
+    #[arg(long, value_name = "FILE|-")]
+    output: Option<String>,
+    /// Send recordings to Kafka: `kafka://host:9092[,host2:9092]/topic`. Repeatable.
+    #[arg(long = "sink", value_name = "URL")]
+    sinks: Vec<String>,
+    /// A librdkafka producer setting, such as `security.protocol=SASL_SSL`. Repeatable.
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE")]
+    kafka_options: Vec<String>,
+    /// Record only hosts matching this glob (`*.example.com`). Repeatable.
+    #[arg(long = "include-host", value_name = "GLOB")]
+    include_hosts: Vec<String>,
+    /// Don't record hosts matching this glob. Repeatable.
+    #[arg(long = "exclude-host", value_name = "GLOB")]
+    exclude_hosts: Vec<String>,
+    /// Record only paths matching this glob (`/api/*`). Repeatable.
+    #[arg(long = "include-path", value_name = "GLOB")]
+    include_paths: Vec<String>,
+    /// Don't record paths matching this glob. Repeatable.
+    #[arg(long = "exclude-path", value_name = "GLOB")]
+    exclude_paths: Vec<String>,
+    /// Record only this method. Repeatable.
+    #[arg(long = "method", value_name = "METHOD")]
+    methods: Vec<String>,
+    /// Record only these statuses: `404`, `2xx`, `500-599`. Repeatable.
+    #[arg(long = "status", value_name = "STATUS")]
+    statuses: Vec<String>,
+    /// Replace this header's values with a stable placeholder (in addition to
+    /// authorization, proxy-authorization, cookie, set-cookie, x-api-key). Repeatable.
+    #[arg(long = "redact-header", value_name = "NAME")]
+    redact_headers: Vec<String>,
+    /// Replace this query (and form) parameter's values. Repeatable.
+    #[arg(long = "redact-query", value_name = "NAME")]
+    redact_query: Vec<String>,
+    /// Replace the JSON body value at this pointer (`/user/password`). Repeatable.
+    #[arg(long = "redact-json", value_name = "POINTER")]
+    redact_json: Vec<String>,
+    /// Add `Via: 1.1 hmt` to forwarded requests and responses.
+    #[arg(long)]
+    via: bool,
+    /// On SIGINT/SIGTERM, how long in-flight exchanges may take to finish, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    grace: f64,
+    /// Run in the background; `hmt record stop` stops it.
+    #[arg(short = 'd', long)]
+    daemon: bool,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// How many records may wait for Kafka before they spill to disk.
+const KAFKA_QUEUE_BOUND: usize = 100_000;
+
+/// Runs `hmt record ...`.
+pub fn run(args: RecordArgs) -> Result<()> {
+    match args.command {
+        Some(RecordCommand::Stop) => stop(),
+        Some(RecordCommand::Status) => status(),
+        None if args.run.daemon => daemonize(),
+        None => serve(args.run),
+    }
+}
+
+fn serve(args: RunArgs) -> Result<()> {
+    crate::logging::init(args.log_format == LogFormat::Json);
+    let routing = match (&args.target, args.header_routing) {
+        (Some(target), _) => Routing::Target(
+            target
+                .parse()
+                .with_context(|| format!("--target {target} is not a URL"))?,
+        ),
+        (None, true) => Routing::Header,
+        (None, false) => Routing::Path,
+    };
+    let mode = match &routing {
+        Routing::Target(uri) => format!("reverse proxy to {uri}"),
+        Routing::Header => "header routing".to_owned(),
+        Routing::Path => "path routing".to_owned(),
+    };
+
+    let filter = Filter::new(FilterRules {
+        include_hosts: args.include_hosts.clone(),
+        exclude_hosts: args.exclude_hosts.clone(),
+        include_paths: args.include_paths.clone(),
+        exclude_paths: args.exclude_paths.clone(),
+        methods: args.methods.clone(),
+        statuses: args.statuses.clone(),
+    })?;
+    let mut headers = RedactionRules::default_headers();
+    headers.extend(args.redact_headers.iter().cloned());
+    let redactor = Redactor::new(
+        RedactionRules {
+            headers,
+            query: args.redact_query.clone(),
+            json_pointers: args.redact_json.clone(),
+        },
+        random_key()?,
+    );
+
+    // With no sink named, recordings go to `logs/` as HMT did.
+    let log_dir = args
+        .log_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("logs"));
+    let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
+    let mut sink_names = Vec::new();
+    if args.log_dir.is_some() || (args.output.is_none() && args.sinks.is_empty()) {
+        sinks.push(Arc::new(HostFiles::new(&log_dir)?));
+        sink_names.push(format!("{}/", log_dir.display()));
+    }
+    match args.output.as_deref() {
+        Some("-") => {
+            sinks.push(Arc::new(OutputFile::stdout()));
+            sink_names.push("stdout".into());
+        }
+        Some(path) => {
+            sinks.push(Arc::new(OutputFile::create(std::path::Path::new(path))?));
+            sink_names.push(path.to_owned());
+        }
+        None => {}
+    }
+    let kafka_options = args
+        .kafka_options
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .with_context(|| format!("--kafka-option {kv} is not KEY=VALUE"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for url in &args.sinks {
+        let url = hmt_kafka::KafkaUrl::parse(url)?;
+        std::fs::create_dir_all(&log_dir)
+            .with_context(|| format!("cannot create {}", log_dir.display()))?;
+        let spill = log_dir.join("kafka-spill.jsonl");
+        sinks.push(Arc::new(KafkaSink::new(
+            &url,
+            &kafka_options,
+            &spill,
+            KAFKA_QUEUE_BOUND,
+        )?));
+        sink_names.push(url.to_string());
+    }
+
+    let ca_dir = match &args.ca_dir {
+        Some(dir) => dir.clone(),
+        None => state::hmt_home()?.join("ca"),
+    };
+    let ca = Arc::new(CertificateAuthority::load_or_create(&ca_dir)?);
+    let recorder = Arc::new(Recorder::new(filter, redactor, sinks, args.max_body_bytes));
+    let counters = recorder.counters();
+    let proxy = Proxy::new(
+        ProxyConfig {
+            routing,
+            ca: Some(ca),
+            no_intercept: args.no_intercept.clone(),
+            insecure: args.insecure,
+            upstream_ca: args.upstream_ca.clone(),
+            connect_timeout: Duration::from_secs_f64(args.connect_timeout),
+            response_timeout: Duration::from_secs_f64(args.response_timeout),
+            max_body_bytes: args.max_body_bytes,
+            add_via: args.via,
+        },
+        recorder.clone(),
+    )?;
+
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let grace = Duration::from_secs_f64(args.grace);
+    let address = SocketAddr::new(args.bind, args.port);
+    let report = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address}"))?;
+        let address = listener.local_addr()?;
+        let state = RecorderState {
+            pid: std::process::id(),
+            address: address.to_string(),
+            mode: mode.clone(),
+            sinks: sink_names.clone(),
+            counts: counters.snapshot(),
+        };
+        state::write(&state)?;
+        tracing::info!(%address, %mode, sinks = %sink_names.join(", "), "hmt record listening");
+        let live = tokio::spawn(state::keep_updated(
+            state,
+            counters.clone(),
+            std::io::stderr().is_terminal(),
+        ));
+        let served = proxy.serve(listener, shutdown_signal(), grace).await;
+        live.abort();
+        served.map_err(anyhow::Error::from)
+    });
+    let closed = recorder.close();
+    state::remove();
+    let report = report?;
+    let counts = counters.snapshot();
+    eprintln!(
+        "hmt record: {} exchange{} proxied, {} recorded, {} filtered out, {} sink error{}",
+        report.exchanges,
+        if report.exchanges == 1 { "" } else { "s" },
+        counts.recorded,
+        counts.filtered,
+        counts.sink_errors,
+        if counts.sink_errors == 1 { "" } else { "s" },
+    );
+    let mut failed = false;
+    for sink in closed {
+        match sink {
+            Ok(report) => {
+                failed |= report.lost > 0;
+                eprintln!("hmt record: {report}");
+            }
+            Err(error) => {
+                failed = true;
+                eprintln!("hmt record: error: {error}");
+            }
+        }
+    }
+    if failed {
+        bail!("some recordings could not be stored (see above)");
+    }
+    Ok(())
+}
+
+/// A fresh key per run: the same secret gets the same placeholder within a
+/// run, and placeholders can't be reversed by trying likely secrets.
+fn random_key() -> Result<[u8; 32]> {
+    use ring::rand::SecureRandom;
+    let mut key = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut key)
+        .map_err(|_| anyhow::anyhow!("no system randomness for the redaction key"))?;
+    Ok(key)
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("stopping: no new connections; letting in-flight exchanges finish");
+}
+
+/// Starts this same command without `--daemon`, detached, and returns once
+/// it is listening.
+fn daemonize() -> Result<()> {
+    if let Ok(existing) = state::read() {
+        if state::is_alive(existing.pid) {
+            bail!(
+                "a recorder is already running (pid {}, {}); `hmt record stop` stops it",
+                existing.pid,
+                existing.address
+            );
+        }
+        state::remove();
+    }
+    let log = state::hmt_home()?.join("record.log");
+    let pid = state::spawn_detached(
+        std::env::args_os()
+            .skip(1)
+            .filter(|a| a != "-d" && a != "--daemon"),
+        &log,
+    )?;
+    for _ in 0..100 {
+        if let Ok(state) = state::read()
+            && state.pid == pid
+        {
+            println!(
+                "hmt record: running in the background (pid {pid}) on {}; logs in {}",
+                state.address,
+                log.display()
+            );
+            return Ok(());
+        }
+        if !state::is_alive(pid) {
+            bail!("the recorder exited at start; see {}", log.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!(
+        "the recorder did not start listening in 5 s; see {}",
+        log.display()
+    )
+}
+
+fn stop() -> Result<()> {
+    let state = state::read().context("no recorder is running")?;
+    if !state::is_alive(state.pid) {
+        state::remove();
+        bail!("the recorder (pid {}) is not running any more", state.pid);
+    }
+    state::terminate(state.pid)?;
+    for _ in 0..600 {
+        if !state::is_alive(state.pid) {
+            println!("hmt record: stopped (pid {})", state.pid);
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("the recorder (pid {}) did not stop within 60 s", state.pid)
+}
+
+fn status() -> Result<()> {
+    let state = state::read().context("no recorder is running")?;
+    if !state::is_alive(state.pid) {
+        bail!("the recorder (pid {}) is not running any more", state.pid);
+    }
+    println!("address:  {}", state.address);
+    println!("pid:      {}", state.pid);
+    println!("mode:     {}", state.mode);
+    println!("sinks:    {}", state.sinks.join(", "));
+    println!(
+        "recorded: {} exchanges, {} bytes ({} filtered out, {} sink errors, {} upstream errors)",
+        state.counts.recorded,
+        state.counts.bytes,
+        state.counts.filtered,
+        state.counts.sink_errors,
+        state.counts.upstream_errors
+    );
+    Ok(())
+}

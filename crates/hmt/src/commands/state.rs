@@ -1,0 +1,151 @@
+//! The running recorder's state file, shared by the recorder and by
+//! `hmt record stop|status`, and the process plumbing of `--daemon`.
+//!
+//! The recorder writes `$HMT_HOME/record.json` (default `~/.hmt`) when it
+//! starts listening, rewrites it every second with its counts, and removes
+//! it when it exits. A file rather than an admin port, because the proxy's
+//! own port carries user traffic in every routing mode.
+
+use anyhow::{Context, Result, bail};
+use hmt_record::recorder::{CountSnapshot, Counters};
+use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What `hmt record status` shows.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecorderState {
+    pub pid: u32,
+    pub address: String,
+    pub mode: String,
+    pub sinks: Vec<String>,
+    pub counts: CountSnapshot,
+}
+
+/// `$HMT_HOME`, or `~/.hmt`.
+pub fn hmt_home() -> Result<PathBuf> {
+    if let Some(home) = std::env::var_os("HMT_HOME") {
+        return Ok(PathBuf::from(home));
+    }
+    let home = std::env::var_os("HOME").context("HOME is not set; set HMT_HOME")?;
+    Ok(PathBuf::from(home).join(".hmt"))
+}
+
+fn state_file() -> Result<PathBuf> {
+    Ok(hmt_home()?.join("record.json"))
+}
+
+/// Writes the state file atomically.
+pub fn write(state: &RecorderState) -> Result<()> {
+    let path = state_file()?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(state)?)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Reads the state file.
+pub fn read() -> Result<RecorderState> {
+    let path = state_file()?;
+    let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not a recorder state", path.display()))
+}
+
+/// Removes the state file (the recorder is gone).
+pub fn remove() {
+    if let Ok(path) = state_file() {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Rewrites the state file every second with the current counts and, on a
+/// terminal, keeps a live status line on stderr.
+pub async fn keep_updated(mut state: RecorderState, counters: Arc<Counters>, live_line: bool) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut n = 0u64;
+    loop {
+        tick.tick().await;
+        n += 1;
+        state.counts = counters.snapshot();
+        if n.is_multiple_of(2) && write(&state).is_err() {
+            tracing::warn!("cannot update the recorder state file");
+        }
+        if live_line {
+            let c = state.counts;
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "\r\x1b[2K{} recorded, {}, {} filtered, {} errors",
+                c.recorded,
+                human_bytes(c.bytes),
+                c.filtered,
+                c.sink_errors + c.upstream_errors
+            );
+            let _ = err.flush();
+        }
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+/// Whether a process exists.
+pub fn is_alive(pid: u32) -> bool {
+    std::process::Command::new("kill")
+        .arg("-0")
+        .arg(pid.to_string())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Sends SIGTERM.
+pub fn terminate(pid: u32) -> Result<()> {
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .context("cannot run kill")?;
+    if !status.success() {
+        bail!("could not signal pid {pid}");
+    }
+    Ok(())
+}
+
+/// Starts this executable with `args`, in its own process group, stdin
+/// closed and output appended to `log`; returns its pid.
+pub fn spawn_detached(args: impl Iterator<Item = OsString>, log: &Path) -> Result<u32> {
+    use std::os::unix::process::CommandExt;
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("cannot open {}", log.display()))?;
+    let err = out.try_clone()?;
+    let exe = std::env::current_exe().context("cannot find the hmt executable")?;
+    let child = std::process::Command::new(exe)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .context("cannot start the recorder")?;
+    Ok(child.id())
+}
