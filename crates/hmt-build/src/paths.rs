@@ -43,9 +43,12 @@
 //!   path is folded into its parameter sibling (`/pokemon/{pokemonId}`, known
 //!   from a request such as `/pokemon/77`) when
 //!   - the word is not structural,
-//!   - every path below it also exists below the parameter, as the same
-//!     literal or as a non-structural word that a parameter further down can
-//!     take (`/users/ada/posts/hello` fits `/users/{userId}/posts/{postId}`),
+//!   - every path below it also exists below the parameter, literal for
+//!     literal and parameter for parameter (words deeper down fold first, in
+//!     an earlier pass: `/users/ada/posts/hello` becomes
+//!     `/users/ada/posts/{postId}` and then fits
+//!     `/users/{userId}/posts/{postId}`), and no word folded into a
+//!     parameter below it has the name of a literal on the other side,
 //!   - and wherever the literal side has traffic of its own, the parameter
 //!     side has traffic that it resembles (same methods, similar responses).
 //!
@@ -68,7 +71,7 @@
 //!   never by hashing.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
@@ -191,6 +194,59 @@ struct ParamStats {
     example: String,
     example_seq: u64,
     kinds: ValueKinds,
+    /// Words (literal keys) whose traffic was folded into this parameter,
+    /// up to [`MAX_TRACKED_WORDS`]; `many_words` once there were more. A
+    /// merge must never bring such a parameter next to a literal of the
+    /// same name, or a router would send that word's requests to the
+    /// literal while its traffic sits here.
+    words: BTreeSet<Box<str>>,
+    many_words: bool,
+}
+
+/// How many folded words a parameter remembers before it only remembers
+/// that there were many.
+const MAX_TRACKED_WORDS: usize = 64;
+
+impl ParamStats {
+    fn new(example: String, example_seq: u64) -> ParamStats {
+        ParamStats {
+            example,
+            example_seq,
+            kinds: ValueKinds::default(),
+            words: BTreeSet::new(),
+            many_words: false,
+        }
+    }
+
+    fn add_word(&mut self, key: &str) {
+        if self.many_words || self.words.contains(key) {
+            return;
+        }
+        if self.words.len() >= MAX_TRACKED_WORDS {
+            self.words.clear();
+            self.many_words = true;
+        } else {
+            self.words.insert(key.into());
+        }
+    }
+
+    fn add_words(&mut self, other: &ParamStats) {
+        if other.many_words {
+            self.words.clear();
+            self.many_words = true;
+        }
+        for word in &other.words {
+            self.add_word(word);
+        }
+    }
+
+    /// Whether a literal among `siblings` has the name of a folded word.
+    fn clashes_with(&self, siblings: &BTreeMap<Box<str>, Lit>) -> bool {
+        if self.many_words {
+            return siblings.values().any(|lit| !lit.reserved);
+        }
+        self.words.iter().any(|w| siblings.contains_key(w))
+    }
 }
 
 #[derive(Debug)]
@@ -334,15 +390,26 @@ impl<T: PathPayload> PathTree<T> {
         // visited, so every merge compares subtrees as they were recorded and
         // a recorded path is still routed (literal before parameter) to the
         // template whose payload holds it.
-        let mut stack = vec![ROOT];
-        while let Some(id) = stack.pop() {
-            if !self.nodes[id].live {
-                continue;
+        //
+        // A merge only folds a literal whose subtree matches the parameter's
+        // exactly, so words deeper down (`/users/ada/posts/hello`) fold in
+        // a later pass, after their own level was merged. Passes repeat
+        // until nothing changes; each merge frees nodes, so this ends.
+        loop {
+            let mut changed = false;
+            let mut stack = vec![ROOT];
+            while let Some(id) = stack.pop() {
+                if !self.nodes[id].live {
+                    continue;
+                }
+                changed |= self.merge_siblings(id);
+                let node = &self.nodes[id];
+                stack.extend(node.param);
+                stack.extend(node.literals.values().rev().map(|l| l.id));
             }
-            self.merge_siblings(id);
-            let node = &self.nodes[id];
-            stack.extend(node.param);
-            stack.extend(node.literals.values().rev().map(|l| l.id));
+            if !changed {
+                break;
+            }
         }
         self.emit()
     }
@@ -359,7 +426,11 @@ impl<T: PathPayload> PathTree<T> {
         }
         let reserved = is_reserved_word(&decoded);
         if !reserved && self.nodes[id].collapsed {
-            return self.param_value(id, &decoded, seq, ValueKinds::WORD);
+            let param = self.param_value(id, &decoded, seq, ValueKinds::WORD);
+            if let Some(stats) = &mut self.nodes[param].stats {
+                stats.add_word(&key);
+            }
+            return param;
         }
         let child = self.alloc(seq);
         let node = &mut self.nodes[id];
@@ -389,11 +460,7 @@ impl<T: PathPayload> PathTree<T> {
             Some(param) => param,
             None => {
                 let param = self.alloc(seq);
-                self.nodes[param].stats = Some(ParamStats {
-                    example: value.to_owned(),
-                    example_seq: seq,
-                    kinds: ValueKinds::default(),
-                });
+                self.nodes[param].stats = Some(ParamStats::new(value.to_owned(), seq));
                 self.nodes[id].param = Some(param);
                 param
             }
@@ -454,17 +521,21 @@ impl<T: PathPayload> PathTree<T> {
             None => {
                 let (key, first) = removed.next()?;
                 let example_seq = self.nodes[first].seq;
-                self.nodes[first].stats = Some(ParamStats {
-                    example: percent_decode(&key).into_owned(),
-                    example_seq,
-                    kinds: ValueKinds::default(),
-                });
+                let mut stats = ParamStats::new(percent_decode(&key).into_owned(), example_seq);
+                stats.add_word(&key);
+                self.nodes[first].stats = Some(stats);
                 self.nodes[parent].param = Some(first);
                 first
             }
         };
         self.add_kinds(param, ValueKinds::WORD);
-        Some((param, removed.map(|(_, id)| id).collect()))
+        let removed: Vec<(Box<str>, NodeId)> = removed.collect();
+        if let Some(stats) = &mut self.nodes[param].stats {
+            for (key, _) in &removed {
+                stats.add_word(key);
+            }
+        }
+        Some((param, removed.into_iter().map(|(_, id)| id).collect()))
     }
 
     /// Folds every non-reserved literal child of `id` into its parameter child
@@ -536,6 +607,7 @@ impl<T: PathPayload> PathTree<T> {
         node.collapsed |= src_node.collapsed;
         if let (Some(into), Some(from)) = (&mut node.stats, src_node.stats) {
             into.kinds.add(from.kinds);
+            into.add_words(&from);
             if from.example_seq < into.example_seq {
                 into.example = from.example;
                 into.example_seq = from.example_seq;
@@ -543,11 +615,13 @@ impl<T: PathPayload> PathTree<T> {
         }
         let mut children = Vec::new();
         let mut absorbed = false;
+        let mut absorbed_words = Vec::new();
         for (key, lit) in src_node.literals {
             match (node.literals.get(&key), node.param) {
                 (Some(existing), _) => children.push((existing.id, lit.id)),
                 (None, Some(param)) if absorb && !lit.reserved => {
                     children.push((param, lit.id));
+                    absorbed_words.push(key);
                     absorbed = true;
                 }
                 (None, _) => {
@@ -565,15 +639,26 @@ impl<T: PathPayload> PathTree<T> {
         }
         if let (true, Some(param)) = (absorbed, node.param) {
             self.add_kinds(param, ValueKinds::WORD);
+            if let Some(stats) = &mut self.nodes[param].stats {
+                for word in &absorbed_words {
+                    stats.add_word(word);
+                }
+            }
         }
         children
     }
 
     /// Whether literal subtree `lit` can be folded into parameter subtree
-    /// `param`: every path below `lit` exists below `param` (a segment is
-    /// there as the same literal or, when `param`'s side has no such literal,
-    /// as a non-reserved word its parameter can take), and wherever `lit`'s
-    /// side has a payload, `param`'s side has one it resembles.
+    /// `param`: every path below `lit` exists below `param` (each literal
+    /// segment as the same literal, each parameter as a parameter that has
+    /// no literal sibling named like a word folded into it), and wherever
+    /// `lit`'s side has a payload, `param`'s side has one it resembles.
+    ///
+    /// Exact structure is what keeps routing stable: after the merge, a
+    /// router preferring literals sends every recorded path under `lit` to
+    /// the node of `param`'s subtree that now holds its traffic. Words
+    /// deeper down get their chance in a later pass of
+    /// [`finish`](Self::finish), once their own siblings were merged.
     fn compatible(&self, lit: NodeId, param: NodeId) -> bool {
         let mut stack = vec![(lit, param)];
         while let Some((a, b)) = stack.pop() {
@@ -585,14 +670,24 @@ impl<T: PathPayload> PathTree<T> {
                 }
             }
             for (key, la) in &a.literals {
-                match (b.literals.get(key), b.param) {
-                    (Some(lb), _) => stack.push((la.id, lb.id)),
-                    (None, Some(pb)) if !la.reserved => stack.push((la.id, pb)),
-                    (None, _) => return false,
+                match b.literals.get(key) {
+                    Some(lb) => stack.push((la.id, lb.id)),
+                    None => return false,
                 }
             }
             match (a.param, b.param) {
-                (Some(pa), Some(pb)) => stack.push((pa, pb)),
+                (Some(pa), Some(pb)) => {
+                    let clash = |param: NodeId, siblings: &BTreeMap<Box<str>, Lit>| {
+                        self.nodes[param]
+                            .stats
+                            .as_ref()
+                            .is_some_and(|stats| stats.clashes_with(siblings))
+                    };
+                    if clash(pa, &b.literals) || clash(pb, &a.literals) {
+                        return false;
+                    }
+                    stack.push((pa, pb));
+                }
                 (Some(_), None) => return false,
                 (None, _) => {}
             }
@@ -600,8 +695,8 @@ impl<T: PathPayload> PathTree<T> {
         true
     }
 
-    /// Sibling merging at one node whose descendants are already done.
-    fn merge_siblings(&mut self, id: NodeId) {
+    /// Sibling merging at one node; returns whether anything was merged.
+    fn merge_siblings(&mut self, id: NodeId) -> bool {
         let node = &self.nodes[id];
         let keys: Vec<Box<str>> = match node.param {
             Some(param) => node
@@ -628,16 +723,20 @@ impl<T: PathPayload> PathTree<T> {
                     None => false,
                 };
                 if leaves.len() < MIN_LEAF_SIBLINGS || !alike {
-                    return;
+                    return false;
                 }
                 leaves.into_iter().map(|(key, _)| key.clone()).collect()
             }
         };
         if keys.is_empty() {
-            return;
+            return false;
         }
-        if let Some((param, sources)) = self.detach_into_param(id, keys) {
-            self.merge_all(sources.into_iter().map(|s| (param, s)).collect(), true);
+        match self.detach_into_param(id, keys) {
+            Some((param, sources)) => {
+                self.merge_all(sources.into_iter().map(|s| (param, s)).collect(), true);
+                true
+            }
+            None => false,
         }
     }
 
