@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build demo test test-deps lint bench bench-build clean
+.PHONY: all build demo test test-deps lint bench bench-build bench-record clean
 
 all: build
 
@@ -22,20 +22,25 @@ test: test-deps
 	$(CARGO) test --workspace --doc
 	$(CARGO) nextest run --workspace --no-fail-fast
 
-## Tools the tests call: cargo-nextest, and an OpenAPI validator in .venv (from PyPI).
+## Tools the tests call: cargo-nextest; an OpenAPI validator, requests and confluent-kafka
+## in .venv (from PyPI); the tansu Kafka broker (cargo install, about 15 minutes the first time).
 test-deps:
 	$(CARGO) nextest --version >/dev/null 2>&1 || $(CARGO) install cargo-nextest --locked
 	scripts/setup-python.sh
+	scripts/setup-tansu.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## Benchmarks (release builds; not part of `make test`).
-bench: bench-build
+bench: bench-build bench-record
 
 bench-build:
 	scripts/bench-build.sh
+
+bench-record:
+	scripts/bench-record.sh
 
 clean:
 	$(CARGO) clean
