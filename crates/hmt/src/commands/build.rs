@@ -4,7 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use hmt_build::initial::{OpenApiVersion, parse_initial_spec};
 use hmt_build::{Builder, Mode, Options};
-use hmt_types::{Input, ReadError};
+use hmt_types::{Exchange, Input, ReadError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -15,14 +15,24 @@ use std::time::{Duration, Instant};
 /// Arguments of `hmt build`.
 #[derive(Args)]
 pub struct BuildArgs {
-    /// Recordings to read: http-types JSONL, plain or gzip; `-` for stdin. Repeatable.
+    /// Recordings to read: http-types JSONL, plain or gzip; `-` for stdin; or a Kafka
+    /// topic, `kafka://host:9092[,host2:9092]/topic`, read up to its end. Repeatable.
     #[arg(
         short = 'i',
         long = "input-file",
-        value_name = "PATH|-",
+        value_name = "PATH|-|URL",
         required = true
     )]
     inputs: Vec<String>,
+
+    /// Read Kafka inputs from this consumer group's committed offsets (and commit),
+    /// instead of from the beginning.
+    #[arg(long, value_name = "NAME")]
+    kafka_group: Option<String>,
+
+    /// A librdkafka consumer setting for Kafka inputs, such as `security.protocol=SSL`. Repeatable.
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE")]
+    kafka_options: Vec<String>,
 
     /// Directory to write the spec(s) into; created with its parents.
     #[arg(short = 'o', long = "out", value_name = "DIR", default_value = "specs")]
@@ -102,28 +112,83 @@ pub fn run(args: BuildArgs) -> Result<()> {
         initial,
     });
 
+    let kafka_options = super::kafka_options(&args.kafka_options)?;
     let mut inputs = Vec::with_capacity(args.inputs.len());
-    for path in &args.inputs {
-        inputs.push(Input::open(path).with_context(|| format!("cannot open {path}"))?);
+    for source in &args.inputs {
+        inputs.push(if source.starts_with("kafka://") {
+            Source::Kafka(hmt_kafka::KafkaUrl::parse(source)?)
+        } else {
+            Source::File(Input::open(source).with_context(|| format!("cannot open {source}"))?)
+        });
     }
-    let progress = Progress::new(&inputs);
+    let files: Vec<&Input> = inputs
+        .iter()
+        .filter_map(|s| match s {
+            Source::File(input) => Some(input),
+            Source::Kafka(_) => None,
+        })
+        .collect();
+    let progress = Progress::new(&files);
     let mut skipped = 0u64;
+    // A bad line either stops the build or, with --skip-invalid, is counted.
+    let mut on_invalid = |error: String| -> Result<()> {
+        if !args.skip_invalid {
+            progress.finish();
+            bail!(error);
+        }
+        skipped += 1;
+        if skipped <= SHOWN_INVALID_LINES {
+            progress.println(&format!("hmt: skipped {error}"));
+        }
+        Ok(())
+    };
     for input in inputs {
-        for exchange in input.exchanges() {
-            match exchange {
-                Ok(exchange) => {
-                    builder.add(&exchange);
-                    progress.tick(builder.exchanges());
-                }
-                Err(error @ ReadError::Invalid { .. }) if args.skip_invalid => {
-                    skipped += 1;
-                    if skipped <= SHOWN_INVALID_LINES {
-                        progress.println(&format!("hmt: skipped {error}"));
+        match input {
+            Source::File(input) => {
+                for exchange in input.exchanges() {
+                    match exchange {
+                        Ok(exchange) => {
+                            builder.add(&exchange);
+                            progress.tick(builder.exchanges());
+                        }
+                        Err(error @ ReadError::Invalid { .. }) => on_invalid(error.to_string())?,
+                        Err(error) => {
+                            progress.finish();
+                            bail!(error);
+                        }
                     }
                 }
-                Err(error) => {
+            }
+            Source::Kafka(url) => {
+                let read = hmt_kafka::read_topic(
+                    &url,
+                    args.kafka_group.as_deref(),
+                    &kafka_options,
+                    hmt_kafka::DEFAULT_READ_TIMEOUT,
+                    |position, value| -> Result<()> {
+                        match Exchange::from_json_slice(value) {
+                            Ok(exchange) => {
+                                builder.add(&exchange);
+                                progress.tick(builder.exchanges());
+                                Ok(())
+                            }
+                            Err((pointer, message)) => {
+                                let at = if pointer.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!("at {pointer}: ")
+                                };
+                                on_invalid(format!("{url}: {position}: {at}{message}"))
+                            }
+                        }
+                    },
+                );
+                if let Err(error) = read {
                     progress.finish();
-                    bail!(error);
+                    return Err(match error {
+                        hmt_kafka::KafkaError::Handler(error) => error,
+                        other => anyhow::anyhow!(other.to_string()),
+                    });
                 }
             }
         }
@@ -176,6 +241,12 @@ pub fn run(args: BuildArgs) -> Result<()> {
     Ok(())
 }
 
+/// Where exchanges come from.
+enum Source {
+    File(Input),
+    Kafka(hmt_kafka::KafkaUrl),
+}
+
 fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -198,7 +269,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(inputs: &[Input]) -> Progress {
+    fn new(inputs: &[&Input]) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let total: Option<u64> = inputs.iter().map(|i| i.len).sum();
             let bar = match total {

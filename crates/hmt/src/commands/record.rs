@@ -198,15 +198,7 @@ fn serve(args: RunArgs) -> Result<()> {
         }
         None => {}
     }
-    let kafka_options = args
-        .kafka_options
-        .iter()
-        .map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .with_context(|| format!("--kafka-option {kv} is not KEY=VALUE"))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let kafka_options = super::kafka_options(&args.kafka_options)?;
     for url in &args.sinks {
         let url = hmt_kafka::KafkaUrl::parse(url)?;
         std::fs::create_dir_all(&log_dir)
