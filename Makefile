@@ -25,6 +25,7 @@ test: test-deps
 ## Tools the tests call: cargo-nextest; an OpenAPI validator, requests and confluent-kafka
 ## in .venv (from PyPI); the tansu Kafka broker (cargo install, about 15 minutes the first time).
 test-deps:
+	scripts/setup-system.sh
 	$(CARGO) nextest --version >/dev/null 2>&1 || $(CARGO) install cargo-nextest --locked
 	scripts/setup-python.sh
 	scripts/setup-tansu.sh

@@ -206,6 +206,16 @@ impl Producer {
         }
     }
 
+    /// Messages sent but not yet acknowledged, spilled or lost: the lag a
+    /// status line shows.
+    pub fn pending(&self) -> u64 {
+        let s = &self.shared;
+        let done = s.delivered.load(Ordering::SeqCst)
+            + s.spilled.load(Ordering::SeqCst)
+            + s.lost.load(Ordering::SeqCst);
+        s.accepted.load(Ordering::SeqCst).saturating_sub(done)
+    }
+
     /// Waits up to `timeout` for every queued message to be acknowledged,
     /// spills what is still pending, syncs the spill file, and reports.
     /// Later sends are errors; a second `close` is [`KafkaError::Closed`].

@@ -88,6 +88,11 @@ impl Recorder {
         Arc::clone(&self.counters)
     }
 
+    /// Records accepted by sinks but not yet stored (Kafka's lag).
+    pub fn backlog(&self) -> u64 {
+        self.sinks.iter().map(|s| s.backlog()).sum()
+    }
+
     /// Closes every sink (flush, sync, wait for Kafka) and reports where
     /// the records went. Errors are reported per sink, not hidden.
     pub fn close(&self) -> Vec<Result<SinkReport, String>> {

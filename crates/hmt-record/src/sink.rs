@@ -130,6 +130,13 @@ pub trait Sink: Send + Sync {
     /// Makes everything written so far durable and reports where records
     /// went. Called once, at shutdown; later writes are errors.
     fn close(&self) -> Result<SinkReport, SinkError>;
+
+    /// Records accepted but not yet stored (Kafka's unacknowledged messages);
+    /// shown as lag on the live status line. Sinks that store as they
+    /// write have none.
+    fn backlog(&self) -> u64 {
+        0
+    }
 }
 
 /// Locks a mutex, ignoring poisoning: the data behind these locks (a file,
@@ -461,6 +468,10 @@ impl KafkaSink {
 }
 
 impl Sink for KafkaSink {
+    fn backlog(&self) -> u64 {
+        self.producer.pending()
+    }
+
     fn write(&self, record: &Record) -> Result<(), SinkError> {
         match self.producer.send(record.host.as_bytes(), &record.line) {
             // Queued, or spilled at once: stored somewhere either way.

@@ -254,11 +254,14 @@ fn serve(args: RunArgs) -> Result<()> {
         tracing::info!(%address, %mode, sinks = %sink_names.join(", "), "hmt record listening");
         let live = tokio::spawn(state::keep_updated(
             state,
-            counters.clone(),
+            recorder.clone(),
             std::io::stderr().is_terminal(),
         ));
         let served = proxy.serve(listener, shutdown_signal(), grace).await;
         live.abort();
+        if std::io::stderr().is_terminal() {
+            eprintln!();
+        }
         served.map_err(anyhow::Error::from)
     });
     let closed = recorder.close();

@@ -7,7 +7,7 @@
 //! own port carries user traffic in every routing mode.
 
 use anyhow::{Context, Result, bail};
-use hmt_record::recorder::{CountSnapshot, Counters};
+use hmt_record::recorder::{CountSnapshot, Recorder};
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::io::Write;
@@ -67,7 +67,8 @@ pub fn remove() {
 
 /// Rewrites the state file every second with the current counts and, on a
 /// terminal, keeps a live status line on stderr.
-pub async fn keep_updated(mut state: RecorderState, counters: Arc<Counters>, live_line: bool) {
+pub async fn keep_updated(mut state: RecorderState, recorder: Arc<Recorder>, live_line: bool) {
+    let counters = recorder.counters();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut n = 0u64;
     loop {
@@ -80,13 +81,19 @@ pub async fn keep_updated(mut state: RecorderState, counters: Arc<Counters>, liv
         if live_line {
             let c = state.counts;
             let mut err = std::io::stderr().lock();
+            let lag = recorder.backlog();
             let _ = write!(
                 err,
-                "\r\x1b[2K{} recorded, {}, {} filtered, {} errors",
+                "\r\x1b[2K{} recorded, {}, {} filtered, {} errors{}",
                 c.recorded,
                 human_bytes(c.bytes),
                 c.filtered,
-                c.sink_errors + c.upstream_errors
+                c.sink_errors + c.upstream_errors,
+                if lag > 0 {
+                    format!(", kafka lag {lag}")
+                } else {
+                    String::new()
+                }
             );
             let _ = err.flush();
         }
