@@ -127,6 +127,9 @@ enum LogFormat {
     Json,
 }
 
+/// Set in the environment of the process `--daemon` starts.
+const DAEMON_CHILD: &str = "HMT_RECORD_DAEMON_CHILD";
+
 /// How many records may wait for Kafka before they spill to disk.
 const KAFKA_QUEUE_BOUND: usize = 100_000;
 
@@ -135,7 +138,10 @@ pub fn run(args: RecordArgs) -> Result<()> {
     match args.command {
         Some(RecordCommand::Stop) => stop(),
         Some(RecordCommand::Status) => status(),
-        None if args.run.daemon => daemonize(),
+        // The detached child runs the same command line, `--daemon` included
+        // (however the flags were spelled: `-d`, `-dp 0`, `--daemon`); the
+        // environment says it is the child.
+        None if args.run.daemon && std::env::var_os(DAEMON_CHILD).is_none() => daemonize(),
         None => serve(args.run),
     }
 }
@@ -345,12 +351,7 @@ fn daemonize() -> Result<()> {
         state::remove();
     }
     let log = state::hmt_home()?.join("record.log");
-    let pid = state::spawn_detached(
-        std::env::args_os()
-            .skip(1)
-            .filter(|a| a != "-d" && a != "--daemon"),
-        &log,
-    )?;
+    let pid = state::spawn_detached(std::env::args_os().skip(1), DAEMON_CHILD, &log)?;
     for _ in 0..100 {
         if let Ok(state) = state::read()
             && state.pid == pid

@@ -132,9 +132,14 @@ pub fn terminate(pid: u32) -> Result<()> {
     Ok(())
 }
 
-/// Starts this executable with `args`, in its own process group, stdin
-/// closed and output appended to `log`; returns its pid.
-pub fn spawn_detached(args: impl Iterator<Item = OsString>, log: &Path) -> Result<u32> {
+/// Starts this executable with `args` and `marker=1` in its environment, in
+/// its own process group, stdin closed and output appended to `log`;
+/// returns its pid.
+pub fn spawn_detached(
+    args: impl Iterator<Item = OsString>,
+    marker: &str,
+    log: &Path,
+) -> Result<u32> {
     use std::os::unix::process::CommandExt;
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
@@ -148,6 +153,7 @@ pub fn spawn_detached(args: impl Iterator<Item = OsString>, log: &Path) -> Resul
     let exe = std::env::current_exe().context("cannot find the hmt executable")?;
     let child = std::process::Command::new(exe)
         .args(args)
+        .env(marker, "1")
         .stdin(std::process::Stdio::null())
         .stdout(out)
         .stderr(err)
