@@ -199,16 +199,24 @@ impl Pending {
         if incomplete {
             meta.insert("responseIncomplete".into(), Value::Bool(true));
         }
-        let response = Response {
-            status: self.status,
-            headers: self.response_headers,
-            body: non_empty(body.bytes),
-            timestamp: Some(clock::rfc3339_millis(SystemTime::now())),
+        // Status 0: the client went away before the upstream answered. The
+        // upstream may still have acted on the request, so it is recorded,
+        // without a response.
+        let response = if self.status == 0 {
+            meta.insert("clientAborted".into(), Value::Bool(true));
+            None
+        } else {
+            Some(Response {
+                status: self.status,
+                headers: self.response_headers,
+                body: non_empty(body.bytes),
+                timestamp: Some(clock::rfc3339_millis(SystemTime::now())),
+            })
         };
         let captured = Captured {
             exchange: Exchange {
                 request,
-                response: Some(response),
+                response,
                 meta,
             },
             target_host: self.target_host,
@@ -226,6 +234,12 @@ impl Pending {
             Err(_) => tracing::error!("the exchange handler panicked; exchange not recorded"),
         }
         drop(self.in_flight);
+    }
+
+    /// Hands over an exchange whose client went away before any response.
+    pub fn abandon(mut self) {
+        self.status = 0;
+        self.finish(BodyCopy::default(), false);
     }
 
     /// Hands over an exchange whose response the proxy made itself.
@@ -333,6 +347,18 @@ fn non_empty(bytes: Vec<u8>) -> Option<Vec<u8>> {
 
 fn lock(copy: &Mutex<BodyCopy>) -> std::sync::MutexGuard<'_, BodyCopy> {
     copy.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Records the request if the future forwarding it is dropped (the client
+/// went away) before the upstream answered.
+pub(crate) struct AbandonGuard(pub Option<Pending>);
+
+impl Drop for AbandonGuard {
+    fn drop(&mut self) {
+        if let Some(pending) = self.0.take() {
+            pending.abandon();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@
 //!    their requests, and `serve` returns what happened.
 
 use crate::ca::CertificateAuthority;
-use crate::capture::{Arrival, OnExchange, Pending, RequestTap, ResponseTap, fields};
+use crate::capture::{AbandonGuard, Arrival, OnExchange, Pending, RequestTap, ResponseTap, fields};
 use crate::hop;
 use crate::route::{self, Origin, Routing, SCHEME_HEADER, Target};
 use crate::shutdown::{Lifecycle, Phase, Watch};
@@ -332,18 +332,23 @@ async fn forward(
     // they came in.
     *upstream_request.extensions_mut() = parts.extensions;
 
-    let result = shared.upstream.send(upstream_request).await;
-
-    let pending = recorded.map(|request| Pending {
+    // Built before the upstream call: if the client goes away while we
+    // wait, hyper drops this future and the guard still records the request.
+    let mut guard = AbandonGuard(recorded.map(|request| Pending {
         request,
         request_body: request_copy,
         status: 0,
         response_headers: Default::default(),
-        latency: arrival.instant.elapsed(),
+        latency: Duration::ZERO,
         target_host: authority,
         handler: shared.handler.clone(),
         delivered: shared.exchanges.clone(),
         in_flight: conn.watch.token(),
+    }));
+    let result = shared.upstream.send(upstream_request).await;
+    let pending = guard.0.take().map(|mut pending| {
+        pending.latency = arrival.instant.elapsed();
+        pending
     });
     match result {
         Ok(response) => respond(config, response, pending),

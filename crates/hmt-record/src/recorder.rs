@@ -117,7 +117,15 @@ impl OnExchange for Recorder {
             return;
         }
         self.redactor.redact(&mut exchange);
-        let mut line = Vec::with_capacity(1024);
+        // Room for the bodies, their JSON escaping and the rest of the line,
+        // so that serialising rarely reallocates.
+        let bodies = exchange.request.body.as_ref().map_or(0, Vec::len)
+            + exchange
+                .response
+                .as_ref()
+                .and_then(|r| r.body.as_ref())
+                .map_or(0, Vec::len);
+        let mut line = Vec::with_capacity(1024 + bodies + bodies / 8);
         exchange.write_json_line(&mut line);
         let record = Record {
             host: captured.target_host,

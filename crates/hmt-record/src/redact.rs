@@ -252,6 +252,14 @@ impl Redactor {
         if self.headers.is_empty() {
             return;
         }
+        // Most exchanges carry none of the headers: check without allocating.
+        let any = headers.iter().any(|(name, values)| {
+            !values.iter().all(String::is_empty)
+                && self.headers.iter().any(|h| h.eq_ignore_ascii_case(name))
+        });
+        if !any {
+            return;
+        }
         let mut changed = false;
         let entries: Vec<(String, Vec<String>)> = headers
             .iter()

@@ -275,13 +275,15 @@ fn serve(args: RunArgs) -> Result<()> {
     let report = report?;
     let counts = counters.snapshot();
     eprintln!(
-        "hmt record: {} exchange{} proxied, {} recorded, {} filtered out, {} sink error{}",
+        "hmt record: {} exchange{} proxied, {} recorded, {} filtered out, {} sink error{}, {} upstream error{}",
         report.exchanges,
-        if report.exchanges == 1 { "" } else { "s" },
+        plural(report.exchanges),
         counts.recorded,
         counts.filtered,
         counts.sink_errors,
-        if counts.sink_errors == 1 { "" } else { "s" },
+        plural(counts.sink_errors),
+        counts.upstream_errors,
+        plural(counts.upstream_errors),
     );
     let mut failed = false;
     for sink in closed {
@@ -400,13 +402,21 @@ fn status() -> Result<()> {
     println!("pid:      {}", state.pid);
     println!("mode:     {}", state.mode);
     println!("sinks:    {}", state.sinks.join(", "));
+    let c = state.counts;
     println!(
-        "recorded: {} exchanges, {} bytes ({} filtered out, {} sink errors, {} upstream errors)",
-        state.counts.recorded,
-        state.counts.bytes,
-        state.counts.filtered,
-        state.counts.sink_errors,
-        state.counts.upstream_errors
+        "recorded: {} exchange{}, {} bytes ({} filtered out, {} sink error{}, {} upstream error{})",
+        c.recorded,
+        plural(c.recorded),
+        c.bytes,
+        c.filtered,
+        c.sink_errors,
+        plural(c.sink_errors),
+        c.upstream_errors,
+        plural(c.upstream_errors)
     );
     Ok(())
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
