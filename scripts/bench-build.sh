@@ -69,7 +69,7 @@ ensure_tools() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
     fi
     # Debian's /usr/bin/time could in principle be something else; we parse -v.
-    /usr/bin/time -v true 2>&1 | grep -q 'Maximum resident set size' ||
+    /usr/bin/time -v true 2>&1 | grep 'Maximum resident set size' >/dev/null ||
         die "/usr/bin/time is not GNU time (need -v output)"
 }
 

@@ -100,7 +100,7 @@ ensure_tools() {
 ensure_tools
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 # stub_status counts the requests the upstream served (for the recording check).
-"$nginx_bin" -V 2>&1 | grep -q -- '--with-http_stub_status_module' ||
+"$nginx_bin" -V 2>&1 | grep -- '--with-http_stub_status_module' >/dev/null ||
     die "$nginx_bin lacks the stub_status module"
 
 command -v cargo >/dev/null || die "cargo not found; install Rust (https://rustup.rs)"
