@@ -352,7 +352,7 @@ impl Builder {
             note_warnings(&host, &notes, &mut warnings);
             specs.push(BuiltSpec {
                 file_stem: if several {
-                    format!("{}.openapi", file_safe(&host))
+                    format!("{}.openapi", hmt_types::file_safe_host(&host))
                 } else {
                     "openapi".to_owned()
                 },
@@ -511,22 +511,6 @@ fn path_param(param: &paths::PathParam) -> Value {
     p.insert("example".into(), example);
     p.insert("schema".into(), schema);
     Value::Object(p)
-}
-
-/// A host as a file name: `127.0.0.1:8080` → `127.0.0.1_8080`.
-pub fn file_safe(host: &str) -> String {
-    if host.is_empty() {
-        return "no-host".into();
-    }
-    host.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 impl OpenApiVersion {

@@ -341,12 +341,15 @@ impl Redactor {
                 if value.is_empty() {
                     return None;
                 }
-                let name = form_decode(name);
+                let name = hmt_types::decode_form_component(name);
                 if !self.query.contains(&name) {
                     return None;
                 }
                 hit(&name);
-                Some((eq, self.placeholder(&form_decode(value))))
+                Some((
+                    eq,
+                    self.placeholder(&hmt_types::decode_form_component(value)),
+                ))
             });
             match redacted {
                 Some((eq, placeholder)) => {
@@ -441,42 +444,6 @@ fn is_form(headers: &Fields) -> bool {
 /// RFC 9110 `tchar`, the characters of an authentication scheme name.
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// Decodes `+` and `%XX` the way [`Fields::parse_query`] does (broken
-/// escapes kept as written, invalid UTF-8 replaced), so a value gets the
-/// same placeholder in the raw query string as in the parsed query.
-fn form_decode(raw: &[u8]) -> String {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while let Some(&b) = raw.get(i) {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => match (
-                raw.get(i + 1).copied().and_then(hex_value),
-                raw.get(i + 2).copied().and_then(hex_value),
-            ) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -145,21 +145,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A host made safe as a file name: `[A-Za-z0-9.-]` are kept, anything else
-/// becomes `_` (`127.0.0.1:8080` → `127.0.0.1_8080`), as HMT did.
+/// A host made safe as a file name, as HMT named its files; see
+/// [`hmt_types::file_safe_host`].
 pub fn safe_host(host: &str) -> String {
-    if host.is_empty() {
-        return "_".to_string();
-    }
-    host.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    hmt_types::file_safe_host(host)
 }
 
 /// One file written a line at a time under its own lock.
@@ -578,7 +567,7 @@ mod tests {
         assert_eq!(safe_host("[::1]:443"), "___1__443");
         assert_eq!(safe_host("a b/c"), "a_b_c");
         assert_eq!(safe_host("é"), "_");
-        assert_eq!(safe_host(""), "_");
+        assert_eq!(safe_host(""), "no-host");
         let dir = tempfile::tempdir().unwrap();
         let files = HostFiles::new(dir.path()).unwrap();
         assert_eq!(

@@ -128,8 +128,8 @@ impl Fields {
         let mut fields = Fields::default();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = percent_decode_form(name);
-            let value = percent_decode_form(value);
+            let name = decode_form_component(name.as_bytes());
+            let value = decode_form_component(value.as_bytes());
             match fields.entries.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, values)) => values.push(value),
                 None => fields.entries.push((name, vec![value])),
@@ -139,19 +139,27 @@ impl Fields {
     }
 }
 
-/// Decodes `+` as space and `%XX` escapes; invalid escapes are kept as
-/// written and invalid UTF-8 is replaced, because a query string is text.
-pub(crate) fn percent_decode_form(s: &str) -> String {
-    if !s.bytes().any(|b| b == b'%' || b == b'+') {
-        return s.to_owned();
+/// Decodes one `application/x-www-form-urlencoded` component: `+` as space
+/// and `%XX` escapes. Broken escapes are kept as written and invalid UTF-8
+/// is replaced, because a query string is text; everything that parses
+/// queries (the reader, the recorder's redaction) decodes the same way.
+///
+/// ```
+/// assert_eq!(hmt_types::decode_form_component(b"a+b%21%zz"), "a b!%zz");
+/// ```
+pub fn decode_form_component(raw: &[u8]) -> String {
+    if !raw.iter().any(|b| *b == b'%' || *b == b'+') {
+        return String::from_utf8_lossy(raw).into_owned();
     }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+    let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
+    while let Some(&b) = raw.get(i) {
+        match b {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+            b'%' => match (
+                raw.get(i + 1).copied().and_then(hex),
+                raw.get(i + 2).copied().and_then(hex),
+            ) {
                 (Some(h), Some(l)) => {
                     out.push(h << 4 | l);
                     i += 3;
@@ -164,6 +172,28 @@ pub(crate) fn percent_decode_form(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A host as a file name: letters, digits, `.` and `-` kept, anything else
+/// `_` (`127.0.0.1:8080` → `127.0.0.1_8080`), as HMT named its files;
+/// `no-host` for an empty host.
+///
+/// ```
+/// assert_eq!(hmt_types::file_safe_host("127.0.0.1:8080"), "127.0.0.1_8080");
+/// ```
+pub fn file_safe_host(host: &str) -> String {
+    if host.is_empty() {
+        return "no-host".into();
+    }
+    host.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -181,9 +211,9 @@ mod tests {
 
     #[test]
     fn decodes_escapes_at_the_end_and_keeps_broken_ones() {
-        assert_eq!(percent_decode_form("a%20"), "a ");
-        assert_eq!(percent_decode_form("a%2"), "a%2");
-        assert_eq!(percent_decode_form("%zz"), "%zz");
-        assert_eq!(percent_decode_form("%C3%A9"), "é");
+        assert_eq!(decode_form_component(b"a%20"), "a ");
+        assert_eq!(decode_form_component(b"a%2"), "a%2");
+        assert_eq!(decode_form_component(b"%zz"), "%zz");
+        assert_eq!(decode_form_component(b"%C3%A9"), "é");
     }
 }

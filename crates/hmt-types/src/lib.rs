@@ -35,7 +35,7 @@ mod raw;
 pub mod reader;
 pub mod writer;
 
-pub use fields::Fields;
+pub use fields::{Fields, decode_form_component, file_safe_host};
 pub use model::{BodyEncoding, Exchange, Method, Protocol, Request, Response};
 pub use reader::{Input, JsonlReader, ReadError};
 pub use writer::JsonlWriter;
