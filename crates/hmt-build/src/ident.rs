@@ -303,7 +303,13 @@ pub fn is_reserved_word(segment: &str) -> bool {
         .is_ok()
 }
 
-fn is_version(s: &str) -> bool {
+/// Whether `s` is a version segment: `v1`, `V2`, `v1.1`, `v2beta`, `v1rc2`.
+///
+/// ```
+/// assert!(hmt_build::ident::is_version("v2beta"));
+/// assert!(!hmt_build::ident::is_version("video"));
+/// ```
+pub fn is_version(s: &str) -> bool {
     let Some(rest) = s.strip_prefix(['v', 'V']) else {
         return false;
     };

@@ -1,6 +1,7 @@
 //! Names a reader sees: operation ids, summaries and response descriptions,
 //! all derived from the method and path so they are meaningful and stable.
 
+use crate::paths::{is_base_like, singularize};
 use hmt_types::Method;
 use std::collections::BTreeSet;
 
@@ -50,32 +51,6 @@ fn words(segment: &str) -> Vec<String> {
     words
 }
 
-/// `categories` → `category`, `boxes` → `box`, `users` → `user`.
-pub fn singular(word: &str) -> String {
-    let irregular = [
-        ("people", "person"),
-        ("children", "child"),
-        ("men", "man"),
-        ("women", "woman"),
-        ("data", "data"),
-    ];
-    if let Some((_, s)) = irregular.iter().find(|(p, _)| *p == word) {
-        return (*s).to_owned();
-    }
-    if let Some(stem) = word.strip_suffix("ies").filter(|s| s.len() > 1) {
-        return format!("{stem}y");
-    }
-    for suffix in ["sses", "shes", "ches", "xes", "zes"] {
-        if word.ends_with(suffix) {
-            return word[..word.len() - 2].to_owned();
-        }
-    }
-    if word.ends_with("ss") || word.ends_with("us") || word.ends_with("is") || word.len() <= 3 {
-        return word.to_owned();
-    }
-    word.strip_suffix('s').unwrap_or(word).to_owned()
-}
-
 fn capitalised(word: &str) -> String {
     let mut chars = word.chars();
     match chars.next() {
@@ -92,15 +67,14 @@ fn resource_words(template: &str) -> (Vec<String>, bool) {
     let mut out = Vec::new();
     for (i, seg) in segs.iter().enumerate() {
         if let Segment::Literal(lit) = seg {
-            let lower = lit.to_ascii_lowercase();
-            if matches!(lower.as_str(), "api" | "apis" | "rest") || is_version(lit) {
+            if is_base_like(lit) {
                 continue;
             }
             let mut w = words(lit);
             if matches!(segs.get(i + 1), Some(Segment::Param))
                 && let Some(last) = w.last_mut()
             {
-                *last = singular(last);
+                *last = singularize(last);
             }
             out.extend(w);
         }
@@ -108,12 +82,6 @@ fn resource_words(template: &str) -> (Vec<String>, bool) {
     (out, matches!(segs.last(), Some(Segment::Param)))
 }
 
-fn is_version(s: &str) -> bool {
-    let rest = s.strip_prefix(['v', 'V']).unwrap_or("");
-    !rest.is_empty()
-        && rest.chars().next().is_some_and(|c| c.is_ascii_digit())
-        && crate::ident::is_reserved_word(s)
-}
 
 /// `getUserById`-style operation id for a method on a template (unique
 /// across a spec through [`OperationIds`]).
@@ -271,7 +239,7 @@ mod tests {
             ("pokemon", "pokemon"),
             ("people", "person"),
         ] {
-            assert_eq!(singular(p), s);
+            assert_eq!(singularize(p), s);
         }
     }
 }

@@ -858,22 +858,14 @@ pub fn common_base_path<T>(templates: &[PathTemplate<T>]) -> String {
     })
 }
 
-/// `api`, `apis`, `rest` or a version segment.
-fn is_base_like(segment: &str) -> bool {
+/// `api`, `apis`, `rest` or a version segment: structure, never a resource.
+pub(crate) fn is_base_like(segment: &str) -> bool {
     ["api", "apis", "rest"]
         .iter()
         .any(|w| segment.eq_ignore_ascii_case(w))
-        || is_version(segment)
+        || crate::ident::is_version(segment)
 }
 
-/// `v1`, `v2beta`, `v1.1`: the reserved words that start with `v` and a digit.
-fn is_version(segment: &str) -> bool {
-    let b = segment.as_bytes();
-    b.len() >= 2
-        && matches!(b[0], b'v' | b'V')
-        && b[1].is_ascii_digit()
-        && is_reserved_word(segment)
-}
 
 /// [`classify_id`] with a non-allocating fast path for plain integers.
 fn classify(segment: &str) -> Option<IdKind> {
@@ -1018,7 +1010,7 @@ const UNCHANGED: &[&str] = &[
 
 /// A best-effort English singular of an ASCII word; unknown words are left
 /// alone. Case is kept except for irregular replacements.
-fn singularize(word: &str) -> String {
+pub(crate) fn singularize(word: &str) -> String {
     let lower = word.to_ascii_lowercase();
     if let Some((_, singular)) = IRREGULAR.iter().find(|(plural, _)| *plural == lower) {
         return (*singular).to_owned();
