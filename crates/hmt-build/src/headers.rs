@@ -92,14 +92,22 @@ pub const API_KEY_QUERY: &[&str] = &[
 ];
 
 /// Whether a header (any case) is left out of the spec and of matching.
+///
+/// Runs for every header of every exchange, so it compares ignoring case
+/// instead of lower-casing (which would allocate).
 pub fn is_ignored_header(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    IGNORED_HEADERS.contains(&lower.as_str()) || is_api_key_header(&lower)
+    IGNORED_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) || is_api_key_header(name)
 }
 
-/// Whether a header (lower-case) carries an API key.
-pub fn is_api_key_header(lower: &str) -> bool {
-    API_KEY_HEADERS.contains(&lower) || lower.ends_with("-api-key") || lower.ends_with("_api_key")
+/// Whether a header (any case) carries an API key.
+pub fn is_api_key_header(name: &str) -> bool {
+    let ends_with = |suffix: &str| {
+        name.len() >= suffix.len()
+            && name.as_bytes()[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    API_KEY_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+        || ends_with("-api-key")
+        || ends_with("_api_key")
 }
 
 /// Whether a query parameter carries an API key.
@@ -154,8 +162,7 @@ impl Credential {
 pub fn credentials(request: &hmt_types::Request) -> Vec<Credential> {
     let mut found = Vec::new();
     for (name, values) in request.headers.iter() {
-        let lower = name.to_ascii_lowercase();
-        if lower == "authorization" {
+        if name.eq_ignore_ascii_case("authorization") {
             let value = values.first().map_or("", |v| v.trim());
             let scheme = value.split_whitespace().next().unwrap_or("");
             found.push(if scheme.eq_ignore_ascii_case("bearer") {
@@ -165,8 +172,8 @@ pub fn credentials(request: &hmt_types::Request) -> Vec<Credential> {
             } else {
                 Credential::AuthorizationHeader
             });
-        } else if is_api_key_header(&lower) {
-            found.push(Credential::HeaderKey(lower));
+        } else if is_api_key_header(name) {
+            found.push(Credential::HeaderKey(name.to_ascii_lowercase()));
         }
     }
     for (name, _) in request.query.iter() {

@@ -82,7 +82,6 @@ fn resource_words(template: &str) -> (Vec<String>, bool) {
     (out, matches!(segs.last(), Some(Segment::Param)))
 }
 
-
 /// `getUserById`-style operation id for a method on a template (unique
 /// across a spec through [`OperationIds`]).
 ///

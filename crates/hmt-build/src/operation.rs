@@ -205,10 +205,7 @@ impl OperationStats {
         self.count += 1;
         observe_fields(&mut self.query, &request.query, headers::is_api_key_query);
         observe_header_fields(&mut self.headers, &request.headers);
-        let credentials = headers::credentials(request);
-        if !self.credentials.contains(&credentials) {
-            self.credentials.insert(credentials);
-        }
+        self.credentials.insert(headers::credentials(request));
         if let Some(body) = request.body.as_deref().filter(|b| !b.is_empty()) {
             observe_body(&mut self.request_bodies, &request.headers, body);
         }
@@ -315,11 +312,11 @@ impl OperationStats {
                 json!({"required": with_body == self.count, "content": content}),
             );
         }
-        let replay_examples = if context.keep_replay {
-            Some(self.replay.examples())
-        } else {
-            None
-        };
+        // Examples and x-hmt-replay come from one plan of the replay log.
+        let (replay_examples, replay) = context
+            .keep_replay
+            .then(|| self.replay.render(context.base_path))
+            .unzip();
         let mut responses = Map::new();
         for (status, stats) in &self.responses {
             let mut response = Map::new();
@@ -388,8 +385,8 @@ impl OperationStats {
                 .collect();
             op.insert("security".into(), Value::Array(requirements));
         }
-        if context.keep_replay {
-            op.insert("x-hmt-replay".into(), self.replay.render(context.base_path));
+        if let Some(replay) = replay {
+            op.insert("x-hmt-replay".into(), replay);
         }
         Value::Object(op)
     }

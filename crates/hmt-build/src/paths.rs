@@ -866,7 +866,6 @@ pub(crate) fn is_base_like(segment: &str) -> bool {
         || crate::ident::is_version(segment)
 }
 
-
 /// [`classify_id`] with a non-allocating fast path for plain integers.
 fn classify(segment: &str) -> Option<IdKind> {
     let digits = segment.strip_prefix('-').unwrap_or(segment);

@@ -224,15 +224,11 @@ impl ReplayLog {
         (examples, names)
     }
 
-    /// Standard OpenAPI examples: every distinct recorded body, by status
-    /// and media type.
-    pub fn examples(&self) -> RecordedExamples {
-        self.plan().0
-    }
-
-    /// The `x-hmt-replay` value.
-    pub fn render(&self, base_path: &str) -> Value {
-        let (_, names) = self.plan();
+    /// The standard OpenAPI examples (every distinct recorded body, by
+    /// status and media type) and the `x-hmt-replay` value that names them,
+    /// planned once.
+    pub fn render(&self, base_path: &str) -> (RecordedExamples, Value) {
+        let (examples, names) = self.plan();
         let entries = self
             .sorted()
             .into_iter()
@@ -269,7 +265,7 @@ impl ReplayLog {
                 Value::Object(e)
             })
             .collect();
-        Value::Array(entries)
+        (examples, Value::Array(entries))
     }
 }
 
