@@ -39,6 +39,9 @@ pub struct Captured {
     /// The upstream's `host[:port]`, the port omitted when it is the
     /// scheme's default.
     pub target_host: String,
+    /// Whether the proxy itself answered (a 502 or 504 problem because the
+    /// upstream failed) rather than relaying the upstream's response.
+    pub answered_by_proxy: bool,
 }
 
 /// Receives every captured exchange.
@@ -181,7 +184,7 @@ impl Pending {
     }
 
     /// Hands the exchange over with the response body captured so far.
-    fn finish(self, body: BodyCopy, incomplete: bool) {
+    fn finish(self, body: BodyCopy, incomplete: bool, answered_by_proxy: bool) {
         let mut meta = Map::new();
         meta.insert(
             "latencyMs".into(),
@@ -220,6 +223,7 @@ impl Pending {
                 meta,
             },
             target_host: self.target_host,
+            answered_by_proxy,
         };
         let handler = self.handler;
         // A panicking recorder must not take the connection down with it
@@ -239,14 +243,14 @@ impl Pending {
     /// Hands over an exchange whose client went away before any response.
     pub fn abandon(mut self) {
         self.status = 0;
-        self.finish(BodyCopy::default(), false);
+        self.finish(BodyCopy::default(), false, false);
     }
 
     /// Hands over an exchange whose response the proxy made itself.
     pub fn finish_with(self, body: &[u8]) {
         let mut copy = BodyCopy::default();
         copy.push(body, usize::MAX);
-        self.finish(copy, false);
+        self.finish(copy, false, true);
     }
 }
 
@@ -273,7 +277,7 @@ impl<B: Body> ResponseTap<B> {
 
     fn finish(&mut self, incomplete: bool) {
         if let Some(pending) = self.pending.take() {
-            pending.finish(std::mem::take(&mut self.copy), incomplete);
+            pending.finish(std::mem::take(&mut self.copy), incomplete, false);
         }
     }
 }

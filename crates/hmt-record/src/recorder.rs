@@ -106,7 +106,7 @@ impl Recorder {
 impl OnExchange for Recorder {
     fn on_exchange(&self, captured: Captured) {
         let mut exchange = captured.exchange;
-        if exchange.response.as_ref().is_some_and(is_proxy_problem) {
+        if captured.answered_by_proxy {
             self.counters
                 .upstream_errors
                 .fetch_add(1, Ordering::Relaxed);
@@ -142,17 +142,4 @@ impl OnExchange for Recorder {
             .bytes
             .fetch_add(record.line.len() as u64, Ordering::Relaxed);
     }
-}
-
-/// Whether the proxy itself answered (a 400/502/504 problem of its own),
-/// rather than the upstream.
-fn is_proxy_problem(response: &hmt_types::Response) -> bool {
-    response
-        .headers
-        .get_ignore_case("content-type")
-        .is_some_and(|ct| ct == "application/problem+json")
-        && response
-            .body
-            .as_deref()
-            .is_some_and(|b| b.starts_with(b"{\"type\":\"urn:hmt:problem:"))
 }

@@ -1198,6 +1198,14 @@ fn unreachable_upstream_is_a_recorded_502_problem_naming_the_target() {
     let out = hmt.stop();
     assert_exit_0(&out);
     assert_summary(&out, 3, 3, 0);
+    // The proxy's own answers are counted as upstream errors, not sink errors.
+    assert!(
+        out.summary()
+            .iter()
+            .any(|l| l.ends_with(", 0 sink errors, 3 upstream errors")),
+        "{}",
+        out.stderr
+    );
     let validator = http_types_validator();
     let logs = work.path().join("logs");
     let mut recorded = valid_lines(
