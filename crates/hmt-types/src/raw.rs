@@ -233,6 +233,14 @@ fn split_url(url: &str) -> UrlParts<'_> {
 }
 
 fn status_code<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    /// `code` when it is a status code, else the error naming `n`.
+    fn checked<E: de::Error>(n: impl fmt::Display, code: Option<u16>) -> Result<u16, E> {
+        code.filter(|c| (100..=999).contains(c)).ok_or_else(|| {
+            E::custom(format!(
+                "status code {n} is not a whole number from 100 to 999"
+            ))
+        })
+    }
     struct StatusVisitor;
     impl Visitor<'_> for StatusVisitor {
         type Value = u16;
@@ -240,30 +248,14 @@ fn status_code<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
             f.write_str("a status code, a whole number from 100 to 999")
         }
         fn visit_u64<E: de::Error>(self, n: u64) -> Result<u16, E> {
-            match u16::try_from(n) {
-                Ok(code) if (100..=999).contains(&code) => Ok(code),
-                _ => Err(E::custom(format!(
-                    "status code {n} is not a whole number from 100 to 999"
-                ))),
-            }
+            checked(n, u16::try_from(n).ok())
         }
         fn visit_i64<E: de::Error>(self, n: i64) -> Result<u16, E> {
-            u64::try_from(n)
-                .map_err(|_| {
-                    E::custom(format!(
-                        "status code {n} is not a whole number from 100 to 999"
-                    ))
-                })
-                .and_then(|n| self.visit_u64(n))
+            checked(n, u16::try_from(n).ok())
         }
         fn visit_f64<E: de::Error>(self, n: f64) -> Result<u16, E> {
-            if n.fract() == 0.0 && (100.0..=999.0).contains(&n) {
-                Ok(n as u16)
-            } else {
-                Err(E::custom(format!(
-                    "status code {n} is not a whole number from 100 to 999"
-                )))
-            }
+            let whole = n.fract() == 0.0 && (0.0..=f64::from(u16::MAX)).contains(&n);
+            checked(n, whole.then_some(n as u16))
         }
     }
     d.deserialize_any(StatusVisitor)
