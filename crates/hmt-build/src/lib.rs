@@ -497,13 +497,7 @@ fn strip_base(template: &str, base: &str) -> String {
 
 fn path_param(param: &paths::PathParam) -> Value {
     let schema = param.schema();
-    let example = match schema.get("type").and_then(Value::as_str) {
-        Some("integer") => param
-            .example
-            .parse::<i64>()
-            .map_or_else(|_| Value::String(param.example.clone()), Value::from),
-        _ => Value::String(param.example.clone()),
-    };
+    let example = operation::typed_example(&param.example, &schema);
     let mut p = Map::new();
     p.insert("name".into(), param.name.clone().into());
     p.insert("in".into(), "path".into());

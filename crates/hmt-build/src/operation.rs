@@ -56,27 +56,31 @@ impl ParamStats {
 
     /// An example value, typed like the schema.
     fn example(&self, schema: &Value) -> Option<Value> {
-        let text = self.example.as_deref()?;
-        let typed = match schema.get("type").and_then(Value::as_str) {
-            Some("integer") => text.parse::<i64>().ok().map(Value::from),
-            Some("number") => text
-                .parse::<f64>()
-                .ok()
-                .and_then(serde_json::Number::from_f64)
-                .map(Value::Number),
-            Some("boolean") => text.parse::<bool>().ok().map(Value::Bool),
-            Some("array") => {
-                let item = schema.get("items").unwrap_or(&Value::Null);
-                let one = ParamStats {
-                    example: Some(text.to_owned()),
-                    ..ParamStats::default()
-                };
-                return one.example(item).map(|v| Value::Array(vec![v]));
-            }
-            _ => Some(Value::String(text.to_owned())),
-        };
-        typed.or_else(|| Some(Value::String(text.to_owned())))
+        self.example
+            .as_deref()
+            .map(|text| typed_example(text, schema))
     }
+}
+
+/// A recorded text value (path, query or header parameter) as an example
+/// of `schema`: a number, boolean or one-item array where the schema says
+/// so and the text parses, else the text.
+pub(crate) fn typed_example(text: &str, schema: &Value) -> Value {
+    let typed = match schema.get("type").and_then(Value::as_str) {
+        Some("integer") => text.parse::<i64>().ok().map(Value::from),
+        Some("number") => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number),
+        Some("boolean") => text.parse::<bool>().ok().map(Value::Bool),
+        Some("array") => Some(Value::Array(vec![typed_example(
+            text,
+            schema.get("items").unwrap_or(&Value::Null),
+        )])),
+        _ => None,
+    };
+    typed.unwrap_or_else(|| Value::String(text.to_owned()))
 }
 
 /// Folds one request's fields into per-name summaries, skipping names for
