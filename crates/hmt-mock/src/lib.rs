@@ -1,0 +1,1 @@
+//! The mock server of hmt: serves OpenAPI specs and recorded traffic.
