@@ -8,7 +8,7 @@
 //! All leaves share one key pair generated at load time, so a new host
 //! costs one signature, not a key generation.
 
-use crate::clock;
+use hmt_types::clock;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SerialNumber,

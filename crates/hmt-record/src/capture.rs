@@ -9,7 +9,7 @@
 //! because the client went away, the `ResponseTap` assembles the
 //! exchange and calls [`OnExchange::on_exchange`], exactly once.
 
-use crate::clock;
+use hmt_types::clock;
 use crate::route::Target;
 use crate::shutdown::InFlight;
 use crate::upstream::BoxError;

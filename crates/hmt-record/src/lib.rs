@@ -11,7 +11,6 @@
 
 pub mod ca;
 pub mod capture;
-mod clock;
 pub mod decode;
 pub mod filter;
 mod hop;

@@ -29,6 +29,7 @@
 //!
 //! [http-types JSON Schema]: https://github.com/meeshkan/http-types
 
+pub mod clock;
 mod fields;
 mod model;
 mod raw;

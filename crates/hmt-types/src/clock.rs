@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `2024-05-01T12:34:56.789Z`: UTC, millisecond precision. Times before
 /// 1970 (a clock gone badly wrong) are written as the epoch.
-pub(crate) fn rfc3339_millis(time: SystemTime) -> String {
+pub fn rfc3339_millis(time: SystemTime) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
     let secs = since.as_secs();
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
@@ -23,7 +23,7 @@ pub(crate) fn rfc3339_millis(time: SystemTime) -> String {
 }
 
 /// The UTC calendar date `offset_days` days from `time`.
-pub(crate) fn civil_date(time: SystemTime, offset_days: i64) -> (i32, u8, u8) {
+pub fn civil_date(time: SystemTime, offset_days: i64) -> (i32, u8, u8) {
     let days = match time.duration_since(UNIX_EPOCH) {
         Ok(d) => (d.as_secs() / 86_400) as i64,
         Err(e) => -((e.duration().as_secs() / 86_400) as i64) - 1,
