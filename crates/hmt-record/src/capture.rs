@@ -9,11 +9,11 @@
 //! because the client went away, the `ResponseTap` assembles the
 //! exchange and calls [`OnExchange::on_exchange`], exactly once.
 
-use hmt_types::clock;
 use crate::route::Target;
 use crate::shutdown::InFlight;
 use crate::upstream::BoxError;
 use bytes::Bytes;
+use hmt_types::clock;
 use hmt_types::{Exchange, Fields, Method, Protocol, Request, Response};
 use http::HeaderMap;
 use hyper::body::{Body, Frame, SizeHint};

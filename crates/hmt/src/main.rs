@@ -27,6 +27,8 @@ enum Command {
     Record(Box<commands::record::RecordArgs>),
     /// Build an OpenAPI spec from recorded http-types JSONL.
     Build(commands::build::BuildArgs),
+    /// Serve OpenAPI specs and recordings as a mock server.
+    Mock(commands::mock::MockArgs),
     /// Show the CA certificate `hmt record` intercepts HTTPS with, and how to trust it.
     Ca(commands::ca::CaArgs),
 }
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Record(args) => commands::record::run(*args),
         Command::Build(args) => commands::build::run(args),
+        Command::Mock(args) => commands::mock::run(args),
         Command::Ca(args) => commands::ca::run(args),
     };
     match result {

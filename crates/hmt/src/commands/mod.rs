@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod ca;
+pub mod mock;
 pub mod record;
 pub mod state;
 
@@ -16,4 +17,29 @@ pub fn kafka_options(options: &[String]) -> anyhow::Result<Vec<(String, String)>
                 .with_context(|| format!("--kafka-option {kv} is not KEY=VALUE"))
         })
         .collect()
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("stopping: no new connections; letting in-flight requests finish");
 }

@@ -136,12 +136,14 @@ const KAFKA_QUEUE_BOUND: usize = 100_000;
 /// Runs `hmt record ...`.
 pub fn run(args: RecordArgs) -> Result<()> {
     match args.command {
-        Some(RecordCommand::Stop) => stop(),
+        Some(RecordCommand::Stop) => state::stop::<RecorderState>(),
         Some(RecordCommand::Status) => status(),
         // The detached child runs the same command line, `--daemon` included
         // (however the flags were spelled: `-d`, `-dp 0`, `--daemon`); the
         // environment says it is the child.
-        None if args.run.daemon && std::env::var_os(DAEMON_CHILD).is_none() => daemonize(),
+        None if args.run.daemon && std::env::var_os(DAEMON_CHILD).is_none() => {
+            state::daemonize::<RecorderState>(DAEMON_CHILD)
+        }
         None => serve(args.run),
     }
 }
@@ -263,7 +265,7 @@ fn serve(args: RunArgs) -> Result<()> {
             recorder.clone(),
             std::io::stderr().is_terminal(),
         ));
-        let served = proxy.serve(listener, shutdown_signal(), grace).await;
+        let served = proxy.serve(listener, super::shutdown_signal(), grace).await;
         live.abort();
         if std::io::stderr().is_terminal() {
             eprintln!();
@@ -271,7 +273,7 @@ fn serve(args: RunArgs) -> Result<()> {
         served.map_err(anyhow::Error::from)
     });
     let closed = recorder.close();
-    state::remove();
+    state::remove::<RecorderState>();
     let report = report?;
     let counts = counters.snapshot();
     eprintln!(
@@ -315,89 +317,8 @@ fn random_key() -> Result<[u8; 32]> {
     Ok(key)
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
-    tracing::info!("stopping: no new connections; letting in-flight exchanges finish");
-}
-
-/// Starts this same command without `--daemon`, detached, and returns once
-/// it is listening.
-fn daemonize() -> Result<()> {
-    if let Ok(existing) = state::read() {
-        if state::is_alive(existing.pid) {
-            bail!(
-                "a recorder is already running (pid {}, {}); `hmt record stop` stops it",
-                existing.pid,
-                existing.address
-            );
-        }
-        state::remove();
-    }
-    let log = state::hmt_home()?.join("record.log");
-    let pid = state::spawn_detached(std::env::args_os().skip(1), DAEMON_CHILD, &log)?;
-    for _ in 0..100 {
-        if let Ok(state) = state::read()
-            && state.pid == pid
-        {
-            println!(
-                "hmt record: running in the background (pid {pid}) on {}; logs in {}",
-                state.address,
-                log.display()
-            );
-            return Ok(());
-        }
-        if !state::is_alive(pid) {
-            bail!("the recorder exited at start; see {}", log.display());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    bail!(
-        "the recorder did not start listening in 5 s; see {}",
-        log.display()
-    )
-}
-
-fn stop() -> Result<()> {
-    let state = state::read().context("no recorder is running")?;
-    if !state::is_alive(state.pid) {
-        state::remove();
-        bail!("the recorder (pid {}) is not running any more", state.pid);
-    }
-    state::terminate(state.pid)?;
-    for _ in 0..600 {
-        if !state::is_alive(state.pid) {
-            println!("hmt record: stopped (pid {})", state.pid);
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bail!("the recorder (pid {}) did not stop within 60 s", state.pid)
-}
-
 fn status() -> Result<()> {
-    let state = state::read().context("no recorder is running")?;
-    if !state::is_alive(state.pid) {
-        bail!("the recorder (pid {}) is not running any more", state.pid);
-    }
+    let state = state::running::<RecorderState>()?;
     println!("address:  {}", state.address);
     println!("pid:      {}", state.pid);
     println!("mode:     {}", state.mode);

@@ -1,10 +1,12 @@
-//! The running recorder's state file, shared by the recorder and by
-//! `hmt record stop|status`, and the process plumbing of `--daemon`.
+//! The state files of background services (`hmt record -d`, `hmt mock
+//! -d`), shared by the service and by the commands that stop it or show
+//! its status, and the process plumbing of `--daemon`.
 //!
-//! The recorder writes `$HMT_HOME/record.json` (default `~/.hmt`) when it
-//! starts listening, rewrites it every second with its counts, and removes
-//! it when it exits. A file rather than an admin port, because the proxy's
-//! own port carries user traffic in every routing mode.
+//! A service writes `$HMT_HOME/<name>.json` (default `~/.hmt`) when it
+//! starts listening and removes it when it exits; the recorder rewrites
+//! it every second with its counts. A file rather than an admin port,
+//! because the recorder's own port carries user traffic in every routing
+//! mode.
 
 use anyhow::{Context, Result, bail};
 use hmt_record::recorder::{CountSnapshot, Recorder};
@@ -14,6 +16,20 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A background service, as its state file describes it.
+pub trait Service: Serialize + serde::de::DeserializeOwned {
+    /// The state file's stem and the log's: `record`, `mock`.
+    const NAME: &'static str;
+    /// What it is called in messages: `recorder`, `mock`.
+    const NOUN: &'static str;
+    /// The command that stops it.
+    const STOP: &'static str;
+    /// Its process id.
+    fn pid(&self) -> u32;
+    /// Where it listens.
+    fn address(&self) -> &str;
+}
 
 /// What `hmt record status` shows.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -25,6 +41,18 @@ pub struct RecorderState {
     pub counts: CountSnapshot,
 }
 
+impl Service for RecorderState {
+    const NAME: &'static str = "record";
+    const NOUN: &'static str = "recorder";
+    const STOP: &'static str = "hmt record stop";
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+    fn address(&self) -> &str {
+        &self.address
+    }
+}
+
 /// `$HMT_HOME`, or `~/.hmt`.
 pub fn hmt_home() -> Result<PathBuf> {
     if let Some(home) = std::env::var_os("HMT_HOME") {
@@ -34,13 +62,13 @@ pub fn hmt_home() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".hmt"))
 }
 
-fn state_file() -> Result<PathBuf> {
-    Ok(hmt_home()?.join("record.json"))
+fn state_file<S: Service>() -> Result<PathBuf> {
+    Ok(hmt_home()?.join(format!("{}.json", S::NAME)))
 }
 
 /// Writes the state file atomically.
-pub fn write(state: &RecorderState) -> Result<()> {
-    let path = state_file()?;
+pub fn write<S: Service>(state: &S) -> Result<()> {
+    let path = state_file::<S>()?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -51,16 +79,90 @@ pub fn write(state: &RecorderState) -> Result<()> {
 }
 
 /// Reads the state file.
-pub fn read() -> Result<RecorderState> {
-    let path = state_file()?;
+pub fn read<S: Service>() -> Result<S> {
+    let path = state_file::<S>()?;
     let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_slice(&text)
-        .with_context(|| format!("{} is not a recorder state", path.display()))
+        .with_context(|| format!("{} is not a {} state", path.display(), S::NOUN))
 }
 
-/// Removes the state file (the recorder is gone).
-pub fn remove() {
-    if let Ok(path) = state_file() {
+/// The running service's state; an error when there is none.
+pub fn running<S: Service>() -> Result<S> {
+    let state = read::<S>().with_context(|| format!("no {} is running", S::NOUN))?;
+    if !is_alive(state.pid()) {
+        remove::<S>();
+        bail!(
+            "the {} (pid {}) is not running any more",
+            S::NOUN,
+            state.pid()
+        );
+    }
+    Ok(state)
+}
+
+/// Starts this same command line again, detached, with `marker` set in its
+/// environment (the child serves in the foreground), and returns once the
+/// child's state file says it is listening.
+pub fn daemonize<S: Service>(marker: &str) -> Result<()> {
+    if let Ok(existing) = read::<S>() {
+        if is_alive(existing.pid()) {
+            bail!(
+                "a {} is already running (pid {}, {}); `{}` stops it",
+                S::NOUN,
+                existing.pid(),
+                existing.address(),
+                S::STOP
+            );
+        }
+        remove::<S>();
+    }
+    let log = hmt_home()?.join(format!("{}.log", S::NAME));
+    let pid = spawn_detached(std::env::args_os().skip(1), marker, &log)?;
+    for _ in 0..200 {
+        if let Ok(state) = read::<S>()
+            && state.pid() == pid
+        {
+            println!(
+                "hmt {}: running in the background (pid {pid}) on {}; logs in {}",
+                S::NAME,
+                state.address(),
+                log.display()
+            );
+            return Ok(());
+        }
+        if !is_alive(pid) {
+            bail!("the {} exited at start; see {}", S::NOUN, log.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!(
+        "the {} did not start listening in 10 s; see {}",
+        S::NOUN,
+        log.display()
+    )
+}
+
+/// Stops the running service with SIGTERM and waits for it to exit.
+pub fn stop<S: Service>() -> Result<()> {
+    let state = running::<S>()?;
+    terminate(state.pid())?;
+    for _ in 0..600 {
+        if !is_alive(state.pid()) {
+            println!("hmt {}: stopped (pid {})", S::NAME, state.pid());
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!(
+        "the {} (pid {}) did not stop within 60 s",
+        S::NOUN,
+        state.pid()
+    )
+}
+
+/// Removes the state file (the service is gone).
+pub fn remove<S: Service>() {
+    if let Ok(path) = state_file::<S>() {
         let _ = std::fs::remove_file(path);
     }
 }
@@ -159,6 +261,6 @@ pub fn spawn_detached(
         .stderr(err)
         .process_group(0)
         .spawn()
-        .context("cannot start the recorder")?;
+        .context("cannot start hmt in the background")?;
     Ok(child.id())
 }

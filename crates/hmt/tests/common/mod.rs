@@ -2,6 +2,8 @@
 //! the binary, the OpenAPI validator, and checking recorded bodies against
 //! the schemas a spec inferred for them.
 
+#![allow(dead_code)]
+
 use assert_cmd::Command;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeSet, HashMap};

@@ -1,0 +1,527 @@
+//! Custom responses written as scripts, in [Rhai](https://rhai.rs): a
+//! scripting language made for embedding in Rust programs, sandboxed (no
+//! file, network or module access here) and bounded in operations, time,
+//! sizes and call depth. HMT needed Python for this; a script here needs
+//! nothing but the `hmt` binary.
+//!
+//! Every `*.rhai` file in the callback directory runs once at start-up and
+//! registers callbacks:
+//!
+//! ```rhai
+//! // method and path template (any host)
+//! callback("get", "/accounts/{id}", |request, response, storage| {
+//!     response.body.balance = storage.balance ?? 0;
+//!     response.body          // the body to send (format json, response body)
+//! });
+//!
+//! // or with options, as HMT's decorator had them
+//! callback(#{ host: "api.example.com", method: "post", path: "/payments",
+//!             format: "text", response: "full" },
+//!          |request, response, storage| #{ status: 201, headers: #{}, body: "ok" });
+//! ```
+//!
+//! A callback receives the request (`method`, `host`, `path`, `params`,
+//! `query`, `headers`, and `body`, parsed when it is JSON), the response
+//! the mock would send (`status`, `headers`, `body`), and `storage`, a map
+//! shared by every callback and request until the admin API clears it. It
+//! returns the body (`response: "body"`, the default) or the whole response
+//! (`response: "full"`); `format: "json"` (default) sends the body as JSON,
+//! `"text"` as text. Returning nothing leaves the response as it was.
+//!
+//! A script that fails, at start-up or per request, is reported with its
+//! file and line; per request the client gets a 500 problem document.
+
+use crate::server::Target;
+use rhai::{AST, Dynamic, Engine, EvalAltResult, FnPtr, Map as RhaiMap};
+use serde_json::{Map, Value};
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Operations one callback call may take.
+const MAX_OPERATIONS: u64 = 5_000_000;
+/// Wall-clock time one callback call may take.
+const MAX_TIME: Duration = Duration::from_millis(500);
+
+/// The storage map callbacks share.
+#[derive(Clone, Default)]
+pub struct Storage(pub Arc<Mutex<Map<String, Value>>>);
+
+impl Storage {
+    fn get(&self, key: &str) -> Dynamic {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(key)
+            .and_then(|v| rhai::serde::to_dynamic(v).ok())
+            .unwrap_or(Dynamic::UNIT)
+    }
+
+    fn set(&self, key: &str, value: Dynamic) -> Result<(), Box<EvalAltResult>> {
+        let value: Value = rhai::serde::from_dynamic(&value)?;
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.to_owned(), value);
+        Ok(())
+    }
+
+    /// Empties it.
+    pub fn clear(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// What a callback returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Returns {
+    Body,
+    Full,
+}
+
+/// How a returned body is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Json,
+    Text,
+}
+
+struct Registration {
+    script: PathBuf,
+    ast: Arc<AST>,
+    host: Option<String>,
+    method: Option<String>,
+    path: String,
+    format: Format,
+    returns: Returns,
+    function: FnPtr,
+}
+
+/// Every registered callback.
+pub struct Callbacks {
+    engine: Engine,
+    registrations: Vec<Registration>,
+}
+
+/// Why the callback scripts could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", file.display())]
+pub struct CallbackError {
+    /// The script.
+    pub file: PathBuf,
+    /// What and where.
+    pub message: String,
+}
+
+/// The response a callback sees and may replace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallbackResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers, lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: bytes::Bytes,
+}
+
+thread_local! {
+    static CALL_STARTED: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+fn sandboxed_engine() -> Engine {
+    let mut engine = Engine::new();
+    engine.set_max_operations(MAX_OPERATIONS);
+    engine.set_max_call_levels(32);
+    engine.set_max_expr_depths(64, 32);
+    engine.set_max_string_size(4 * 1024 * 1024);
+    engine.set_max_array_size(100_000);
+    engine.set_max_map_size(100_000);
+    engine.on_progress(|operations| {
+        if operations % 1024 != 0 {
+            return None;
+        }
+        let started = CALL_STARTED.with(Cell::get)?;
+        (started.elapsed() > MAX_TIME)
+            .then(|| Dynamic::from(format!("took longer than {} ms", MAX_TIME.as_millis())))
+    });
+    engine
+        .register_type_with_name::<Storage>("Storage")
+        .register_indexer_get(|s: &mut Storage, key: &str| s.get(key))
+        .register_indexer_set(|s: &mut Storage, key: &str, value: Dynamic| s.set(key, value))
+        .register_fn("get", |s: &mut Storage, key: &str| s.get(key))
+        .register_fn("set", |s: &mut Storage, key: &str, value: Dynamic| {
+            s.set(key, value)
+        })
+        .register_fn("contains", |s: &mut Storage, key: &str| {
+            s.0.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains_key(key)
+        })
+        .register_fn("remove", |s: &mut Storage, key: &str| {
+            let removed =
+                s.0.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(key);
+            removed
+                .and_then(|v| rhai::serde::to_dynamic(&v).ok())
+                .unwrap_or(Dynamic::UNIT)
+        })
+        .register_fn("clear", |s: &mut Storage| s.clear());
+    engine
+}
+
+type Pending = Arc<Mutex<Vec<Result<(RhaiMap, FnPtr), String>>>>;
+
+impl Callbacks {
+    /// Runs every `*.rhai` file in `dir` (sorted) and collects what they
+    /// register.
+    pub fn load(dir: &Path) -> Result<Callbacks, CallbackError> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| CallbackError {
+                file: dir.to_owned(),
+                message: e.to_string(),
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("rhai"))
+            .collect();
+        files.sort();
+        let mut engine = sandboxed_engine();
+        let pending: Pending = Arc::default();
+        {
+            let with_options = pending.clone();
+            engine.register_fn("callback", move |options: RhaiMap, function: FnPtr| {
+                lock(&with_options).push(Ok((options, function)));
+            });
+            let plain = pending.clone();
+            engine.register_fn(
+                "callback",
+                move |method: &str, path: &str, function: FnPtr| {
+                    let mut options = RhaiMap::new();
+                    options.insert("method".into(), method.into());
+                    options.insert("path".into(), path.into());
+                    lock(&plain).push(Ok((options, function)));
+                },
+            );
+        }
+        let mut registrations = Vec::new();
+        for file in files {
+            let fail = |message: String| CallbackError {
+                file: file.clone(),
+                message,
+            };
+            let text = std::fs::read_to_string(&file).map_err(|e| fail(e.to_string()))?;
+            let ast = engine.compile(&text).map_err(|e| fail(e.to_string()))?;
+            CALL_STARTED.with(|c| c.set(Some(Instant::now())));
+            let ran = engine.run_ast(&ast);
+            CALL_STARTED.with(|c| c.set(None));
+            ran.map_err(|e| fail(e.to_string()))?;
+            let ast = Arc::new(ast);
+            for entry in lock(&pending).drain(..) {
+                let (options, function) = entry.map_err(&fail)?;
+                registrations
+                    .push(registration(&file, ast.clone(), &options, function).map_err(&fail)?);
+            }
+        }
+        Ok(Callbacks {
+            engine,
+            registrations,
+        })
+    }
+
+    /// Callbacks registered, as `METHOD path` (for the start-up message).
+    pub fn len(&self) -> usize {
+        self.registrations.len()
+    }
+
+    /// Whether none were registered.
+    pub fn is_empty(&self) -> bool {
+        self.registrations.is_empty()
+    }
+
+    /// The first callback for this method, host and path, if any.
+    pub fn find(&self, method: &str, target: &Target, paths: &[&str]) -> Option<usize> {
+        self.registrations.iter().position(|r| {
+            r.method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
+                && r.host
+                    .as_deref()
+                    .is_none_or(|h| target.host.as_deref() == Some(h))
+                && paths
+                    .iter()
+                    .any(|p| crate::route::match_segments(&r.path, p).is_some())
+        })
+    }
+
+    /// Runs callback `index` on a request and the response the mock would
+    /// send; returns the response to send, or an error naming script and
+    /// line.
+    pub fn run(
+        &self,
+        index: usize,
+        request: Value,
+        response: CallbackResponse,
+        storage: &Storage,
+    ) -> Result<CallbackResponse, String> {
+        let r = &self.registrations[index];
+        let to_dynamic = |v: &Value| rhai::serde::to_dynamic(v).map_err(|e| e.to_string());
+        let response_value = serde_json::json!({
+            "status": response.status,
+            "headers": response.headers.iter().map(|(n, v)| (n.clone(), Value::String(v.clone()))).collect::<Map<_, _>>(),
+            "body": body_value(&response),
+        });
+        let arguments = (
+            to_dynamic(&request)?,
+            to_dynamic(&response_value)?,
+            storage.clone(),
+        );
+        CALL_STARTED.with(|c| c.set(Some(Instant::now())));
+        let result = r.function.call::<Dynamic>(&self.engine, &r.ast, arguments);
+        CALL_STARTED.with(|c| c.set(None));
+        let returned = result.map_err(|e| format!("{}: {}", r.script.display(), describe(&e)))?;
+        if returned.is_unit() {
+            return Ok(response);
+        }
+        let returned: Value = rhai::serde::from_dynamic(&returned)
+            .map_err(|e| format!("{}: {e}", r.script.display()))?;
+        let (status, headers, body) = match r.returns {
+            Returns::Body => (response.status, response.headers, returned),
+            Returns::Full => {
+                let status = returned
+                    .get("status")
+                    .and_then(Value::as_u64)
+                    .filter(|s| (100..=599).contains(s))
+                    .map_or(response.status, |s| s as u16);
+                let headers = match returned.get("headers").and_then(Value::as_object) {
+                    Some(map) => map
+                        .iter()
+                        .map(|(n, v)| (n.to_ascii_lowercase(), crate::respond::header_text(v)))
+                        .collect(),
+                    None => response.headers,
+                };
+                (
+                    status,
+                    headers,
+                    returned.get("body").cloned().unwrap_or(Value::Null),
+                )
+            }
+        };
+        let (content_type, body) = match (r.format, body) {
+            (Format::Text, Value::String(text)) => ("text/plain", text.into_bytes()),
+            (Format::Text, other) => ("text/plain", other.to_string().into_bytes()),
+            (Format::Json, value) => (
+                "application/json",
+                serde_json::to_vec(&value).unwrap_or_default(),
+            ),
+        };
+        let mut headers: Vec<(String, String)> = headers
+            .into_iter()
+            .filter(|(n, _)| n != "content-length")
+            .collect();
+        if !headers.iter().any(|(n, _)| n == "content-type") || r.returns == Returns::Body {
+            headers.retain(|(n, _)| n != "content-type");
+            headers.push(("content-type".into(), content_type.into()));
+        }
+        Ok(CallbackResponse {
+            status,
+            headers,
+            body: body.into(),
+        })
+    }
+}
+
+/// The response body as a script sees it: parsed JSON when it is JSON,
+/// else text.
+fn body_value(response: &CallbackResponse) -> Value {
+    if response.body.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(&response.body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&response.body).into_owned()))
+}
+
+fn describe(error: &EvalAltResult) -> String {
+    let position = error.position();
+    let message = error.to_string();
+    if position.is_none() || message.contains("line ") {
+        message
+    } else {
+        format!("{message} (line {})", position.line().unwrap_or(0))
+    }
+}
+
+fn registration(
+    file: &Path,
+    ast: Arc<AST>,
+    options: &RhaiMap,
+    function: FnPtr,
+) -> Result<Registration, String> {
+    let text = |key: &str| options.get(key).and_then(|v| v.clone().into_string().ok());
+    let path = text("path").ok_or("callback(...) needs a `path`")?;
+    if !path.starts_with('/') {
+        return Err(format!("callback path {path:?} must start with '/'"));
+    }
+    let method = text("method").filter(|m| m != "any" && m != "*");
+    let host = text("host")
+        .filter(|h| h != "any" && h != "*")
+        .map(|h| h.to_ascii_lowercase());
+    let format = match text("format").as_deref() {
+        None | Some("json") => Format::Json,
+        Some("text") => Format::Text,
+        Some(other) => {
+            return Err(format!(
+                "callback format {other:?}: expected \"json\" or \"text\""
+            ));
+        }
+    };
+    let returns = match text("response").as_deref() {
+        None | Some("body") => Returns::Body,
+        Some("full") => Returns::Full,
+        Some(other) => {
+            return Err(format!(
+                "callback response {other:?}: expected \"body\" or \"full\""
+            ));
+        }
+    };
+    Ok(Registration {
+        script: file.to_owned(),
+        ast,
+        host,
+        method,
+        path,
+        format,
+        returns,
+        function,
+    })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn callbacks(script: &str) -> Result<(tempfile::TempDir, Callbacks), CallbackError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.rhai"), script).unwrap();
+        Callbacks::load(dir.path()).map(|c| (dir, c))
+    }
+
+    fn response(body: &str) -> CallbackResponse {
+        CallbackResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: bytes::Bytes::copy_from_slice(body.as_bytes()),
+        }
+    }
+
+    fn target(path: &str) -> Target {
+        Target {
+            path: path.into(),
+            ..Target::default()
+        }
+    }
+
+    #[test]
+    fn callbacks_change_bodies_and_share_storage() {
+        let (_dir, c) = callbacks(
+            r#"
+            callback("get", "/count/{name}", |request, response, storage| {
+                let n = storage[request.params.name] ?? 0;
+                storage[request.params.name] = n + 1;
+                response.body.count = n + 1;
+                response.body
+            });
+            "#,
+        )
+        .unwrap();
+        let storage = Storage::default();
+        let index = c.find("GET", &target("/count/a"), &["/count/a"]).unwrap();
+        assert_eq!(c.find("POST", &target("/count/a"), &["/count/a"]), None);
+        let request = json!({"params": {"name": "a"}});
+        let first = c
+            .run(
+                index,
+                request.clone(),
+                response(r#"{"count":0,"x":1}"#),
+                &storage,
+            )
+            .unwrap();
+        let second = c
+            .run(index, request, response(r#"{"count":0,"x":1}"#), &storage)
+            .unwrap();
+        assert_eq!(&first.body[..], br#"{"count":1,"x":1}"#);
+        assert_eq!(&second.body[..], br#"{"count":2,"x":1}"#);
+        assert_eq!(storage.0.lock().unwrap().get("a"), Some(&json!(2)));
+    }
+
+    #[test]
+    fn full_responses_and_text() {
+        let (_dir, c) = callbacks(
+            r#"callback(#{method: "post", path: "/t", format: "text", response: "full"},
+                |request, response, storage| #{status: 201, headers: #{"X-Id": "7"}, body: "made"});"#,
+        )
+        .unwrap();
+        let out = c
+            .run(0, json!({}), response("{}"), &Storage::default())
+            .unwrap();
+        assert_eq!(out.status, 201);
+        assert_eq!(
+            out.headers,
+            [
+                ("x-id".to_owned(), "7".to_owned()),
+                ("content-type".to_owned(), "text/plain".to_owned())
+            ]
+        );
+        assert_eq!(&out.body[..], b"made");
+    }
+
+    #[test]
+    fn failures_name_the_script_and_line_and_runaways_stop() {
+        let (dir, c) = callbacks("callback(\"get\", \"/x\", |request, response, storage| {\n  let a = 1;\n  a.nope()\n});").unwrap();
+        let e = c
+            .run(0, json!({}), response("{}"), &Storage::default())
+            .unwrap_err();
+        assert!(
+            e.starts_with(&dir.path().join("a.rhai").display().to_string()),
+            "{e}"
+        );
+        assert!(e.contains("nope") && e.contains("line 3"), "{e}");
+
+        let (_dir, c) =
+            callbacks("callback(\"get\", \"/x\", |request, response, storage| { loop { } });")
+                .unwrap();
+        let e = c
+            .run(0, json!({}), response("{}"), &Storage::default())
+            .unwrap_err();
+        assert!(
+            e.contains("took longer than") || e.contains("Too many operations"),
+            "{e}"
+        );
+
+        let e = callbacks("callback(\"get\", \"/x\", |a| {")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("a.rhai") && e.contains("line"), "{e}");
+        let e = callbacks("callback(#{method: \"get\"}, |a, b, c| 1);")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.ends_with("callback(...) needs a `path`"), "{e}");
+    }
+
+    #[test]
+    fn no_file_access() {
+        let e = callbacks("import \"secrets\" as s;")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("a.rhai"), "{e}");
+    }
+}

@@ -1,0 +1,513 @@
+//! Reading specs from disk: files and directories, JSON and YAML, with
+//! `$ref`s across files bundled into one document per spec.
+//!
+//! Everything after loading works on one `serde_json::Value` per spec in
+//! which every `$ref` is a local JSON pointer (`#/...`). A reference into
+//! another file (`common.yaml#/components/schemas/Pet`) is resolved by
+//! copying that file, once, under `/x-hmt-bundle/<n>` of the referring
+//! spec and rewriting the reference (and the references inside the copied
+//! file) to point there. That keeps recursive schemas recursive (nothing is
+//! inlined) and lets the JSON Schema validator and the data generator see a
+//! single document.
+//!
+//! A directory is searched recursively for `*.json`, `*.yaml` and `*.yml`,
+//! in sorted order; files in it that are not OpenAPI documents (no
+//! `openapi` key: shared schema files, say) are loaded only when a spec
+//! refers to them. Any problem is an error naming the file and, where it
+//! applies, the line or JSON pointer; nothing is served half-loaded.
+
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Where bundled external files live inside a spec document.
+pub const BUNDLE_KEY: &str = "x-hmt-bundle";
+
+/// A spec read from disk, its references all local.
+#[derive(Clone, Debug)]
+pub struct LoadedSpec {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The document, external references bundled in.
+    pub document: Value,
+}
+
+/// Why specs could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file could not be read.
+    #[error("{}: {message}", file.display())]
+    Io {
+        /// The file or directory.
+        file: PathBuf,
+        /// The cause.
+        message: String,
+    },
+    /// A file is not valid JSON or YAML.
+    #[error("{}: {message}", file.display())]
+    Syntax {
+        /// The file.
+        file: PathBuf,
+        /// What and where (line and column).
+        message: String,
+    },
+    /// A file parsed but is not a usable spec.
+    #[error("{}: at {pointer}: {message}", file.display())]
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// JSON pointer to the offending value.
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Nothing to serve.
+    #[error("no OpenAPI document found in {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    Empty {
+        /// The paths given.
+        paths: Vec<PathBuf>,
+    },
+}
+
+impl LoadError {
+    pub(crate) fn invalid(file: &Path, pointer: &str, message: impl Into<String>) -> LoadError {
+        LoadError::Invalid {
+            file: file.to_owned(),
+            pointer: if pointer.is_empty() {
+                "/".to_owned()
+            } else {
+                pointer.to_owned()
+            },
+            message: message.into(),
+        }
+    }
+}
+
+/// Loads every OpenAPI document in `paths` (files, or directories searched
+/// recursively), in the order given, directories in sorted order.
+pub fn load_specs(paths: &[PathBuf]) -> Result<Vec<LoadedSpec>, LoadError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            find_spec_files(path, &mut found)?;
+            found.sort();
+            files.extend(found.into_iter().map(|f| (f, false)));
+        } else {
+            files.push((path.clone(), true));
+        }
+    }
+    let mut cache = FileCache::default();
+    let mut specs = Vec::new();
+    for (file, given) in files {
+        let document = cache.read(&file)?;
+        if document.get("openapi").is_none() && document.get("swagger").is_none() {
+            if given {
+                return Err(LoadError::invalid(
+                    &file,
+                    "",
+                    "not an OpenAPI document (no `openapi` version field)",
+                ));
+            }
+            continue;
+        }
+        specs.push(load_document(&file, (*document).clone(), &mut cache)?);
+    }
+    if specs.is_empty() {
+        return Err(LoadError::Empty {
+            paths: paths.to_vec(),
+        });
+    }
+    Ok(specs)
+}
+
+/// A spec whose text is already in memory (`hmt mock --recordings` builds
+/// one); references to other files are resolved against `file`'s
+/// directory.
+pub fn load_document(
+    file: &Path,
+    document: Value,
+    cache: &mut FileCache,
+) -> Result<LoadedSpec, LoadError> {
+    check_version(file, &document)?;
+    let mut bundler = Bundler {
+        root_file: absolute(file),
+        bundled: Vec::new(),
+        index: HashMap::new(),
+    };
+    let mut document = document;
+    let base = bundler.root_file.clone();
+    bundler.rewrite(&mut document, &base, "", cache)?;
+    // Files bundled while bundling others are appended as they are found.
+    let mut next = 0;
+    while next < bundler.bundled.len() {
+        let (file, mut value) = {
+            let (file, value) = &bundler.bundled[next];
+            (file.clone(), value.clone())
+        };
+        let prefix = format!("/{BUNDLE_KEY}/{next}");
+        bundler.rewrite(&mut value, &file, &prefix, cache)?;
+        bundler.bundled[next].1 = value;
+        next += 1;
+    }
+    if !bundler.bundled.is_empty() {
+        let bundle: Vec<Value> = bundler.bundled.into_iter().map(|(_, v)| v).collect();
+        if let Value::Object(map) = &mut document {
+            map.insert(BUNDLE_KEY.to_owned(), Value::Array(bundle));
+        }
+    }
+    Ok(LoadedSpec {
+        file: file.to_owned(),
+        document,
+    })
+}
+
+fn check_version(file: &Path, document: &Value) -> Result<(), LoadError> {
+    if !document.is_object() {
+        return Err(LoadError::invalid(file, "", "a spec must be an object"));
+    }
+    if let Some(swagger) = document.get("swagger") {
+        return Err(LoadError::invalid(
+            file,
+            "/swagger",
+            format!(
+                "Swagger {} is not supported; convert it to OpenAPI 3 first \
+                 (for example with swagger2openapi)",
+                swagger.as_str().unwrap_or("2.0")
+            ),
+        ));
+    }
+    match document.get("openapi").and_then(Value::as_str) {
+        Some(v) if v.starts_with("3.0") || v.starts_with("3.1") => Ok(()),
+        Some(v) => Err(LoadError::invalid(
+            file,
+            "/openapi",
+            format!("OpenAPI {v} is not supported (3.0 and 3.1 are)"),
+        )),
+        None => Err(LoadError::invalid(
+            file,
+            "/openapi",
+            "expected a version string such as \"3.1.0\"",
+        )),
+    }
+}
+
+fn find_spec_files(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| LoadError::Io {
+        file: dir.to_owned(),
+        message: e.to_string(),
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|e| LoadError::Io {
+            file: dir.to_owned(),
+            message: e.to_string(),
+        })?;
+        let path = entry.path();
+        if path.is_dir() {
+            find_spec_files(&path, found)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("json" | "yaml" | "yml")
+        ) {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Parsed files, each read once however many specs refer to it.
+#[derive(Default)]
+pub struct FileCache {
+    files: HashMap<PathBuf, std::rc::Rc<Value>>,
+}
+
+impl FileCache {
+    fn read(&mut self, file: &Path) -> Result<std::rc::Rc<Value>, LoadError> {
+        let key = absolute(file);
+        if let Some(value) = self.files.get(&key) {
+            return Ok(value.clone());
+        }
+        let text = std::fs::read_to_string(file).map_err(|e| LoadError::Io {
+            file: file.to_owned(),
+            message: e.to_string(),
+        })?;
+        let value = std::rc::Rc::new(parse_text(file, &text)?);
+        self.files.insert(key, value.clone());
+        Ok(value)
+    }
+}
+
+/// JSON for `.json` files, YAML (which includes JSON) for everything else.
+pub fn parse_text(file: &Path, text: &str) -> Result<Value, LoadError> {
+    let is_json = file.extension().and_then(|e| e.to_str()) == Some("json");
+    let parsed = if is_json {
+        serde_json::from_str::<Value>(text).map_err(|e| e.to_string())
+    } else {
+        yaml_serde::from_str::<Value>(text).map_err(|e| e.to_string())
+    };
+    parsed.map_err(|message| LoadError::Syntax {
+        file: file.to_owned(),
+        message,
+    })
+}
+
+fn absolute(file: &Path) -> PathBuf {
+    std::path::absolute(file).unwrap_or_else(|_| file.to_owned())
+}
+
+struct Bundler {
+    root_file: PathBuf,
+    /// External files copied in, in the order they were first referred to.
+    bundled: Vec<(PathBuf, Value)>,
+    index: HashMap<PathBuf, usize>,
+}
+
+impl Bundler {
+    /// Rewrites every `$ref` under `value` (which lives in `file`, copied to
+    /// `prefix` of the root document) into a local pointer.
+    fn rewrite(
+        &mut self,
+        value: &mut Value,
+        file: &Path,
+        prefix: &str,
+        cache: &mut FileCache,
+    ) -> Result<(), LoadError> {
+        self.rewrite_in(value, file, prefix, cache, false)
+    }
+
+    /// `names_schemas`: `value` is a `properties` map, whose keys are
+    /// property names (`example` there is a schema, not data).
+    fn rewrite_in(
+        &mut self,
+        value: &mut Value,
+        file: &Path,
+        prefix: &str,
+        cache: &mut FileCache,
+        names_schemas: bool,
+    ) -> Result<(), LoadError> {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(reference)) = map.get("$ref") {
+                    let rewritten = self.local_ref(reference, file, prefix, cache)?;
+                    map.insert("$ref".to_owned(), Value::String(rewritten));
+                }
+                for (key, child) in map.iter_mut() {
+                    // `example` and `examples` values are data, not spec.
+                    let data = key == "example" || is_examples_map(key, child);
+                    if key != "$ref" && (names_schemas || !data) {
+                        let properties = !names_schemas && key == "properties";
+                        self.rewrite_in(child, file, prefix, cache, properties)?;
+                    }
+                }
+                Ok(())
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.rewrite_in(item, file, prefix, cache, false)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn local_ref(
+        &mut self,
+        reference: &str,
+        file: &Path,
+        prefix: &str,
+        cache: &mut FileCache,
+    ) -> Result<String, LoadError> {
+        let (target, fragment) = reference.split_once('#').unwrap_or((reference, ""));
+        if target.is_empty() {
+            return Ok(format!("#{prefix}{fragment}"));
+        }
+        if target.contains("://") {
+            return Err(LoadError::invalid(
+                file,
+                "",
+                format!(
+                    "$ref {reference:?}: remote references are not fetched; download the file and refer to it by path"
+                ),
+            ));
+        }
+        let target_file = absolute(&file.parent().unwrap_or(Path::new(".")).join(target));
+        if target_file == self.root_file {
+            return Ok(format!("#{fragment}"));
+        }
+        let index = match self.index.get(&target_file) {
+            Some(&index) => index,
+            None => {
+                let value = cache.read(&target_file).map_err(|e| match e {
+                    LoadError::Io { message, .. } => LoadError::invalid(
+                        file,
+                        "",
+                        format!("$ref {reference:?}: {}: {message}", target_file.display()),
+                    ),
+                    other => other,
+                })?;
+                let index = self.bundled.len();
+                self.bundled.push((target_file.clone(), (*value).clone()));
+                self.index.insert(target_file, index);
+                index
+            }
+        };
+        Ok(format!("#/{BUNDLE_KEY}/{index}{fragment}"))
+    }
+}
+
+/// The `examples` map of a media type or parameter holds Example Objects
+/// (which may be `$ref`s themselves) but a schema's `examples` is an array
+/// of plain data; only the latter must be left alone.
+fn is_examples_map(key: &str, value: &Value) -> bool {
+    key == "examples" && value.is_array()
+}
+
+/// Follows `$ref` chains of local pointers from `value` within `root`;
+/// `None` for a dangling or cyclic reference.
+pub fn deref<'a>(root: &'a Value, mut value: &'a Value) -> Option<&'a Value> {
+    for _ in 0..32 {
+        match value.get("$ref").and_then(Value::as_str) {
+            Some(reference) => value = resolve_pointer(root, reference)?,
+            None => return Some(value),
+        }
+    }
+    None
+}
+
+/// The value a local `#/...` reference points at.
+pub fn resolve_pointer<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
+    let pointer = reference.strip_prefix('#')?;
+    if pointer.contains('%') {
+        root.pointer(&percent_decode(pointer))
+    } else {
+        root.pointer(pointer)
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(byte) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// An empty object, for documents that leave out an optional map.
+pub(crate) fn empty_map() -> &'static Map<String, Value> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(Map::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn references_across_files_become_local_pointers() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "common/schemas.yaml",
+            "Pet:\n  type: object\n  properties:\n    owner: {$ref: '#/Person'}\nPerson:\n  type: object\n",
+        );
+        let spec = write(
+            dir.path(),
+            "api.yaml",
+            "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /pets:\n    get:\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {$ref: 'common/schemas.yaml#/Pet'}\n",
+        );
+        let specs = load_specs(&[spec]).unwrap();
+        let doc = &specs[0].document;
+        let schema = &doc["paths"]["/pets"]["get"]["responses"]["200"]["content"]["application/json"]
+            ["schema"];
+        assert_eq!(schema, &json!({"$ref": "#/x-hmt-bundle/0/Pet"}));
+        let pet = deref(doc, schema).unwrap();
+        assert_eq!(
+            pet["properties"]["owner"],
+            json!({"$ref": "#/x-hmt-bundle/0/Person"})
+        );
+        assert_eq!(
+            deref(doc, &pet["properties"]["owner"]).unwrap(),
+            &json!({"type": "object"})
+        );
+    }
+
+    #[test]
+    fn a_directory_loads_its_specs_and_skips_shared_schema_files() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "b.json",
+            r#"{"openapi":"3.1.0","info":{"title":"b","version":"1"},"paths":{}}"#,
+        );
+        write(
+            dir.path(),
+            "a/x.yml",
+            "openapi: 3.0.0\ninfo: {title: a, version: '1'}\npaths: {}\n",
+        );
+        write(dir.path(), "shared.yaml", "Pet: {type: object}\n");
+        write(dir.path(), "notes.txt", "not a spec");
+        let specs = load_specs(&[dir.path().to_owned()]).unwrap();
+        let titles: Vec<_> = specs
+            .iter()
+            .map(|s| s.document["info"]["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(titles, ["a", "b"]);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = write(dir.path(), "bad.yaml", "openapi: 3.0.0\npaths:\n  /a: [\n");
+        let e = load_specs(std::slice::from_ref(&bad))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(&bad.display().to_string()), "{e}");
+        assert!(e.contains("line"), "{e}");
+
+        let dangling = write(
+            dir.path(),
+            "dangling.yaml",
+            "openapi: 3.0.0\npaths: {$ref: 'missing.yaml#/x'}\n",
+        );
+        let e = load_specs(&[dangling]).unwrap_err().to_string();
+        assert!(e.contains("missing.yaml"), "{e}");
+
+        let swagger = write(dir.path(), "old.json", r#"{"swagger":"2.0"}"#);
+        let e = load_specs(&[swagger]).unwrap_err().to_string();
+        assert!(
+            e.contains("at /swagger: Swagger 2.0 is not supported"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn pointers_are_unescaped() {
+        let root = json!({"paths": {"/a/b": {"get": 1}}, "x": {"$ref": "#/paths/~1a~1b/get"}, "y": {"$ref": "#/paths/%7e1a%7e1b"}});
+        assert_eq!(deref(&root, &root["x"]), Some(&json!(1)));
+        assert_eq!(deref(&root, &root["y"]), Some(&json!({"get": 1})));
+        let cyclic = json!({"a": {"$ref": "#/b"}, "b": {"$ref": "#/a"}});
+        assert_eq!(deref(&cyclic, &cyclic["a"]), None);
+    }
+}

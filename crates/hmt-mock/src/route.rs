@@ -1,0 +1,539 @@
+//! Finding the operation a request is for.
+//!
+//! Each spec gets a [`matchit`] router over its path templates, so that
+//! literal segments win over templated ones (`/pets/mine` before
+//! `/pets/{id}`) and a lookup costs a walk down a radix tree, not a scan
+//! of every template. Templates are inserted with positional parameter
+//! names (`/pets/{0}`), because two templates that differ only in their
+//! parameter names are the same route to a router; the names are put back
+//! from the template when a request matches. The few templates matchit
+//! cannot hold (two parameters in one segment) are matched by a slower
+//! segment-by-segment check after the router.
+//!
+//! A request may name its host (path and header routing), which limits the
+//! search to specs with a server on that host when there are any. Its path
+//! is tried under each server base path; for plain routing also as it is,
+//! since clients often leave the base path out. The first spec given that
+//! has the route wins.
+
+use crate::model::{Operation, Spec};
+use http::Method;
+
+/// The routes of every loaded spec.
+#[derive(Debug)]
+pub struct Routes {
+    specs: Vec<SpecRoutes>,
+}
+
+#[derive(Debug)]
+struct SpecRoutes {
+    router: matchit::Router<usize>,
+    /// Templates matchit rejected, checked one by one.
+    fallback: Vec<usize>,
+    routes: Vec<Route>,
+}
+
+#[derive(Debug)]
+struct Route {
+    template: String,
+    /// Parameter names in template order.
+    names: Vec<String>,
+    /// Methods served on this route, with their operation indices.
+    methods: Vec<(Method, usize)>,
+}
+
+/// A matched request.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Found {
+    /// Index of the spec.
+    pub spec: usize,
+    /// Index of the operation in the spec.
+    pub operation: usize,
+    /// Path parameters, percent-decoded, in template order.
+    pub params: Vec<(String, String)>,
+    /// The request path relative to the base path that matched.
+    pub relative_path: String,
+}
+
+/// Why no operation matched.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Miss {
+    /// No spec has the path.
+    NotFound,
+    /// A spec has the path, with these methods only.
+    MethodNotAllowed(Vec<Method>),
+}
+
+impl Routes {
+    /// Routes for `specs`, in order.
+    pub fn new(specs: &[Spec]) -> Routes {
+        Routes {
+            specs: specs.iter().map(spec_routes).collect(),
+        }
+    }
+
+    /// The operation `method path` is for. `host` (lower-case, with any
+    /// port) limits the search to specs with a server on that host, when
+    /// any spec has one.
+    ///
+    /// A path that matches nothing is tried again with its trailing slash
+    /// added or removed: `hmt build` treats `/users` and `/users/` as one
+    /// path, and so do most servers.
+    pub fn find(
+        &self,
+        specs: &[Spec],
+        host: Option<&str>,
+        method: &Method,
+        path: &str,
+    ) -> Result<Found, Miss> {
+        match self.find_exact(specs, host, method, path) {
+            Err(Miss::NotFound) if path.len() > 1 => {
+                let toggled = match path.strip_suffix('/') {
+                    Some(without) => without.to_owned(),
+                    None => format!("{path}/"),
+                };
+                self.find_exact(specs, host, method, &toggled)
+                    .map(|mut found| {
+                        found.relative_path = relative_as_sent(&found.relative_path, path);
+                        found
+                    })
+            }
+            result => result,
+        }
+    }
+
+    fn find_exact(
+        &self,
+        specs: &[Spec],
+        host: Option<&str>,
+        method: &Method,
+        path: &str,
+    ) -> Result<Found, Miss> {
+        let on_host = |spec: &Spec| match host {
+            Some(host) => spec.servers.iter().any(|s| s.host.as_deref() == Some(host)),
+            None => false,
+        };
+        let any_on_host = host.is_some() && specs.iter().any(on_host);
+        let mut allowed: Vec<Method> = Vec::new();
+        for (index, (spec, routes)) in specs.iter().zip(&self.specs).enumerate() {
+            if any_on_host && !on_host(spec) {
+                continue;
+            }
+            for relative in candidate_paths(spec, host.filter(|_| any_on_host), path) {
+                let Some((route, params)) = routes.lookup(relative) else {
+                    continue;
+                };
+                let route = &routes.routes[route];
+                match route.methods.iter().find(|(m, _)| m == method) {
+                    Some((_, operation)) => {
+                        return Ok(Found {
+                            spec: index,
+                            operation: *operation,
+                            params: route.names.iter().cloned().zip(params).collect(),
+                            relative_path: relative.to_owned(),
+                        });
+                    }
+                    None => {
+                        for (m, _) in &route.methods {
+                            if !allowed.contains(m) {
+                                allowed.push(m.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if allowed.is_empty() {
+            Err(Miss::NotFound)
+        } else {
+            Err(Miss::MethodNotAllowed(allowed))
+        }
+    }
+}
+
+/// The relative path with the request's own trailing slash (replay
+/// compares paths as sent).
+fn relative_as_sent(relative: &str, sent: &str) -> String {
+    let bare = relative.trim_end_matches('/');
+    if sent.ends_with('/') {
+        format!("{bare}/")
+    } else if bare.is_empty() {
+        "/".to_owned()
+    } else {
+        bare.to_owned()
+    }
+}
+
+/// `path` relative to each base path of `spec` it starts with (servers on
+/// `host` only, when given), then `path` itself when no base path applied.
+fn candidate_paths<'p>(spec: &Spec, host: Option<&str>, path: &'p str) -> Vec<&'p str> {
+    let mut out = Vec::with_capacity(2);
+    for server in &spec.servers {
+        if host.is_some() && server.host.as_deref() != host {
+            continue;
+        }
+        if let Some(rest) = path.strip_prefix(server.base_path.as_str())
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            let rest = if rest.is_empty() { "/" } else { rest };
+            if !out.contains(&rest) {
+                out.push(rest);
+            }
+        }
+    }
+    if !out.contains(&path) {
+        out.push(path);
+    }
+    out
+}
+
+fn spec_routes(spec: &Spec) -> SpecRoutes {
+    let mut routes: Vec<Route> = Vec::new();
+    let mut router = matchit::Router::new();
+    let mut fallback = Vec::new();
+    let mut by_shape: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (index, operation) in spec.operations.iter().enumerate() {
+        let (shape, names) = positional(&operation.template);
+        let route = match by_shape.get(&shape) {
+            Some(&route) => route,
+            None => {
+                let route = routes.len();
+                routes.push(Route {
+                    template: operation.template.clone(),
+                    names,
+                    methods: Vec::new(),
+                });
+                by_shape.insert(shape.clone(), route);
+                if router.insert(shape, route).is_err() {
+                    fallback.push(route);
+                }
+                route
+            }
+        };
+        // The first operation for a method on a route wins, as the first
+        // spec does.
+        if !routes[route]
+            .methods
+            .iter()
+            .any(|(m, _)| *m == operation.method)
+        {
+            routes[route]
+                .methods
+                .push((operation.method.clone(), index));
+        }
+    }
+    SpecRoutes {
+        router,
+        fallback,
+        routes,
+    }
+}
+
+impl SpecRoutes {
+    fn lookup(&self, path: &str) -> Option<(usize, Vec<String>)> {
+        if let Ok(matched) = self.router.at(path) {
+            let params = matched.params.iter().map(|(_, v)| decode(v)).collect();
+            return Some((*matched.value, params));
+        }
+        self.fallback.iter().find_map(|&route| {
+            match_segments(&self.routes[route].template, path).map(|params| (route, params))
+        })
+    }
+}
+
+/// The template with parameters renamed `{0}`, `{1}`... and literal braces
+/// escaped for matchit, and the original names.
+fn positional(template: &str) -> (String, Vec<String>) {
+    let mut shape = String::with_capacity(template.len());
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        shape.push_str(&rest[..open].replace('}', "}}"));
+        match rest[open..].find('}') {
+            Some(close) => {
+                names.push(rest[open + 1..open + close].to_owned());
+                shape.push_str(&format!("{{{}}}", names.len() - 1));
+                rest = &rest[open + close + 1..];
+            }
+            None => {
+                shape.push_str(&rest[open..].replace('{', "{{").replace('}', "}}"));
+                rest = "";
+            }
+        }
+    }
+    shape.push_str(&rest.replace('}', "}}"));
+    (shape, names)
+}
+
+/// Matches `path` against `template` segment by segment; a segment may hold
+/// several parameters between literal text. Parameters never span a `/`.
+pub(crate) fn match_segments(template: &str, path: &str) -> Option<Vec<String>> {
+    let t: Vec<&str> = template.split('/').collect();
+    let p: Vec<&str> = path.split('/').collect();
+    if t.len() != p.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (t, p) in t.iter().zip(&p) {
+        if !t.contains('{') {
+            if t != p {
+                return None;
+            }
+            continue;
+        }
+        // Literal pieces between parameters, matched left to right; each
+        // parameter takes the shortest non-empty text before the next piece.
+        let mut text = *p;
+        let mut pieces = t.split('{');
+        let first = pieces.next().unwrap_or("");
+        text = text.strip_prefix(first)?;
+        let pieces: Vec<&str> = pieces.collect();
+        for (i, piece) in pieces.iter().enumerate() {
+            let literal = piece.split_once('}').map_or("", |(_, lit)| lit);
+            let last = i + 1 == pieces.len();
+            let end = if literal.is_empty() {
+                if last { text.len() } else { text.len().min(1) }
+            } else if last {
+                text.strip_suffix(literal).map(str::len)?
+            } else {
+                text.get(1..)?.find(literal)? + 1
+            };
+            if end == 0 {
+                return None;
+            }
+            params.push(decode(&text[..end]));
+            text = &text[end + literal.len()..];
+        }
+        if !text.is_empty() {
+            return None;
+        }
+    }
+    Some(params)
+}
+
+fn decode(raw: &str) -> String {
+    if raw.contains('%') {
+        let mut out = Vec::with_capacity(raw.len());
+        let bytes = raw.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%'
+                && let Some(byte) = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(byte);
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    } else {
+        raw.to_owned()
+    }
+}
+
+/// Operations whose templates share the most leading segments with
+/// `path`, best first, at most `limit`: what a 404 suggests.
+pub fn closest<'a>(specs: &'a [Spec], path: &str, limit: usize) -> Vec<&'a Operation> {
+    let wanted: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut scored: Vec<(usize, usize, &Operation)> = Vec::new();
+    for spec in specs {
+        for operation in &spec.operations {
+            let segments: Vec<&str> = operation
+                .template
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .collect();
+            let shared = best_alignment(&wanted, &segments);
+            let length_gap = segments.len().abs_diff(wanted.len());
+            scored.push((shared, length_gap, operation));
+        }
+    }
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored
+        .into_iter()
+        .take(limit)
+        .map(|(_, _, op)| op)
+        .collect()
+}
+
+/// Matching segments (templated segments match anything) from the start of
+/// the template against the request path, or from its end (the request
+/// path may carry a base path the template lacks).
+fn best_alignment(path: &[&str], template: &[&str]) -> usize {
+    let same = |p: &&str, t: &&str| t.starts_with('{') || p == t;
+    let forward = path
+        .iter()
+        .zip(template)
+        .take_while(|(p, t)| same(p, t))
+        .count();
+    let backward = path
+        .iter()
+        .rev()
+        .zip(template.iter().rev())
+        .take_while(|(p, t)| same(p, t))
+        .count();
+    forward.max(backward)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::LoadedSpec;
+    use crate::model::compile;
+    use serde_json::json;
+
+    fn spec(servers: &[&str], paths: &[(&str, &[&str])]) -> Spec {
+        let mut document =
+            json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {}});
+        document["servers"] = servers.iter().map(|u| json!({"url": u})).collect();
+        for (template, methods) in paths {
+            let mut item = json!({});
+            for m in *methods {
+                item[*m] = json!({"responses": {"200": {"description": "ok"}}});
+            }
+            document["paths"][*template] = item;
+        }
+        compile(LoadedSpec {
+            file: "t.yaml".into(),
+            document,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn literal_segments_win_and_parameter_names_come_back() {
+        let specs = vec![spec(
+            &["https://api.x/v1"],
+            &[
+                ("/pets/{petId}", &["get"]),
+                ("/pets/mine", &["get"]),
+                ("/pets/{id}/toys/{toy}.json", &["get"]),
+            ],
+        )];
+        let routes = Routes::new(&specs);
+        let found = routes
+            .find(&specs, None, &Method::GET, "/v1/pets/mine")
+            .unwrap();
+        assert_eq!(specs[0].operations[found.operation].template, "/pets/mine");
+        let found = routes
+            .find(&specs, None, &Method::GET, "/v1/pets/a%20b")
+            .unwrap();
+        assert_eq!(found.params, [("petId".to_owned(), "a b".to_owned())]);
+        assert_eq!(found.relative_path, "/pets/a%20b");
+        let found = routes
+            .find(&specs, None, &Method::GET, "/pets/7/toys/ball.json")
+            .unwrap();
+        assert_eq!(
+            found.params,
+            [
+                ("id".to_owned(), "7".to_owned()),
+                ("toy".to_owned(), "ball".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn trailing_slashes_do_not_matter() {
+        let specs = vec![spec(
+            &["https://pokeapi.co/v2"],
+            &[("/pokemon/{id}/", &["get"])],
+        )];
+        let routes = Routes::new(&specs);
+        let found = routes.find(&specs, None, &Method::GET, "/v2/pokemon/77");
+        let found = found.unwrap_or_else(|e| panic!("{e:?} {specs:?}"));
+        assert_eq!(
+            (found.params[0].1.as_str(), found.relative_path.as_str()),
+            ("77", "/pokemon/77")
+        );
+    }
+
+    #[test]
+    fn wrong_method_and_unknown_path() {
+        let specs = vec![spec(&[], &[("/pets", &["get", "post"])])];
+        let routes = Routes::new(&specs);
+        assert_eq!(
+            routes.find(&specs, None, &Method::DELETE, "/pets"),
+            Err(Miss::MethodNotAllowed(vec![Method::GET, Method::POST]))
+        );
+        assert_eq!(
+            routes.find(&specs, None, &Method::GET, "/cats"),
+            Err(Miss::NotFound)
+        );
+    }
+
+    #[test]
+    fn hosts_pick_specs_and_the_first_spec_wins_ambiguity() {
+        let specs = vec![
+            spec(&["https://a.example"], &[("/users", &["get"])]),
+            spec(&["https://b.example"], &[("/users", &["get"])]),
+        ];
+        let routes = Routes::new(&specs);
+        assert_eq!(
+            routes
+                .find(&specs, Some("b.example"), &Method::GET, "/users")
+                .unwrap()
+                .spec,
+            1
+        );
+        assert_eq!(
+            routes
+                .find(&specs, None, &Method::GET, "/users")
+                .unwrap()
+                .spec,
+            0
+        );
+        // An unknown host searches everything.
+        assert_eq!(
+            routes
+                .find(&specs, Some("c.example"), &Method::GET, "/users")
+                .unwrap()
+                .spec,
+            0
+        );
+    }
+
+    #[test]
+    fn several_parameters_in_one_segment() {
+        assert_eq!(
+            match_segments("/d/{from}-{to}", "/d/2020-2021"),
+            Some(vec!["2020".into(), "2021".into()])
+        );
+        assert_eq!(match_segments("/d/{from}-{to}", "/d/2020"), None);
+        assert_eq!(
+            match_segments("/d/{a}{b}", "/d/xy"),
+            Some(vec!["x".into(), "y".into()])
+        );
+        let specs = vec![spec(&[], &[("/d/{from}-{to}", &["get"])])];
+        let routes = Routes::new(&specs);
+        assert_eq!(
+            routes
+                .find(&specs, None, &Method::GET, "/d/1-2")
+                .unwrap()
+                .params
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn closest_operations_share_leading_segments() {
+        let specs = vec![spec(
+            &[],
+            &[
+                ("/pets", &["get"]),
+                ("/pets/{id}", &["get"]),
+                ("/stores", &["get"]),
+            ],
+        )];
+        let near: Vec<_> = closest(&specs, "/pets/1/photos", 2)
+            .iter()
+            .map(|o| o.template.as_str())
+            .collect();
+        assert_eq!(near, ["/pets/{id}", "/pets"]);
+    }
+}

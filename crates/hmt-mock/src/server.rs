@@ -1,0 +1,1388 @@
+//! The mock server: one request's way through it reads top to bottom in
+//! [`Mock::handle`].
+//!
+//! 1. The body is read (bounded) and the target found: HMT's path routing
+//!    (`/https://api.example.com/users`), header routing (`Host` plus
+//!    `x-hmt-scheme`), or the plain path.
+//! 2. CORS preflights and OAuth2 authorization endpoints are answered by
+//!    the mock itself.
+//! 3. [`route`](crate::route) finds the operation, or the answer is a 404
+//!    listing the closest operations, or a 405 with `Allow`.
+//! 4. Security: credentials the operation requires must be present (401).
+//! 5. Validation of parameters and body (400, or the operation's own 4xx).
+//! 6. Replay: a recorded exchange that matches is served as recorded.
+//! 7. Otherwise [`respond`](crate::respond) chooses the documented
+//!    response and renders an example or generated data.
+//! 8. The exchange goes into the journal (`/admin/requests`) and, with a
+//!    log directory, into its http-types log.
+
+use crate::callbacks::{CallbackResponse, Callbacks, Storage};
+use crate::generate::Generator;
+use crate::model::{Location, SecurityScheme, Spec};
+use crate::pregen::Pregen;
+use crate::replay::{self, ReplayEntry};
+use crate::respond::{self, Preferences, Unsatisfiable};
+use crate::route::{self, Found, Miss, Routes};
+use crate::validate::{Refusal, RequestView, SpecValidators};
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use rand::rngs::StdRng;
+use rand::{Rng, RngExt, SeedableRng};
+use serde_json::{Value, json};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::time::SystemTime;
+
+/// The header that names the upstream scheme in header routing.
+pub const SCHEME_HEADER: &str = "x-hmt-scheme";
+
+/// Request bodies larger than this are refused with 413.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// How the mock behaves.
+#[derive(Clone, Debug)]
+pub struct MockConfig {
+    /// Route on `Host` and `x-hmt-scheme` instead of the path.
+    pub header_routing: bool,
+    /// Seed for generated data: the same request gets the same data.
+    /// `None`: data varies per request.
+    pub seed: Option<u64>,
+    /// HMT's behaviour: a random documented response instead of the lowest
+    /// 2xx.
+    pub random_responses: bool,
+    /// Check requests against their schemas.
+    pub validate: bool,
+    /// Refuse requests that lack the credentials an operation requires.
+    pub auth: bool,
+    /// Answer CORS preflights and add CORS headers.
+    pub cors: bool,
+    /// Write every served exchange here as http-types JSONL.
+    pub log_dir: Option<PathBuf>,
+    /// Requests kept for `GET /admin/requests`, oldest dropped first.
+    pub journal_limit: usize,
+}
+
+impl Default for MockConfig {
+    fn default() -> MockConfig {
+        MockConfig {
+            header_routing: false,
+            seed: None,
+            random_responses: false,
+            validate: true,
+            auth: true,
+            cors: false,
+            log_dir: None,
+            journal_limit: 10_000,
+        }
+    }
+}
+
+/// Specs and everything derived from them, replaced whole on reload.
+pub struct Loaded {
+    /// The specs, in the order given.
+    pub specs: Vec<Spec>,
+    routes: Routes,
+    validators: Vec<SpecValidators>,
+    /// Rendered example responses, per spec and operation, keyed by
+    /// (response, media type) index: examples never change, so they are
+    /// serialised once.
+    rendered: Vec<Vec<RenderCache>>,
+    callbacks: Option<Callbacks>,
+}
+
+impl Loaded {
+    /// Routes and validators for `specs`.
+    pub fn new(specs: Vec<Spec>) -> Loaded {
+        Loaded {
+            routes: Routes::new(&specs),
+            validators: specs.iter().map(SpecValidators::new).collect(),
+            rendered: specs
+                .iter()
+                .map(|s| s.operations.iter().map(RenderCache::new).collect())
+                .collect(),
+            specs,
+            callbacks: None,
+        }
+    }
+
+    /// These specs, with callback scripts.
+    pub fn with_callbacks(mut self, callbacks: Callbacks) -> Loaded {
+        self.callbacks = Some(callbacks);
+        self
+    }
+
+    fn replay_entries(&self) -> impl Iterator<Item = &ReplayEntry> {
+        self.specs
+            .iter()
+            .flat_map(|s| &s.operations)
+            .flat_map(|o| &o.replay)
+    }
+}
+
+/// Example responses of one operation, rendered on first use: one slot
+/// per (response, media type), plus one per response without content.
+struct RenderCache {
+    slots: Vec<Vec<OnceLock<Rendered>>>,
+}
+
+impl RenderCache {
+    fn new(operation: &crate::model::Operation) -> RenderCache {
+        RenderCache {
+            slots: operation
+                .responses
+                .iter()
+                .map(|r| (0..=r.content.len()).map(|_| OnceLock::new()).collect())
+                .collect(),
+        }
+    }
+
+    /// The slot of `response` and `media` (`None`: no content).
+    fn slot(&self, response: usize, media: Option<usize>) -> Option<&OnceLock<Rendered>> {
+        let slots = self.slots.get(response)?;
+        slots.get(media.unwrap_or(slots.len() - 1))
+    }
+}
+
+/// A response ready to send.
+#[derive(Debug)]
+struct Rendered {
+    status: StatusCode,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Bytes,
+}
+
+/// The body type of every response.
+pub type Body = Full<Bytes>;
+
+/// The mock server's shared state.
+pub struct Mock {
+    config: MockConfig,
+    loaded: RwLock<Arc<Loaded>>,
+    journal: Mutex<VecDeque<Served>>,
+    /// Shared by callbacks; cleared by the admin API.
+    pub storage: Storage,
+    /// Webhooks that rewrite schemas before generation.
+    pub pregen: Pregen,
+    log: Option<LogFiles>,
+    requests: AtomicU64,
+    /// Seeds per-request randomness when no seed is configured.
+    entropy: u64,
+}
+
+impl Mock {
+    /// A mock serving `loaded`.
+    pub fn new(config: MockConfig, loaded: Loaded) -> std::io::Result<Mock> {
+        let log = match &config.log_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                Some(LogFiles {
+                    dir: dir.clone(),
+                    files: Mutex::new(HashMap::new()),
+                })
+            }
+            None => None,
+        };
+        let entropy = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id()) << 32;
+        Ok(Mock {
+            config,
+            loaded: RwLock::new(Arc::new(loaded)),
+            journal: Mutex::new(VecDeque::new()),
+            storage: Storage::default(),
+            pregen: Pregen::default(),
+            log,
+            requests: AtomicU64::new(0),
+            entropy,
+        })
+    }
+
+    /// The specs being served now.
+    pub fn loaded(&self) -> Arc<Loaded> {
+        self.loaded
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Serves `loaded` from now on (requests in flight finish with the
+    /// old specs).
+    pub fn replace(&self, loaded: Loaded) {
+        *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded);
+    }
+
+    /// The journal, oldest first, as http-types exchanges.
+    pub fn journal(&self) -> Vec<hmt_types::Exchange> {
+        let served: Vec<Served> = lock(&self.journal).iter().cloned().collect();
+        served.iter().map(Served::exchange).collect()
+    }
+
+    /// Empties the journal.
+    pub fn clear_journal(&self) {
+        lock(&self.journal).clear();
+    }
+
+    /// Empties storage and starts every replay sequence over.
+    pub fn reset(&self) {
+        self.storage.clear();
+        for entry in self.loaded().replay_entries() {
+            entry.rewind();
+        }
+    }
+
+    /// Serves one request.
+    pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+        let started = SystemTime::now();
+        let (parts, body) = request.into_parts();
+        let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) => {
+                let status = if error
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                return problem(
+                    status,
+                    "body",
+                    &format!("could not read the request body: {error}"),
+                    json!({}),
+                );
+            }
+        };
+        let target = self.target(&parts);
+        let mut response = self
+            .respond(&Asked {
+                parts: &parts,
+                target: &target,
+                body: &body,
+            })
+            .await;
+        if self.config.cors {
+            add_cors(response.headers_mut(), &parts.headers);
+        }
+        if self.config.journal_limit > 0 || self.log.is_some() {
+            self.remember(Served {
+                started,
+                finished: SystemTime::now(),
+                method: parts.method.clone(),
+                request_headers: parts.headers.clone(),
+                target,
+                request_body: body,
+                status: response.status(),
+                response_headers: response.headers().clone(),
+                response_body: full_bytes(response.body()),
+            });
+        }
+        response
+    }
+
+    /// Where the request is going: host (if named) and path, and the
+    /// query string.
+    fn target(&self, parts: &http::request::Parts) -> Target {
+        let path = parts.uri.path();
+        let query = parts.uri.query().unwrap_or("").to_owned();
+        // Path routing: `/https://api.example.com/users`.
+        for scheme in ["https:/", "http:/"] {
+            if let Some(rest) = path.strip_prefix('/').and_then(|p| p.strip_prefix(scheme)) {
+                let rest = rest.trim_start_matches('/');
+                let (host, path) = match rest.find('/') {
+                    Some(slash) => (&rest[..slash], &rest[slash..]),
+                    None => (rest, "/"),
+                };
+                return Target {
+                    scheme: Some(scheme.trim_end_matches(":/").to_owned()),
+                    host: Some(host.to_ascii_lowercase()),
+                    routed_host: true,
+                    path: path.to_owned(),
+                    query,
+                };
+            }
+        }
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_ascii_lowercase)
+            .or_else(|| {
+                parts
+                    .uri
+                    .authority()
+                    .map(|a| a.as_str().to_ascii_lowercase())
+            });
+        Target {
+            scheme: if self.config.header_routing {
+                Some(
+                    parts
+                        .headers
+                        .get(SCHEME_HEADER)
+                        .and_then(|h| h.to_str().ok())
+                        .unwrap_or("http")
+                        .to_ascii_lowercase(),
+                )
+            } else {
+                None
+            },
+            routed_host: self.config.header_routing,
+            host,
+            path: path.to_owned(),
+            query,
+        }
+        .routed()
+    }
+
+    async fn respond(&self, asked: &Asked<'_>) -> Response<Body> {
+        let Asked {
+            parts,
+            target,
+            body,
+        } = *asked;
+        if self.config.cors
+            && parts.method == Method::OPTIONS
+            && parts
+                .headers
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            return preflight(&parts.headers);
+        }
+        let loaded = self.loaded();
+        let host = target.routing_host();
+        let random = || self.rng("oauth", target).next_u64();
+        if let Some(response) = oauth(&loaded, &parts.method, &target.path, &target.query, &random)
+        {
+            return response;
+        }
+        let found = match loaded
+            .routes
+            .find(&loaded.specs, host, &parts.method, &target.path)
+        {
+            Ok(found) => found,
+            Err(Miss::MethodNotAllowed(allowed)) => {
+                let allow = allowed
+                    .iter()
+                    .map(Method::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut response = problem(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method",
+                    &format!(
+                        "{} is not documented for {}; documented: {allow}",
+                        parts.method, target.path
+                    ),
+                    json!({"allow": allowed.iter().map(Method::as_str).collect::<Vec<_>>()}),
+                );
+                if let Ok(value) = HeaderValue::from_str(&allow) {
+                    response.headers_mut().insert(header::ALLOW, value);
+                }
+                return response;
+            }
+            Err(Miss::NotFound) => {
+                let empty = Response::new(Body::default());
+                if let Some(answered) = self.callback(&loaded, asked, &[], &[&target.path], &empty)
+                {
+                    return answered;
+                }
+                return self
+                    .replay_miss(&loaded, asked)
+                    .unwrap_or_else(|| not_found(&loaded, &parts.method, target));
+            }
+        };
+        let spec = &loaded.specs[found.spec];
+        let operation = &spec.operations[found.operation];
+        let query = parse_query(&target.query);
+
+        if self.config.auth && !authorized(&operation.security, &parts.headers, &query) {
+            return unauthorized(&operation.security);
+        }
+        if self.config.validate {
+            let header = |name: &str| header_values(&parts.headers, name).into_iter().next();
+            let cookie = |name: &str| cookie_value(&parts.headers, name);
+            let view = RequestView {
+                path_params: &found.params,
+                query: &query,
+                header: &header,
+                cookie: &cookie,
+                content_type: parts
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok()),
+                body,
+            };
+            if let Err(refusal) = loaded.validators[found.spec].check(spec, found.operation, &view)
+            {
+                return refused(operation, refusal);
+            }
+        }
+        let preferences =
+            Preferences::parse(parts.headers.get("prefer").and_then(|v| v.to_str().ok()));
+        if !operation.replay.is_empty() && preferences.is_empty() {
+            let header = |name: &str| header_values(&parts.headers, name);
+            let incoming = replay::Incoming {
+                path: &found.relative_path,
+                query: &query,
+                header: &header,
+                body,
+            };
+            match replay::nearest(&operation.replay, &incoming) {
+                Some((entry, differences, _)) if differences.is_empty() => {
+                    if let Some(recorded) = entry.next_response() {
+                        return self.after_callback(&loaded, asked, &found, replayed(recorded));
+                    }
+                }
+                _ if spec.strict_replay => {
+                    if let Some(miss) = self.replay_miss(&loaded, asked) {
+                        return miss;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let schemas = if self.pregen.is_active() {
+            let request = request_json(parts, target, body);
+            Some(
+                self.pregen
+                    .apply(&request, operation_schemas(operation))
+                    .await,
+            )
+        } else {
+            None
+        };
+        let response = self.documented(&loaded, &found, &preferences, asked, schemas.as_ref());
+        self.after_callback(&loaded, asked, &found, response)
+    }
+
+    /// `response`, or what a callback registered for this request makes of
+    /// it.
+    fn after_callback(
+        &self,
+        loaded: &Loaded,
+        asked: &Asked<'_>,
+        found: &Found,
+        response: Response<Body>,
+    ) -> Response<Body> {
+        let paths = [found.relative_path.as_str(), asked.target.path.as_str()];
+        self.callback(loaded, asked, &found.params, &paths, &response)
+            .unwrap_or(response)
+    }
+
+    /// What the callback registered for this request (method, host, one of
+    /// `paths`) makes of `response`; `None` when no callback applies.
+    fn callback(
+        &self,
+        loaded: &Loaded,
+        asked: &Asked<'_>,
+        params: &[(String, String)],
+        paths: &[&str],
+        response: &Response<Body>,
+    ) -> Option<Response<Body>> {
+        let Asked {
+            parts,
+            target,
+            body,
+        } = *asked;
+        let callbacks = loaded.callbacks.as_ref()?;
+        let index = callbacks.find(parts.method.as_str(), target, paths)?;
+        let request = callback_request(parts, target, body, params, paths[0]);
+        let seen = CallbackResponse {
+            status: response.status().as_u16(),
+            headers: response
+                .headers()
+                .iter()
+                .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect(),
+            body: full_bytes(response.body()),
+        };
+        Some(match callbacks.run(index, request, seen, &self.storage) {
+            Ok(answer) => {
+                let mut response = Response::new(Full::new(answer.body));
+                *response.status_mut() =
+                    StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+                for (name, value) in answer.headers {
+                    if let (Ok(name), Ok(value)) = (
+                        HeaderName::from_bytes(name.as_bytes()),
+                        HeaderValue::from_str(&value),
+                    ) {
+                        response.headers_mut().append(name, value);
+                    }
+                }
+                response
+            }
+            Err(message) => problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "callback",
+                &message,
+                json!({}),
+            ),
+        })
+    }
+
+    /// With recordings served strictly (`--recordings`), a request that no
+    /// recorded request matches gets a 404 naming the nearest one across
+    /// every operation, and what differs; `None` when no strict spec is
+    /// loaded.
+    fn replay_miss(&self, loaded: &Loaded, asked: &Asked<'_>) -> Option<Response<Body>> {
+        let Asked {
+            parts,
+            target,
+            body,
+        } = *asked;
+        let query = parse_query(&target.query);
+        let header = |name: &str| header_values(&parts.headers, name);
+        let mut best: Option<(replay::Distance, Vec<String>, String)> = None;
+        for spec in loaded.specs.iter().filter(|s| s.strict_replay) {
+            let relative = under_base(spec, &target.path);
+            let incoming = replay::Incoming {
+                path: relative,
+                query: &query,
+                header: &header,
+                body,
+            };
+            for operation in &spec.operations {
+                let Some((entry, mut differences, mut distance)) =
+                    replay::nearest(&operation.replay, &incoming)
+                else {
+                    continue;
+                };
+                if operation.method != parts.method {
+                    differences.insert(
+                        0,
+                        format!("method is {} (recorded {})", parts.method, operation.method),
+                    );
+                    distance = distance.plus_one();
+                }
+                if best.as_ref().is_none_or(|(d, _, _)| distance < *d) {
+                    best = Some((
+                        distance,
+                        differences,
+                        format!("{} {}", operation.method, entry.path),
+                    ));
+                }
+            }
+        }
+        let (_, differences, nearest) = best?;
+        let first_strict = loaded.specs.iter().find(|s| s.strict_replay)?;
+        let request = format!(
+            "{} {}",
+            parts.method,
+            under_base(first_strict, &target.path)
+        );
+        Some(problem(
+            StatusCode::NOT_FOUND,
+            "replay-miss",
+            &format!(
+                "no recorded request matches {request}; the nearest is {nearest}: {}",
+                differences.join("; ")
+            ),
+            json!({"nearest": {"request": nearest, "differences": differences}}),
+        ))
+    }
+
+    /// The documented response, an example or generated data.
+    fn documented(
+        &self,
+        loaded: &Loaded,
+        found: &Found,
+        preferences: &Preferences,
+        asked: &Asked<'_>,
+        pregen_schemas: Option<&Value>,
+    ) -> Response<Body> {
+        let Asked { parts, target, .. } = *asked;
+        let spec = &loaded.specs[found.spec];
+        let operation = &spec.operations[found.operation];
+        let mut pick = |n: usize| self.rng(operation.id.as_str(), target).random_range(0..n);
+        let random: Option<&mut dyn FnMut(usize) -> usize> =
+            if self.config.random_responses && preferences.code.is_none() {
+                Some(&mut pick)
+            } else {
+                None
+            };
+        let (response, status) = match respond::choose_response(operation, preferences, random) {
+            Ok(chosen) => chosen,
+            Err(e) => return unsatisfiable(&e),
+        };
+        let accept = parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        let media = match respond::choose_media(response, accept) {
+            Ok(media) => media,
+            Err(e) => return unsatisfiable(&e),
+        };
+        let response_index = operation
+            .responses
+            .iter()
+            .position(|r| std::ptr::eq(r, response))
+            .unwrap_or(0);
+        let media_index = media.map(|m| {
+            response
+                .content
+                .iter()
+                .position(|c| std::ptr::eq(c, m))
+                .unwrap_or(0)
+        });
+        // A schema from the pregen webhooks replaces examples and the spec's
+        // schema.
+        let pregen_schema = media.and_then(|m| {
+            pregen_schemas?
+                .get(respond::status_name(response.status))?
+                .get(&m.media_type)
+        });
+        let example = match media.map(|m| respond::choose_example(m, preferences)) {
+            _ if pregen_schema.is_some() => None,
+            Some(Ok(example)) => example,
+            Some(Err(e)) => return unsatisfiable(&e),
+            None => None,
+        };
+        let cacheable = pregen_schema.is_none()
+            && preferences.is_empty()
+            && !self.config.random_responses
+            && (example.is_some() || media.is_none())
+            && response.headers.iter().all(|h| h.example.is_some());
+        let slot = loaded.rendered[found.spec][found.operation]
+            .slot(response_index, media_index)
+            .filter(|_| cacheable);
+        if let Some(rendered) = slot.and_then(OnceLock::get) {
+            return rendered.to_response();
+        }
+        let mut rng = self.rng(&format!("{} body", operation.id), target);
+        let generator = Generator::new(&spec.document);
+        let (content_type, body) = match media {
+            Some(media) => {
+                let value = match example {
+                    Some(example) => example.clone(),
+                    None => match pregen_schema.or(media.schema.as_ref()) {
+                        Some(schema) => generator.generate(schema, &mut rng),
+                        None => Value::Null,
+                    },
+                };
+                let body = if example.is_none() && media.schema.is_none() && pregen_schema.is_none()
+                {
+                    Bytes::new()
+                } else {
+                    respond::body_bytes(&media.media_type, &value)
+                };
+                (
+                    Some(respond::content_type(&media.media_type, Some(&value))),
+                    body,
+                )
+            }
+            None => (None, Bytes::new()),
+        };
+        let mut headers = Vec::with_capacity(response.headers.len() + 1);
+        if let Some(content_type) = content_type
+            && let Ok(value) = HeaderValue::from_str(&content_type)
+        {
+            headers.push((header::CONTENT_TYPE, value));
+        }
+        for declared in &response.headers {
+            let value = match (&declared.example, &declared.schema) {
+                (Some(example), _) => example.clone(),
+                (None, Some(schema)) => generator.generate(schema, &mut rng),
+                (None, None) => continue,
+            };
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(declared.name.as_bytes()),
+                HeaderValue::from_str(&respond::header_text(&value)),
+            ) {
+                headers.push((name, value));
+            }
+        }
+        let rendered = Rendered {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            headers,
+            body,
+        };
+        let response = rendered.to_response();
+        if let Some(slot) = slot {
+            let _ = slot.set(rendered);
+        }
+        response
+    }
+
+    /// Randomness for one request: from the seed and what was asked
+    /// (reproducible), or fresh per request.
+    fn rng(&self, purpose: &str, target: &Target) -> StdRng {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        purpose.hash(&mut hasher);
+        match self.config.seed {
+            Some(seed) => {
+                seed.hash(&mut hasher);
+                target.path.hash(&mut hasher);
+                target.query.hash(&mut hasher);
+            }
+            None => {
+                self.entropy.hash(&mut hasher);
+                self.requests
+                    .fetch_add(1, Ordering::Relaxed)
+                    .hash(&mut hasher);
+            }
+        }
+        StdRng::seed_from_u64(hasher.finish())
+    }
+
+    /// Journal and log. The journal keeps what was served as it was (a few
+    /// reference-counted clones); it becomes http-types only when read.
+    fn remember(&self, served: Served) {
+        if let Some(log) = &self.log {
+            log.write(&served.exchange());
+        }
+        if self.config.journal_limit > 0 {
+            let mut journal = lock(&self.journal);
+            if journal.len() >= self.config.journal_limit {
+                journal.pop_front();
+            }
+            journal.push_back(served);
+        }
+    }
+}
+
+/// A request as the steps after reading it see it.
+#[derive(Clone, Copy)]
+struct Asked<'a> {
+    parts: &'a http::request::Parts,
+    target: &'a Target,
+    body: &'a Bytes,
+}
+
+/// One served exchange, as the journal keeps it.
+#[derive(Clone)]
+struct Served {
+    started: SystemTime,
+    finished: SystemTime,
+    method: Method,
+    target: Target,
+    request_headers: HeaderMap,
+    request_body: Bytes,
+    status: StatusCode,
+    response_headers: HeaderMap,
+    response_body: Bytes,
+}
+
+impl Served {
+    fn exchange(&self) -> hmt_types::Exchange {
+        let request = request_record(
+            &self.method,
+            &self.request_headers,
+            &self.target,
+            &self.request_body,
+            self.started,
+        );
+        let mut response = hmt_types::Response::new(self.status.as_u16());
+        for (name, value) in &self.response_headers {
+            if let Ok(value) = value.to_str() {
+                response.headers.append(name.as_str(), value);
+            }
+        }
+        if !self.response_body.is_empty() {
+            response.body = Some(self.response_body.to_vec());
+        }
+        response.timestamp = Some(hmt_types::clock::rfc3339_millis(self.finished));
+        hmt_types::Exchange {
+            request,
+            response: Some(response),
+            meta: serde_json::Map::new(),
+        }
+    }
+}
+
+impl Rendered {
+    fn to_response(&self) -> Response<Body> {
+        let mut response = Response::new(Full::new(self.body.clone()));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        for (name, value) in &self.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        response
+    }
+}
+
+/// Where a request is going.
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    /// `http` or `https` when the request named it.
+    pub scheme: Option<String>,
+    /// Lower-case host with any port.
+    pub host: Option<String>,
+    /// Whether `host` came from path or header routing (and so chooses
+    /// specs), or is just the `Host` header of a plain request.
+    pub routed_host: bool,
+    /// The path, percent-encoded as sent.
+    pub path: String,
+    /// The query string, without `?`.
+    pub query: String,
+}
+
+impl Target {
+    fn routed(mut self) -> Target {
+        if self.scheme.is_some() && !self.routed_host {
+            self.routed_host = true;
+        }
+        self
+    }
+
+    fn routing_host(&self) -> Option<&str> {
+        if self.routed_host {
+            self.host.as_deref()
+        } else {
+            None
+        }
+    }
+}
+
+fn parse_query(query: &str) -> Vec<(String, String)> {
+    if query.is_empty() {
+        return Vec::new();
+    }
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (
+                hmt_types::decode_form_component(name.as_bytes()),
+                hmt_types::decode_form_component(value.as_bytes()),
+            )
+        })
+        .collect()
+}
+
+fn header_values(headers: &HeaderMap, name: &str) -> Vec<String> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (n, v) = pair.trim().split_once('=')?;
+            (n == name).then(|| v.to_owned())
+        })
+}
+
+/// Whether any security alternative is satisfied by what was sent.
+fn authorized(
+    security: &[Vec<SecurityScheme>],
+    headers: &HeaderMap,
+    query: &[(String, String)],
+) -> bool {
+    if security.is_empty() {
+        return true;
+    }
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let has_scheme = |scheme: &str| {
+        authorization.len() > scheme.len()
+            && authorization[..scheme.len()].eq_ignore_ascii_case(scheme)
+            && authorization.as_bytes()[scheme.len()] == b' '
+            && !authorization[scheme.len() + 1..].trim().is_empty()
+    };
+    security.iter().any(|alternative| {
+        alternative.iter().all(|scheme| match scheme {
+            SecurityScheme::Basic => has_scheme("basic"),
+            SecurityScheme::Bearer => has_scheme("bearer"),
+            SecurityScheme::ApiKey { name, location } => match location {
+                Location::Header => headers.contains_key(name.as_str()),
+                Location::Query => query.iter().any(|(n, _)| n == name),
+                Location::Cookie => cookie_value(headers, name).is_some(),
+                Location::Path => false,
+            },
+            SecurityScheme::MutualTls => true,
+        })
+    })
+}
+
+fn unauthorized(security: &[Vec<SecurityScheme>]) -> Response<Body> {
+    let mut needed = Vec::new();
+    for alternative in security {
+        let names: Vec<String> = alternative
+            .iter()
+            .map(|s| match s {
+                SecurityScheme::Basic => "Authorization: Basic".to_owned(),
+                SecurityScheme::Bearer => "Authorization: Bearer".to_owned(),
+                SecurityScheme::ApiKey { name, location } => match location {
+                    Location::Header => format!("header {name}"),
+                    Location::Query => format!("query parameter {name}"),
+                    Location::Cookie => format!("cookie {name}"),
+                    Location::Path => name.clone(),
+                },
+                SecurityScheme::MutualTls => "a client certificate".to_owned(),
+            })
+            .collect();
+        needed.push(names.join(" and "));
+    }
+    let detail = format!("credentials required: {}", needed.join(", or "));
+    let mut response = problem(StatusCode::UNAUTHORIZED, "unauthorized", &detail, json!({}));
+    let challenge = if security
+        .iter()
+        .flatten()
+        .any(|s| *s == SecurityScheme::Basic)
+    {
+        "Basic realm=\"hmt\""
+    } else {
+        "Bearer"
+    };
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    response
+}
+
+/// Validation failures get 400, or the 4xx the operation documents for
+/// bad requests (422, then any other).
+fn refused(operation: &crate::model::Operation, refusal: Refusal) -> Response<Body> {
+    match refusal {
+        Refusal::UnsupportedMediaType { sent, accepted } => problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "media-type",
+            &format!(
+                "the body is {sent}; this operation accepts {}",
+                accepted.join(", ")
+            ),
+            json!({}),
+        ),
+        Refusal::Invalid(issues) => {
+            let documented: Vec<u16> = operation
+                .responses
+                .iter()
+                .filter_map(|r| match r.status {
+                    crate::model::StatusKey::Code(c) if (400..500).contains(&c) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            let status = [400, 422]
+                .into_iter()
+                .find(|c| documented.contains(c))
+                .or_else(|| {
+                    documented
+                        .iter()
+                        .copied()
+                        .filter(|c| ![401, 403, 404].contains(c))
+                        .min()
+                })
+                .unwrap_or(400);
+            let detail = issues
+                .iter()
+                .map(|i| i.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            problem(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                "validation",
+                &detail,
+                json!({"errors": issues}),
+            )
+        }
+    }
+}
+
+fn unsatisfiable(e: &Unsatisfiable) -> Response<Body> {
+    let status = match e {
+        Unsatisfiable::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
+        Unsatisfiable::NoSuchCode { .. } | Unsatisfiable::NoSuchExample { .. } => {
+            StatusCode::NOT_FOUND
+        }
+        Unsatisfiable::NoResponses => StatusCode::NOT_IMPLEMENTED,
+    };
+    problem(status, "no-response", &e.to_string(), json!({}))
+}
+
+fn replayed(recorded: &replay::RecordedResponse) -> Response<Body> {
+    let mut response = Response::new(Full::new(recorded.body.clone()));
+    *response.status_mut() = StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    for (name, value) in &recorded.headers {
+        // Framing and encoding are this server's: the recorded body is
+        // stored decoded and whole.
+        if matches!(
+            name.to_ascii_lowercase().as_str(),
+            "content-length"
+                | "transfer-encoding"
+                | "content-encoding"
+                | "connection"
+                | "keep-alive"
+                | "date"
+        ) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    response
+}
+
+/// An operation's response schemas for the pregen webhooks: by status,
+/// then media type.
+fn operation_schemas(operation: &crate::model::Operation) -> Value {
+    let mut schemas = serde_json::Map::new();
+    for response in &operation.responses {
+        let media: serde_json::Map<String, Value> = response
+            .content
+            .iter()
+            .filter_map(|m| Some((m.media_type.clone(), m.schema.clone()?)))
+            .collect();
+        if !media.is_empty() {
+            schemas.insert(respond::status_name(response.status), Value::Object(media));
+        }
+    }
+    Value::Object(schemas)
+}
+
+/// The request in http-types form, as the journal keeps it.
+fn request_json(parts: &http::request::Parts, target: &Target, body: &Bytes) -> Value {
+    let exchange = hmt_types::Exchange {
+        request: request_record(
+            &parts.method,
+            &parts.headers,
+            target,
+            body,
+            SystemTime::now(),
+        ),
+        response: None,
+        meta: serde_json::Map::new(),
+    };
+    serde_json::from_str::<Value>(&exchange.to_json_line())
+        .ok()
+        .and_then(|mut v| v.get_mut("request").map(Value::take))
+        .unwrap_or(Value::Null)
+}
+
+/// The request as a callback sees it: body parsed when it is JSON.
+fn callback_request(
+    parts: &http::request::Parts,
+    target: &Target,
+    body: &Bytes,
+    params: &[(String, String)],
+    path: &str,
+) -> Value {
+    let mut query = serde_json::Map::new();
+    for (name, value) in parse_query(&target.query) {
+        match query.get_mut(&name) {
+            Some(Value::Array(values)) => values.push(Value::String(value)),
+            Some(first) => *first = json!([first.take(), value]),
+            None => {
+                query.insert(name, Value::String(value));
+            }
+        }
+    }
+    let headers: serde_json::Map<String, Value> = parts
+        .headers
+        .keys()
+        .map(|name| {
+            (
+                name.as_str().to_owned(),
+                Value::String(header_values(&parts.headers, name.as_str()).join(", ")),
+            )
+        })
+        .collect();
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    };
+    json!({
+        "method": parts.method.as_str(),
+        "host": target.host,
+        "path": path,
+        "params": params.iter().map(|(n, v)| (n.clone(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
+        "query": query,
+        "headers": headers,
+        "body": body,
+    })
+}
+
+/// `path` under the first of `spec`'s base paths it starts with.
+fn under_base<'a>(spec: &Spec, path: &'a str) -> &'a str {
+    spec.servers
+        .iter()
+        .find_map(|s| {
+            path.strip_prefix(s.base_path.as_str())
+                .filter(|r| r.starts_with('/'))
+        })
+        .unwrap_or(path)
+}
+
+/// 404 for a route no spec has, naming the closest operations; with
+/// recordings loaded, the nearest recorded request too.
+fn not_found(loaded: &Loaded, method: &Method, target: &Target) -> Response<Body> {
+    let closest: Vec<String> = route::closest(&loaded.specs, &target.path, 3)
+        .iter()
+        .map(|op| format!("{} {}", op.method, op.template))
+        .collect();
+    let mut detail = format!("no operation matches {method} {}", target.path);
+    if !closest.is_empty() {
+        detail.push_str(&format!("; closest: {}", closest.join(", ")));
+    }
+    problem(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        &detail,
+        json!({"closest": closest}),
+    )
+}
+
+/// OAuth2 authorization-code endpoints: the authorization URL redirects to
+/// `redirect_uri` with a code and the client's `state`; the token URL
+/// hands out a bearer token.
+fn oauth(
+    loaded: &Loaded,
+    method: &Method,
+    path: &str,
+    query: &str,
+    random: &dyn Fn() -> u64,
+) -> Option<Response<Body>> {
+    for spec in &loaded.specs {
+        for endpoint in &spec.oauth {
+            if *method == Method::GET && path == endpoint.authorization_path {
+                let query = parse_query(query);
+                let get = |name: &str| {
+                    query
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| v.as_str())
+                };
+                let Some(redirect) = get("redirect_uri") else {
+                    return Some(problem(
+                        StatusCode::BAD_REQUEST,
+                        "oauth",
+                        "redirect_uri is required",
+                        json!({}),
+                    ));
+                };
+                let mut location = format!(
+                    "{redirect}{}code=",
+                    if redirect.contains('?') { '&' } else { '?' }
+                );
+                location.push_str(&format!("{:016x}", random()));
+                if let Some(state) = get("state") {
+                    location.push_str("&state=");
+                    location.push_str(&encode_component(state));
+                }
+                let mut response = Response::new(Full::new(Bytes::new()));
+                *response.status_mut() = StatusCode::FOUND;
+                if let Ok(value) = HeaderValue::from_str(&location) {
+                    response.headers_mut().insert(header::LOCATION, value);
+                }
+                return Some(response);
+            }
+            if *method == Method::POST && endpoint.token_path.as_deref() == Some(path) {
+                let token = format!("{:016x}{:016x}", random(), random());
+                return Some(json_response(
+                    StatusCode::OK,
+                    &json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}),
+                ));
+            }
+        }
+    }
+    None
+}
+
+fn encode_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn preflight(request: &HeaderMap) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    let methods = request
+        .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(
+            "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+        ));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, methods);
+    if let Some(requested) = request.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
+    }
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    response
+}
+
+fn add_cors(headers: &mut HeaderMap, request: &HeaderMap) {
+    match request.get(header::ORIGIN) {
+        Some(origin) => {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+            headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        }
+        None => {
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+        }
+    }
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("*"),
+    );
+}
+
+/// A JSON response.
+pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(
+        serde_json::to_vec(value).unwrap_or_default(),
+    )));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// An `application/problem+json` response (RFC 9457); `extra` members are
+/// added to the document.
+pub fn problem(status: StatusCode, kind: &str, detail: &str, extra: Value) -> Response<Body> {
+    let mut document = json!({
+        "type": format!("urn:hmt:problem:{kind}"),
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    if let (Value::Object(document), Value::Object(extra)) = (&mut document, extra) {
+        document.extend(extra);
+    }
+    let mut response = json_response(status, &document);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+/// The request in http-types form.
+fn request_record(
+    method: &Method,
+    headers: &HeaderMap,
+    target: &Target,
+    body: &Bytes,
+    started: SystemTime,
+) -> hmt_types::Request {
+    let method = hmt_types::Method::parse(method.as_str()).unwrap_or(hmt_types::Method::Get);
+    let path_and_query = if target.query.is_empty() {
+        target.path.clone()
+    } else {
+        format!("{}?{}", target.path, target.query)
+    };
+    let mut request = hmt_types::Request::new(method, &path_and_query);
+    request.host = target.host.clone();
+    request.protocol = target
+        .scheme
+        .as_deref()
+        .and_then(hmt_types::Protocol::parse)
+        .or(Some(hmt_types::Protocol::Http));
+    for (name, value) in headers {
+        if let Ok(value) = value.to_str() {
+            request.headers.append(name.as_str(), value);
+        }
+    }
+    if !body.is_empty() {
+        request.body = Some(body.to_vec());
+    }
+    request.timestamp = Some(hmt_types::clock::rfc3339_millis(started));
+    request
+}
+
+/// The bytes inside a `Full` body, without consuming it.
+fn full_bytes(body: &Body) -> Bytes {
+    use hyper::body::Body as _;
+    let mut body = body.clone();
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    match std::pin::Pin::new(&mut body).poll_frame(&mut cx) {
+        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+        _ => Bytes::new(),
+    }
+}
+
+/// Per-host http-types logs, one line per served exchange, each written
+/// whole under its file's lock.
+struct LogFiles {
+    dir: PathBuf,
+    files: Mutex<HashMap<String, Arc<Mutex<std::fs::File>>>>,
+}
+
+impl LogFiles {
+    fn write(&self, exchange: &hmt_types::Exchange) {
+        let host = exchange.request.host.as_deref().unwrap_or("localhost");
+        let file = {
+            let mut files = lock(&self.files);
+            match files.get(host) {
+                Some(file) => file.clone(),
+                None => {
+                    let path = self
+                        .dir
+                        .join(format!("{}-mock.jsonl", hmt_types::file_safe_host(host)));
+                    match std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                    {
+                        Ok(file) => {
+                            let file = Arc::new(Mutex::new(file));
+                            files.insert(host.to_owned(), file.clone());
+                            file
+                        }
+                        Err(error) => {
+                            tracing::error!(path = %path.display(), %error, "cannot open the mock log");
+                            return;
+                        }
+                    }
+                }
+            }
+        };
+        let mut line = Vec::with_capacity(1024);
+        exchange.write_json_line(&mut line);
+        if let Err(error) = lock(&file).write_all(&line) {
+            tracing::error!(%error, "cannot write the mock log");
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
