@@ -885,3 +885,174 @@ fn daemon_mode_starts_reports_and_stops() {
         "{gone:?}"
     );
 }
+
+/// A path template filled in from its parameters' examples (or `1`).
+fn filled_path(template: &str, parameters: &[Value]) -> String {
+    let mut path = template.to_owned();
+    for parameter in parameters.iter().filter(|p| p["in"] == "path") {
+        let name = parameter["name"].as_str().unwrap();
+        let example = parameter
+            .get("example")
+            .or(parameter["schema"].get("example"))
+            .cloned()
+            .unwrap_or(json!(1));
+        let text = match example {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        path = path.replace(&format!("{{{name}}}"), &text);
+    }
+    path
+}
+
+#[test]
+fn gen_specs_from_hmt_build_serve_every_operation_with_valid_bodies() {
+    let out = tempfile::tempdir().unwrap();
+    for name in ["shop", "pokeapi", "github", "opbank"] {
+        let path = if name == "shop" {
+            common::shop_recording().to_owned()
+        } else {
+            common::recording(name)
+        };
+        common::build_into(&path, &out.path().join(name), "gen", &[]);
+    }
+    let specs: Vec<PathBuf> = ["shop", "pokeapi", "github", "opbank"]
+        .iter()
+        .flat_map(|n| common::files_in(&out.path().join(n)))
+        .collect();
+    let args: Vec<&str> = std::iter::once("--no-auth")
+        .chain(specs.iter().map(|p| p.to_str().unwrap()))
+        .collect();
+    let mock = start(&args);
+    let mut checked = 0;
+    for file in &specs {
+        let loaded = hmt_mock::load_specs(std::slice::from_ref(file))
+            .unwrap()
+            .pop()
+            .unwrap();
+        let mut document = loaded.document;
+        hmt_mock::dialect::normalise_document(&mut document);
+        let registry = jsonschema::Registry::new()
+            .add("urn:spec", document.clone())
+            .unwrap()
+            .prepare()
+            .unwrap();
+        let server = document["servers"][0]["url"].as_str().unwrap().to_owned();
+        let generator = hmt_mock::generate::Generator::new(&document);
+        for (template, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                if method == "parameters" {
+                    continue;
+                }
+                let mut parameters: Vec<Value> =
+                    item["parameters"].as_array().cloned().unwrap_or_default();
+                parameters.extend(
+                    operation["parameters"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+                let mut url = format!(
+                    "{}/{server}{}",
+                    mock.base,
+                    filled_path(template, &parameters)
+                );
+                let required_query: Vec<String> = parameters
+                    .iter()
+                    .filter(|p| p["in"] == "query" && p["required"] == true)
+                    .map(|p| {
+                        format!(
+                            "{}={}",
+                            p["name"].as_str().unwrap(),
+                            p["example"]
+                                .as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| p["example"].to_string())
+                        )
+                    })
+                    .collect();
+                if !required_query.is_empty() {
+                    url = format!("{url}?{}", required_query.join("&"));
+                }
+                // The first documented body: its example, or generated data.
+                let body = operation
+                    .pointer("/requestBody/content")
+                    .and_then(Value::as_object)
+                    .and_then(|c| c.iter().next())
+                    .map(|(media_type, media)| {
+                        let value = media.get("example").cloned().unwrap_or_else(|| {
+                            let mut rng =
+                                <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(7);
+                            generator.generate(&media["schema"], &mut rng)
+                        });
+                        let bytes = if media_type == "application/x-www-form-urlencoded" {
+                            let fields: Vec<String> = value
+                                .as_object()
+                                .unwrap()
+                                .iter()
+                                .map(|(k, v)| {
+                                    format!(
+                                        "{k}={}",
+                                        v.as_str()
+                                            .map(str::to_owned)
+                                            .unwrap_or_else(|| v.to_string())
+                                    )
+                                })
+                                .collect();
+                            fields.join("&").into_bytes()
+                        } else {
+                            serde_json::to_vec(&value).unwrap()
+                        };
+                        (media_type.clone(), bytes)
+                    });
+                let content_type;
+                let headers: &[(&str, &str)] = match &body {
+                    Some((media_type, _)) => {
+                        content_type = [("content-type", media_type.as_str())];
+                        &content_type
+                    }
+                    None => &[],
+                };
+                let body = body.as_ref().map(|(_, bytes)| bytes.as_slice());
+                let reply = call(&method.to_ascii_uppercase(), &url, headers, body);
+                let lowest_2xx = operation["responses"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .filter(|k| k.starts_with('2'))
+                    .min()
+                    .cloned();
+                let Some(expected) = lowest_2xx else { continue };
+                assert_eq!(
+                    reply.status.to_string(),
+                    expected,
+                    "{method} {url}: {}",
+                    String::from_utf8_lossy(&reply.body)
+                );
+                let schema_at = format!(
+                    "/paths/{}/{method}/responses/{expected}/content/application~1json/schema",
+                    template.replace('~', "~0").replace('/', "~1")
+                );
+                if document.pointer(&schema_at).is_some() {
+                    let reference = json!({"$ref": format!("urn:spec#{}", schema_at.replace('{', "%7B").replace('}', "%7D"))});
+                    let validator = jsonschema::options()
+                        .with_registry(&registry)
+                        .should_validate_formats(true)
+                        .build(&reference)
+                        .unwrap();
+                    let body = reply.json();
+                    let errors: Vec<String> = validator
+                        .iter_errors(&body)
+                        .map(|e| format!("{} at {}", e, e.instance_path()))
+                        .collect();
+                    assert!(errors.is_empty(), "{method} {url}: {errors:?}\n{body}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        checked >= 20,
+        "only {checked} operations had JSON bodies to check"
+    );
+}
