@@ -406,25 +406,6 @@ impl Mock {
         if self.config.auth && !authorized(&operation.security, &parts.headers, &query) {
             return unauthorized(&operation.security);
         }
-        if self.config.validate {
-            let header = |name: &str| header_values(&parts.headers, name).into_iter().next();
-            let cookie = |name: &str| cookie_value(&parts.headers, name);
-            let view = RequestView {
-                path_params: &found.params,
-                query: &query,
-                header: &header,
-                cookie: &cookie,
-                content_type: parts
-                    .headers
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok()),
-                body,
-            };
-            if let Err(refusal) = loaded.validators[found.spec].check(spec, found.operation, &view)
-            {
-                return refused(operation, refusal);
-            }
-        }
         let preferences =
             Preferences::parse(parts.headers.get("prefer").and_then(|v| v.to_str().ok()));
         if !operation.replay.is_empty() && preferences.is_empty() {
@@ -447,6 +428,27 @@ impl Mock {
                     }
                 }
                 _ => {}
+            }
+        }
+        // Validation comes after replay: a request that was recorded gets
+        // what it got then, even where the inferred spec is stricter.
+        if self.config.validate {
+            let header = |name: &str| header_values(&parts.headers, name).into_iter().next();
+            let cookie = |name: &str| cookie_value(&parts.headers, name);
+            let view = RequestView {
+                path_params: &found.params,
+                query: &query,
+                header: &header,
+                cookie: &cookie,
+                content_type: parts
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok()),
+                body,
+            };
+            if let Err(refusal) = loaded.validators[found.spec].check(spec, found.operation, &view)
+            {
+                return refused(operation, refusal);
             }
         }
         let schemas = if self.pregen.is_active() {

@@ -228,23 +228,29 @@ impl SpecValidators {
                     .unwrap_or("")
                     .trim()
                     .to_ascii_lowercase();
-                let position = body
-                    .content
-                    .iter()
-                    .position(|(media, _)| media_accepts(media, &sent));
+                // A body sent without a media type is read as the first
+                // documented one, as servers that sniff do.
+                let position = if sent.is_empty() {
+                    Some(0)
+                } else {
+                    body.content
+                        .iter()
+                        .position(|(media, _)| media_accepts(media, &sent))
+                };
                 let Some(position) = position else {
                     return Err(Refusal::UnsupportedMediaType {
-                        sent: if sent.is_empty() {
-                            "nothing".into()
-                        } else {
-                            sent
-                        },
+                        sent,
                         accepted: body.content.iter().map(|(m, _)| m.clone()).collect(),
                     });
                 };
                 if let Some(validator) = &validators.bodies[position] {
+                    let media = if sent.is_empty() {
+                        body.content[0].0.as_str()
+                    } else {
+                        sent.as_str()
+                    };
                     match parse_body(
-                        &sent,
+                        media,
                         request.body,
                         &spec.document,
                         body_schema(spec, operation, position),
