@@ -8,10 +8,12 @@
 //! example or data from the [`generate`]d schema. The [`admin`] API shows
 //! what was received and resets state.
 
+mod access;
 pub mod admin;
 pub mod callbacks;
 pub mod dialect;
 pub mod generate;
+mod journal;
 pub mod listen;
 pub mod load;
 pub mod model;

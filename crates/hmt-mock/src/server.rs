@@ -16,9 +16,11 @@
 //! 8. The exchange goes into the journal (`/admin/requests`) and, with a
 //!    log directory, into its http-types log.
 
+use crate::access::{add_cors, authorized, oauth, preflight, unauthorized};
 use crate::callbacks::{CallbackResponse, Callbacks, Storage};
 use crate::generate::Generator;
-use crate::model::{Location, SecurityScheme, Spec};
+use crate::journal::{LogFiles, Served, full_bytes, request_record};
+use crate::model::Spec;
 use crate::pregen::Pregen;
 use crate::replay::{self, ReplayEntry};
 use crate::respond::{self, Preferences, Unsatisfiable};
@@ -32,9 +34,8 @@ use hyper::body::Incoming;
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use serde_json::{Value, json};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
@@ -180,13 +181,7 @@ impl Mock {
     /// A mock serving `loaded`.
     pub fn new(config: MockConfig, loaded: Loaded) -> std::io::Result<Mock> {
         let log = match &config.log_dir {
-            Some(dir) => {
-                std::fs::create_dir_all(dir)?;
-                Some(LogFiles {
-                    dir: dir.clone(),
-                    files: Mutex::new(HashMap::new()),
-                })
-            }
+            Some(dir) => Some(LogFiles::new(dir.clone())?),
             None => None,
         };
         let entropy = SystemTime::now()
@@ -758,47 +753,6 @@ struct Asked<'a> {
     body: &'a Bytes,
 }
 
-/// One served exchange, as the journal keeps it.
-#[derive(Clone)]
-struct Served {
-    started: SystemTime,
-    finished: SystemTime,
-    method: Method,
-    target: Target,
-    request_headers: HeaderMap,
-    request_body: Bytes,
-    status: StatusCode,
-    response_headers: HeaderMap,
-    response_body: Bytes,
-}
-
-impl Served {
-    fn exchange(&self) -> hmt_types::Exchange {
-        let request = request_record(
-            &self.method,
-            &self.request_headers,
-            &self.target,
-            &self.request_body,
-            self.started,
-        );
-        let mut response = hmt_types::Response::new(self.status.as_u16());
-        for (name, value) in &self.response_headers {
-            if let Ok(value) = value.to_str() {
-                response.headers.append(name.as_str(), value);
-            }
-        }
-        if !self.response_body.is_empty() {
-            response.body = Some(self.response_body.to_vec());
-        }
-        response.timestamp = Some(hmt_types::clock::rfc3339_millis(self.finished));
-        hmt_types::Exchange {
-            request,
-            response: Some(response),
-            meta: serde_json::Map::new(),
-        }
-    }
-}
-
 impl Rendered {
     fn to_response(&self) -> Response<Body> {
         let mut response = Response::new(Full::new(self.body.clone()));
@@ -844,7 +798,7 @@ impl Target {
     }
 }
 
-fn parse_query(query: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
     if query.is_empty() {
         return Vec::new();
     }
@@ -870,7 +824,7 @@ fn header_values(headers: &HeaderMap, name: &str) -> Vec<String> {
         .collect()
 }
 
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -880,77 +834,6 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
             let (n, v) = pair.trim().split_once('=')?;
             (n == name).then(|| v.to_owned())
         })
-}
-
-/// Whether any security alternative is satisfied by what was sent.
-fn authorized(
-    security: &[Vec<SecurityScheme>],
-    headers: &HeaderMap,
-    query: &[(String, String)],
-) -> bool {
-    if security.is_empty() {
-        return true;
-    }
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let has_scheme = |scheme: &str| {
-        authorization.len() > scheme.len()
-            && authorization[..scheme.len()].eq_ignore_ascii_case(scheme)
-            && authorization.as_bytes()[scheme.len()] == b' '
-            && !authorization[scheme.len() + 1..].trim().is_empty()
-    };
-    security.iter().any(|alternative| {
-        alternative.iter().all(|scheme| match scheme {
-            SecurityScheme::Basic => has_scheme("basic"),
-            SecurityScheme::Bearer => has_scheme("bearer"),
-            SecurityScheme::ApiKey { name, location } => match location {
-                Location::Header => headers.contains_key(name.as_str()),
-                Location::Query => query.iter().any(|(n, _)| n == name),
-                Location::Cookie => cookie_value(headers, name).is_some(),
-                Location::Path => false,
-            },
-            SecurityScheme::MutualTls => true,
-        })
-    })
-}
-
-fn unauthorized(security: &[Vec<SecurityScheme>]) -> Response<Body> {
-    let mut needed = Vec::new();
-    for alternative in security {
-        let names: Vec<String> = alternative
-            .iter()
-            .map(|s| match s {
-                SecurityScheme::Basic => "Authorization: Basic".to_owned(),
-                SecurityScheme::Bearer => "Authorization: Bearer".to_owned(),
-                SecurityScheme::ApiKey { name, location } => match location {
-                    Location::Header => format!("header {name}"),
-                    Location::Query => format!("query parameter {name}"),
-                    Location::Cookie => format!("cookie {name}"),
-                    Location::Path => name.clone(),
-                },
-                SecurityScheme::MutualTls => "a client certificate".to_owned(),
-            })
-            .collect();
-        needed.push(names.join(" and "));
-    }
-    let detail = format!("credentials required: {}", needed.join(", or "));
-    let mut response = problem(StatusCode::UNAUTHORIZED, "unauthorized", &detail, json!({}));
-    let challenge = if security
-        .iter()
-        .flatten()
-        .any(|s| *s == SecurityScheme::Basic)
-    {
-        "Basic realm=\"hmt\""
-    } else {
-        "Bearer"
-    };
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(challenge),
-    );
-    response
 }
 
 /// Validation failures get 400, or the 4xx the operation documents for
@@ -1151,118 +1034,6 @@ fn not_found(loaded: &Loaded, method: &Method, target: &Target) -> Response<Body
     )
 }
 
-/// OAuth2 authorization-code endpoints: the authorization URL redirects to
-/// `redirect_uri` with a code and the client's `state`; the token URL
-/// hands out a bearer token.
-fn oauth(
-    loaded: &Loaded,
-    method: &Method,
-    path: &str,
-    query: &str,
-    random: &dyn Fn() -> u64,
-) -> Option<Response<Body>> {
-    for spec in &loaded.specs {
-        for endpoint in &spec.oauth {
-            if *method == Method::GET && path == endpoint.authorization_path {
-                let query = parse_query(query);
-                let get = |name: &str| {
-                    query
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .map(|(_, v)| v.as_str())
-                };
-                let Some(redirect) = get("redirect_uri") else {
-                    return Some(problem(
-                        StatusCode::BAD_REQUEST,
-                        "oauth",
-                        "redirect_uri is required",
-                        json!({}),
-                    ));
-                };
-                let mut location = format!(
-                    "{redirect}{}code=",
-                    if redirect.contains('?') { '&' } else { '?' }
-                );
-                location.push_str(&format!("{:016x}", random()));
-                if let Some(state) = get("state") {
-                    location.push_str("&state=");
-                    location.push_str(&encode_component(state));
-                }
-                let mut response = Response::new(Full::new(Bytes::new()));
-                *response.status_mut() = StatusCode::FOUND;
-                if let Ok(value) = HeaderValue::from_str(&location) {
-                    response.headers_mut().insert(header::LOCATION, value);
-                }
-                return Some(response);
-            }
-            if *method == Method::POST && endpoint.token_path.as_deref() == Some(path) {
-                let token = format!("{:016x}{:016x}", random(), random());
-                return Some(json_response(
-                    StatusCode::OK,
-                    &json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}),
-                ));
-            }
-        }
-    }
-    None
-}
-
-fn encode_component(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-fn preflight(request: &HeaderMap) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::new()));
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    let headers = response.headers_mut();
-    let methods = request
-        .get(header::ACCESS_CONTROL_REQUEST_METHOD)
-        .cloned()
-        .unwrap_or(HeaderValue::from_static(
-            "GET, POST, PUT, PATCH, DELETE, OPTIONS",
-        ));
-    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, methods);
-    if let Some(requested) = request.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
-    }
-    headers.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("600"),
-    );
-    response
-}
-
-fn add_cors(headers: &mut HeaderMap, request: &HeaderMap) {
-    match request.get(header::ORIGIN) {
-        Some(origin) => {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
-            headers.append(header::VARY, HeaderValue::from_static("Origin"));
-        }
-        None => {
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            );
-        }
-    }
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("*"),
-    );
-}
-
 /// A JSON response.
 pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(
@@ -1296,95 +1067,6 @@ pub fn problem(status: StatusCode, kind: &str, detail: &str, extra: Value) -> Re
     response
 }
 
-/// The request in http-types form.
-fn request_record(
-    method: &Method,
-    headers: &HeaderMap,
-    target: &Target,
-    body: &Bytes,
-    started: SystemTime,
-) -> hmt_types::Request {
-    let method = hmt_types::Method::parse(method.as_str()).unwrap_or(hmt_types::Method::Get);
-    let path_and_query = if target.query.is_empty() {
-        target.path.clone()
-    } else {
-        format!("{}?{}", target.path, target.query)
-    };
-    let mut request = hmt_types::Request::new(method, &path_and_query);
-    request.host = target.host.clone();
-    request.protocol = target
-        .scheme
-        .as_deref()
-        .and_then(hmt_types::Protocol::parse)
-        .or(Some(hmt_types::Protocol::Http));
-    for (name, value) in headers {
-        if let Ok(value) = value.to_str() {
-            request.headers.append(name.as_str(), value);
-        }
-    }
-    if !body.is_empty() {
-        request.body = Some(body.to_vec());
-    }
-    request.timestamp = Some(hmt_types::clock::rfc3339_millis(started));
-    request
-}
-
-/// The bytes inside a `Full` body, without consuming it.
-fn full_bytes(body: &Body) -> Bytes {
-    use hyper::body::Body as _;
-    let mut body = body.clone();
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    match std::pin::Pin::new(&mut body).poll_frame(&mut cx) {
-        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
-        _ => Bytes::new(),
-    }
-}
-
-/// Per-host http-types logs, one line per served exchange, each written
-/// whole under its file's lock.
-struct LogFiles {
-    dir: PathBuf,
-    files: Mutex<HashMap<String, Arc<Mutex<std::fs::File>>>>,
-}
-
-impl LogFiles {
-    fn write(&self, exchange: &hmt_types::Exchange) {
-        let host = exchange.request.host.as_deref().unwrap_or("localhost");
-        let file = {
-            let mut files = lock(&self.files);
-            match files.get(host) {
-                Some(file) => file.clone(),
-                None => {
-                    let path = self
-                        .dir
-                        .join(format!("{}-mock.jsonl", hmt_types::file_safe_host(host)));
-                    match std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&path)
-                    {
-                        Ok(file) => {
-                            let file = Arc::new(Mutex::new(file));
-                            files.insert(host.to_owned(), file.clone());
-                            file
-                        }
-                        Err(error) => {
-                            tracing::error!(path = %path.display(), %error, "cannot open the mock log");
-                            return;
-                        }
-                    }
-                }
-            }
-        };
-        let mut line = Vec::with_capacity(1024);
-        exchange.write_json_line(&mut line);
-        if let Err(error) = lock(&file).write_all(&line) {
-            tracing::error!(%error, "cannot write the mock log");
-        }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
