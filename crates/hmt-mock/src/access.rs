@@ -121,7 +121,7 @@ pub(crate) fn oauth(
                 location.push_str(&format!("{:016x}", random()));
                 if let Some(state) = get("state") {
                     location.push_str("&state=");
-                    location.push_str(&encode_component(state));
+                    location.push_str(&hmt_types::percent_encode(state, b""));
                 }
                 let mut response = Response::new(Full::new(Bytes::new()));
                 *response.status_mut() = StatusCode::FOUND;
@@ -140,18 +140,6 @@ pub(crate) fn oauth(
         }
     }
     None
-}
-
-fn encode_component(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 pub(crate) fn preflight(request: &HeaderMap) -> Response<Body> {

@@ -290,15 +290,7 @@ impl SpecValidators {
 /// A JSON pointer as a URI fragment: characters a fragment cannot hold
 /// (`{` of path templates, spaces, `%`) percent-encoded.
 fn fragment(pointer: &str) -> String {
-    let mut out = String::with_capacity(pointer.len());
-    for byte in pointer.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    hmt_types::percent_encode(pointer, b"!$&'()*+,;=:@/?")
 }
 
 fn pointer_or_root(pointer: &str) -> &str {

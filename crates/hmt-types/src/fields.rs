@@ -139,6 +139,24 @@ impl Fields {
     }
 }
 
+/// Percent-encodes `text` for a URL: ASCII letters and digits, `-._~` and
+/// the bytes in `keep` stay as they are, everything else becomes `%XX`.
+///
+/// ```
+/// assert_eq!(hmt_types::percent_encode("a b/{c}", b"/"), "a%20b/%7Bc%7D");
+/// ```
+pub fn percent_encode(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) || keep.contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// Decodes one `application/x-www-form-urlencoded` component: `+` as space
 /// and `%XX` escapes. Broken escapes are kept as written and invalid UTF-8
 /// is replaced, because a query string is text; everything that parses

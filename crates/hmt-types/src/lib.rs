@@ -36,7 +36,7 @@ mod raw;
 pub mod reader;
 pub mod writer;
 
-pub use fields::{Fields, decode_form_component, file_safe_host};
+pub use fields::{Fields, decode_form_component, file_safe_host, percent_encode};
 pub use model::{BodyEncoding, Exchange, Method, Protocol, Request, Response};
 pub use reader::{Input, JsonlReader, ReadError};
 pub use writer::JsonlWriter;

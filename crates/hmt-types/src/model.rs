@@ -272,13 +272,6 @@ pub(crate) fn encode_query(query: &Fields) -> String {
 }
 
 fn encode_component(s: &str, out: &mut String) {
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else if b == b' ' {
-            out.push('+');
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
+    // Form encoding: a space is `+`, so a literal `+` must be escaped.
+    out.push_str(&crate::percent_encode(s, b" ").replace(' ', "+"));
 }
