@@ -47,7 +47,8 @@ pub struct Captured {
 /// Receives every captured exchange.
 ///
 /// Called on the proxy's worker threads as each response completes; it must
-/// return quickly (hand the exchange to a queue or a fast sink).
+/// return quickly (hand the exchange to a queue, as the
+/// [`Recorder`](crate::recorder::Recorder) does, or to a fast sink).
 pub trait OnExchange: Send + Sync + 'static {
     /// Takes one exchange.
     fn on_exchange(&self, captured: Captured);
