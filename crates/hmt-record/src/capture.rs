@@ -11,7 +11,7 @@
 
 use crate::route::Target;
 use crate::shutdown::InFlight;
-use crate::upstream::BoxError;
+use crate::upstream::{BoxError, Reuse};
 use bytes::Bytes;
 use hmt_types::clock;
 use hmt_types::{Exchange, Fields, Method, Protocol, Request, Response};
@@ -47,7 +47,8 @@ pub struct Captured {
 /// Receives every captured exchange.
 ///
 /// Called on the proxy's worker threads as each response completes; it must
-/// return quickly (hand the exchange to a queue or a fast sink).
+/// return quickly (hand the exchange to a queue, as the
+/// [`Recorder`](crate::recorder::Recorder) does, or to a fast sink).
 pub trait OnExchange: Send + Sync + 'static {
     /// Takes one exchange.
     fn on_exchange(&self, captured: Captured);
@@ -262,20 +263,32 @@ pub(crate) struct ResponseTap<B: Body> {
     max: usize,
     pending: Option<Pending>,
     ended: bool,
+    /// The upstream connection the body came on, given back for the next
+    /// request once the body has been read to its end.
+    reuse: Option<Reuse>,
 }
 
 impl<B: Body> ResponseTap<B> {
-    pub fn new(inner: B, max: usize, pending: Option<Pending>) -> ResponseTap<B> {
+    pub fn new(
+        inner: B,
+        max: usize,
+        pending: Option<Pending>,
+        reuse: Option<Reuse>,
+    ) -> ResponseTap<B> {
         ResponseTap {
             inner,
             copy: BodyCopy::default(),
             max,
             pending,
             ended: false,
+            reuse,
         }
     }
 
     fn finish(&mut self, incomplete: bool) {
+        if !incomplete && let Some(reuse) = self.reuse.take() {
+            reuse.release();
+        }
         if let Some(pending) = self.pending.take() {
             pending.finish(std::mem::take(&mut self.copy), incomplete, false);
         }
@@ -306,7 +319,11 @@ where
                     this.finish(false);
                 }
             }
-            Some(Err(_)) => this.finish(true),
+            Some(Err(_)) => {
+                // The connection failed mid-body: no use for another request.
+                this.reuse = None;
+                this.finish(true);
+            }
             None => {
                 this.ended = true;
                 this.finish(false);

@@ -26,7 +26,7 @@ use crate::capture::{AbandonGuard, Arrival, OnExchange, Pending, RequestTap, Res
 use crate::hop;
 use crate::route::{self, Origin, Routing, SCHEME_HEADER, Target};
 use crate::shutdown::{Lifecycle, Phase, Watch};
-use crate::upstream::{Upstream, UpstreamBody};
+use crate::upstream::{Reuse, Upstream, UpstreamBody, Upstreams};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST, HeaderValue, VIA};
 use http::{Method, Request, Response, StatusCode, Version};
@@ -145,6 +145,8 @@ struct Shared {
 struct Conn {
     origin: Origin,
     watch: Watch,
+    /// Its upstream connections, run by its task.
+    upstreams: Upstreams,
 }
 
 impl Proxy {
@@ -238,9 +240,11 @@ async fn serve_connection<I>(shared: Arc<Shared>, io: I, origin: Origin, mut wat
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let (upstreams, driver) = Upstreams::new();
     let conn = Arc::new(Conn {
         origin,
         watch: watch.clone(),
+        upstreams,
     });
     let service_shared = shared.clone();
     let service = service_fn(move |request| {
@@ -251,17 +255,22 @@ where
     let connection = shared
         .server
         .serve_connection_with_upgrades(TokioIo::new(io), service);
-    tokio::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        () = watch.reached(Phase::Draining) => {
-            connection.as_mut().graceful_shutdown();
-            tokio::select! {
-                result = connection.as_mut() => result,
-                () = watch.reached(Phase::Abort) => Ok(()),
+    let serve = async {
+        tokio::pin!(connection);
+        tokio::select! {
+            result = connection.as_mut() => result,
+            () = watch.reached(Phase::Draining) => {
+                connection.as_mut().graceful_shutdown();
+                tokio::select! {
+                    result = connection.as_mut() => result,
+                    () = watch.reached(Phase::Abort) => Ok(()),
+                }
             }
         }
     };
+    // The upstream connections run alongside, in this task, and close with
+    // the client connection.
+    let result = driver.run(serve).await;
     if let Err(e) = result {
         tracing::debug!("connection ended: {e}");
     }
@@ -345,13 +354,16 @@ async fn forward(
         delivered: shared.exchanges.clone(),
         in_flight: conn.watch.token(),
     }));
-    let result = shared.upstream.send(upstream_request).await;
+    let result = conn
+        .upstreams
+        .send(&shared.upstream, &target, upstream_request)
+        .await;
     let pending = guard.0.take().map(|mut pending| {
         pending.latency = arrival.instant.elapsed();
         pending
     });
     match result {
-        Ok(response) => respond(config, response, pending),
+        Ok((response, reuse)) => respond(config, response, pending, reuse),
         Err(e) => {
             shared.errors.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("{} {}: {}", e.status, target.url(), e.detail);
@@ -372,6 +384,7 @@ fn respond(
     config: &ProxyConfig,
     response: Response<Incoming>,
     pending: Option<Pending>,
+    reuse: Option<Reuse>,
 ) -> Response<ProxyBody> {
     let (mut parts, body) = response.into_parts();
     let pending = pending.map(|mut p| {
@@ -384,7 +397,7 @@ fn respond(
         parts.headers.append(VIA, via(parts.version));
     }
     parts.version = Version::HTTP_11;
-    let body = ResponseTap::new(body, config.max_body_bytes, pending);
+    let body = ResponseTap::new(body, config.max_body_bytes, pending, reuse);
     Response::from_parts(parts, body.boxed())
 }
 

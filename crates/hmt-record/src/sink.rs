@@ -6,14 +6,17 @@
 //!   http-types line a single time and hands the same bytes to every sink, so
 //!   a file, stdout and a Kafka topic hold identical lines and no sink pays
 //!   for serialisation.
-//! - **`write` is synchronous and must return quickly.** It runs on the
-//!   proxy's worker threads after the response has been delivered. A file
-//!   append of one line is a few microseconds; a Kafka sink only enqueues and
-//!   lets librdkafka deliver in the background. A sink that can stall (a
-//!   broker down) must bound its queue and spill rather than block traffic.
-//! - **One line is one `write`.** Implementations write the line with a
-//!   single call under their own lock, so lines are never torn or
-//!   interleaved, whatever the concurrency.
+//! - **`write` is synchronous and should return quickly.** The recorder
+//!   calls it on its own thread, off the response path, but a sink that
+//!   falls behind makes the recorder's queue fill up and, in the end, slows
+//!   the proxy down. A file append is a few microseconds; a Kafka sink only
+//!   enqueues and lets librdkafka deliver in the background. A sink that
+//!   can stall (a broker down) must bound its queue and spill rather than
+//!   block.
+//! - **Whole lines, one `write` each time.** Implementations write a line
+//!   (or, through `write_batch`, a batch of lines) with a single call under
+//!   their own lock, so lines are never torn or interleaved, whatever the
+//!   concurrency.
 //! - **`close` is where durability happens.** At shutdown the proxy stops
 //!   accepting, lets in-flight exchanges finish, then closes every sink:
 //!   files are flushed and synced, Kafka waits for acknowledgements. The
@@ -31,13 +34,14 @@
 //! - [`KafkaSink`] produces one message per record (key = host) on a topic, with a
 //!   spill file for what Kafka cannot take.
 //!
-//! The file sinks write each line straight to the file descriptor with one
-//! `write_all`, without a `BufWriter`: when `write` returns, the line is in
-//! the kernel (the page cache), so a proxy that crashes or is killed loses
-//! nothing it reported written, and another process tailing the file sees
-//! whole lines as they come. A recording line is hundreds of bytes to a few
-//! hundred kilobytes and is written after a network round trip, so the one
-//! system call per line is noise. Only power loss can take lines that
+//! The file sinks write each batch of lines straight to the file descriptor
+//! with one `write_all`, without a `BufWriter`: when `write` or
+//! `write_batch` returns, the lines are in the kernel (the page cache), so a
+//! proxy that crashes or is killed loses nothing it reported written, and
+//! another process tailing the file sees whole lines as they come. The
+//! recorder batches whatever has queued up since its last write, so under
+//! load one system call carries dozens of lines, and when traffic is light
+//! the call per line does not matter. Only power loss can take lines that
 //! `close` has not yet synced.
 
 use std::collections::HashMap;
@@ -127,6 +131,17 @@ pub trait Sink: Send + Sync {
     /// logs it and counts it; traffic is not affected).
     fn write(&self, record: &Record) -> Result<(), SinkError>;
 
+    /// Stores `records`, in order, as `write` would one by one; each record
+    /// that was not stored is passed to `failed` with the reason. File sinks
+    /// write all the lines that go to one file with a single call.
+    fn write_batch(&self, records: &[Record], failed: &mut dyn FnMut(&Record, &SinkError)) {
+        for record in records {
+            if let Err(error) = self.write(record) {
+                failed(record, &error);
+            }
+        }
+    }
+
     /// Makes everything written so far durable and reports where records
     /// went. Called once, at shutdown; later writes are errors.
     fn close(&self) -> Result<SinkReport, SinkError>;
@@ -180,11 +195,11 @@ impl LineFile {
         }
     }
 
-    /// Appends `line` with one `write_all` under the file's lock, opening
-    /// the file first if needed. Success is counted in `delivered` before
-    /// the lock is released, so `close` (which takes every file's lock)
-    /// sees every line it synced counted.
-    fn append(&self, line: &[u8], delivered: &AtomicU64) -> Result<(), SinkError> {
+    /// Appends `lines` (`count` whole lines) with one `write_all` under the
+    /// file's lock, opening the file first if needed. Success is counted in
+    /// `delivered` before the lock is released, so `close` (which takes
+    /// every file's lock) sees every line it synced counted.
+    fn append(&self, lines: &[u8], count: u64, delivered: &AtomicU64) -> Result<(), SinkError> {
         let mut state = lock(&self.state);
         if matches!(*state, FileState::Unopened) {
             let file = open_append(&self.path).map_err(|e| self.io_error(e))?;
@@ -192,8 +207,8 @@ impl LineFile {
         }
         match &mut *state {
             FileState::Open(file) => {
-                file.write_all(line).map_err(|e| self.io_error(e))?;
-                delivered.fetch_add(1, Ordering::SeqCst);
+                file.write_all(lines).map_err(|e| self.io_error(e))?;
+                delivered.fetch_add(count, Ordering::SeqCst);
                 Ok(())
             }
             FileState::Closed => Err(SinkError::Closed(self.path.display().to_string())),
@@ -254,6 +269,36 @@ impl HostFiles {
     }
 }
 
+impl HostFiles {
+    /// The file for `host`'s records, created (not opened) on first use.
+    fn file_for(&self, host: &str) -> Result<Arc<LineFile>, SinkError> {
+        let mut files = lock(&self.files);
+        let files = files
+            .as_mut()
+            .ok_or_else(|| SinkError::Closed(self.dir.display().to_string()))?;
+        let name = safe_host(host);
+        Ok(Arc::clone(files.entry(name).or_insert_with(|| {
+            Arc::new(LineFile::new(self.path_for(host), FileState::Unopened))
+        })))
+    }
+
+    /// Lines not written count as lost, unless the sink was closed.
+    fn count_lost(&self, error: &SinkError, lines: u64) {
+        if !matches!(error, SinkError::Closed(_)) {
+            self.lost.fetch_add(lines, Ordering::SeqCst);
+        }
+    }
+}
+
+/// `lines` end to end, for one `write_all`.
+fn concat<'a>(lines: impl Iterator<Item = &'a [u8]> + Clone) -> Vec<u8> {
+    let mut all = Vec::with_capacity(lines.clone().map(<[u8]>::len).sum());
+    for line in lines {
+        all.extend_from_slice(line);
+    }
+    all
+}
+
 impl fmt::Debug for HostFiles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HostFiles")
@@ -264,25 +309,36 @@ impl fmt::Debug for HostFiles {
 
 impl Sink for HostFiles {
     fn write(&self, record: &Record) -> Result<(), SinkError> {
-        let file = {
-            let mut files = lock(&self.files);
-            let files = files
-                .as_mut()
-                .ok_or_else(|| SinkError::Closed(self.dir.display().to_string()))?;
+        self.file_for(&record.host)?
+            .append(&record.line, 1, &self.delivered)
+            .inspect_err(|error| self.count_lost(error, 1))
+    }
+
+    /// One `write_all` per host file: the batch's lines for it, in order.
+    fn write_batch(&self, records: &[Record], failed: &mut dyn FnMut(&Record, &SinkError)) {
+        // Hosts in order of first appearance; a batch usually has one.
+        let mut hosts: Vec<(String, Vec<&Record>)> = Vec::new();
+        for record in records {
             let name = safe_host(&record.host);
-            Arc::clone(files.entry(name).or_insert_with(|| {
-                Arc::new(LineFile::new(
-                    self.path_for(&record.host),
-                    FileState::Unopened,
-                ))
-            }))
-        };
-        file.append(&record.line, &self.delivered)
-            .inspect_err(|error| {
-                if !matches!(error, SinkError::Closed(_)) {
-                    self.lost.fetch_add(1, Ordering::SeqCst);
+            match hosts.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, group)) => group.push(record),
+                None => hosts.push((name, vec![record])),
+            }
+        }
+        for (_, group) in hosts {
+            let Some(first) = group.first() else { continue };
+            let written = self.file_for(&first.host).and_then(|file| {
+                let lines = concat(group.iter().map(|r| &r.line[..]));
+                let count = group.len() as u64;
+                file.append(&lines, count, &self.delivered)
+                    .inspect_err(|error| self.count_lost(error, count))
+            });
+            if let Err(error) = written {
+                for record in group {
+                    failed(record, &error);
                 }
-            })
+            }
+        }
     }
 
     fn close(&self) -> Result<SinkReport, SinkError> {
@@ -371,25 +427,50 @@ impl fmt::Debug for OutputFile {
     }
 }
 
-impl Sink for OutputFile {
-    fn write(&self, record: &Record) -> Result<(), SinkError> {
+impl OutputFile {
+    /// Writes `lines` (`count` whole lines) with one `write_all` under the
+    /// lock, and counts them.
+    fn append(&self, lines: &[u8], count: u64) -> Result<(), SinkError> {
         let mut out = lock(&self.out);
         let written = match &mut *out {
-            Output::File(file) => file.write_all(&record.line),
+            Output::File(file) => file.write_all(lines),
             Output::Stdout(stdout) => {
                 let mut stdout = stdout.lock();
-                stdout.write_all(&record.line).and_then(|()| stdout.flush())
+                stdout.write_all(lines).and_then(|()| stdout.flush())
             }
             Output::Closed => return Err(SinkError::Closed(self.name.clone())),
         };
         match written {
             Ok(()) => {
-                self.delivered.fetch_add(1, Ordering::SeqCst);
+                self.delivered.fetch_add(count, Ordering::SeqCst);
                 Ok(())
             }
             Err(source) => {
-                self.lost.fetch_add(1, Ordering::SeqCst);
+                self.lost.fetch_add(count, Ordering::SeqCst);
                 Err(self.io_error(source))
+            }
+        }
+    }
+}
+
+impl Sink for OutputFile {
+    fn write(&self, record: &Record) -> Result<(), SinkError> {
+        self.append(&record.line, 1)
+    }
+
+    /// Every line of the batch in one `write_all`.
+    fn write_batch(&self, records: &[Record], failed: &mut dyn FnMut(&Record, &SinkError)) {
+        let written = match records {
+            [] => Ok(()),
+            [record] => self.append(&record.line, 1),
+            _ => self.append(
+                &concat(records.iter().map(|r| &r.line[..])),
+                records.len() as u64,
+            ),
+        };
+        if let Err(error) = written {
+            for record in records {
+                failed(record, &error);
             }
         }
     }
@@ -542,6 +623,23 @@ mod tests {
         });
     }
 
+    /// 8 threads × 2,000 records, in batches of 1 to 37, all at once.
+    fn hammer_batches(sink: &(dyn Sink + 'static)) {
+        thread::scope(|scope| {
+            for t in 0..THREADS {
+                scope.spawn(move || {
+                    let mut i = 0;
+                    while i < PER_THREAD {
+                        let n = (1 + (t * 13 + i) % 37).min(PER_THREAD - i);
+                        let batch: Vec<Record> = (i..i + n).map(|i| record(t, i)).collect();
+                        sink.write_batch(&batch, &mut |r, e| panic!("{}: {e}", r.host));
+                        i += n;
+                    }
+                });
+            }
+        });
+    }
+
     /// Every line of `bytes` is whole JSON and exactly one of those sent
     /// (optionally: to `host`); returns their (t, i).
     fn check_lines(bytes: &[u8], host: Option<&str>, seen: &mut HashSet<(usize, usize)>) {
@@ -625,6 +723,49 @@ mod tests {
             Err(SinkError::Closed(_))
         ));
         assert!(matches!(files.close(), Err(SinkError::Closed(_))));
+    }
+
+    #[test]
+    fn batches_keep_every_line_whole_and_in_order_under_concurrency() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = HostFiles::new(&dir.path().join("logs")).unwrap();
+        let out = OutputFile::create(&dir.path().join("all.jsonl")).unwrap();
+        hammer_batches(&files);
+        hammer_batches(&out);
+        let total = (THREADS * PER_THREAD) as u64;
+        assert_eq!(files.close().unwrap().delivered, total);
+        assert_eq!(out.close().unwrap().delivered, total);
+
+        // Each thread's lines appear in the order it wrote them.
+        let in_order = |bytes: &[u8]| {
+            let mut last = [None::<usize>; THREADS];
+            for line in bytes.split_inclusive(|&b| b == b'\n') {
+                let value: serde_json::Value = serde_json::from_slice(line).unwrap();
+                let t = value["t"].as_u64().unwrap() as usize;
+                let i = value["i"].as_u64().unwrap() as usize;
+                assert!(last[t].is_none_or(|l| l < i), "{t}/{i} out of order");
+                last[t] = Some(i);
+            }
+        };
+        let mut seen = HashSet::new();
+        for host in HOSTS {
+            let bytes = std::fs::read(files.path_for(host)).unwrap();
+            check_lines(&bytes, Some(host), &mut seen);
+            in_order(&bytes);
+        }
+        assert_eq!(seen.len(), THREADS * PER_THREAD);
+        let bytes = std::fs::read(dir.path().join("all.jsonl")).unwrap();
+        let mut seen = HashSet::new();
+        check_lines(&bytes, None, &mut seen);
+        in_order(&bytes);
+        assert_eq!(seen.len(), THREADS * PER_THREAD);
+
+        let mut refused = 0;
+        files.write_batch(&[record(0, 0), record(0, 1)], &mut |_, e| {
+            assert!(matches!(e, SinkError::Closed(_)));
+            refused += 1;
+        });
+        assert_eq!(refused, 2);
     }
 
     #[test]
