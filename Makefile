@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build demo test test-deps lint bench bench-build bench-record clean
+.PHONY: all build demo test test-deps lint bench bench-build bench-record bench-mock clean
 
 all: build
 
@@ -35,13 +35,16 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## Benchmarks (release builds; not part of `make test`).
-bench: bench-build bench-record
+bench: bench-build bench-record bench-mock
 
 bench-build:
 	scripts/bench-build.sh
 
 bench-record:
 	scripts/bench-record.sh
+
+bench-mock:
+	scripts/bench-mock.sh
 
 clean:
 	$(CARGO) clean
