@@ -124,7 +124,14 @@ impl Routes {
                     continue;
                 };
                 let route = &routes.routes[route];
-                match route.methods.iter().find(|(m, _)| m == method) {
+                // HEAD is GET without the body (RFC 9110 §9.3.2) when the
+                // spec does not document it; hyper leaves the body out.
+                let served = route.methods.iter().find(|(m, _)| m == method).or_else(|| {
+                    (method == Method::HEAD)
+                        .then(|| route.methods.iter().find(|(m, _)| m == Method::GET))
+                        .flatten()
+                });
+                match served {
                     Some((_, operation)) => {
                         return Ok(Found {
                             spec: index,
@@ -449,6 +456,17 @@ mod tests {
         assert_eq!(
             (found.params[0].1.as_str(), found.relative_path.as_str()),
             ("77", "/pokemon/77")
+        );
+    }
+
+    #[test]
+    fn head_is_served_by_get() {
+        let specs = vec![spec(&[], &[("/pets", &["get"])])];
+        let routes = Routes::new(&specs);
+        assert!(routes.find(&specs, None, &Method::HEAD, "/pets").is_ok());
+        assert_eq!(
+            routes.find(&specs, None, &Method::PUT, "/pets"),
+            Err(Miss::MethodNotAllowed(vec![Method::GET]))
         );
     }
 
