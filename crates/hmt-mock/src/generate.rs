@@ -1,0 +1,2090 @@
+//! Made-up JSON values that are valid against a schema, for mocking responses nothing was
+//! recorded for (and request bodies for tests).
+//!
+//! The generator walks a schema once per value: `$ref`s and `allOf`s are first *flattened* into
+//! one set of constraints (a `Flat`), with one branch of each `oneOf`/`anyOf` picked and merged
+//! in, and a value is then built from those constraints. Flattening before building is what
+//! lets `allOf: [{$ref: Pet}, {required: [...]}]` and friends produce one coherent object
+//! instead of a guess per member.
+//!
+//! What flattening cannot prove (a `oneOf` value must match *exactly one* branch, `not`, a
+//! schema's `example` actually being valid, a made-up email fitting a `maxLength`) is checked
+//! afterwards by a small validator in this module that reads both OpenAPI 3.0 (`nullable`,
+//! boolean exclusives) and 3.1 schemas, so the generator works on documents that were not
+//! [normalised](crate::dialect) first. When a check fails, the generator retries a few times
+//! and otherwise falls back to plain values; it never panics and always terminates: recursion
+//! becomes *minimal* (only required properties, fewest items, `null` where allowed, the
+//! cheapest `anyOf` branch) past a depth or a size budget, and stops outright at a hard depth.
+//!
+//! Values are realistic where a property's name says what it holds (`email`, `city`,
+//! `created_at`, `price`, ...), using the `fake` crate, but only when the result still
+//! satisfies the schema. The output only depends on the schema and the RNG: the same seed gives
+//! the same bytes (object keys keep schema order).
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use fake::Fake;
+use fake::faker::{address::en as address, company::en as company, currency::en as currency};
+use fake::faker::{internet::en as internet, lorem::en as lorem, name::en as name};
+use fake::faker::{job::en as job, phone_number::en as phone};
+use rand::distr::Distribution;
+use rand::{Rng, RngExt};
+use regex_syntax::hir::{self, Hir, HirKind};
+use serde_json::{Map, Number, Value};
+
+/// Below this nesting depth values are generated in full; from it on, minimally.
+const SOFT_DEPTH: usize = 4;
+/// No value is generated below this depth, whatever the schema requires.
+const HARD_DEPTH: usize = 24;
+/// After this many generated values, the rest of the value is generated minimally, so that
+/// wide schemas with many nested objects (Stripe's) stay a readable size.
+const NODE_BUDGET: usize = 300;
+/// How many `$ref`s may be followed in a row (a `$ref` to itself would otherwise loop).
+const MAX_REF_CHAIN: usize = 32;
+/// How many times a value is regenerated when it matches a `not` or a second `oneOf` branch.
+const ATTEMPTS: usize = 6;
+/// The validator does not look deeper than this (it then assumes valid).
+const MAX_CHECK_DEPTH: usize = 48;
+/// Upper bound for sizes a schema can demand (`minItems: 1e9`), to never exhaust memory.
+const MAX_SIZE: u64 = 10_000;
+/// Extra repetitions `x*` / `x+` may produce in strings made from a `pattern`.
+const PATTERN_REPEAT: u32 = 8;
+
+/// Which side of an exchange values are generated for: it decides whether `readOnly` or
+/// `writeOnly` properties are left out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Direction {
+    /// Response bodies: `writeOnly` properties (passwords, ...) are omitted.
+    #[default]
+    Response,
+    /// Request bodies: `readOnly` properties (ids, timestamps, ...) are omitted.
+    Request,
+}
+
+/// Generates values valid against schemas of one OpenAPI document.
+///
+/// `root` is the whole document, so that local references such as
+/// `#/components/schemas/Pet` resolve. It may be OpenAPI 3.0 or 3.1.
+///
+/// ```
+/// use hmt_mock::generate::Generator;
+/// use rand::SeedableRng;
+/// use serde_json::json;
+///
+/// let doc = json!({"components": {"schemas": {"Pet": {
+///     "type": "object",
+///     "required": ["id", "name"],
+///     "properties": {"id": {"type": "integer", "minimum": 1}, "name": {"type": "string"}}
+/// }}}});
+/// let generator = Generator::new(&doc);
+/// let schema = json!({"$ref": "#/components/schemas/Pet"});
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+/// let pet = generator.generate(&schema, &mut rng);
+/// assert!(pet["id"].as_i64().is_some_and(|id| id >= 1));
+/// assert!(pet["name"].is_string());
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Generator<'a> {
+    root: &'a Value,
+    direction: Direction,
+}
+
+impl<'a> Generator<'a> {
+    /// A generator of response values for schemas of the document `root`.
+    pub fn new(root: &'a Value) -> Self {
+        Generator {
+            root,
+            direction: Direction::Response,
+        }
+    }
+
+    /// The same generator, for the given side of the exchange.
+    ///
+    /// ```
+    /// use hmt_mock::generate::{Direction, Generator};
+    /// use rand::SeedableRng;
+    /// use serde_json::json;
+    ///
+    /// let doc = json!({});
+    /// let schema = json!({"type": "object", "required": ["id", "password"], "properties": {
+    ///     "id": {"type": "integer", "readOnly": true},
+    ///     "password": {"type": "string", "writeOnly": true}
+    /// }});
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let request = Generator::new(&doc).direction(Direction::Request).generate(&schema, &mut rng);
+    /// assert!(request.get("id").is_none() && request["password"].is_string());
+    /// ```
+    #[must_use]
+    pub fn direction(self, direction: Direction) -> Self {
+        Generator { direction, ..self }
+    }
+
+    /// A value valid against `schema` (a Schema Object of the document, or any schema whose
+    /// `$ref`s point into it), or the closest this generator gets when the schema cannot be
+    /// satisfied (contradicting constraints, unresolvable references).
+    ///
+    /// Deterministic: the same schema and the same RNG state give the same value.
+    pub fn generate<R: Rng + ?Sized>(&self, schema: &Value, rng: &mut R) -> Value {
+        let mut run = Run {
+            root: self.root,
+            direction: self.direction,
+            rng,
+            nodes: 0,
+            matchers: HashMap::new(),
+            samplers: HashMap::new(),
+        };
+        run.node(&[schema], None, 0)
+    }
+
+    /// Whether `value` is valid against `schema`, as far as this module's small validator
+    /// knows; the generator uses it to check candidates (examples, made-up names).
+    ///
+    /// It understands both OpenAPI 3.0 and 3.1 schemas. Formats it cannot check are
+    /// treated as invalid when JSON Schema defines them and as valid otherwise.
+    ///
+    /// ```
+    /// use hmt_mock::generate::Generator;
+    /// use serde_json::json;
+    ///
+    /// let doc = json!({});
+    /// let generator = Generator::new(&doc);
+    /// let schema = json!({"type": "string", "nullable": true, "maxLength": 3});
+    /// assert!(generator.is_valid(&schema, &json!(null)));
+    /// assert!(!generator.is_valid(&schema, &json!("four")));
+    /// ```
+    pub fn is_valid(&self, schema: &Value, value: &Value) -> bool {
+        let mut rng = rand::rngs::StdRng::from_seed([0; 32]);
+        let mut run = Run {
+            root: self.root,
+            direction: self.direction,
+            rng: &mut rng,
+            nodes: 0,
+            matchers: HashMap::new(),
+            samplers: HashMap::new(),
+        };
+        run.valid(schema, value, 0)
+    }
+}
+
+use rand::SeedableRng as _;
+
+/// The JSON types, as the `type` keyword names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ty {
+    Null,
+    Boolean,
+    Integer,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+impl Ty {
+    fn parse(name: &str) -> Option<Ty> {
+        Some(match name {
+            "null" => Ty::Null,
+            "boolean" => Ty::Boolean,
+            "integer" => Ty::Integer,
+            "number" => Ty::Number,
+            "string" => Ty::String,
+            "array" => Ty::Array,
+            "object" => Ty::Object,
+            _ => return None,
+        })
+    }
+
+    fn of(value: &Value) -> Ty {
+        match value {
+            Value::Null => Ty::Null,
+            Value::Bool(_) => Ty::Boolean,
+            Value::Number(n) if is_integer(n) => Ty::Integer,
+            Value::Number(_) => Ty::Number,
+            Value::String(_) => Ty::String,
+            Value::Array(_) => Ty::Array,
+            Value::Object(_) => Ty::Object,
+        }
+    }
+
+    /// Whether a value of type `self` is accepted by `allowed`.
+    fn accepted_by(self, allowed: Ty) -> bool {
+        self == allowed || (self == Ty::Integer && allowed == Ty::Number)
+    }
+}
+
+/// The types a schema node's `type` (and 3.0 `nullable`) allow, or `None` when unconstrained.
+fn node_types(map: &Map<String, Value>) -> Option<Vec<Ty>> {
+    let mut types: Vec<Ty> = match map.get("type")? {
+        Value::String(name) => Ty::parse(name).into_iter().collect(),
+        Value::Array(names) => names
+            .iter()
+            .filter_map(|name| name.as_str().and_then(Ty::parse))
+            .collect(),
+        _ => return None,
+    };
+    if is_nullable(map) && !types.contains(&Ty::Null) {
+        types.push(Ty::Null);
+    }
+    Some(types)
+}
+
+fn is_nullable(map: &Map<String, Value>) -> bool {
+    map.get("nullable") == Some(&Value::Bool(true))
+}
+
+fn intersect_types(old: &[Ty], new: &[Ty]) -> Vec<Ty> {
+    let mut out = Vec::new();
+    for &a in old {
+        for &b in new {
+            let both = if a == b {
+                Some(a)
+            } else if a.accepted_by(b) {
+                Some(a)
+            } else if b.accepted_by(a) {
+                Some(b)
+            } else {
+                None
+            };
+            if let Some(t) = both.filter(|t| !out.contains(t)) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+/// A numeric bound: the limit and whether it is exclusive.
+type Bound = (f64, bool);
+
+/// The constraints of a schema with its `$ref`s, `allOf`s and chosen `oneOf`/`anyOf` branches
+/// merged in. References point into the schemas (`'s`), nothing is copied.
+#[derive(Default)]
+struct Flat<'s> {
+    /// A `false` schema was met: nothing is valid.
+    impossible: bool,
+    types: Option<Vec<Ty>>,
+    /// 3.0 `nullable: true` on a node without `type`.
+    nullable: bool,
+    enumeration: Option<Vec<&'s Value>>,
+    constant: Option<&'s Value>,
+    lower: Option<Bound>,
+    upper: Option<Bound>,
+    multiple_of: Vec<f64>,
+    min_length: Option<u64>,
+    max_length: Option<u64>,
+    patterns: Vec<&'s str>,
+    format: Option<&'s str>,
+    min_items: Option<u64>,
+    max_items: Option<u64>,
+    unique_items: bool,
+    items: Vec<&'s Value>,
+    no_more_items: bool,
+    prefix_items: Option<&'s [Value]>,
+    contains: Option<&'s Value>,
+    min_properties: Option<u64>,
+    max_properties: Option<u64>,
+    required: Vec<&'s str>,
+    properties: Vec<(&'s str, Vec<&'s Value>)>,
+    additional: Vec<&'s Value>,
+    /// The only property names allowed, from `additionalProperties: false` members.
+    allowed: Option<Vec<&'s str>>,
+    pattern_properties: Vec<(&'s str, &'s Value)>,
+    /// `example`, `examples` and `default` values, to be used when valid.
+    examples: Vec<&'s Value>,
+    /// Schemas the value must not match: `not`, and the other branches of a `oneOf`.
+    must_not: Vec<&'s Value>,
+    /// Property values fixed by a discriminator.
+    forced: Vec<(&'s str, String)>,
+    /// The first `$ref` followed, which names the schema for discriminators.
+    origin: Option<&'s str>,
+}
+
+fn tighter_lower(old: Option<Bound>, new: Bound) -> Option<Bound> {
+    match old {
+        Some(o) if o.0 > new.0 || (o.0 == new.0 && o.1) => Some(o),
+        _ => Some(new),
+    }
+}
+
+fn tighter_upper(old: Option<Bound>, new: Bound) -> Option<Bound> {
+    match old {
+        Some(o) if o.0 < new.0 || (o.0 == new.0 && o.1) => Some(o),
+        _ => Some(new),
+    }
+}
+
+fn max_opt(old: Option<u64>, new: Option<u64>) -> Option<u64> {
+    match (old, new) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn min_opt(old: Option<u64>, new: Option<u64>) -> Option<u64> {
+    match (old, new) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn as_size(value: Option<&Value>) -> Option<u64> {
+    let value = value?;
+    value
+        .as_u64()
+        .or_else(|| value.as_f64().filter(|f| *f >= 0.0).map(|f| f.ceil() as u64))
+}
+
+/// One value generation (or validation): the document, the RNG and caches.
+struct Run<'s, 'r, R: ?Sized> {
+    root: &'s Value,
+    direction: Direction,
+    rng: &'r mut R,
+    /// Values generated so far, against [`NODE_BUDGET`].
+    nodes: usize,
+    /// Compiled `pattern`s for checking, `None` when the pattern does not compile.
+    matchers: HashMap<String, Option<regex::Regex>>,
+    /// Compiled `pattern`s for generating.
+    samplers: HashMap<String, Option<rand_regex::Regex>>,
+}
+
+impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
+    // ---------------------------------------------------------------------------------------
+    // References
+
+    /// The value a local reference (`#/a/b~1c`, percent-encoded or not) points to.
+    fn resolve(&self, reference: &str) -> Option<&'s Value> {
+        let pointer = percent_decode(reference.strip_prefix('#')?);
+        if pointer.is_empty() {
+            return Some(self.root);
+        }
+        let mut target = self.root;
+        for token in pointer.strip_prefix('/')?.split('/') {
+            let token = token.replace("~1", "/").replace("~0", "~");
+            target = match target {
+                Value::Object(map) => map.get(&token)?,
+                Value::Array(items) => items.get(token.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(target)
+    }
+
+    /// Follows `$ref`s (not their siblings) to the node that holds the keywords.
+    fn deref(&self, mut schema: &'s Value) -> &'s Value {
+        for _ in 0..MAX_REF_CHAIN {
+            match schema.get("$ref").and_then(Value::as_str) {
+                Some(reference) => match self.resolve(reference) {
+                    Some(target) => schema = target,
+                    None => return schema,
+                },
+                None => return schema,
+            }
+        }
+        schema
+    }
+
+    /// Whether a boolean annotation (`readOnly`, `writeOnly`) is set on a schema, its `$ref`
+    /// target or an `allOf` member.
+    fn flag(&self, schema: &'s Value, keyword: &str, depth: usize) -> bool {
+        if depth > 8 {
+            return false;
+        }
+        if schema.get(keyword) == Some(&Value::Bool(true)) {
+            return true;
+        }
+        let target = self.deref(schema);
+        if !std::ptr::eq(target, schema) && self.flag(target, keyword, depth + 1) {
+            return true;
+        }
+        schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .is_some_and(|all| all.iter().any(|s| self.flag(s, keyword, depth + 1)))
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Flattening
+
+    fn flatten(&mut self, schema: &'s Value, flat: &mut Flat<'s>, minimal: bool, chain: usize) {
+        let map = match schema {
+            Value::Bool(false) => {
+                flat.impossible = true;
+                return;
+            }
+            Value::Object(map) => map,
+            _ => return,
+        };
+        if chain > MAX_REF_CHAIN {
+            return;
+        }
+        if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
+            flat.origin.get_or_insert(reference);
+            if let Some(target) = self.resolve(reference) {
+                self.flatten(target, flat, minimal, chain + 1);
+            }
+        }
+        if let Some(types) = node_types(map) {
+            flat.types = Some(match &flat.types {
+                Some(old) => {
+                    let both = intersect_types(old, &types);
+                    // Contradicting types: keep the newer, more specific one.
+                    if both.is_empty() { types } else { both }
+                }
+                None => types,
+            });
+        } else if is_nullable(map) {
+            flat.nullable = true;
+        }
+        if let Some(Value::Array(values)) = map.get("enum") {
+            let mut values: Vec<&'s Value> = values.iter().collect();
+            if is_nullable(map) && !values.iter().any(|v| v.is_null()) {
+                values.push(&Value::Null);
+            }
+            flat.enumeration = Some(match flat.enumeration.take() {
+                Some(old) => {
+                    let both: Vec<&'s Value> = old
+                        .iter()
+                        .copied()
+                        .filter(|a| values.iter().any(|b| json_eq(a, b)))
+                        .collect();
+                    if both.is_empty() { values } else { both }
+                }
+                None => values,
+            });
+        }
+        if let Some(constant) = map.get("const") {
+            flat.constant.get_or_insert(constant);
+        }
+        self.flatten_numbers(map, flat);
+        flat.min_length = max_opt(flat.min_length, as_size(map.get("minLength")));
+        flat.max_length = min_opt(flat.max_length, as_size(map.get("maxLength")));
+        if let Some(pattern) = map.get("pattern").and_then(Value::as_str) {
+            flat.patterns.push(pattern);
+        }
+        if let Some(format) = map.get("format").and_then(Value::as_str) {
+            flat.format.get_or_insert(format);
+        }
+        self.flatten_arrays(map, flat);
+        self.flatten_objects(map, flat);
+        for keyword in ["example", "default"] {
+            if let Some(example) = map.get(keyword) {
+                flat.examples.push(example);
+            }
+        }
+        if let Some(Value::Array(examples)) = map.get("examples") {
+            flat.examples.extend(examples);
+        }
+        if let Some(not) = map.get("not") {
+            flat.must_not.push(not);
+        }
+        if let Some(Value::Array(all)) = map.get("allOf") {
+            for member in all {
+                self.flatten(member, flat, minimal, chain + 1);
+            }
+        }
+        let discriminator = map.get("discriminator");
+        let mut branched = false;
+        for keyword in ["oneOf", "anyOf"] {
+            let Some(Value::Array(branches)) = map.get(keyword) else {
+                continue;
+            };
+            let Some(index) = self.pick_branch(branches, minimal) else {
+                flat.impossible = true;
+                continue;
+            };
+            branched = true;
+            let branch = &branches[index];
+            if keyword == "oneOf" {
+                flat.must_not.extend(
+                    branches
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != index)
+                        .map(|(_, other)| other),
+                );
+            }
+            if let Some(discriminator) = discriminator {
+                let reference = branch.get("$ref").and_then(Value::as_str);
+                self.discriminate(discriminator, reference, flat);
+            }
+            self.flatten(branch, flat, minimal, chain + 1);
+        }
+        if let (Some(discriminator), false) = (discriminator, branched) {
+            // A base schema (`Pet`) reached from a subschema (`allOf: [{$ref: Pet}]`): the
+            // discriminator names the schema generation started from.
+            let origin = flat.origin;
+            self.discriminate(discriminator, origin, flat);
+        }
+    }
+
+    fn flatten_numbers(&mut self, map: &'s Map<String, Value>, flat: &mut Flat<'s>) {
+        let minimum = map.get("minimum").and_then(Value::as_f64);
+        let maximum = map.get("maximum").and_then(Value::as_f64);
+        match map.get("exclusiveMinimum") {
+            Some(Value::Bool(true)) => {
+                if let Some(m) = minimum {
+                    flat.lower = tighter_lower(flat.lower, (m, true));
+                }
+            }
+            Some(Value::Number(n)) => {
+                if let Some(m) = n.as_f64() {
+                    flat.lower = tighter_lower(flat.lower, (m, true));
+                }
+            }
+            _ => {}
+        }
+        match map.get("exclusiveMaximum") {
+            Some(Value::Bool(true)) => {
+                if let Some(m) = maximum {
+                    flat.upper = tighter_upper(flat.upper, (m, true));
+                }
+            }
+            Some(Value::Number(n)) => {
+                if let Some(m) = n.as_f64() {
+                    flat.upper = tighter_upper(flat.upper, (m, true));
+                }
+            }
+            _ => {}
+        }
+        if let Some(m) = minimum {
+            flat.lower = tighter_lower(flat.lower, (m, false));
+        }
+        if let Some(m) = maximum {
+            flat.upper = tighter_upper(flat.upper, (m, false));
+        }
+        if let Some(m) = map
+            .get("multipleOf")
+            .and_then(Value::as_f64)
+            .filter(|m| *m > 0.0 && m.is_finite())
+        {
+            flat.multiple_of.push(m);
+        }
+    }
+
+    fn flatten_arrays(&mut self, map: &'s Map<String, Value>, flat: &mut Flat<'s>) {
+        flat.min_items = max_opt(flat.min_items, as_size(map.get("minItems")));
+        flat.max_items = min_opt(flat.max_items, as_size(map.get("maxItems")));
+        flat.unique_items |= map.get("uniqueItems") == Some(&Value::Bool(true));
+        match map.get("prefixItems") {
+            Some(Value::Array(prefix)) => {
+                flat.prefix_items.get_or_insert(prefix);
+            }
+            _ => {}
+        }
+        match map.get("items") {
+            Some(Value::Bool(false)) => flat.no_more_items = true,
+            // Draft 4 style tuples.
+            Some(Value::Array(prefix)) => {
+                flat.prefix_items.get_or_insert(prefix);
+            }
+            Some(items) => flat.items.push(items),
+            None => {}
+        }
+        if let Some(contains) = map.get("contains") {
+            flat.contains.get_or_insert(contains);
+        }
+    }
+
+    fn flatten_objects(&mut self, map: &'s Map<String, Value>, flat: &mut Flat<'s>) {
+        flat.min_properties = max_opt(flat.min_properties, as_size(map.get("minProperties")));
+        flat.max_properties = min_opt(flat.max_properties, as_size(map.get("maxProperties")));
+        if let Some(Value::Array(required)) = map.get("required") {
+            for name in required.iter().filter_map(Value::as_str) {
+                if !flat.required.contains(&name) {
+                    flat.required.push(name);
+                }
+            }
+        }
+        let properties = map.get("properties").and_then(Value::as_object);
+        if let Some(properties) = properties {
+            for (name, schema) in properties {
+                match flat.properties.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, schemas)) => schemas.push(schema),
+                    None => flat.properties.push((name.as_str(), vec![schema])),
+                }
+            }
+        }
+        let patterns = map.get("patternProperties").and_then(Value::as_object);
+        if let Some(patterns) = patterns {
+            for (pattern, schema) in patterns {
+                flat.pattern_properties.push((pattern.as_str(), schema));
+            }
+        }
+        match map.get("additionalProperties") {
+            Some(Value::Bool(false)) => {
+                let own: Vec<&'s str> = properties
+                    .map(|p| p.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                flat.allowed = Some(match flat.allowed.take() {
+                    Some(old) => old.into_iter().filter(|n| own.contains(n)).collect(),
+                    None => own,
+                });
+            }
+            Some(additional @ Value::Object(_)) => flat.additional.push(additional),
+            _ => {}
+        }
+    }
+
+    /// Records the property value a discriminator demands for the branch named by `reference`.
+    fn discriminate(
+        &self,
+        discriminator: &'s Value,
+        reference: Option<&'s str>,
+        flat: &mut Flat<'s>,
+    ) {
+        let (Some(property), Some(reference)) = (
+            discriminator.get("propertyName").and_then(Value::as_str),
+            reference,
+        ) else {
+            return;
+        };
+        let mapped = discriminator
+            .get("mapping")
+            .and_then(Value::as_object)
+            .and_then(|mapping| {
+                mapping.iter().find_map(|(key, target)| {
+                    let target = target.as_str()?;
+                    let same = target == reference
+                        || (!target.contains('/') && reference.ends_with(&format!("/{target}")));
+                    same.then(|| key.clone())
+                })
+            });
+        let value = match mapped {
+            Some(key) => key,
+            None => match reference.rsplit('/').next() {
+                Some(name) if !name.is_empty() => percent_decode(name),
+                _ => return,
+            },
+        };
+        if !flat.forced.iter().any(|(p, _)| *p == property) {
+            flat.forced.push((property, value));
+        }
+    }
+
+    /// Picks a `oneOf`/`anyOf` branch: any at random, or the cheapest when minimal.
+    fn pick_branch(&mut self, branches: &'s [Value], minimal: bool) -> Option<usize> {
+        let viable: Vec<usize> = (0..branches.len())
+            .filter(|&i| branches[i] != Value::Bool(false))
+            .collect();
+        if viable.is_empty() {
+            return None;
+        }
+        if minimal {
+            return viable
+                .iter()
+                .copied()
+                .min_by_key(|&i| self.cost(&branches[i]));
+        }
+        Some(viable[self.rng.random_range(0..viable.len())])
+    }
+
+    /// How big a value of this schema tends to be, to prefer small branches when deep.
+    fn cost(&self, schema: &'s Value) -> u8 {
+        let target = self.deref(schema);
+        let Value::Object(map) = target else {
+            return 1;
+        };
+        if map.contains_key("const") || map.contains_key("enum") {
+            return 1;
+        }
+        match node_types(map) {
+            Some(types) if types.contains(&Ty::Null) => 0,
+            Some(types) if types.contains(&Ty::Array) => 2,
+            Some(types) if types.contains(&Ty::Object) => 3,
+            Some(types) if !types.is_empty() => 1,
+            _ => 3,
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Generation
+
+    /// A value valid against all of `schemas`, for a property called `name` if any.
+    fn node(&mut self, schemas: &[&'s Value], name: Option<&str>, depth: usize) -> Value {
+        self.nodes += 1;
+        let minimal = depth >= SOFT_DEPTH || self.nodes > NODE_BUDGET;
+        let mut last = Value::Null;
+        for _ in 0..ATTEMPTS {
+            let mut flat = Flat::default();
+            for schema in schemas {
+                self.flatten(schema, &mut flat, minimal, 0);
+            }
+            let value = if depth >= HARD_DEPTH {
+                placeholder(&flat)
+            } else {
+                self.from_flat(&flat, schemas, name, depth, minimal)
+            };
+            let must_not = std::mem::take(&mut flat.must_not);
+            if must_not.iter().all(|other| !self.valid(other, &value, 0)) {
+                return value;
+            }
+            last = value;
+        }
+        last
+    }
+
+    fn from_flat(
+        &mut self,
+        flat: &Flat<'s>,
+        schemas: &[&'s Value],
+        name: Option<&str>,
+        depth: usize,
+        minimal: bool,
+    ) -> Value {
+        if flat.impossible {
+            return Value::Null;
+        }
+        if let Some(constant) = flat.constant {
+            return constant.clone();
+        }
+        if let Some(values) = &flat.enumeration {
+            let valid: Vec<&Value> = values
+                .iter()
+                .copied()
+                .filter(|value| self.valid_all(schemas, value))
+                .collect();
+            let pool = if valid.is_empty() { values } else { &valid };
+            return match pool.len() {
+                0 => Value::Null,
+                n => pool[self.rng.random_range(0..n)].clone(),
+            };
+        }
+        if !minimal && !flat.examples.is_empty() && self.rng.random_bool(0.5) {
+            let valid: Vec<&Value> = flat
+                .examples
+                .iter()
+                .copied()
+                .filter(|example| self.valid_all(schemas, example))
+                .collect();
+            if !valid.is_empty() {
+                return valid[self.rng.random_range(0..valid.len())].clone();
+            }
+        }
+        let null_ok = match &flat.types {
+            Some(types) => types.contains(&Ty::Null),
+            None => flat.nullable,
+        };
+        let types: Vec<Ty> = match &flat.types {
+            Some(types) => types.iter().copied().filter(|t| *t != Ty::Null).collect(),
+            None => vec![infer_type(flat, name)],
+        };
+        if null_ok && (types.is_empty() || minimal || self.rng.random_bool(0.1)) {
+            return Value::Null;
+        }
+        let ty = match types.len() {
+            0 => return Value::Null,
+            n => types[self.rng.random_range(0..n)],
+        };
+        match ty {
+            Ty::Null => Value::Null,
+            Ty::Boolean => Value::Bool(self.rng.random_bool(0.5)),
+            Ty::Integer | Ty::Number => self.number(flat, schemas, ty == Ty::Integer, name),
+            Ty::String => Value::String(self.string(flat, schemas, name)),
+            Ty::Array => self.array(flat, depth, minimal),
+            Ty::Object => self.object(flat, depth, minimal),
+        }
+    }
+
+    fn valid_all(&mut self, schemas: &[&'s Value], value: &Value) -> bool {
+        schemas.iter().all(|schema| self.valid(schema, value, 0))
+    }
+
+    // Numbers ---------------------------------------------------------------------------------
+
+    fn number(
+        &mut self,
+        flat: &Flat<'s>,
+        schemas: &[&'s Value],
+        integer: bool,
+        name: Option<&str>,
+    ) -> Value {
+        let hint = name.map(snake_case).unwrap_or_default();
+        let (lower, upper) = (flat.lower, flat.upper);
+        // A window of "nice" values the name suggests, used when the bounds allow it.
+        let preferred: Option<(f64, f64, u32)> = match hint.as_str() {
+            "lat" | "latitude" => Some((-90.0, 90.0, 6)),
+            "lon" | "lng" | "long" | "longitude" => Some((-180.0, 180.0, 6)),
+            "age" => Some((18.0, 90.0, 0)),
+            "quantity" | "count" | "qty" => Some((1.0, 10.0, 0)),
+            h if is_money(h) => {
+                if integer {
+                    Some((100.0, 100_000.0, 0))
+                } else {
+                    Some((1.0, 1000.0, 2))
+                }
+            }
+            h if integer && is_timestamp_name(h) => Some((1_577_836_800.0, 1_798_761_600.0, 0)),
+            h if integer && is_id(h) => Some((1.0, 10_000.0, 0)),
+            _ => None,
+        };
+        let preferred = preferred.or(match flat.format {
+            Some("unix-time") if integer => Some((1_577_836_800.0, 1_798_761_600.0, 0)),
+            _ => None,
+        });
+        if let Some((lo, hi, decimals)) = preferred
+            && flat.multiple_of.is_empty()
+        {
+            let value = if integer || decimals == 0 {
+                Value::from(self.rng.random_range(lo as i64..=hi as i64))
+            } else {
+                float_value(round_to(self.rng.random_range(lo..=hi), decimals))
+            };
+            if self.valid_all(schemas, &value) {
+                return value;
+            }
+        }
+        let format_range = match flat.format {
+            Some("int32") => Some((f64::from(i32::MIN), f64::from(i32::MAX))),
+            Some("int64") => Some((-9.0e15, 9.0e15)),
+            _ => None,
+        };
+        let mut lower = lower;
+        let mut upper = upper;
+        if let Some((lo, hi)) = format_range {
+            lower = tighter_lower(lower, (lo, false));
+            upper = tighter_upper(upper, (hi, false));
+        }
+        if integer || flat.multiple_of.iter().all(|m| m.fract() == 0.0) && integer {
+            return self.integer(lower, upper, &flat.multiple_of);
+        }
+        self.float(lower, upper, &flat.multiple_of)
+    }
+
+    fn integer(&mut self, lower: Option<Bound>, upper: Option<Bound>, multiples: &[f64]) -> Value {
+        let lo = lower.map(|(v, excl)| if excl { v.floor() + 1.0 } else { v.ceil() });
+        let hi = upper.map(|(v, excl)| if excl { v.ceil() - 1.0 } else { v.floor() });
+        let clamp = |v: f64| v.clamp(-9.0e15, 9.0e15) as i64;
+        let (lo, hi) = (lo.map(clamp), hi.map(clamp));
+        let (window_lo, window_hi) = window_i(lo, hi);
+        let step = lcm_of(multiples);
+        match step {
+            Some(step) => {
+                let pick = |rng: &mut R, lo: i64, hi: i64| -> Option<i64> {
+                    let k_lo = lo.div_euclid(step) + i64::from(lo.rem_euclid(step) != 0);
+                    let k_hi = hi.div_euclid(step);
+                    (k_lo <= k_hi).then(|| rng.random_range(k_lo..=k_hi).saturating_mul(step))
+                };
+                let full = (lo.unwrap_or(i64::MIN / 4), hi.unwrap_or(i64::MAX / 4));
+                pick(self.rng, window_lo, window_hi)
+                    .or_else(|| pick(self.rng, full.0, full.1))
+                    .map(Value::from)
+                    .unwrap_or_else(|| Value::from(window_lo))
+            }
+            None if window_lo <= window_hi => Value::from(self.rng.random_range(window_lo..=window_hi)),
+            None => Value::from(window_lo),
+        }
+    }
+
+    fn float(&mut self, lower: Option<Bound>, upper: Option<Bound>, multiples: &[f64]) -> Value {
+        let lo = lower.map(|b| b.0).unwrap_or(f64::MIN).max(-1.0e15);
+        let hi = upper.map(|b| b.0).unwrap_or(f64::MAX).min(1.0e15);
+        let inside = |v: f64| {
+            lower.is_none_or(|(l, excl)| if excl { v > l } else { v >= l })
+                && upper.is_none_or(|(u, excl)| if excl { v < u } else { v <= u })
+                && multiples.iter().all(|m| is_multiple_of(v, *m))
+        };
+        let (window_lo, window_hi) = window_f(lower.map(|b| b.0), upper.map(|b| b.0));
+        if let Some(&step) = multiples.first() {
+            let (k_lo, k_hi) = ((window_lo / step).ceil(), (window_hi / step).floor());
+            let mut candidates = Vec::new();
+            if k_lo <= k_hi && (k_hi - k_lo) < 1.0e15 {
+                for _ in 0..8 {
+                    let k = self.rng.random_range(k_lo..=k_hi).round();
+                    candidates.push(k * step);
+                }
+            }
+            // Fractional steps such as 0.01 are not exact in binary: only powers of two times
+            // the step are exact multiples of it.
+            let mut power = 1.0f64;
+            for _ in 0..64 {
+                candidates.push(power * step);
+                candidates.push(-power * step);
+                power *= 2.0;
+            }
+            candidates.push(0.0);
+            if let Some(v) = candidates.into_iter().find(|v| v.is_finite() && inside(*v)) {
+                return float_value(v);
+            }
+            return float_value(step);
+        }
+        for _ in 0..8 {
+            let raw = if window_lo < window_hi {
+                self.rng.random_range(window_lo..window_hi)
+            } else {
+                window_lo
+            };
+            for v in [round_to(raw, 2), raw] {
+                if inside(v) {
+                    return float_value(v);
+                }
+            }
+        }
+        let mid = lo / 2.0 + hi / 2.0;
+        if inside(mid) {
+            return float_value(mid);
+        }
+        float_value(if lo.is_finite() { lo } else { 0.0 })
+    }
+
+    // Strings ---------------------------------------------------------------------------------
+
+    fn string(&mut self, flat: &Flat<'s>, schemas: &[&'s Value], name: Option<&str>) -> String {
+        let min = flat.min_length.unwrap_or(0).min(MAX_SIZE) as usize;
+        let max = flat.max_length.map(|m| m.min(MAX_SIZE) as usize);
+        let fits = |s: &str| {
+            let n = s.chars().count();
+            n >= min && max.is_none_or(|max| n <= max)
+        };
+        if let Some(&pattern) = flat.patterns.first() {
+            for _ in 0..16 {
+                let Some(candidate) = self.sample_pattern(pattern) else {
+                    break;
+                };
+                if fits(&candidate) && flat.patterns.iter().all(|p| self.matches(p, &candidate)) {
+                    return candidate;
+                }
+            }
+        }
+        let value = |s: &String| Value::String(s.clone());
+        if let Some(format) = flat.format {
+            for _ in 0..4 {
+                match self.formatted(format, max) {
+                    Some(candidate) if self.valid_all(schemas, &value(&candidate)) => {
+                        return candidate;
+                    }
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+        }
+        if let Some(name) = name {
+            for _ in 0..4 {
+                match self.named_string(name, flat) {
+                    Some(candidate) if self.valid_all(schemas, &value(&candidate)) => {
+                        return candidate;
+                    }
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+        }
+        let words: Vec<String> = lorem::Words(1..4).fake_with_rng(self.rng);
+        let mut text = words.join(" ");
+        if text.is_empty() {
+            text.push_str("text");
+        }
+        if let Some(max) = max {
+            text = text.chars().take(max).collect();
+        }
+        while text.chars().count() < min {
+            text.push(char::from(b'a' + self.rng.random_range(0..26u8)));
+        }
+        text
+    }
+
+    /// A string in the given `format`, or `None` for formats this module does not know.
+    fn formatted(&mut self, format: &str, max: Option<usize>) -> Option<String> {
+        let rng = &mut *self.rng;
+        Some(match format {
+            "date-time" => date_time(rng),
+            "date" => date_time(rng)[..10].to_owned(),
+            "time" => date_time(rng)[11..].to_owned(),
+            "duration" => format!("P{}D", rng.random_range(1..=30)),
+            "email" | "idn-email" => internet::SafeEmail().fake_with_rng(rng),
+            "uri" | "url" | "iri" => url(rng, max),
+            "uri-reference" | "iri-reference" => {
+                format!("/{}", lorem::Word().fake_with_rng::<String, _>(rng))
+            }
+            "uri-template" => "https://example.com/items/{id}".to_owned(),
+            "uuid" => uuid(rng),
+            "hostname" | "idn-hostname" => {
+                format!("{}.example.com", lorem::Word().fake_with_rng::<String, _>(rng))
+            }
+            "ipv4" => Ipv4Addr::from(rng.random::<u32>()).to_string(),
+            "ipv6" => Ipv6Addr::from(rng.random::<u128>()).to_string(),
+            "byte" => {
+                let bytes: Vec<u8> = (0..rng.random_range(4..=12)).map(|_| rng.random()).collect();
+                base64(&bytes)
+            }
+            "binary" | "password" => alphanumeric(rng, 12),
+            "regex" => "^[a-z]+$".to_owned(),
+            "json-pointer" => format!("/{}", lorem::Word().fake_with_rng::<String, _>(rng)),
+            "relative-json-pointer" => "0/id".to_owned(),
+            "int32" | "int64" | "unix-time" => rng.random_range(1..=100_000).to_string(),
+            "decimal" | "float" | "double" => format!("{:.2}", rng.random_range(1.0..1000.0)),
+            _ => return None,
+        })
+    }
+
+    /// A realistic string for a property called `name`, when its name says what it holds.
+    fn named_string(&mut self, name: &str, flat: &Flat<'s>) -> Option<String> {
+        let name = snake_case(name);
+        let rng = &mut *self.rng;
+        let last = name.rsplit('_').next().unwrap_or(&name);
+        Some(match name.as_str() {
+            n if n == "email" || n.ends_with("_email") || n == "email_address" => {
+                internet::SafeEmail().fake_with_rng(rng)
+            }
+            "first_name" | "firstname" | "given_name" | "forename" => {
+                name::FirstName().fake_with_rng(rng)
+            }
+            "last_name" | "lastname" | "surname" | "family_name" => {
+                name::LastName().fake_with_rng(rng)
+            }
+            "username" | "user_name" | "login" | "handle" | "nickname" => {
+                internet::Username().fake_with_rng(rng)
+            }
+            "name" | "full_name" | "fullname" | "display_name" | "contact_name"
+            | "owner_name" | "customer_name" | "author" => name::Name().fake_with_rng(rng),
+            "company" | "company_name" | "organization" | "organisation" | "business_name"
+            | "bank_name" | "employer" => company::CompanyName().fake_with_rng(rng),
+            "job_title" | "position" | "occupation" => job::Title().fake_with_rng(rng),
+            "city" | "town" => address::CityName().fake_with_rng(rng),
+            "country_code" => address::CountryCode().fake_with_rng(rng),
+            "country" if flat.max_length.is_some_and(|m| m < 4) => {
+                address::CountryCode().fake_with_rng(rng)
+            }
+            "country" => address::CountryName().fake_with_rng(rng),
+            "state" | "region" | "province" => address::StateName().fake_with_rng(rng),
+            "street" | "address" | "street_address" | "address_line1" | "address1" | "line1" => {
+                format!(
+                    "{} {} {}",
+                    address::BuildingNumber().fake_with_rng::<String, _>(rng),
+                    address::StreetName().fake_with_rng::<String, _>(rng),
+                    address::StreetSuffix().fake_with_rng::<String, _>(rng)
+                )
+            }
+            "zip" | "zipcode" | "zip_code" | "postcode" | "post_code" | "postal_code" => {
+                address::ZipCode().fake_with_rng(rng)
+            }
+            "phone" | "phone_number" | "mobile" | "telephone" | "tel" | "cell" => {
+                phone::PhoneNumber().fake_with_rng(rng)
+            }
+            "currency" | "currency_code" => currency::CurrencyCode().fake_with_rng(rng),
+            "color" | "colour" => format!("#{:06x}", rng.random_range(0..0x100_0000)),
+            "status" => ["active", "pending", "inactive"][rng.random_range(0..3)].to_owned(),
+            "password" => alphanumeric(rng, 12),
+            "description" | "summary" | "text" | "comment" | "message" | "note" | "notes"
+            | "bio" | "body" | "details" => lorem::Sentence(4..10).fake_with_rng(rng),
+            "title" | "subject" | "caption" | "headline" | "label" => {
+                let words: Vec<String> = lorem::Words(2..5).fake_with_rng(rng);
+                capitalise(&words.join(" "))
+            }
+            "avatar" | "image" | "photo" | "picture" | "icon" | "logo" | "thumbnail" => {
+                image_url(rng)
+            }
+            n if n.ends_with("_image") || n.ends_with("_avatar") || n.ends_with("_photo") => {
+                image_url(rng)
+            }
+            "url" | "website" | "homepage" | "link" | "href" | "uri" => url(rng, None),
+            n if n.ends_with("_url") || n.ends_with("_uri") => url(rng, None),
+            n if is_id(n) => uuid(rng),
+            n if is_timestamp_name(n) || n == "date" || n.ends_with("_date") => date_time(rng),
+            _ if last == "name" => name::Name().fake_with_rng(rng),
+            _ => return None,
+        })
+    }
+
+    /// A string matching `pattern`, `None` when the pattern cannot be generated from.
+    fn sample_pattern(&mut self, pattern: &str) -> Option<String> {
+        if !self.samplers.contains_key(pattern) {
+            let sampler = regex_syntax::Parser::new()
+                .parse(pattern)
+                .ok()
+                .and_then(|hir| rand_regex::Regex::with_hir(printable(hir), PATTERN_REPEAT).ok());
+            self.samplers.insert(pattern.to_owned(), sampler);
+        }
+        let sampler = self.samplers.get(pattern)?.as_ref()?;
+        let sample: Result<String, _> = sampler.sample(self.rng);
+        let sample = sample.ok()?;
+        self.matches(pattern, &sample).then_some(sample)
+    }
+
+    // Arrays and objects --------------------------------------------------------------------
+
+    fn array(&mut self, flat: &Flat<'s>, depth: usize, minimal: bool) -> Value {
+        let min = flat.min_items.unwrap_or(0).min(MAX_SIZE) as usize;
+        let max = flat.max_items.map(|m| m.min(MAX_SIZE) as usize);
+        let prefix = flat.prefix_items.unwrap_or(&[]);
+        let mut max = max.unwrap_or(usize::MAX);
+        if flat.no_more_items {
+            max = max.min(prefix.len());
+        }
+        let count = if minimal {
+            min
+        } else {
+            let lo = min.max(1).min(max);
+            let hi = 5.max(lo).min(max);
+            if lo <= hi {
+                self.rng.random_range(lo..=hi)
+            } else {
+                min
+            }
+        };
+        let mut items: Vec<Value> = Vec::with_capacity(count);
+        let mut tries = 0;
+        while items.len() < count && tries < count * 4 + 8 {
+            tries += 1;
+            let index = items.len();
+            let item = if let Some(schema) = prefix.get(index) {
+                let mut schemas = vec![schema];
+                schemas.extend(flat.items.iter().copied().filter(|_| false));
+                self.node(&schemas, None, depth + 1)
+            } else if let (0, Some(contains)) = (index, flat.contains) {
+                let mut schemas = flat.items.clone();
+                schemas.push(contains);
+                self.node(&schemas, None, depth + 1)
+            } else if flat.items.is_empty() {
+                self.node(&[&Value::Bool(true)], None, depth + 1)
+            } else {
+                self.node(&flat.items, None, depth + 1)
+            };
+            if flat.unique_items && items.iter().any(|other| json_eq(other, &item)) {
+                continue;
+            }
+            items.push(item);
+        }
+        Value::Array(items)
+    }
+
+    fn object(&mut self, flat: &Flat<'s>, depth: usize, minimal: bool) -> Value {
+        let skip = match self.direction {
+            Direction::Response => "writeOnly",
+            Direction::Request => "readOnly",
+        };
+        let allowed = |name: &str| flat.allowed.as_ref().is_none_or(|a| a.contains(&name));
+        let mut object = Map::new();
+        let mut optional: Vec<(&'s str, &Vec<&'s Value>)> = Vec::new();
+        for (name, schemas) in &flat.properties {
+            let required = flat.required.contains(name)
+                || flat.forced.iter().any(|(p, _)| p == name);
+            if schemas.iter().any(|s| self.flag(s, skip, 0)) {
+                continue;
+            }
+            if !required {
+                if allowed(name) {
+                    optional.push((name, schemas));
+                }
+                if minimal || !allowed(name) || !self.rng.random_bool(0.8) {
+                    continue;
+                }
+            }
+            let value = self.property(name, schemas, flat, depth);
+            object.insert((*name).to_owned(), value);
+        }
+        for name in &flat.required {
+            if !object.contains_key(*name) && !flat.properties.iter().any(|(n, _)| n == name) {
+                let value = self.property(name, &Vec::new(), flat, depth);
+                object.insert((*name).to_owned(), value);
+            }
+        }
+        for (property, value) in &flat.forced {
+            object.insert((*property).to_owned(), Value::String(value.clone()));
+        }
+        let open = flat.allowed.is_none();
+        let mut extra: usize = 0;
+        if open && !minimal && !flat.additional.is_empty() && flat.properties.is_empty() {
+            extra = self.rng.random_range(1..=3);
+        }
+        let min = flat.min_properties.unwrap_or(0).min(MAX_SIZE) as usize;
+        // Optional properties first, then made-up ones, until `minProperties` is met.
+        for (name, schemas) in optional {
+            if object.len() >= min {
+                break;
+            }
+            if !object.contains_key(name) {
+                let value = self.property(name, schemas, flat, depth);
+                object.insert(name.to_owned(), value);
+            }
+        }
+        let mut attempts = 0;
+        while open && (object.len() < min || extra > 0) && attempts < min + 16 {
+            attempts += 1;
+            extra = extra.saturating_sub(1);
+            let key = self.extra_key(flat, object.len());
+            if object.contains_key(&key) {
+                continue;
+            }
+            let value = self.property(&key, &Vec::new(), flat, depth);
+            object.insert(key, value);
+        }
+        if let Some(max) = flat.max_properties {
+            let max = max.min(MAX_SIZE) as usize;
+            let removable: Vec<String> = object
+                .keys()
+                .filter(|k| !flat.required.contains(&k.as_str()))
+                .cloned()
+                .collect();
+            for key in removable.into_iter().rev() {
+                if object.len() <= max {
+                    break;
+                }
+                object.shift_remove(&key);
+            }
+        }
+        Value::Object(object)
+    }
+
+    /// The value of property `name`: valid against its own schemas and against the
+    /// `patternProperties` and `additionalProperties` that apply to it.
+    fn property(
+        &mut self,
+        name: &str,
+        schemas: &[&'s Value],
+        flat: &Flat<'s>,
+        depth: usize,
+    ) -> Value {
+        let mut all: Vec<&'s Value> = schemas.to_vec();
+        for &(pattern, schema) in &flat.pattern_properties {
+            if self.matches(pattern, name) {
+                all.push(schema);
+            }
+        }
+        if schemas.is_empty() && all.is_empty() {
+            all.extend(flat.additional.iter().copied());
+        }
+        if all.is_empty() {
+            all.push(&Value::Bool(true));
+        }
+        self.node(&all, Some(name), depth + 1)
+    }
+
+    /// A new property name, from a `patternProperties` pattern when there is one.
+    fn extra_key(&mut self, flat: &Flat<'s>, index: usize) -> String {
+        if let Some(&(pattern, _)) = flat.pattern_properties.first()
+            && let Some(key) = self.sample_pattern(pattern)
+        {
+            return key;
+        }
+        let word: String = lorem::Word().fake_with_rng(self.rng);
+        if index == 0 {
+            word
+        } else {
+            format!("{word}_{index}")
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Validation
+
+    /// Whether `pattern` (ECMA 262, unanchored) matches `text`; unknown syntax counts as a match.
+    fn matches(&mut self, pattern: &str, text: &str) -> bool {
+        if !self.matchers.contains_key(pattern) {
+            let matcher = regex::Regex::new(&ecma_to_rust(pattern)).ok();
+            self.matchers.insert(pattern.to_owned(), matcher);
+        }
+        match self.matchers.get(pattern) {
+            Some(Some(matcher)) => matcher.is_match(text),
+            _ => true,
+        }
+    }
+
+    fn valid(&mut self, schema: &'s Value, value: &Value, depth: usize) -> bool {
+        let map = match schema {
+            Value::Bool(b) => return *b,
+            Value::Object(map) => map,
+            _ => return true,
+        };
+        if depth > MAX_CHECK_DEPTH {
+            return true;
+        }
+        if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
+            match self.resolve(reference) {
+                Some(target) => {
+                    if !self.valid(target, value, depth + 1) {
+                        return false;
+                    }
+                }
+                None => return false,
+            }
+        }
+        let null_by_nullable = value.is_null() && is_nullable(map);
+        if let Some(types) = node_types(map) {
+            let ty = Ty::of(value);
+            if !types.iter().any(|t| ty.accepted_by(*t)) {
+                return false;
+            }
+        }
+        if let Some(Value::Array(values)) = map.get("enum")
+            && !null_by_nullable
+            && !values.iter().any(|v| json_eq(v, value))
+        {
+            return false;
+        }
+        if let Some(constant) = map.get("const")
+            && !json_eq(constant, value)
+        {
+            return false;
+        }
+        let ok = match value {
+            Value::Number(n) => n.as_f64().is_none_or(|n| valid_number(map, n)),
+            Value::String(s) => self.valid_string(map, s),
+            Value::Array(items) => self.valid_array(map, items, depth),
+            Value::Object(object) => self.valid_object(map, object, depth),
+            _ => true,
+        };
+        if !ok {
+            return false;
+        }
+        if let Some(Value::Array(all)) = map.get("allOf")
+            && !all.iter().all(|s| self.valid(s, value, depth + 1))
+        {
+            return false;
+        }
+        if let Some(Value::Array(any)) = map.get("anyOf")
+            && !null_by_nullable
+            && !any.iter().any(|s| self.valid(s, value, depth + 1))
+        {
+            return false;
+        }
+        if let Some(Value::Array(one)) = map.get("oneOf")
+            && !null_by_nullable
+        {
+            let mut matching = 0;
+            for s in one {
+                if self.valid(s, value, depth + 1) {
+                    matching += 1;
+                    if matching > 1 {
+                        break;
+                    }
+                }
+            }
+            if matching != 1 {
+                return false;
+            }
+        }
+        if let Some(not) = map.get("not")
+            && self.valid(not, value, depth + 1)
+        {
+            return false;
+        }
+        if let Some(condition) = map.get("if") {
+            let branch = if self.valid(condition, value, depth + 1) {
+                map.get("then")
+            } else {
+                map.get("else")
+            };
+            if let Some(branch) = branch
+                && !self.valid(branch, value, depth + 1)
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn valid_string(&mut self, map: &'s Map<String, Value>, s: &str) -> bool {
+        let length = s.chars().count() as u64;
+        if as_size(map.get("minLength")).is_some_and(|min| length < min)
+            || as_size(map.get("maxLength")).is_some_and(|max| length > max)
+        {
+            return false;
+        }
+        if let Some(pattern) = map.get("pattern").and_then(Value::as_str)
+            && !self.matches(pattern, s)
+        {
+            return false;
+        }
+        match map.get("format").and_then(Value::as_str) {
+            Some(format) => self.valid_format(format, s),
+            None => true,
+        }
+    }
+
+    /// Formats as JSON Schema 2020-12 (and the `jsonschema` crate) check them.
+    fn valid_format(&mut self, format: &str, s: &str) -> bool {
+        match format {
+            "date" => is_date(s),
+            "time" => is_time(s),
+            "date-time" => s
+                .split_once(['T', 't'])
+                .is_some_and(|(d, t)| is_date(d) && is_time(t)),
+            "email" => is_email(s),
+            "hostname" => is_hostname(s),
+            "uuid" => is_uuid(s),
+            "ipv4" => s.parse::<Ipv4Addr>().is_ok(),
+            "ipv6" => s.parse::<Ipv6Addr>().is_ok(),
+            "uri" => is_uri(s, true),
+            "uri-reference" => is_uri(s, false),
+            "json-pointer" => is_json_pointer(s),
+            "regex" => regex_syntax::Parser::new().parse(s).is_ok(),
+            "duration" => self.matches(
+                r"^P(?:\d+W|(?:\d+Y)?(?:\d+M)?(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(?:\d+S)?)?)$",
+                s,
+            ) && s.len() > 1
+                && !s.ends_with('T'),
+            // Known to JSON Schema but not checked here: not provably valid.
+            "iri" | "iri-reference" | "idn-email" | "idn-hostname" | "uri-template"
+            | "relative-json-pointer" => false,
+            _ => true,
+        }
+    }
+
+    fn valid_array(&mut self, map: &'s Map<String, Value>, items: &[Value], depth: usize) -> bool {
+        let count = items.len() as u64;
+        if as_size(map.get("minItems")).is_some_and(|min| count < min)
+            || as_size(map.get("maxItems")).is_some_and(|max| count > max)
+        {
+            return false;
+        }
+        let prefix: &'s [Value] = match (map.get("prefixItems"), map.get("items")) {
+            (Some(Value::Array(prefix)), _) | (None, Some(Value::Array(prefix))) => prefix,
+            _ => &[],
+        };
+        for (schema, item) in prefix.iter().zip(items) {
+            if !self.valid(schema, item, depth + 1) {
+                return false;
+            }
+        }
+        if let Some(schema) = map.get("items").filter(|s| !s.is_array()) {
+            for item in items.iter().skip(prefix.len()) {
+                if !self.valid(schema, item, depth + 1) {
+                    return false;
+                }
+            }
+        }
+        if map.get("uniqueItems") == Some(&Value::Bool(true)) {
+            for (i, a) in items.iter().enumerate() {
+                if items[i + 1..].iter().any(|b| json_eq(a, b)) {
+                    return false;
+                }
+            }
+        }
+        if let Some(contains) = map.get("contains") {
+            let min = as_size(map.get("minContains")).unwrap_or(1);
+            let found = items
+                .iter()
+                .filter(|item| self.valid(contains, item, depth + 1))
+                .count() as u64;
+            if found < min {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn valid_object(
+        &mut self,
+        map: &'s Map<String, Value>,
+        object: &Map<String, Value>,
+        depth: usize,
+    ) -> bool {
+        let count = object.len() as u64;
+        if as_size(map.get("minProperties")).is_some_and(|min| count < min)
+            || as_size(map.get("maxProperties")).is_some_and(|max| count > max)
+        {
+            return false;
+        }
+        if let Some(Value::Array(required)) = map.get("required")
+            && !required
+                .iter()
+                .filter_map(Value::as_str)
+                .all(|name| object.contains_key(name))
+        {
+            return false;
+        }
+        let properties = map.get("properties").and_then(Value::as_object);
+        let patterns = map.get("patternProperties").and_then(Value::as_object);
+        let additional = map.get("additionalProperties");
+        let names = map.get("propertyNames");
+        for (key, value) in object {
+            let mut known = false;
+            if let Some(schema) = properties.and_then(|p| p.get(key)) {
+                known = true;
+                if !self.valid(schema, value, depth + 1) {
+                    return false;
+                }
+            }
+            for (pattern, schema) in patterns.into_iter().flatten() {
+                if self.matches(pattern, key) {
+                    known = true;
+                    if !self.valid(schema, value, depth + 1) {
+                        return false;
+                    }
+                }
+            }
+            if !known
+                && let Some(additional) = additional
+                && !self.valid(additional, value, depth + 1)
+            {
+                return false;
+            }
+            if let Some(names) = names
+                && !self.valid(names, &Value::String(key.clone()), depth + 1)
+            {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// A value of the right type for when nothing deeper may be generated.
+fn placeholder(flat: &Flat<'_>) -> Value {
+    let types = flat.types.as_deref().unwrap_or(&[]);
+    if types.is_empty() || types.contains(&Ty::Null) || flat.nullable {
+        return Value::Null;
+    }
+    match types[0] {
+        Ty::Null => Value::Null,
+        Ty::Boolean => Value::Bool(false),
+        Ty::Integer | Ty::Number => Value::from(0),
+        Ty::String => Value::String(String::new()),
+        Ty::Array => Value::Array(Vec::new()),
+        Ty::Object => Value::Object(Map::new()),
+    }
+}
+
+/// The type a schema without `type` most likely means, from its keywords or property name.
+fn infer_type(flat: &Flat<'_>, name: Option<&str>) -> Ty {
+    if !flat.properties.is_empty()
+        || !flat.required.is_empty()
+        || !flat.additional.is_empty()
+        || !flat.pattern_properties.is_empty()
+        || flat.min_properties.is_some()
+        || flat.max_properties.is_some()
+        || flat.allowed.is_some()
+    {
+        return Ty::Object;
+    }
+    if !flat.items.is_empty()
+        || flat.prefix_items.is_some()
+        || flat.min_items.is_some()
+        || flat.max_items.is_some()
+        || flat.contains.is_some()
+    {
+        return Ty::Array;
+    }
+    if flat.lower.is_some() || flat.upper.is_some() || !flat.multiple_of.is_empty() {
+        return match flat.format {
+            Some("int32" | "int64") => Ty::Integer,
+            _ => Ty::Number,
+        };
+    }
+    if matches!(flat.format, Some("int32" | "int64" | "unix-time")) {
+        return Ty::Integer;
+    }
+    if matches!(flat.format, Some("float" | "double")) {
+        return Ty::Number;
+    }
+    match name.map(snake_case).as_deref() {
+        Some(h) if is_money(h) => Ty::Number,
+        _ => Ty::String,
+    }
+}
+
+/// An integer window of small, positive-if-possible values within the bounds.
+fn window_i(lo: Option<i64>, hi: Option<i64>) -> (i64, i64) {
+    match (lo, hi) {
+        (None, None) => (1, 100),
+        (Some(lo), None) if lo <= 1 => (1, 100),
+        (Some(lo), None) => (lo, lo.saturating_add(99)),
+        (None, Some(hi)) if hi >= 1 => (1, hi.min(100)),
+        (None, Some(hi)) => (hi.saturating_sub(99), hi),
+        (Some(lo), Some(hi)) if lo <= 1 && hi >= 1 => (1, hi.min(100)),
+        (Some(lo), Some(hi)) if lo > 1 => (lo, hi.min(lo.saturating_add(99))),
+        (Some(lo), Some(hi)) => (lo.max(hi.saturating_sub(99)), hi),
+    }
+}
+
+fn window_f(lo: Option<f64>, hi: Option<f64>) -> (f64, f64) {
+    let clamp = |v: f64| v.clamp(-1.0e15, 1.0e15);
+    match (lo.map(clamp), hi.map(clamp)) {
+        (None, None) => (1.0, 100.0),
+        (Some(lo), None) if lo <= 1.0 => (lo.max(1.0).min(1.0), 100.0),
+        (Some(lo), None) => (lo, lo + 100.0),
+        (None, Some(hi)) if hi >= 100.0 => (1.0, 100.0),
+        (None, Some(hi)) if hi >= 1.0 => (1.0, hi),
+        (None, Some(hi)) => (hi - 100.0, hi),
+        (Some(lo), Some(hi)) if lo <= 1.0 && hi >= 100.0 => (lo.max(1.0), 100.0),
+        (Some(lo), Some(hi)) => (lo, hi.min(lo + 100.0)),
+    }
+}
+
+/// The least common multiple of integral `multipleOf`s; `None` when there are none or one is
+/// fractional.
+fn lcm_of(multiples: &[f64]) -> Option<i64> {
+    let mut out: Option<i64> = None;
+    for &m in multiples {
+        if m.fract() != 0.0 || m < 1.0 || m > 1.0e12 {
+            return None;
+        }
+        let m = m as i64;
+        out = Some(match out {
+            None => m,
+            Some(a) => {
+                let g = gcd(a, m);
+                (a / g).saturating_mul(m)
+            }
+        });
+    }
+    out
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 { a.abs().max(1) } else { gcd(b, a % b) }
+}
+
+/// `value / multiple` is an integer, computed exactly on the binary values as the JSON Schema
+/// spec (and the `jsonschema` crate) define it, so `0.3` is not a multiple of `0.1`.
+fn is_multiple_of(value: f64, multiple: f64) -> bool {
+    if value == 0.0 {
+        return true;
+    }
+    if !value.is_finite() || !multiple.is_finite() || multiple <= 0.0 {
+        return false;
+    }
+    let (a, p) = odd_mantissa(value.abs());
+    let (b, q) = odd_mantissa(multiple);
+    a % b == 0 && p >= q
+}
+
+/// `x = mantissa * 2^exponent` with an odd mantissa.
+fn odd_mantissa(x: f64) -> (u64, i32) {
+    let bits = x.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (mut mantissa, mut exponent) = if exponent == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1u64 << 52), exponent - 1075)
+    };
+    if mantissa == 0 {
+        return (0, 0);
+    }
+    let zeros = mantissa.trailing_zeros();
+    mantissa >>= zeros;
+    exponent += zeros as i32;
+    (mantissa, exponent)
+}
+
+fn valid_number(map: &Map<String, Value>, n: f64) -> bool {
+    let minimum = map.get("minimum").and_then(Value::as_f64);
+    let maximum = map.get("maximum").and_then(Value::as_f64);
+    if let Some(m) = minimum {
+        let exclusive = map.get("exclusiveMinimum") == Some(&Value::Bool(true));
+        if n < m || (exclusive && n == m) {
+            return false;
+        }
+    }
+    if let Some(m) = maximum {
+        let exclusive = map.get("exclusiveMaximum") == Some(&Value::Bool(true));
+        if n > m || (exclusive && n == m) {
+            return false;
+        }
+    }
+    if let Some(m) = map.get("exclusiveMinimum").and_then(Value::as_f64)
+        && n <= m
+    {
+        return false;
+    }
+    if let Some(m) = map.get("exclusiveMaximum").and_then(Value::as_f64)
+        && n >= m
+    {
+        return false;
+    }
+    match map.get("multipleOf").and_then(Value::as_f64) {
+        Some(m) if m > 0.0 => is_multiple_of(n, m),
+        _ => true,
+    }
+}
+
+fn is_integer(n: &Number) -> bool {
+    n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+}
+
+/// JSON equality where `1` and `1.0` are the same number, as JSON Schema defines it.
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x == y || (x.as_f64().is_some() && x.as_f64() == y.as_f64())
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn float_value(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        return Value::from(v as i64);
+    }
+    Number::from_f64(v).map_or(Value::from(0), Value::Number)
+}
+
+fn round_to(v: f64, decimals: u32) -> f64 {
+    let scale = 10f64.powi(decimals as i32);
+    (v * scale).round() / scale
+}
+
+/// `firstName`, `first-name` and `First Name` all become `first_name`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            if previous_lower {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+            previous_lower = false;
+        } else if c.is_ascii_alphanumeric() {
+            out.push(c);
+            previous_lower = true;
+        } else {
+            if !out.ends_with('_') && !out.is_empty() {
+                out.push('_');
+            }
+            previous_lower = false;
+        }
+    }
+    out.trim_end_matches('_').to_owned()
+}
+
+fn is_id(name: &str) -> bool {
+    matches!(name, "id" | "uuid" | "guid") || name.ends_with("_id") || name.ends_with("_uuid")
+}
+
+fn is_timestamp_name(name: &str) -> bool {
+    matches!(name, "created" | "updated" | "timestamp" | "deleted_at" | "expires")
+        || name.ends_with("_at")
+        || name.ends_with("_time")
+        || name.ends_with("_timestamp")
+}
+
+fn is_money(name: &str) -> bool {
+    let last = name.rsplit('_').next().unwrap_or(name);
+    matches!(
+        last,
+        "price" | "amount" | "cost" | "total" | "subtotal" | "fee" | "balance"
+    )
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A UTC date-time between 2020 and 2026, RFC 3339 (`2024-03-05T14:07:09Z`).
+fn date_time<R: Rng + ?Sized>(rng: &mut R) -> String {
+    let seconds: i64 = rng.random_range(1_577_836_800..1_798_761_600);
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60
+    )
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn uuid<R: Rng + ?Sized>(rng: &mut R) -> String {
+    let mut bytes: [u8; 16] = rng.random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+fn url<R: Rng + ?Sized>(rng: &mut R, max: Option<usize>) -> String {
+    let host: String = lorem::Word().fake_with_rng(rng);
+    let path: String = lorem::Word().fake_with_rng(rng);
+    let full = format!("https://www.{host}.com/{path}");
+    match max {
+        Some(max) if full.len() > max => format!("https://{host}.io"),
+        _ => full,
+    }
+}
+
+fn image_url<R: Rng + ?Sized>(rng: &mut R) -> String {
+    format!(
+        "https://picsum.photos/seed/{}/200/200",
+        rng.random_range(1..10_000)
+    )
+}
+
+fn alphanumeric<R: Rng + ?Sized>(rng: &mut R, length: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..length)
+        .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
+        .collect()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                let value = hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0);
+                out.push(value as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// ECMA 262 classes as Rust regex classes: `\d`, `\w` and `\s` are ASCII in ECMA (`\s` plus
+/// a few Unicode spaces), Unicode-aware in Rust.
+fn ecma_to_rust(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('d') => out.push_str(if in_class { "0-9" } else { "[0-9]" }),
+                Some('w') => out.push_str(if in_class { "A-Za-z0-9_" } else { "[A-Za-z0-9_]" }),
+                Some(next) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                None => out.push('\\'),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Rewrites a parsed pattern for generation: anchors and word boundaries become empty (the
+/// whole generated string is the match, so `^...$` hold), and classes are narrowed to
+/// printable ASCII where that leaves anything, so `.` and `\w` give readable text and `\d`
+/// gives ASCII digits as ECMA 262 means it.
+fn printable(hir: Hir) -> Hir {
+    match hir.into_kind() {
+        HirKind::Look(_) => Hir::empty(),
+        HirKind::Class(hir::Class::Unicode(mut class)) => {
+            let original = class.clone();
+            class.intersect(&hir::ClassUnicode::new([hir::ClassUnicodeRange::new(
+                ' ', '~',
+            )]));
+            if class.ranges().is_empty() {
+                Hir::class(hir::Class::Unicode(original))
+            } else {
+                Hir::class(hir::Class::Unicode(class))
+            }
+        }
+        HirKind::Class(class) => Hir::class(class),
+        HirKind::Empty => Hir::empty(),
+        HirKind::Literal(hir::Literal(bytes)) => Hir::literal(bytes),
+        HirKind::Repetition(rep) => Hir::repetition(hir::Repetition {
+            sub: Box::new(printable(*rep.sub)),
+            ..rep
+        }),
+        HirKind::Capture(capture) => Hir::capture(hir::Capture {
+            sub: Box::new(printable(*capture.sub)),
+            ..capture
+        }),
+        HirKind::Concat(subs) => Hir::concat(subs.into_iter().map(printable).collect()),
+        HirKind::Alternation(subs) => Hir::alternation(subs.into_iter().map(printable).collect()),
+    }
+}
+
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let (Ok(year), Ok(month), Ok(day)) = (
+        s[..4].parse::<u32>(),
+        s[5..7].parse::<u32>(),
+        s[8..].parse::<u32>(),
+    ) else {
+        return false;
+    };
+    if !s[..4].bytes().chain(s[5..7].bytes()).chain(s[8..].bytes()).all(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
+}
+
+fn is_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    let two = |i: usize| -> Option<u32> {
+        let d = b.get(i..i + 2)?;
+        d.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| u32::from(d[0] - b'0') * 10 + u32::from(d[1] - b'0'))
+    };
+    let (Some(h), Some(m), Some(sec)) = (two(0), two(3), two(6)) else {
+        return false;
+    };
+    if b.get(2) != Some(&b':') || b.get(5) != Some(&b':') || h > 23 || m > 59 || sec > 59 {
+        return false;
+    }
+    let mut rest = &s[8..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return false;
+        }
+        rest = &fraction[digits..];
+    }
+    match rest {
+        "Z" | "z" => true,
+        offset => {
+            let o = offset.as_bytes();
+            o.len() == 6
+                && (o[0] == b'+' || o[0] == b'-')
+                && o[3] == b':'
+                && offset[1..3].parse::<u32>().is_ok_and(|h| h <= 23)
+                && offset[4..].parse::<u32>().is_ok_and(|m| m <= 59)
+                && o[1..3].iter().chain(&o[4..]).all(u8::is_ascii_digit)
+        }
+    }
+}
+
+fn is_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+        })
+}
+
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    const SPECIAL: &[u8] = b"!#$%&'*+/=?^_`{|}~-.";
+    !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || SPECIAL.contains(&c))
+        && domain.contains('.')
+        && is_hostname(domain)
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn is_uri(s: &str, absolute: bool) -> bool {
+    const ALLOWED: &[u8] = b"-._~:/?#[]@!$&'()*+,;=%";
+    let b = s.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        if !(c.is_ascii_alphanumeric() || ALLOWED.contains(&c)) {
+            return false;
+        }
+        if c == b'%'
+            && !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+        {
+            return false;
+        }
+    }
+    if !absolute {
+        return true;
+    }
+    match s.split_once(':') {
+        Some((scheme, rest)) => {
+            scheme.bytes().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && scheme
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"+-.".contains(&c))
+                && !rest.is_empty()
+        }
+        None => false,
+    }
+}
+
+fn is_json_pointer(s: &str) -> bool {
+    if s.is_empty() {
+        return true;
+    }
+    if !s.starts_with('/') {
+        return false;
+    }
+    let b = s.as_bytes();
+    b.iter()
+        .enumerate()
+        .all(|(i, &c)| c != b'~' || matches!(b.get(i + 1), Some(b'0' | b'1')))
+}
