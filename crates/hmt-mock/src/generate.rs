@@ -133,6 +133,7 @@ impl<'a> Generator<'a> {
             nodes: 0,
             matchers: HashMap::new(),
             samplers: HashMap::new(),
+            avoid: Vec::new(),
         };
         run.node(&[schema], None, 0)
     }
@@ -162,6 +163,7 @@ impl<'a> Generator<'a> {
             nodes: 0,
             matchers: HashMap::new(),
             samplers: HashMap::new(),
+            avoid: Vec::new(),
         };
         run.valid(schema, value, 0)
     }
@@ -298,6 +300,8 @@ struct Flat<'s> {
     forced: Vec<(&'s str, String)>,
     /// The first `$ref` followed, which names the schema for discriminators.
     origin: Option<&'s str>,
+    /// The `oneOf`/`anyOf` branches picked: (address of the branch list, index).
+    picks: Vec<(usize, usize)>,
 }
 
 fn tighter_lower(old: Option<Bound>, new: Bound) -> Option<Bound> {
@@ -346,6 +350,8 @@ struct Run<'s, 'r, R: ?Sized> {
     matchers: HashMap<String, Option<regex::Regex>>,
     /// Compiled `pattern`s for generating.
     samplers: HashMap<String, Option<rand_regex::Regex>>,
+    /// Branches that gave an invalid value in an earlier attempt, as in [`Flat::picks`].
+    avoid: Vec<(usize, usize)>,
 }
 
 impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
@@ -493,6 +499,7 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
                 flat.impossible = true;
                 continue;
             };
+            flat.picks.push((branches.as_ptr() as usize, index));
             branched = true;
             let branch = &branches[index];
             if keyword == "oneOf" {
@@ -664,11 +671,20 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
 
     /// Picks a `oneOf`/`anyOf` branch: any at random, or the cheapest when minimal.
     fn pick_branch(&mut self, branches: &'s [Value], minimal: bool) -> Option<usize> {
-        let viable: Vec<usize> = (0..branches.len())
+        let mut viable: Vec<usize> = (0..branches.len())
             .filter(|&i| branches[i] != Value::Bool(false))
             .collect();
         if viable.is_empty() {
             return None;
+        }
+        let address = branches.as_ptr() as usize;
+        let fresh: Vec<usize> = viable
+            .iter()
+            .copied()
+            .filter(|i| !self.avoid.contains(&(address, *i)))
+            .collect();
+        if !fresh.is_empty() {
+            viable = fresh;
         }
         if minimal {
             return viable
@@ -705,6 +721,7 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
         self.nodes += 1;
         let minimal = depth >= SOFT_DEPTH || self.nodes > NODE_BUDGET;
         let mut last = Value::Null;
+        let avoided = self.avoid.len();
         for _ in 0..ATTEMPTS {
             let mut flat = Flat::default();
             for schema in schemas {
@@ -717,10 +734,14 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
             };
             let must_not = std::mem::take(&mut flat.must_not);
             if must_not.iter().all(|other| !self.valid(other, &value, 0)) {
+                self.avoid.truncate(avoided);
                 return value;
             }
+            // Another attempt, with other branches where there are any.
+            self.avoid.extend(flat.picks.iter().copied());
             last = value;
         }
+        self.avoid.truncate(avoided);
         last
     }
 
@@ -1008,7 +1029,8 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
                 base64(&bytes)
             }
             "binary" | "password" => alphanumeric(rng, 12),
-            "regex" => "^[a-z]+$".to_owned(),
+            "regex" => ["^[a-z]+$", "^\\d{3}$", "^[A-Z][a-z]*$", "^(yes|no)$"][rng.random_range(0..4)]
+                .to_owned(),
             "json-pointer" => format!("/{}", lorem::Word().fake_with_rng::<String, _>(rng)),
             "relative-json-pointer" => "0/id".to_owned(),
             "int32" | "int64" | "unix-time" => rng.random_range(1..=100_000).to_string(),
@@ -1182,7 +1204,8 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
         for (property, value) in &flat.forced {
             object.insert((*property).to_owned(), Value::String(value.clone()));
         }
-        let open = flat.allowed.is_none();
+        // Closed objects still take names that match a `patternProperties` pattern.
+        let open = flat.allowed.is_none() || !flat.pattern_properties.is_empty();
         let mut extra: usize = 0;
         if open && !minimal && !flat.additional.is_empty() && flat.properties.is_empty() {
             extra = self.rng.random_range(1..=3);
