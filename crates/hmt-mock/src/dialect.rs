@@ -287,8 +287,14 @@ mod tests {
             "x-extra": {"nullable": true}
         }));
         assert_eq!(schema["properties"]["a"]["type"], json!(["string", "null"]));
-        assert_eq!(schema["additionalProperties"]["type"], json!(["integer", "null"]));
-        assert_eq!(schema["patternProperties"]["^x"]["type"], json!(["boolean", "null"]));
+        assert_eq!(
+            schema["additionalProperties"]["type"],
+            json!(["integer", "null"])
+        );
+        assert_eq!(
+            schema["patternProperties"]["^x"]["type"],
+            json!(["boolean", "null"])
+        );
         assert_eq!(schema["items"]["type"], json!(["number", "null"]));
         assert_eq!(schema["prefixItems"][0]["type"], json!(["number", "null"]));
         for keyword in ["allOf", "oneOf", "anyOf"] {
@@ -324,7 +330,10 @@ mod tests {
         });
         normalise_document(&mut doc);
         let get = &doc["paths"]["/a"]["get"];
-        assert_eq!(get["parameters"][0]["schema"]["type"], json!(["string", "null"]));
+        assert_eq!(
+            get["parameters"][0]["schema"]["type"],
+            json!(["string", "null"])
+        );
         let media = &get["responses"]["200"]["content"]["application/json"];
         assert_eq!(media["schema"]["type"], json!(["integer", "null"]));
         assert_eq!(media["example"], json!({"schema": {"nullable": true}}));

@@ -300,15 +300,33 @@ fn patterns_are_matched() {
 #[test]
 fn formats_are_well_formed() {
     for format in [
-        "date-time", "date", "time", "email", "uri", "uuid", "hostname", "ipv4", "ipv6",
-        "duration", "json-pointer", "uri-reference",
+        "date-time",
+        "date",
+        "time",
+        "email",
+        "uri",
+        "uuid",
+        "hostname",
+        "ipv4",
+        "ipv6",
+        "duration",
+        "json-pointer",
+        "uri-reference",
     ] {
         let all = strings(json!({"type": "string", "format": format}));
-        assert!(distinct(&all.iter().map(|s| json!(s)).collect::<Vec<_>>()) > 1, "{format}");
+        assert!(
+            distinct(&all.iter().map(|s| json!(s)).collect::<Vec<_>>()) > 1,
+            "{format}"
+        );
     }
-    let uuid = regex::Regex::new(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-        .unwrap();
-    assert!(strings(json!({"type": "string", "format": "uuid"})).iter().all(|u| uuid.is_match(u)));
+    let uuid =
+        regex::Regex::new(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+            .unwrap();
+    assert!(
+        strings(json!({"type": "string", "format": "uuid"}))
+            .iter()
+            .all(|u| uuid.is_match(u))
+    );
     let date_time = regex::Regex::new(r"^20[2-9]\d-\d\d-\d\dT\d\d:\d\d:\d\dZ$").unwrap();
     let stamps = strings(json!({"type": "string", "format": "date-time"}));
     assert!(stamps.iter().all(|s| date_time.is_match(s)), "{stamps:?}");
@@ -318,13 +336,23 @@ fn formats_are_well_formed() {
     assert!(url.iter().all(|u| u.starts_with("https://")), "{url:?}");
     let bytes = strings(json!({"type": "string", "format": "byte"}));
     let base64 = regex::Regex::new(r"^[A-Za-z0-9+/]+=*$").unwrap();
-    assert!(bytes.iter().all(|b| base64.is_match(b) && b.len() % 4 == 0), "{bytes:?}");
+    assert!(
+        bytes.iter().all(|b| base64.is_match(b) && b.len() % 4 == 0),
+        "{bytes:?}"
+    );
     let password = strings(json!({"type": "string", "format": "password", "minLength": 8}));
     assert!(password.iter().all(|p| p.len() >= 8));
     // Unknown formats are free-form strings.
-    assert_eq!(strings(json!({"type": "string", "format": "x-shoe-size"})).len(), 50);
+    assert_eq!(
+        strings(json!({"type": "string", "format": "x-shoe-size"})).len(),
+        50
+    );
     let int32 = values(json!({"type": "integer", "format": "int32", "minimum": 2147483000}));
-    assert!(int32.iter().all(|v| v.as_i64().is_some_and(|i| i <= i64::from(i32::MAX))));
+    assert!(
+        int32
+            .iter()
+            .all(|v| v.as_i64().is_some_and(|i| i <= i64::from(i32::MAX)))
+    );
 }
 
 #[test]
@@ -357,8 +385,17 @@ fn emails_and_names_look_real() {
     let color = regex::Regex::new("^#[0-9a-f]{6}$").unwrap();
     for person in &people {
         let text = |key: &str| person[key].as_str().unwrap_or_default().to_owned();
-        assert!(text("email").contains('@') && text("email").contains('.'), "{person}");
-        assert!(text("firstName").chars().next().is_some_and(char::is_uppercase), "{person}");
+        assert!(
+            text("email").contains('@') && text("email").contains('.'),
+            "{person}"
+        );
+        assert!(
+            text("firstName")
+                .chars()
+                .next()
+                .is_some_and(char::is_uppercase),
+            "{person}"
+        );
         assert!(text("website").starts_with("https://"), "{person}");
         assert!(text("avatar").starts_with("https://"), "{person}");
         assert!(text("zip").chars().any(|c| c.is_ascii_digit()), "{person}");
@@ -384,7 +421,11 @@ fn names_only_apply_when_the_schema_allows_them() {
         }
     }));
     for value in &all {
-        assert!(value["email"].as_str().is_some_and(|e| e.chars().count() <= 3));
+        assert!(
+            value["email"]
+                .as_str()
+                .is_some_and(|e| e.chars().count() <= 3)
+        );
         assert!(value["status"] == "open" || value["status"] == "closed");
     }
 }
@@ -407,11 +448,22 @@ fn ids_dates_money_and_coordinates_are_plausible() {
     }));
     for value in &all {
         assert!(value["id"].as_i64().is_some_and(|id| id >= 1), "{value}");
-        assert_eq!(value["order_id"].as_str().map(str::len), Some(36), "{value}");
-        assert!(value["created_at"].as_str().is_some_and(|d| d.ends_with('Z') && d.len() == 20));
+        assert_eq!(
+            value["order_id"].as_str().map(str::len),
+            Some(36),
+            "{value}"
+        );
+        assert!(
+            value["created_at"]
+                .as_str()
+                .is_some_and(|d| d.ends_with('Z') && d.len() == 20)
+        );
         let price = value["price"].as_f64().unwrap_or(-1.0);
         assert!((5.0..=20.0).contains(&price), "{value}");
-        assert!(((price * 100.0).round() - price * 100.0).abs() < 1e-6, "2 decimals: {price}");
+        assert!(
+            ((price * 100.0).round() - price * 100.0).abs() < 1e-6,
+            "2 decimals: {price}"
+        );
         assert!((-90.0..=90.0).contains(&value["latitude"].as_f64().unwrap_or(99.0)));
         assert!((-180.0..=180.0).contains(&value["lng"].as_f64().unwrap_or(999.0)));
     }
@@ -420,28 +472,50 @@ fn ids_dates_money_and_coordinates_are_plausible() {
 #[test]
 fn enums_and_consts_are_respected() {
     let colours = values(json!({"type": "string", "enum": ["red", "green", "blue"]}));
-    assert!(colours.iter().all(|c| ["red", "green", "blue"].contains(&c.as_str().unwrap_or(""))));
+    assert!(
+        colours
+            .iter()
+            .all(|c| ["red", "green", "blue"].contains(&c.as_str().unwrap_or("")))
+    );
     assert_eq!(distinct(&colours), 3);
     let constant = values(json!({"const": {"a": [1, 2]}}));
     assert!(constant.iter().all(|c| c == &json!({"a": [1, 2]})));
     // `allOf` narrows an enum.
-    let narrowed = values(json!({"allOf": [{"enum": [1, 2, 3]}, {"enum": [2, 3, 4]}, {"not": {"const": 3}}]}));
+    let narrowed =
+        values(json!({"allOf": [{"enum": [1, 2, 3]}, {"enum": [2, 3, 4]}, {"not": {"const": 3}}]}));
     assert!(narrowed.iter().all(|v| v == &json!(2)), "{narrowed:?}");
 }
 
 #[test]
 fn numbers_stay_within_bounds_and_steps() {
     let small = values(json!({"type": "integer"}));
-    assert!(small.iter().all(|v| v.as_i64().is_some_and(|i| (1..=100).contains(&i))));
-    let exclusive = values(json!({"type": "integer", "exclusiveMinimum": 10, "exclusiveMaximum": 13}));
+    assert!(
+        small
+            .iter()
+            .all(|v| v.as_i64().is_some_and(|i| (1..=100).contains(&i)))
+    );
+    let exclusive =
+        values(json!({"type": "integer", "exclusiveMinimum": 10, "exclusiveMaximum": 13}));
     assert!(exclusive.iter().all(|v| v == &json!(11) || v == &json!(12)));
     assert_eq!(distinct(&exclusive), 2);
-    let stepped = values(json!({"type": "integer", "multipleOf": 7, "minimum": -50, "maximum": -1}));
-    assert!(stepped.iter().all(|v| v.as_i64().is_some_and(|i| i % 7 == 0 && i < 0)));
+    let stepped =
+        values(json!({"type": "integer", "multipleOf": 7, "minimum": -50, "maximum": -1}));
+    assert!(
+        stepped
+            .iter()
+            .all(|v| v.as_i64().is_some_and(|i| i % 7 == 0 && i < 0))
+    );
     let cents = values(json!({"type": "number", "multipleOf": 0.01, "minimum": 0.5, "maximum": 3}));
-    assert!(cents.iter().all(|v| v.as_f64().is_some_and(|f| (0.5..=3.0).contains(&f))));
+    assert!(
+        cents
+            .iter()
+            .all(|v| v.as_f64().is_some_and(|f| (0.5..=3.0).contains(&f)))
+    );
     let halves = values(json!({"type": "number", "multipleOf": 0.5, "exclusiveMaximum": 0}));
-    assert!(halves.iter().all(|v| v.as_f64().is_some_and(|f| f < 0.0 && (f * 2.0).fract() == 0.0)));
+    assert!(halves.iter().all(|v| {
+        v.as_f64()
+            .is_some_and(|f| f < 0.0 && (f * 2.0).fract() == 0.0)
+    }));
     assert!(distinct(&halves) > 5);
     // OpenAPI 3.0 boolean exclusives, not normalised.
     let doc = json!({});
@@ -450,8 +524,13 @@ fn numbers_stay_within_bounds_and_steps() {
         let v = Generator::new(&doc).generate(&schema, &mut rng(seed));
         assert!(v.as_f64().is_some_and(|f| f > 0.0 && f < 1.0), "{v}");
     }
-    let floats = values(json!({"type": "number", "format": "double", "minimum": -1.5, "maximum": -1.25}));
-    assert!(floats.iter().all(|v| v.as_f64().is_some_and(|f| (-1.5..=-1.25).contains(&f))));
+    let floats =
+        values(json!({"type": "number", "format": "double", "minimum": -1.5, "maximum": -1.25}));
+    assert!(
+        floats
+            .iter()
+            .all(|v| v.as_f64().is_some_and(|f| (-1.5..=-1.25).contains(&f)))
+    );
 }
 
 #[test]
@@ -467,16 +546,36 @@ fn string_lengths_are_respected() {
 #[test]
 fn arrays_have_sensible_sizes_and_unique_items() {
     let lists = values(json!({"type": "array", "items": {"type": "integer"}}));
-    assert!(lists.iter().all(|l| l.as_array().is_some_and(|l| (1..=5).contains(&l.len()))));
-    let bounded = values(json!({"type": "array", "minItems": 7, "maxItems": 9, "items": {"type": "boolean", "enum": [true, false, null]}, "uniqueItems": false}));
-    assert!(bounded.iter().all(|l| l.as_array().is_some_and(|l| (7..=9).contains(&l.len()))));
-    let unique = values(json!({"type": "array", "minItems": 3, "uniqueItems": true, "items": {"type": "integer", "minimum": 1, "maximum": 4}}));
-    assert!(unique.iter().all(|l| l.as_array().is_some_and(|l| l.len() >= 3)));
-    let tuples = values(json!({"type": "array", "prefixItems": [{"type": "string", "format": "date"}, {"type": "integer"}], "items": false, "minItems": 2}));
+    assert!(
+        lists
+            .iter()
+            .all(|l| l.as_array().is_some_and(|l| (1..=5).contains(&l.len())))
+    );
+    let bounded = values(
+        json!({"type": "array", "minItems": 7, "maxItems": 9, "items": {"type": "boolean", "enum": [true, false, null]}, "uniqueItems": false}),
+    );
+    assert!(
+        bounded
+            .iter()
+            .all(|l| l.as_array().is_some_and(|l| (7..=9).contains(&l.len())))
+    );
+    let unique = values(
+        json!({"type": "array", "minItems": 3, "uniqueItems": true, "items": {"type": "integer", "minimum": 1, "maximum": 4}}),
+    );
+    assert!(
+        unique
+            .iter()
+            .all(|l| l.as_array().is_some_and(|l| l.len() >= 3))
+    );
+    let tuples = values(
+        json!({"type": "array", "prefixItems": [{"type": "string", "format": "date"}, {"type": "integer"}], "items": false, "minItems": 2}),
+    );
     assert!(tuples.iter().all(|t| t[0].is_string() && t[1].is_i64()));
     let empty = values(json!({"type": "array", "maxItems": 0}));
     assert!(empty.iter().all(|l| l == &json!([])));
-    let contains = values(json!({"type": "array", "contains": {"const": "needle"}, "items": {"type": "string"}}));
+    let contains = values(
+        json!({"type": "array", "contains": {"const": "needle"}, "items": {"type": "string"}}),
+    );
     assert!(contains.iter().all(|l| l[0] == "needle"));
 }
 
@@ -487,20 +586,47 @@ fn objects_respect_required_additional_and_property_counts() {
         "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}
     }));
     assert!(closed.iter().all(|o| o["a"].is_string()));
-    assert!(closed.iter().all(|o| o.as_object().is_some_and(|o| o.keys().all(|k| k == "a" || k == "b"))));
-    assert!(closed.iter().any(|o| o.get("b").is_none()), "optional properties are sometimes left out");
-    assert!(closed.iter().any(|o| o.get("b").is_some()), "and sometimes present");
-    let map = values(json!({"type": "object", "additionalProperties": {"type": "integer", "minimum": 5}}));
-    assert!(map.iter().all(|m| m.as_object().is_some_and(|m| !m.is_empty() && m.values().all(|v| v.as_i64() >= Some(5)))));
-    let counted = values(json!({"type": "object", "minProperties": 4, "maxProperties": 4,
-        "properties": {"a": {"type": "string"}}}));
-    assert!(counted.iter().all(|m| m.as_object().is_some_and(|m| m.len() == 4)));
+    assert!(closed.iter().all(|o| {
+        o.as_object()
+            .is_some_and(|o| o.keys().all(|k| k == "a" || k == "b"))
+    }));
+    assert!(
+        closed.iter().any(|o| o.get("b").is_none()),
+        "optional properties are sometimes left out"
+    );
+    assert!(
+        closed.iter().any(|o| o.get("b").is_some()),
+        "and sometimes present"
+    );
+    let map = values(
+        json!({"type": "object", "additionalProperties": {"type": "integer", "minimum": 5}}),
+    );
+    assert!(map.iter().all(|m| {
+        m.as_object()
+            .is_some_and(|m| !m.is_empty() && m.values().all(|v| v.as_i64() >= Some(5)))
+    }));
+    let counted = values(
+        json!({"type": "object", "minProperties": 4, "maxProperties": 4,
+        "properties": {"a": {"type": "string"}}}),
+    );
+    assert!(
+        counted
+            .iter()
+            .all(|m| m.as_object().is_some_and(|m| m.len() == 4))
+    );
     let at_most = values(json!({"type": "object", "maxProperties": 1,
         "properties": {"a": {"type": "string"}, "b": {"type": "string"}, "c": {"type": "string"}}}));
-    assert!(at_most.iter().all(|m| m.as_object().is_some_and(|m| m.len() <= 1)));
+    assert!(
+        at_most
+            .iter()
+            .all(|m| m.as_object().is_some_and(|m| m.len() <= 1))
+    );
     let patterned = values(json!({"type": "object", "minProperties": 2,
         "patternProperties": {"^x-[a-z]{3}$": {"type": "boolean"}}, "additionalProperties": false}));
-    assert!(patterned.iter().all(|m| m.as_object().is_some_and(|m| m.len() >= 2 && m.values().all(Value::is_boolean))));
+    assert!(patterned.iter().all(|m| {
+        m.as_object()
+            .is_some_and(|m| m.len() >= 2 && m.values().all(Value::is_boolean))
+    }));
     // Required properties without a schema still appear.
     let bare = values(json!({"type": "object", "required": ["anything"]}));
     assert!(bare.iter().all(|m| m.get("anything").is_some()));
@@ -518,8 +644,18 @@ fn all_of_merges_members() {
         {"properties": {"id": {"maximum": 12}}}
     ]});
     for value in generate_valid(components, schema, 50) {
-        assert!(value["id"].as_i64().is_some_and(|id| (10..=12).contains(&id)), "{value}");
-        assert!(value["name"].as_str().is_some_and(|n| n.chars().count() <= 5), "{value}");
+        assert!(
+            value["id"]
+                .as_i64()
+                .is_some_and(|id| (10..=12).contains(&id)),
+            "{value}"
+        );
+        assert!(
+            value["name"]
+                .as_str()
+                .is_some_and(|n| n.chars().count() <= 5),
+            "{value}"
+        );
     }
 }
 
@@ -566,14 +702,20 @@ fn a_base_schema_discriminator_names_the_subschema() {
         "Hamster": {"allOf": [{"$ref": "#/components/schemas/Pet"},
                               {"type": "object", "properties": {"wheel": {"type": "boolean"}}}]}
     });
-    let all = generate_valid(components, json!({"$ref": "#/components/schemas/Hamster"}), 20);
+    let all = generate_valid(
+        components,
+        json!({"$ref": "#/components/schemas/Hamster"}),
+        20,
+    );
     assert!(all.iter().all(|h| h["kind"] == "Hamster"), "{all:?}");
 }
 
 #[test]
 fn one_of_values_match_exactly_one_branch() {
     // Without a discriminator, only the types or required properties tell branches apart.
-    let by_type = values(json!({"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 0.5}, {"type": "string", "format": "date"}]}));
+    let by_type = values(
+        json!({"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 0.5}, {"type": "string", "format": "date"}]}),
+    );
     assert!(by_type.iter().any(Value::is_string) && by_type.iter().any(Value::is_number));
     let by_required = values(json!({"oneOf": [
         {"type": "object", "required": ["card"], "properties": {"card": {"type": "string"}}},
@@ -585,7 +727,9 @@ fn one_of_values_match_exactly_one_branch() {
 
 #[test]
 fn any_of_picks_branches() {
-    let all = values(json!({"anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "string", "format": "email"}}]}));
+    let all = values(
+        json!({"anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "string", "format": "email"}}]}),
+    );
     assert!(all.iter().any(Value::is_boolean) && all.iter().any(Value::is_array));
 }
 
@@ -597,7 +741,10 @@ fn nullable_values_are_sometimes_null() {
         .map(|seed| Generator::new(&doc).generate(&schema, &mut rng(seed)))
         .collect();
     assert!(all.iter().any(Value::is_null) && all.iter().any(Value::is_string));
-    assert!(all.iter().filter(|v| v.is_null()).count() < 40, "mostly not null");
+    assert!(
+        all.iter().filter(|v| v.is_null()).count() < 40,
+        "mostly not null"
+    );
     let typed = values(json!({"type": ["integer", "null"]}));
     assert!(typed.iter().any(Value::is_null) && typed.iter().any(Value::is_i64));
     let only_null = values(json!({"type": "null"}));
@@ -634,9 +781,21 @@ fn recursive_schemas_terminate() {
         "Required": {"type": "object", "required": ["next"], "properties": {
             "next": {"$ref": "#/components/schemas/Required"}}}
     });
-    let trees = generate_valid(components.clone(), json!({"$ref": "#/components/schemas/Node"}), 30);
-    assert!(trees.iter().any(|t| t["children"].as_array().is_some_and(|c| !c.is_empty())));
-    assert!(trees.iter().all(|t| serde_json::to_string(t).unwrap().len() < 200_000));
+    let trees = generate_valid(
+        components.clone(),
+        json!({"$ref": "#/components/schemas/Node"}),
+        30,
+    );
+    assert!(
+        trees
+            .iter()
+            .any(|t| t["children"].as_array().is_some_and(|c| !c.is_empty()))
+    );
+    assert!(
+        trees
+            .iter()
+            .all(|t| serde_json::to_string(t).unwrap().len() < 200_000)
+    );
     // Unsatisfiable recursion: no valid value exists, but generation still ends.
     let doc = json!({"components": {"schemas": components}});
     for name in ["Loop", "Required"] {
@@ -649,7 +808,10 @@ fn recursive_schemas_terminate() {
 fn examples_and_defaults_are_used_only_when_valid() {
     let good = values(json!({"type": "string", "example": "Rex the dog", "maxLength": 20}));
     assert!(good.iter().any(|v| v == "Rex the dog"));
-    assert!(good.iter().any(|v| v != "Rex the dog"), "examples are not the only values");
+    assert!(
+        good.iter().any(|v| v != "Rex the dog"),
+        "examples are not the only values"
+    );
     let defaults = values(json!({"type": "integer", "default": 42, "examples": [7]}));
     assert!(defaults.iter().any(|v| v == 42) && defaults.iter().any(|v| v == 7));
     let bad = values(json!({"type": "string", "format": "date", "example": "yesterday"}));
@@ -658,7 +820,8 @@ fn examples_and_defaults_are_used_only_when_valid() {
 
 #[test]
 fn escaped_and_percent_encoded_references_resolve() {
-    let components = json!({"a/b": {"type": "integer", "const": 1}, "c~d": {"const": 2}, "e f": {"const": 3}});
+    let components =
+        json!({"a/b": {"type": "integer", "const": 1}, "c~d": {"const": 2}, "e f": {"const": 3}});
     let schema = json!({"type": "array", "prefixItems": [
         {"$ref": "#/components/schemas/a~1b"},
         {"$ref": "#/components/schemas/c~0d"},
@@ -692,8 +855,14 @@ fn impossible_schemas_give_a_best_effort_value_without_panicking() {
     ] {
         let _ = generator.generate(&schema, &mut rng(0));
     }
-    let value = generator.generate(&json!({"type": "integer", "minimum": 10, "maximum": 1}), &mut rng(0));
-    assert!(value.is_i64(), "contradicting bounds still give an integer: {value}");
+    let value = generator.generate(
+        &json!({"type": "integer", "minimum": 10, "maximum": 1}),
+        &mut rng(0),
+    );
+    assert!(
+        value.is_i64(),
+        "contradicting bounds still give an integer: {value}"
+    );
 }
 
 mod properties {
@@ -703,26 +872,56 @@ mod properties {
     /// Arbitrary schema-shaped JSON: keywords with plausible and implausible values.
     fn schema() -> impl Strategy<Value = Value> {
         let keyword = prop_oneof![
-            Just("type"), Just("enum"), Just("const"), Just("minimum"), Just("maximum"),
-            Just("exclusiveMinimum"), Just("exclusiveMaximum"), Just("multipleOf"),
-            Just("minLength"), Just("maxLength"), Just("pattern"), Just("format"),
-            Just("minItems"), Just("maxItems"), Just("uniqueItems"), Just("required"),
-            Just("minProperties"), Just("maxProperties"), Just("nullable"), Just("$ref"),
-            Just("additionalProperties"), Just("readOnly"), Just("writeOnly"), Just("example"),
+            Just("type"),
+            Just("enum"),
+            Just("const"),
+            Just("minimum"),
+            Just("maximum"),
+            Just("exclusiveMinimum"),
+            Just("exclusiveMaximum"),
+            Just("multipleOf"),
+            Just("minLength"),
+            Just("maxLength"),
+            Just("pattern"),
+            Just("format"),
+            Just("minItems"),
+            Just("maxItems"),
+            Just("uniqueItems"),
+            Just("required"),
+            Just("minProperties"),
+            Just("maxProperties"),
+            Just("nullable"),
+            Just("$ref"),
+            Just("additionalProperties"),
+            Just("readOnly"),
+            Just("writeOnly"),
+            Just("example"),
         ];
         let scalar = prop_oneof![
-            Just(json!("string")), Just(json!("integer")), Just(json!("number")),
-            Just(json!("object")), Just(json!("array")), Just(json!("null")),
-            Just(json!(["string", "null"])), Just(json!("date-time")), Just(json!("email")),
-            Just(json!("#/components/schemas/S")), Just(json!("#/nowhere")),
-            Just(json!("^[a-z]{2,4}$")), Just(json!("[")), Just(json!(["a", "b"])),
+            Just(json!("string")),
+            Just(json!("integer")),
+            Just(json!("number")),
+            Just(json!("object")),
+            Just(json!("array")),
+            Just(json!("null")),
+            Just(json!(["string", "null"])),
+            Just(json!("date-time")),
+            Just(json!("email")),
+            Just(json!("#/components/schemas/S")),
+            Just(json!("#/nowhere")),
+            Just(json!("^[a-z]{2,4}$")),
+            Just(json!("[")),
+            Just(json!(["a", "b"])),
             any::<bool>().prop_map(Value::from),
             (-1000i64..1000).prop_map(Value::from),
             (-1.0e3f64..1.0e3).prop_map(Value::from),
-            Just(json!(0.01)), Just(json!(null)), Just(json!([])),
+            Just(json!(0.01)),
+            Just(json!(null)),
+            Just(json!([])),
         ];
-        let leaf = proptest::collection::vec((keyword, scalar), 0..5)
-            .prop_map(|pairs| Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()));
+        let leaf = proptest::collection::vec((keyword, scalar), 0..5).prop_map(|pairs| {
+            Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        });
         leaf.prop_recursive(4, 32, 4, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..4).prop_map(|s| json!({"allOf": s})),
