@@ -43,6 +43,9 @@ const NODE_BUDGET: usize = 300;
 /// After this many generated values, nothing more is generated (only placeholders): schemas
 /// can demand sizes that multiply (`minItems: 1000` four levels deep).
 const MAX_NODES: usize = 20_000;
+/// How many schema nodes one value's flattening may visit, and how many a single validity
+/// check may: `allOf: [{$ref: A}, {$ref: A}]` inside `A` doubles with every step.
+const MAX_VISITS: usize = 5_000;
 /// How many `$ref`s may be followed in a row (a `$ref` to itself would otherwise loop).
 const MAX_REF_CHAIN: usize = 32;
 /// How many times a value is regenerated when it matches a `not` or a second `oneOf` branch.
@@ -151,7 +154,7 @@ impl<'a> Generator<'a> {
     pub fn is_valid(&self, schema: &Value, value: &Value) -> bool {
         let mut rng = rand::rngs::StdRng::from_seed([0; 32]);
         let mut run = Run::new(self.root, self.direction, &mut rng);
-        run.valid(schema, value, 0)
+        run.check(schema, value)
     }
 }
 
@@ -339,6 +342,8 @@ struct Run<'s, 'r, R: ?Sized> {
     samplers: HashMap<String, Option<rand_regex::Regex>>,
     /// Branches that gave an invalid value in an earlier attempt, as in [`Flat::picks`].
     avoid: Vec<(usize, usize)>,
+    /// Schema nodes visited by the current flattening or check, against [`MAX_VISITS`].
+    visits: usize,
 }
 
 impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
@@ -351,6 +356,7 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
             matchers: HashMap::new(),
             samplers: HashMap::new(),
             avoid: Vec::new(),
+            visits: 0,
         }
     }
 
@@ -422,7 +428,8 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
             Value::Object(map) => map,
             _ => return,
         };
-        if chain > MAX_REF_CHAIN {
+        self.visits += 1;
+        if chain > MAX_REF_CHAIN || self.visits > MAX_VISITS {
             return;
         }
         // One pass over the keywords present: real schemas hold a handful of the ~40 keywords
@@ -709,6 +716,7 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
         let avoided = self.avoid.len();
         for _ in 0..ATTEMPTS {
             let mut flat = Flat::default();
+            self.visits = 0;
             for schema in schemas {
                 self.flatten(schema, &mut flat, minimal, 0);
             }
@@ -718,7 +726,7 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
                 self.build(&flat, schemas, name, depth, minimal)
             };
             let must_not = std::mem::take(&mut flat.must_not);
-            if must_not.iter().all(|other| !self.valid(other, &value, 0)) {
+            if must_not.iter().all(|other| !self.check(other, &value)) {
                 self.avoid.truncate(avoided);
                 return value;
             }
@@ -793,7 +801,13 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
     }
 
     fn valid_all(&mut self, schemas: &[&'s Value], value: &Value) -> bool {
-        schemas.iter().all(|schema| self.valid(schema, value, 0))
+        schemas.iter().all(|schema| self.check(schema, value))
+    }
+
+    /// Whether `value` is valid against `schema`; `false` when that takes too long to tell.
+    fn check(&mut self, schema: &'s Value, value: &Value) -> bool {
+        self.visits = 0;
+        self.valid(schema, value, 0)
     }
 
     // Numbers ---------------------------------------------------------------------------------
@@ -896,14 +910,17 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
         if let Some(&step) = multiples.first() {
             let (k_lo, k_hi) = ((window_lo / step).ceil(), (window_hi / step).floor());
             let mut candidates = Vec::new();
+            let decimals = decimal_parts(step).map_or(0, |(_, d)| d.min(15));
             if k_lo <= k_hi && (k_hi - k_lo) < 1.0e15 {
                 for _ in 0..8 {
                     let k = self.rng.random_range(k_lo..=k_hi).round();
+                    // `12.340000000000002` is `12.34` meant: print it with the step's decimals.
+                    candidates.push(round_to(k * step, decimals));
                     candidates.push(k * step);
                 }
             }
-            // Fractional steps such as 0.01 are not exact in binary: only powers of two times
-            // the step are exact multiples of it.
+            // Steps that `round_to` cannot help (long decimals): powers of two times the step
+            // are exact multiples of it.
             let mut power = 1.0f64;
             for _ in 0..64 {
                 candidates.push(power * step);
@@ -1307,6 +1324,10 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
         if depth > MAX_CHECK_DEPTH {
             return true;
         }
+        self.visits += 1;
+        if self.visits > MAX_VISITS {
+            return false;
+        }
         // One pass over the keywords present, as in `flatten`.
         let null_by_nullable = value.is_null() && is_nullable(map);
         for (keyword, rule) in map {
@@ -1661,8 +1682,9 @@ fn gcd(a: i64, b: i64) -> i64 {
     }
 }
 
-/// `value / multiple` is an integer, computed exactly on the binary values as the JSON Schema
-/// spec (and the `jsonschema` crate) define it, so `0.3` is not a multiple of `0.1`.
+/// `value / multiple` is an integer. Like the `jsonschema` crate, this reads both numbers as
+/// the shortest decimals that print them, so `19.99` is a multiple of `0.01` although their
+/// binary values are not; numbers too long for that are divided exactly in binary.
 fn is_multiple_of(value: f64, multiple: f64) -> bool {
     if value == 0.0 {
         return true;
@@ -1670,9 +1692,33 @@ fn is_multiple_of(value: f64, multiple: f64) -> bool {
     if !value.is_finite() || !multiple.is_finite() || multiple <= 0.0 {
         return false;
     }
+    if let (Some((a, a_decimals)), Some((b, b_decimals))) =
+        (decimal_parts(value), decimal_parts(multiple))
+    {
+        let shared = a_decimals.min(b_decimals);
+        let scaled = |mantissa: i128, decimals: u32| {
+            mantissa.checked_mul(10_i128.checked_pow(decimals - shared)?)
+        };
+        if let (Some(a), Some(b)) = (scaled(a, b_decimals), scaled(b, a_decimals))
+            && b != 0
+        {
+            return a % b == 0;
+        }
+    }
     let (a, p) = odd_mantissa(value.abs());
     let (b, q) = odd_mantissa(multiple);
     a % b == 0 && p >= q
+}
+
+/// `|x|` as `mantissa / 10^decimals`, from its shortest round-trip decimal form.
+fn decimal_parts(x: f64) -> Option<(i128, u32)> {
+    let text = format!("{}", x.abs());
+    if text.len() > 36 {
+        return None;
+    }
+    let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+    let digits = format!("{whole}{fraction}");
+    Some((digits.parse().ok()?, u32::try_from(fraction.len()).ok()?))
 }
 
 /// `x = mantissa * 2^exponent` with an odd mantissa.
@@ -1972,7 +2018,7 @@ fn printable(hir: Hir) -> Hir {
 
 fn is_date(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+    if !s.is_ascii() || b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;
     }
     let (Ok(year), Ok(month), Ok(day)) = (
@@ -2002,6 +2048,9 @@ fn is_date(s: &str) -> bool {
 }
 
 fn is_time(s: &str) -> bool {
+    if !s.is_ascii() {
+        return false;
+    }
     let b = s.as_bytes();
     let two = |i: usize| -> Option<u32> {
         let d = b.get(i..i + 2)?;
@@ -2126,9 +2175,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn multiples_are_exact_on_binary_values() {
-        assert!(is_multiple_of(0.64, 0.01), "64 * 0.01 is exact in binary");
-        assert!(!is_multiple_of(0.3, 0.1), "0.3 is not 3 * 0.1 in binary");
+    fn multiples_are_read_as_decimals() {
+        assert!(is_multiple_of(19.99, 0.01) && is_multiple_of(0.3, 0.1));
+        assert!(!is_multiple_of(0.005, 0.01) && !is_multiple_of(1_070_468.145, 0.01));
+        assert!(is_multiple_of(5.35, 2.675));
         assert!(is_multiple_of(12.0, 3.0) && !is_multiple_of(13.0, 3.0));
         assert!(is_multiple_of(-1.5, 0.5) && is_multiple_of(0.0, 0.7));
         assert!(!is_multiple_of(0.25, 0.5));

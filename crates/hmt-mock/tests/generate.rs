@@ -833,7 +833,10 @@ fn escaped_and_percent_encoded_references_resolve() {
 
 #[test]
 fn impossible_schemas_give_a_best_effort_value_without_panicking() {
-    let doc = json!({"components": {"schemas": {}}});
+    let doc = json!({"components": {"schemas": {
+        "Doubling": {"allOf": [{"$ref": "#/components/schemas/Doubling"}, {"$ref": "#/components/schemas/Doubling"}],
+                     "anyOf": [{"$ref": "#/components/schemas/Doubling"}, {"$ref": "#/components/schemas/Doubling"}]}
+    }}});
     let generator = Generator::new(&doc);
     for schema in [
         json!({"$ref": "#/components/schemas/Missing"}),
@@ -852,6 +855,10 @@ fn impossible_schemas_give_a_best_effort_value_without_panicking() {
         json!("not a schema"),
         json!({"type": "string", "format": "no-such-format"}),
         json!({"properties": {"x": {"$ref": 12}}}),
+        json!({"$ref": "#/components/schemas/Doubling"}),
+        json!({"oneOf": [{"$ref": "#/components/schemas/Doubling"}, {"$ref": "#/components/schemas/Doubling"}]}),
+        json!({"type": "string", "format": "date", "example": "2024-0é-1"}),
+        json!({"type": "string", "format": "time", "example": "12:00:00+0é"}),
     ] {
         let _ = generator.generate(&schema, &mut rng(0));
     }
@@ -949,4 +956,16 @@ mod properties {
             let _ = generator.is_valid(&s, &first);
         }
     }
+}
+
+#[test]
+fn the_validator_used_here_checks_formats_and_references() {
+    // Guards the other tests: a validator that accepted anything would make them pass.
+    let doc = json!({"components": {"schemas": {"Mail": {"type": "string", "format": "email"}}},
+                     "x-subject": {"$ref": "#/components/schemas/Mail"}});
+    let registry = registry(&doc);
+    let validator = validator(&registry, "/x-subject");
+    assert!(validator.is_valid(&json!("ann@example.com")));
+    assert!(!validator.is_valid(&json!("not an email")));
+    assert!(!validator.is_valid(&json!(12)));
 }
