@@ -61,10 +61,12 @@ const PATTERN_REPEAT: u32 = 8;
 /// `writeOnly` properties are left out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Direction {
-    /// Response bodies: `writeOnly` properties (passwords, ...) are omitted.
+    /// Response bodies: `writeOnly` properties (passwords, ...) are omitted, even when
+    /// required, as OpenAPI says `required` then only applies to requests.
     #[default]
     Response,
-    /// Request bodies: `readOnly` properties (ids, timestamps, ...) are omitted.
+    /// Request bodies: `readOnly` properties (ids, timestamps, ...) are omitted, even when
+    /// required.
     Request,
 }
 
@@ -1093,7 +1095,9 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
             "phone" | "phone_number" | "mobile" | "telephone" | "tel" | "cell" => {
                 phone::PhoneNumber().fake_with_rng(rng)
             }
-            "currency" | "currency_code" => currency::CurrencyCode().fake_with_rng(rng),
+            n if n == "currency" || n.ends_with("_currency") || n == "currency_code" => {
+                currency::CurrencyCode().fake_with_rng(rng)
+            }
             "color" | "colour" => format!("#{:06x}", rng.random_range(0..0x100_0000)),
             "status" => ["active", "pending", "inactive"][rng.random_range(0..3)].to_owned(),
             "password" => alphanumeric(rng, 12),
@@ -1947,8 +1951,8 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// ECMA 262 classes as Rust regex classes: `\d`, `\w` and `\s` are ASCII in ECMA (`\s` plus
-/// a few Unicode spaces), Unicode-aware in Rust.
+/// ECMA 262 classes as Rust regex classes: `\d` and `\w` are ASCII in ECMA, Unicode-aware
+/// in Rust. (`\s` is Unicode-aware in both, close enough for checking made-up strings.)
 fn ecma_to_rust(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut chars = pattern.chars();
