@@ -40,6 +40,12 @@ const HARD_DEPTH: usize = 24;
 /// After this many generated values, the rest of the value is generated minimally, so that
 /// wide schemas with many nested objects (Stripe's) stay a readable size.
 const NODE_BUDGET: usize = 300;
+/// After this many generated values, nothing more is generated (only placeholders): schemas
+/// can demand sizes that multiply (`minItems: 1000` four levels deep).
+const MAX_NODES: usize = 20_000;
+/// How many schema nodes one value's flattening may visit, and how many a single validity
+/// check may: `allOf: [{$ref: A}, {$ref: A}]` inside `A` doubles with every step.
+const MAX_VISITS: usize = 5_000;
 /// How many `$ref`s may be followed in a row (a `$ref` to itself would otherwise loop).
 const MAX_REF_CHAIN: usize = 32;
 /// How many times a value is regenerated when it matches a `not` or a second `oneOf` branch.
@@ -55,10 +61,12 @@ const PATTERN_REPEAT: u32 = 8;
 /// `writeOnly` properties are left out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Direction {
-    /// Response bodies: `writeOnly` properties (passwords, ...) are omitted.
+    /// Response bodies: `writeOnly` properties (passwords, ...) are omitted, even when
+    /// required, as OpenAPI says `required` then only applies to requests.
     #[default]
     Response,
-    /// Request bodies: `readOnly` properties (ids, timestamps, ...) are omitted.
+    /// Request bodies: `readOnly` properties (ids, timestamps, ...) are omitted, even when
+    /// required.
     Request,
 }
 
@@ -126,15 +134,7 @@ impl<'a> Generator<'a> {
     ///
     /// Deterministic: the same schema and the same RNG state give the same value.
     pub fn generate<R: Rng + ?Sized>(&self, schema: &Value, rng: &mut R) -> Value {
-        let mut run = Run {
-            root: self.root,
-            direction: self.direction,
-            rng,
-            nodes: 0,
-            matchers: HashMap::new(),
-            samplers: HashMap::new(),
-        };
-        run.node(&[schema], None, 0)
+        Run::new(self.root, self.direction, rng).node(&[schema], None, 0)
     }
 
     /// Whether `value` is valid against `schema`, as far as this module's small validator
@@ -155,15 +155,8 @@ impl<'a> Generator<'a> {
     /// ```
     pub fn is_valid(&self, schema: &Value, value: &Value) -> bool {
         let mut rng = rand::rngs::StdRng::from_seed([0; 32]);
-        let mut run = Run {
-            root: self.root,
-            direction: self.direction,
-            rng: &mut rng,
-            nodes: 0,
-            matchers: HashMap::new(),
-            samplers: HashMap::new(),
-        };
-        run.valid(schema, value, 0)
+        let mut run = Run::new(self.root, self.direction, &mut rng);
+        run.check(schema, value)
     }
 }
 
@@ -237,9 +230,7 @@ fn intersect_types(old: &[Ty], new: &[Ty]) -> Vec<Ty> {
     let mut out = Vec::new();
     for &a in old {
         for &b in new {
-            let both = if a == b {
-                Some(a)
-            } else if a.accepted_by(b) {
+            let both = if a.accepted_by(b) {
                 Some(a)
             } else if b.accepted_by(a) {
                 Some(b)
@@ -298,6 +289,8 @@ struct Flat<'s> {
     forced: Vec<(&'s str, String)>,
     /// The first `$ref` followed, which names the schema for discriminators.
     origin: Option<&'s str>,
+    /// The `oneOf`/`anyOf` branches picked: (address of the branch list, index).
+    picks: Vec<(usize, usize)>,
 }
 
 fn tighter_lower(old: Option<Bound>, new: Bound) -> Option<Bound> {
@@ -349,9 +342,26 @@ struct Run<'s, 'r, R: ?Sized> {
     matchers: HashMap<String, Option<regex::Regex>>,
     /// Compiled `pattern`s for generating.
     samplers: HashMap<String, Option<rand_regex::Regex>>,
+    /// Branches that gave an invalid value in an earlier attempt, as in [`Flat::picks`].
+    avoid: Vec<(usize, usize)>,
+    /// Schema nodes visited by the current flattening or check, against [`MAX_VISITS`].
+    visits: usize,
 }
 
-impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
+impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
+    fn new(root: &'s Value, direction: Direction, rng: &'r mut R) -> Self {
+        Run {
+            root,
+            direction,
+            rng,
+            nodes: 0,
+            matchers: HashMap::new(),
+            samplers: HashMap::new(),
+            avoid: Vec::new(),
+            visits: 0,
+        }
+    }
+
     // ---------------------------------------------------------------------------------------
     // References
 
@@ -390,20 +400,22 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
     /// Whether a boolean annotation (`readOnly`, `writeOnly`) is set on a schema, its `$ref`
     /// target or an `allOf` member.
     fn flag(&self, schema: &'s Value, keyword: &str, depth: usize) -> bool {
+        let Value::Object(map) = schema else {
+            return false;
+        };
         if depth > 8 {
             return false;
         }
-        if schema.get(keyword) == Some(&Value::Bool(true)) {
-            return true;
-        }
-        let target = self.deref(schema);
-        if !std::ptr::eq(target, schema) && self.flag(target, keyword, depth + 1) {
-            return true;
-        }
-        schema
-            .get("allOf")
-            .and_then(Value::as_array)
-            .is_some_and(|all| all.iter().any(|s| self.flag(s, keyword, depth + 1)))
+        map.iter().any(|(key, value)| match key.as_str() {
+            "$ref" => value
+                .as_str()
+                .and_then(|r| self.resolve(r))
+                .is_some_and(|target| self.flag(target, keyword, depth + 1)),
+            "allOf" => value
+                .as_array()
+                .is_some_and(|all| all.iter().any(|s| self.flag(s, keyword, depth + 1))),
+            key => key == keyword && value == &Value::Bool(true),
+        })
     }
 
     // ---------------------------------------------------------------------------------------
@@ -418,87 +430,163 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
             Value::Object(map) => map,
             _ => return,
         };
-        if chain > MAX_REF_CHAIN {
+        self.visits += 1;
+        if chain > MAX_REF_CHAIN || self.visits > MAX_VISITS {
             return;
         }
-        if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
-            flat.origin.get_or_insert(reference);
-            if let Some(target) = self.resolve(reference) {
-                self.flatten(target, flat, minimal, chain + 1);
+        // One pass over the keywords present: real schemas hold a handful of the ~40 keywords
+        // read here, and looking each one up would dominate generation time.
+        let nullable = is_nullable(map);
+        let mut discriminator = None;
+        let mut branch_lists: Vec<(bool, &'s [Value])> = Vec::new();
+        let mut members: Option<&'s [Value]> = None;
+        for (keyword, value) in map {
+            match keyword.as_str() {
+                "$ref" => {
+                    if let Some(reference) = value.as_str() {
+                        flat.origin.get_or_insert(reference);
+                        if let Some(target) = self.resolve(reference) {
+                            self.flatten(target, flat, minimal, chain + 1);
+                        }
+                    }
+                }
+                "type" => {
+                    if let Some(types) = node_types(map) {
+                        flat.types = Some(match &flat.types {
+                            Some(old) => {
+                                let both = intersect_types(old, &types);
+                                // Contradicting types: keep the newer, more specific one.
+                                if both.is_empty() { types } else { both }
+                            }
+                            None => types,
+                        });
+                    }
+                }
+                "enum" => {
+                    if let Value::Array(values) = value {
+                        self.flatten_enum(values, nullable, flat);
+                    }
+                }
+                "const" => {
+                    flat.constant.get_or_insert(value);
+                }
+                "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" => {
+                    flatten_bound(map, keyword, value, flat);
+                }
+                "multipleOf" => {
+                    if let Some(m) = value.as_f64().filter(|m| *m > 0.0 && m.is_finite()) {
+                        flat.multiple_of.push(m);
+                    }
+                }
+                "minLength" => flat.min_length = max_opt(flat.min_length, as_size(Some(value))),
+                "maxLength" => flat.max_length = min_opt(flat.max_length, as_size(Some(value))),
+                "pattern" => {
+                    if let Some(pattern) = value.as_str() {
+                        flat.patterns.push(pattern);
+                    }
+                }
+                "format" => {
+                    if let Some(format) = value.as_str() {
+                        flat.format.get_or_insert(format);
+                    }
+                }
+                "minItems" => flat.min_items = max_opt(flat.min_items, as_size(Some(value))),
+                "maxItems" => flat.max_items = min_opt(flat.max_items, as_size(Some(value))),
+                "uniqueItems" => flat.unique_items |= value == &Value::Bool(true),
+                "prefixItems" => {
+                    if let Value::Array(prefix) = value {
+                        flat.prefix_items.get_or_insert(prefix);
+                    }
+                }
+                "items" => match value {
+                    Value::Bool(false) => flat.no_more_items = true,
+                    // Draft 4 style tuples.
+                    Value::Array(prefix) => {
+                        flat.prefix_items.get_or_insert(prefix);
+                    }
+                    items => flat.items.push(items),
+                },
+                "contains" => {
+                    flat.contains.get_or_insert(value);
+                }
+                "minProperties" => {
+                    flat.min_properties = max_opt(flat.min_properties, as_size(Some(value)));
+                }
+                "maxProperties" => {
+                    flat.max_properties = min_opt(flat.max_properties, as_size(Some(value)));
+                }
+                "required" => {
+                    for name in value
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                    {
+                        if !flat.required.contains(&name) {
+                            flat.required.push(name);
+                        }
+                    }
+                }
+                "properties" => {
+                    for (name, schema) in value.as_object().into_iter().flatten() {
+                        match flat.properties.iter_mut().find(|(n, _)| n == name) {
+                            Some((_, schemas)) => schemas.push(schema),
+                            None => flat.properties.push((name.as_str(), vec![schema])),
+                        }
+                    }
+                }
+                "patternProperties" => {
+                    for (pattern, schema) in value.as_object().into_iter().flatten() {
+                        flat.pattern_properties.push((pattern.as_str(), schema));
+                    }
+                }
+                "additionalProperties" => match value {
+                    Value::Bool(false) => {
+                        let own: Vec<&'s str> = map
+                            .get("properties")
+                            .and_then(Value::as_object)
+                            .map(|p| p.keys().map(String::as_str).collect())
+                            .unwrap_or_default();
+                        flat.allowed = Some(match flat.allowed.take() {
+                            Some(old) => old.into_iter().filter(|n| own.contains(n)).collect(),
+                            None => own,
+                        });
+                    }
+                    Value::Object(_) => flat.additional.push(value),
+                    _ => {}
+                },
+                "example" | "default" => flat.examples.push(value),
+                "examples" => {
+                    if let Value::Array(examples) = value {
+                        flat.examples.extend(examples);
+                    }
+                }
+                "not" => flat.must_not.push(value),
+                "allOf" => members = value.as_array().map(Vec::as_slice),
+                "oneOf" | "anyOf" => {
+                    if let Value::Array(branches) = value {
+                        branch_lists.push((keyword == "oneOf", branches));
+                    }
+                }
+                "discriminator" => discriminator = Some(value),
+                _ => {}
             }
         }
-        if let Some(types) = node_types(map) {
-            flat.types = Some(match &flat.types {
-                Some(old) => {
-                    let both = intersect_types(old, &types);
-                    // Contradicting types: keep the newer, more specific one.
-                    if both.is_empty() { types } else { both }
-                }
-                None => types,
-            });
-        } else if is_nullable(map) {
+        if nullable && !map.contains_key("type") {
             flat.nullable = true;
         }
-        if let Some(Value::Array(values)) = map.get("enum") {
-            let mut values: Vec<&'s Value> = values.iter().collect();
-            if is_nullable(map) && !values.iter().any(|v| v.is_null()) {
-                values.push(&Value::Null);
-            }
-            flat.enumeration = Some(match flat.enumeration.take() {
-                Some(old) => {
-                    let both: Vec<&'s Value> = old
-                        .iter()
-                        .copied()
-                        .filter(|a| values.iter().any(|b| json_eq(a, b)))
-                        .collect();
-                    if both.is_empty() { values } else { both }
-                }
-                None => values,
-            });
+        for member in members.unwrap_or(&[]) {
+            self.flatten(member, flat, minimal, chain + 1);
         }
-        if let Some(constant) = map.get("const") {
-            flat.constant.get_or_insert(constant);
-        }
-        self.flatten_numbers(map, flat);
-        flat.min_length = max_opt(flat.min_length, as_size(map.get("minLength")));
-        flat.max_length = min_opt(flat.max_length, as_size(map.get("maxLength")));
-        if let Some(pattern) = map.get("pattern").and_then(Value::as_str) {
-            flat.patterns.push(pattern);
-        }
-        if let Some(format) = map.get("format").and_then(Value::as_str) {
-            flat.format.get_or_insert(format);
-        }
-        self.flatten_arrays(map, flat);
-        self.flatten_objects(map, flat);
-        for keyword in ["example", "default"] {
-            if let Some(example) = map.get(keyword) {
-                flat.examples.push(example);
-            }
-        }
-        if let Some(Value::Array(examples)) = map.get("examples") {
-            flat.examples.extend(examples);
-        }
-        if let Some(not) = map.get("not") {
-            flat.must_not.push(not);
-        }
-        if let Some(Value::Array(all)) = map.get("allOf") {
-            for member in all {
-                self.flatten(member, flat, minimal, chain + 1);
-            }
-        }
-        let discriminator = map.get("discriminator");
-        let mut branched = false;
-        for keyword in ["oneOf", "anyOf"] {
-            let Some(Value::Array(branches)) = map.get(keyword) else {
-                continue;
-            };
+        let branched = !branch_lists.is_empty();
+        for (one_of, branches) in branch_lists {
             let Some(index) = self.pick_branch(branches, minimal) else {
                 flat.impossible = true;
                 continue;
             };
-            branched = true;
+            flat.picks.push((branches.as_ptr() as usize, index));
             let branch = &branches[index];
-            if keyword == "oneOf" {
+            if one_of {
                 flat.must_not.extend(
                     branches
                         .iter()
@@ -521,112 +609,22 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
         }
     }
 
-    fn flatten_numbers(&mut self, map: &'s Map<String, Value>, flat: &mut Flat<'s>) {
-        let minimum = map.get("minimum").and_then(Value::as_f64);
-        let maximum = map.get("maximum").and_then(Value::as_f64);
-        match map.get("exclusiveMinimum") {
-            Some(Value::Bool(true)) => {
-                if let Some(m) = minimum {
-                    flat.lower = tighter_lower(flat.lower, (m, true));
-                }
+    fn flatten_enum(&mut self, values: &'s [Value], nullable: bool, flat: &mut Flat<'s>) {
+        let mut values: Vec<&'s Value> = values.iter().collect();
+        if nullable && !values.iter().any(|v| v.is_null()) {
+            values.push(&Value::Null);
+        }
+        flat.enumeration = Some(match flat.enumeration.take() {
+            Some(old) => {
+                let both: Vec<&'s Value> = old
+                    .iter()
+                    .copied()
+                    .filter(|a| values.iter().any(|b| json_eq(a, b)))
+                    .collect();
+                if both.is_empty() { values } else { both }
             }
-            Some(Value::Number(n)) => {
-                if let Some(m) = n.as_f64() {
-                    flat.lower = tighter_lower(flat.lower, (m, true));
-                }
-            }
-            _ => {}
-        }
-        match map.get("exclusiveMaximum") {
-            Some(Value::Bool(true)) => {
-                if let Some(m) = maximum {
-                    flat.upper = tighter_upper(flat.upper, (m, true));
-                }
-            }
-            Some(Value::Number(n)) => {
-                if let Some(m) = n.as_f64() {
-                    flat.upper = tighter_upper(flat.upper, (m, true));
-                }
-            }
-            _ => {}
-        }
-        if let Some(m) = minimum {
-            flat.lower = tighter_lower(flat.lower, (m, false));
-        }
-        if let Some(m) = maximum {
-            flat.upper = tighter_upper(flat.upper, (m, false));
-        }
-        if let Some(m) = map
-            .get("multipleOf")
-            .and_then(Value::as_f64)
-            .filter(|m| *m > 0.0 && m.is_finite())
-        {
-            flat.multiple_of.push(m);
-        }
-    }
-
-    fn flatten_arrays(&mut self, map: &'s Map<String, Value>, flat: &mut Flat<'s>) {
-        flat.min_items = max_opt(flat.min_items, as_size(map.get("minItems")));
-        flat.max_items = min_opt(flat.max_items, as_size(map.get("maxItems")));
-        flat.unique_items |= map.get("uniqueItems") == Some(&Value::Bool(true));
-        match map.get("prefixItems") {
-            Some(Value::Array(prefix)) => {
-                flat.prefix_items.get_or_insert(prefix);
-            }
-            _ => {}
-        }
-        match map.get("items") {
-            Some(Value::Bool(false)) => flat.no_more_items = true,
-            // Draft 4 style tuples.
-            Some(Value::Array(prefix)) => {
-                flat.prefix_items.get_or_insert(prefix);
-            }
-            Some(items) => flat.items.push(items),
-            None => {}
-        }
-        if let Some(contains) = map.get("contains") {
-            flat.contains.get_or_insert(contains);
-        }
-    }
-
-    fn flatten_objects(&mut self, map: &'s Map<String, Value>, flat: &mut Flat<'s>) {
-        flat.min_properties = max_opt(flat.min_properties, as_size(map.get("minProperties")));
-        flat.max_properties = min_opt(flat.max_properties, as_size(map.get("maxProperties")));
-        if let Some(Value::Array(required)) = map.get("required") {
-            for name in required.iter().filter_map(Value::as_str) {
-                if !flat.required.contains(&name) {
-                    flat.required.push(name);
-                }
-            }
-        }
-        let properties = map.get("properties").and_then(Value::as_object);
-        if let Some(properties) = properties {
-            for (name, schema) in properties {
-                match flat.properties.iter_mut().find(|(n, _)| n == name) {
-                    Some((_, schemas)) => schemas.push(schema),
-                    None => flat.properties.push((name.as_str(), vec![schema])),
-                }
-            }
-        }
-        let patterns = map.get("patternProperties").and_then(Value::as_object);
-        if let Some(patterns) = patterns {
-            for (pattern, schema) in patterns {
-                flat.pattern_properties.push((pattern.as_str(), schema));
-            }
-        }
-        match map.get("additionalProperties") {
-            Some(Value::Bool(false)) => {
-                let own: Vec<&'s str> = properties
-                    .map(|p| p.keys().map(String::as_str).collect())
-                    .unwrap_or_default();
-                flat.allowed = Some(match flat.allowed.take() {
-                    Some(old) => old.into_iter().filter(|n| own.contains(n)).collect(),
-                    None => own,
-                });
-            }
-            Some(additional @ Value::Object(_)) => flat.additional.push(additional),
-            _ => {}
-        }
+            None => values,
+        });
     }
 
     /// Records the property value a discriminator demands for the branch named by `reference`.
@@ -667,11 +665,20 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
 
     /// Picks a `oneOf`/`anyOf` branch: any at random, or the cheapest when minimal.
     fn pick_branch(&mut self, branches: &'s [Value], minimal: bool) -> Option<usize> {
-        let viable: Vec<usize> = (0..branches.len())
+        let mut viable: Vec<usize> = (0..branches.len())
             .filter(|&i| branches[i] != Value::Bool(false))
             .collect();
         if viable.is_empty() {
             return None;
+        }
+        let address = branches.as_ptr() as usize;
+        let fresh: Vec<usize> = viable
+            .iter()
+            .copied()
+            .filter(|i| !self.avoid.contains(&(address, *i)))
+            .collect();
+        if !fresh.is_empty() {
+            viable = fresh;
         }
         if minimal {
             return viable
@@ -708,26 +715,32 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
         self.nodes += 1;
         let minimal = depth >= SOFT_DEPTH || self.nodes > NODE_BUDGET;
         let mut last = Value::Null;
+        let avoided = self.avoid.len();
         for _ in 0..ATTEMPTS {
             let mut flat = Flat::default();
+            self.visits = 0;
             for schema in schemas {
                 self.flatten(schema, &mut flat, minimal, 0);
             }
-            let value = if depth >= HARD_DEPTH {
+            let value = if depth >= HARD_DEPTH || self.nodes > MAX_NODES {
                 placeholder(&flat)
             } else {
-                self.from_flat(&flat, schemas, name, depth, minimal)
+                self.build(&flat, schemas, name, depth, minimal)
             };
             let must_not = std::mem::take(&mut flat.must_not);
-            if must_not.iter().all(|other| !self.valid(other, &value, 0)) {
+            if must_not.iter().all(|other| !self.check(other, &value)) {
+                self.avoid.truncate(avoided);
                 return value;
             }
+            // Another attempt, with other branches where there are any.
+            self.avoid.extend(flat.picks.iter().copied());
             last = value;
         }
+        self.avoid.truncate(avoided);
         last
     }
 
-    fn from_flat(
+    fn build(
         &mut self,
         flat: &Flat<'s>,
         schemas: &[&'s Value],
@@ -790,7 +803,13 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
     }
 
     fn valid_all(&mut self, schemas: &[&'s Value], value: &Value) -> bool {
-        schemas.iter().all(|schema| self.valid(schema, value, 0))
+        schemas.iter().all(|schema| self.check(schema, value))
+    }
+
+    /// Whether `value` is valid against `schema`; `false` when that takes too long to tell.
+    fn check(&mut self, schema: &'s Value, value: &Value) -> bool {
+        self.visits = 0;
+        self.valid(schema, value, 0)
     }
 
     // Numbers ---------------------------------------------------------------------------------
@@ -848,7 +867,7 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
             lower = tighter_lower(lower, (lo, false));
             upper = tighter_upper(upper, (hi, false));
         }
-        if integer || flat.multiple_of.iter().all(|m| m.fract() == 0.0) && integer {
+        if integer {
             return self.integer(lower, upper, &flat.multiple_of);
         }
         self.float(lower, upper, &flat.multiple_of)
@@ -893,14 +912,17 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
         if let Some(&step) = multiples.first() {
             let (k_lo, k_hi) = ((window_lo / step).ceil(), (window_hi / step).floor());
             let mut candidates = Vec::new();
+            let decimals = decimal_parts(step).map_or(0, |(_, d)| d.min(15));
             if k_lo <= k_hi && (k_hi - k_lo) < 1.0e15 {
                 for _ in 0..8 {
                     let k = self.rng.random_range(k_lo..=k_hi).round();
+                    // `12.340000000000002` is `12.34` meant: print it with the step's decimals.
+                    candidates.push(round_to(k * step, decimals));
                     candidates.push(k * step);
                 }
             }
-            // Fractional steps such as 0.01 are not exact in binary: only powers of two times
-            // the step are exact multiples of it.
+            // Steps that `round_to` cannot help (long decimals): powers of two times the step
+            // are exact multiples of it.
             let mut power = 1.0f64;
             for _ in 0..64 {
                 candidates.push(power * step);
@@ -1018,7 +1040,9 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
                 base64(&bytes)
             }
             "binary" | "password" => alphanumeric(rng, 12),
-            "regex" => "^[a-z]+$".to_owned(),
+            "regex" => ["^[a-z]+$", "^\\d{3}$", "^[A-Z][a-z]*$", "^(yes|no)$"]
+                [rng.random_range(0..4)]
+            .to_owned(),
             "json-pointer" => format!("/{}", lorem::Word().fake_with_rng::<String, _>(rng)),
             "relative-json-pointer" => "0/id".to_owned(),
             "int32" | "int64" | "unix-time" => rng.random_range(1..=100_000).to_string(),
@@ -1071,7 +1095,9 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
             "phone" | "phone_number" | "mobile" | "telephone" | "tel" | "cell" => {
                 phone::PhoneNumber().fake_with_rng(rng)
             }
-            "currency" | "currency_code" => currency::CurrencyCode().fake_with_rng(rng),
+            n if n == "currency" || n.ends_with("_currency") || n == "currency_code" => {
+                currency::CurrencyCode().fake_with_rng(rng)
+            }
             "color" | "colour" => format!("#{:06x}", rng.random_range(0..0x100_0000)),
             "status" => ["active", "pending", "inactive"][rng.random_range(0..3)].to_owned(),
             "password" => alphanumeric(rng, 12),
@@ -1134,13 +1160,11 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
         };
         let mut items: Vec<Value> = Vec::with_capacity(count);
         let mut tries = 0;
-        while items.len() < count && tries < count * 4 + 8 {
+        while items.len() < count && tries < count * 4 + 8 && self.nodes <= MAX_NODES {
             tries += 1;
             let index = items.len();
             let item = if let Some(schema) = prefix.get(index) {
-                let mut schemas = vec![schema];
-                schemas.extend(flat.items.iter().copied().filter(|_| false));
-                self.node(&schemas, None, depth + 1)
+                self.node(&[schema], None, depth + 1)
             } else if let (0, Some(contains)) = (index, flat.contains) {
                 let mut schemas = flat.items.clone();
                 schemas.push(contains);
@@ -1192,7 +1216,8 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
         for (property, value) in &flat.forced {
             object.insert((*property).to_owned(), Value::String(value.clone()));
         }
-        let open = flat.allowed.is_none();
+        // Closed objects still take names that match a `patternProperties` pattern.
+        let open = flat.allowed.is_none() || !flat.pattern_properties.is_empty();
         let mut extra: usize = 0;
         if open && !minimal && !flat.additional.is_empty() && flat.properties.is_empty() {
             extra = self.rng.random_range(1..=3);
@@ -1209,7 +1234,11 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
             }
         }
         let mut attempts = 0;
-        while open && (object.len() < min || extra > 0) && attempts < min + 16 {
+        while open
+            && (object.len() < min || extra > 0)
+            && attempts < min + 16
+            && self.nodes <= MAX_NODES
+        {
             attempts += 1;
             extra = extra.saturating_sub(1);
             let key = self.extra_key(flat, object.len());
@@ -1299,106 +1328,193 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
         if depth > MAX_CHECK_DEPTH {
             return true;
         }
-        if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
-            match self.resolve(reference) {
-                Some(target) => {
-                    if !self.valid(target, value, depth + 1) {
-                        return false;
-                    }
-                }
-                None => return false,
-            }
+        self.visits += 1;
+        if self.visits > MAX_VISITS {
+            return false;
         }
+        // One pass over the keywords present, as in `flatten`.
         let null_by_nullable = value.is_null() && is_nullable(map);
-        if let Some(types) = node_types(map) {
-            let ty = Ty::of(value);
-            if !types.iter().any(|t| ty.accepted_by(*t)) {
-                return false;
-            }
-        }
-        if let Some(Value::Array(values)) = map.get("enum")
-            && !null_by_nullable
-            && !values.iter().any(|v| json_eq(v, value))
-        {
-            return false;
-        }
-        if let Some(constant) = map.get("const")
-            && !json_eq(constant, value)
-        {
-            return false;
-        }
-        let ok = match value {
-            Value::Number(n) => n.as_f64().is_none_or(|n| valid_number(map, n)),
-            Value::String(s) => self.valid_string(map, s),
-            Value::Array(items) => self.valid_array(map, items, depth),
-            Value::Object(object) => self.valid_object(map, object, depth),
-            _ => true,
-        };
-        if !ok {
-            return false;
-        }
-        if let Some(Value::Array(all)) = map.get("allOf")
-            && !all.iter().all(|s| self.valid(s, value, depth + 1))
-        {
-            return false;
-        }
-        if let Some(Value::Array(any)) = map.get("anyOf")
-            && !null_by_nullable
-            && !any.iter().any(|s| self.valid(s, value, depth + 1))
-        {
-            return false;
-        }
-        if let Some(Value::Array(one)) = map.get("oneOf")
-            && !null_by_nullable
-        {
-            let mut matching = 0;
-            for s in one {
-                if self.valid(s, value, depth + 1) {
-                    matching += 1;
-                    if matching > 1 {
-                        break;
+        for (keyword, rule) in map {
+            let ok = match keyword.as_str() {
+                "$ref" => match rule.as_str().map(|r| self.resolve(r)) {
+                    Some(Some(target)) => self.valid(target, value, depth + 1),
+                    Some(None) => false,
+                    None => true,
+                },
+                "type" => node_types(map).is_none_or(|types| {
+                    let ty = Ty::of(value);
+                    types.iter().any(|t| ty.accepted_by(*t))
+                }),
+                "enum" => {
+                    null_by_nullable
+                        || rule
+                            .as_array()
+                            .is_none_or(|values| values.iter().any(|v| json_eq(v, value)))
+                }
+                "const" => json_eq(rule, value),
+                "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" | "multipleOf" => {
+                    value
+                        .as_f64()
+                        .is_none_or(|n| valid_bound(map, keyword, rule, n))
+                }
+                "minLength" | "maxLength" | "pattern" | "format" => match value {
+                    Value::String(s) => self.valid_string(keyword, rule, s),
+                    _ => true,
+                },
+                "minItems" | "maxItems" | "uniqueItems" | "contains" | "items" | "prefixItems" => {
+                    match value {
+                        Value::Array(items) => self.valid_array(map, keyword, rule, items, depth),
+                        _ => true,
                     }
                 }
-            }
-            if matching != 1 {
-                return false;
-            }
-        }
-        if let Some(not) = map.get("not")
-            && self.valid(not, value, depth + 1)
-        {
-            return false;
-        }
-        if let Some(condition) = map.get("if") {
-            let branch = if self.valid(condition, value, depth + 1) {
-                map.get("then")
-            } else {
-                map.get("else")
+                "minProperties"
+                | "maxProperties"
+                | "required"
+                | "properties"
+                | "patternProperties"
+                | "additionalProperties"
+                | "propertyNames" => match value {
+                    Value::Object(object) => self.valid_object(map, keyword, rule, object, depth),
+                    _ => true,
+                },
+                "allOf" => rule
+                    .as_array()
+                    .is_none_or(|all| all.iter().all(|s| self.valid(s, value, depth + 1))),
+                "anyOf" => {
+                    null_by_nullable
+                        || rule
+                            .as_array()
+                            .is_none_or(|any| any.iter().any(|s| self.valid(s, value, depth + 1)))
+                }
+                "oneOf" => {
+                    null_by_nullable
+                        || rule.as_array().is_none_or(|one| {
+                            let mut matching = 0;
+                            for s in one {
+                                if self.valid(s, value, depth + 1) {
+                                    matching += 1;
+                                    if matching > 1 {
+                                        break;
+                                    }
+                                }
+                            }
+                            matching == 1
+                        })
+                }
+                "not" => !self.valid(rule, value, depth + 1),
+                "if" => {
+                    let branch = if self.valid(rule, value, depth + 1) {
+                        map.get("then")
+                    } else {
+                        map.get("else")
+                    };
+                    branch.is_none_or(|branch| self.valid(branch, value, depth + 1))
+                }
+                _ => true,
             };
-            if let Some(branch) = branch
-                && !self.valid(branch, value, depth + 1)
-            {
+            if !ok {
                 return false;
             }
         }
         true
     }
 
-    fn valid_string(&mut self, map: &'s Map<String, Value>, s: &str) -> bool {
-        let length = s.chars().count() as u64;
-        if as_size(map.get("minLength")).is_some_and(|min| length < min)
-            || as_size(map.get("maxLength")).is_some_and(|max| length > max)
-        {
-            return false;
+    fn valid_string(&mut self, keyword: &str, rule: &'s Value, s: &str) -> bool {
+        match keyword {
+            "minLength" => as_size(Some(rule)).is_none_or(|min| s.chars().count() as u64 >= min),
+            "maxLength" => as_size(Some(rule)).is_none_or(|max| s.chars().count() as u64 <= max),
+            "pattern" => rule.as_str().is_none_or(|pattern| self.matches(pattern, s)),
+            "format" => rule
+                .as_str()
+                .is_none_or(|format| self.valid_format(format, s)),
+            _ => true,
         }
-        if let Some(pattern) = map.get("pattern").and_then(Value::as_str)
-            && !self.matches(pattern, s)
-        {
-            return false;
+    }
+
+    fn valid_array(
+        &mut self,
+        map: &'s Map<String, Value>,
+        keyword: &str,
+        rule: &'s Value,
+        items: &[Value],
+        depth: usize,
+    ) -> bool {
+        let count = items.len() as u64;
+        match (keyword, rule) {
+            ("minItems", _) => as_size(Some(rule)).is_none_or(|min| count >= min),
+            ("maxItems", _) => as_size(Some(rule)).is_none_or(|max| count <= max),
+            ("prefixItems" | "items", Value::Array(prefix)) => prefix
+                .iter()
+                .zip(items)
+                .all(|(schema, item)| self.valid(schema, item, depth + 1)),
+            ("items", schema) => {
+                let skip = map
+                    .get("prefixItems")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
+                items
+                    .iter()
+                    .skip(skip)
+                    .all(|item| self.valid(schema, item, depth + 1))
+            }
+            ("uniqueItems", Value::Bool(true)) => items
+                .iter()
+                .enumerate()
+                .all(|(i, a)| !items[i + 1..].iter().any(|b| json_eq(a, b))),
+            ("contains", schema) => {
+                let min = as_size(map.get("minContains")).unwrap_or(1);
+                let found = items
+                    .iter()
+                    .filter(|item| self.valid(schema, item, depth + 1))
+                    .count() as u64;
+                found >= min
+            }
+            _ => true,
         }
-        match map.get("format").and_then(Value::as_str) {
-            Some(format) => self.valid_format(format, s),
-            None => true,
+    }
+
+    fn valid_object(
+        &mut self,
+        map: &'s Map<String, Value>,
+        keyword: &str,
+        rule: &'s Value,
+        object: &Map<String, Value>,
+        depth: usize,
+    ) -> bool {
+        let count = object.len() as u64;
+        match (keyword, rule) {
+            ("minProperties", _) => as_size(Some(rule)).is_none_or(|min| count >= min),
+            ("maxProperties", _) => as_size(Some(rule)).is_none_or(|max| count <= max),
+            ("required", Value::Array(required)) => required
+                .iter()
+                .filter_map(Value::as_str)
+                .all(|name| object.contains_key(name)),
+            ("properties", Value::Object(properties)) => object.iter().all(|(key, value)| {
+                properties
+                    .get(key)
+                    .is_none_or(|schema| self.valid(schema, value, depth + 1))
+            }),
+            ("patternProperties", Value::Object(patterns)) => object.iter().all(|(key, value)| {
+                patterns.iter().all(|(pattern, schema)| {
+                    !self.matches(pattern, key) || self.valid(schema, value, depth + 1)
+                })
+            }),
+            ("additionalProperties", additional) => {
+                let properties = map.get("properties").and_then(Value::as_object);
+                let patterns = map.get("patternProperties").and_then(Value::as_object);
+                object.iter().all(|(key, value)| {
+                    let known = properties.is_some_and(|p| p.contains_key(key))
+                        || patterns
+                            .into_iter()
+                            .flatten()
+                            .any(|(pattern, _)| self.matches(pattern, key));
+                    known || self.valid(additional, value, depth + 1)
+                })
+            }
+            ("propertyNames", names) => object
+                .keys()
+                .all(|key| self.valid(names, &Value::String(key.clone()), depth + 1)),
+            _ => true,
         }
     }
 
@@ -1436,103 +1552,27 @@ impl<'s, R: Rng + ?Sized> Run<'s, '_, R> {
             _ => true,
         }
     }
+}
 
-    fn valid_array(&mut self, map: &'s Map<String, Value>, items: &[Value], depth: usize) -> bool {
-        let count = items.len() as u64;
-        if as_size(map.get("minItems")).is_some_and(|min| count < min)
-            || as_size(map.get("maxItems")).is_some_and(|max| count > max)
-        {
-            return false;
+/// Tightens the numeric bounds of `flat` by one of `minimum`, `maximum` and the exclusives, in
+/// their OpenAPI 3.0 (boolean) or 3.1 (numeric) form.
+fn flatten_bound<'s>(
+    map: &'s Map<String, Value>,
+    keyword: &str,
+    value: &'s Value,
+    flat: &mut Flat<'s>,
+) {
+    let exclusive_flag = |name: &str| map.get(name) == Some(&Value::Bool(true));
+    match (keyword, value.as_f64()) {
+        ("minimum", Some(m)) => {
+            flat.lower = tighter_lower(flat.lower, (m, exclusive_flag("exclusiveMinimum")));
         }
-        let prefix: &'s [Value] = match (map.get("prefixItems"), map.get("items")) {
-            (Some(Value::Array(prefix)), _) | (None, Some(Value::Array(prefix))) => prefix,
-            _ => &[],
-        };
-        for (schema, item) in prefix.iter().zip(items) {
-            if !self.valid(schema, item, depth + 1) {
-                return false;
-            }
+        ("maximum", Some(m)) => {
+            flat.upper = tighter_upper(flat.upper, (m, exclusive_flag("exclusiveMaximum")));
         }
-        if let Some(schema) = map.get("items").filter(|s| !s.is_array()) {
-            for item in items.iter().skip(prefix.len()) {
-                if !self.valid(schema, item, depth + 1) {
-                    return false;
-                }
-            }
-        }
-        if map.get("uniqueItems") == Some(&Value::Bool(true)) {
-            for (i, a) in items.iter().enumerate() {
-                if items[i + 1..].iter().any(|b| json_eq(a, b)) {
-                    return false;
-                }
-            }
-        }
-        if let Some(contains) = map.get("contains") {
-            let min = as_size(map.get("minContains")).unwrap_or(1);
-            let found = items
-                .iter()
-                .filter(|item| self.valid(contains, item, depth + 1))
-                .count() as u64;
-            if found < min {
-                return false;
-            }
-        }
-        true
-    }
-
-    fn valid_object(
-        &mut self,
-        map: &'s Map<String, Value>,
-        object: &Map<String, Value>,
-        depth: usize,
-    ) -> bool {
-        let count = object.len() as u64;
-        if as_size(map.get("minProperties")).is_some_and(|min| count < min)
-            || as_size(map.get("maxProperties")).is_some_and(|max| count > max)
-        {
-            return false;
-        }
-        if let Some(Value::Array(required)) = map.get("required")
-            && !required
-                .iter()
-                .filter_map(Value::as_str)
-                .all(|name| object.contains_key(name))
-        {
-            return false;
-        }
-        let properties = map.get("properties").and_then(Value::as_object);
-        let patterns = map.get("patternProperties").and_then(Value::as_object);
-        let additional = map.get("additionalProperties");
-        let names = map.get("propertyNames");
-        for (key, value) in object {
-            let mut known = false;
-            if let Some(schema) = properties.and_then(|p| p.get(key)) {
-                known = true;
-                if !self.valid(schema, value, depth + 1) {
-                    return false;
-                }
-            }
-            for (pattern, schema) in patterns.into_iter().flatten() {
-                if self.matches(pattern, key) {
-                    known = true;
-                    if !self.valid(schema, value, depth + 1) {
-                        return false;
-                    }
-                }
-            }
-            if !known
-                && let Some(additional) = additional
-                && !self.valid(additional, value, depth + 1)
-            {
-                return false;
-            }
-            if let Some(names) = names
-                && !self.valid(names, &Value::String(key.clone()), depth + 1)
-            {
-                return false;
-            }
-        }
-        true
+        ("exclusiveMinimum", Some(m)) => flat.lower = tighter_lower(flat.lower, (m, true)),
+        ("exclusiveMaximum", Some(m)) => flat.upper = tighter_upper(flat.upper, (m, true)),
+        _ => {}
     }
 }
 
@@ -1608,7 +1648,7 @@ fn window_f(lo: Option<f64>, hi: Option<f64>) -> (f64, f64) {
     let clamp = |v: f64| v.clamp(-1.0e15, 1.0e15);
     match (lo.map(clamp), hi.map(clamp)) {
         (None, None) => (1.0, 100.0),
-        (Some(lo), None) if lo <= 1.0 => (lo.max(1.0).min(1.0), 100.0),
+        (Some(lo), None) if lo <= 1.0 => (1.0, 100.0),
         (Some(lo), None) => (lo, lo + 100.0),
         (None, Some(hi)) if hi >= 100.0 => (1.0, 100.0),
         (None, Some(hi)) if hi >= 1.0 => (1.0, hi),
@@ -1623,7 +1663,7 @@ fn window_f(lo: Option<f64>, hi: Option<f64>) -> (f64, f64) {
 fn lcm_of(multiples: &[f64]) -> Option<i64> {
     let mut out: Option<i64> = None;
     for &m in multiples {
-        if m.fract() != 0.0 || m < 1.0 || m > 1.0e12 {
+        if m.fract() != 0.0 || !(1.0..=1.0e12).contains(&m) {
             return None;
         }
         let m = m as i64;
@@ -1646,8 +1686,9 @@ fn gcd(a: i64, b: i64) -> i64 {
     }
 }
 
-/// `value / multiple` is an integer, computed exactly on the binary values as the JSON Schema
-/// spec (and the `jsonschema` crate) define it, so `0.3` is not a multiple of `0.1`.
+/// `value / multiple` is an integer. Like the `jsonschema` crate, this reads both numbers as
+/// the shortest decimals that print them, so `19.99` is a multiple of `0.01` although their
+/// binary values are not; numbers too long for that are divided exactly in binary.
 fn is_multiple_of(value: f64, multiple: f64) -> bool {
     if value == 0.0 {
         return true;
@@ -1655,9 +1696,33 @@ fn is_multiple_of(value: f64, multiple: f64) -> bool {
     if !value.is_finite() || !multiple.is_finite() || multiple <= 0.0 {
         return false;
     }
+    if let (Some((a, a_decimals)), Some((b, b_decimals))) =
+        (decimal_parts(value), decimal_parts(multiple))
+    {
+        let shared = a_decimals.min(b_decimals);
+        let scaled = |mantissa: i128, decimals: u32| {
+            mantissa.checked_mul(10_i128.checked_pow(decimals - shared)?)
+        };
+        if let (Some(a), Some(b)) = (scaled(a, b_decimals), scaled(b, a_decimals))
+            && b != 0
+        {
+            return a % b == 0;
+        }
+    }
     let (a, p) = odd_mantissa(value.abs());
     let (b, q) = odd_mantissa(multiple);
     a % b == 0 && p >= q
+}
+
+/// `|x|` as `mantissa / 10^decimals`, from its shortest round-trip decimal form.
+fn decimal_parts(x: f64) -> Option<(i128, u32)> {
+    let text = format!("{}", x.abs());
+    if text.len() > 36 {
+        return None;
+    }
+    let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+    let digits = format!("{whole}{fraction}");
+    Some((digits.parse().ok()?, u32::try_from(fraction.len()).ok()?))
 }
 
 /// `x = mantissa * 2^exponent` with an odd mantissa.
@@ -1679,33 +1744,14 @@ fn odd_mantissa(x: f64) -> (u64, i32) {
     (mantissa, exponent)
 }
 
-fn valid_number(map: &Map<String, Value>, n: f64) -> bool {
-    let minimum = map.get("minimum").and_then(Value::as_f64);
-    let maximum = map.get("maximum").and_then(Value::as_f64);
-    if let Some(m) = minimum {
-        let exclusive = map.get("exclusiveMinimum") == Some(&Value::Bool(true));
-        if n < m || (exclusive && n == m) {
-            return false;
-        }
-    }
-    if let Some(m) = maximum {
-        let exclusive = map.get("exclusiveMaximum") == Some(&Value::Bool(true));
-        if n > m || (exclusive && n == m) {
-            return false;
-        }
-    }
-    if let Some(m) = map.get("exclusiveMinimum").and_then(Value::as_f64)
-        && n <= m
-    {
-        return false;
-    }
-    if let Some(m) = map.get("exclusiveMaximum").and_then(Value::as_f64)
-        && n >= m
-    {
-        return false;
-    }
-    match map.get("multipleOf").and_then(Value::as_f64) {
-        Some(m) if m > 0.0 => is_multiple_of(n, m),
+fn valid_bound(map: &Map<String, Value>, keyword: &str, rule: &Value, n: f64) -> bool {
+    let exclusive_flag = |name: &str| map.get(name) == Some(&Value::Bool(true));
+    match (keyword, rule.as_f64()) {
+        ("minimum", Some(m)) => n > m || (n == m && !exclusive_flag("exclusiveMinimum")),
+        ("maximum", Some(m)) => n < m || (n == m && !exclusive_flag("exclusiveMaximum")),
+        ("exclusiveMinimum", Some(m)) => n > m,
+        ("exclusiveMaximum", Some(m)) => n < m,
+        ("multipleOf", Some(m)) if m > 0.0 => is_multiple_of(n, m),
         _ => true,
     }
 }
@@ -1905,8 +1951,8 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// ECMA 262 classes as Rust regex classes: `\d`, `\w` and `\s` are ASCII in ECMA (`\s` plus
-/// a few Unicode spaces), Unicode-aware in Rust.
+/// ECMA 262 classes as Rust regex classes: `\d` and `\w` are ASCII in ECMA, Unicode-aware
+/// in Rust. (`\s` is Unicode-aware in both, close enough for checking made-up strings.)
 fn ecma_to_rust(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut chars = pattern.chars();
@@ -1976,7 +2022,7 @@ fn printable(hir: Hir) -> Hir {
 
 fn is_date(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+    if !s.is_ascii() || b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;
     }
     let (Ok(year), Ok(month), Ok(day)) = (
@@ -2006,6 +2052,9 @@ fn is_date(s: &str) -> bool {
 }
 
 fn is_time(s: &str) -> bool {
+    if !s.is_ascii() {
+        return false;
+    }
     let b = s.as_bytes();
     let two = |i: usize| -> Option<u32> {
         let d = b.get(i..i + 2)?;
@@ -2123,4 +2172,115 @@ fn is_json_pointer(s: &str) -> bool {
     b.iter()
         .enumerate()
         .all(|(i, &c)| c != b'~' || matches!(b.get(i + 1), Some(b'0' | b'1')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multiples_are_read_as_decimals() {
+        assert!(is_multiple_of(19.99, 0.01) && is_multiple_of(0.3, 0.1));
+        assert!(!is_multiple_of(0.005, 0.01) && !is_multiple_of(1_070_468.145, 0.01));
+        assert!(is_multiple_of(5.35, 2.675));
+        assert!(is_multiple_of(12.0, 3.0) && !is_multiple_of(13.0, 3.0));
+        assert!(is_multiple_of(-1.5, 0.5) && is_multiple_of(0.0, 0.7));
+        assert!(!is_multiple_of(0.25, 0.5));
+    }
+
+    #[test]
+    fn days_become_civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    }
+
+    #[test]
+    fn property_names_are_snake_cased() {
+        assert_eq!(snake_case("firstName"), "first_name");
+        assert_eq!(snake_case("created-at"), "created_at");
+        assert_eq!(snake_case("Zip Code"), "zip_code");
+        assert_eq!(snake_case("avatarURL"), "avatar_url");
+    }
+
+    #[test]
+    fn references_are_unescaped_and_percent_decoded() {
+        assert_eq!(percent_decode("a%20b%7Bc%7d"), "a b{c}");
+        assert_eq!(percent_decode("100%"), "100%");
+        let doc = serde_json::json!({"a/b": {"c~d": [1, {"e": 2}]}});
+        let mut rng = rand::rngs::StdRng::from_seed([0; 32]);
+        let run = Run::new(&doc, Direction::Response, &mut rng);
+        assert_eq!(run.resolve("#/a~1b/c~0d/1/e"), Some(&serde_json::json!(2)));
+        assert_eq!(run.resolve("#"), Some(&doc));
+        assert_eq!(run.resolve("#/a~1b/missing"), None);
+        assert_eq!(run.resolve("other.json#/a"), None);
+    }
+
+    #[test]
+    fn ecma_classes_are_ascii() {
+        assert_eq!(ecma_to_rust(r"^\d+[\w-]$"), "^[0-9]+[A-Za-z0-9_-]$");
+        assert_eq!(ecma_to_rust(r"\\d"), r"\\d");
+    }
+
+    #[test]
+    fn base64_pads() {
+        assert_eq!(base64(b"Man"), "TWFu");
+        assert_eq!(base64(b"Ma"), "TWE=");
+        assert_eq!(base64(b"M"), "TQ==");
+    }
+
+    #[test]
+    fn format_checks_accept_what_rfcs_accept() {
+        assert!(is_date("2024-02-29") && !is_date("2023-02-29") && !is_date("2024-13-01"));
+        assert!(is_time("23:59:59.5+01:00") && is_time("00:00:00Z") && !is_time("24:00:00Z"));
+        assert!(!is_time("12:00:00"), "JSON Schema times need an offset");
+        assert!(is_email("ann.lee@example.com") && !is_email("ann@@x") && !is_email(".a@x.io"));
+        assert!(is_hostname("api.example.com") && !is_hostname("-bad.example"));
+        assert!(is_uuid("123e4567-e89b-12d3-a456-426614174000") && !is_uuid("123"));
+        assert!(is_uri("https://x.io/a?b=c#d", true) && !is_uri("/relative", true));
+        assert!(is_uri("/relative", false) && !is_uri("has space", false));
+        assert!(is_json_pointer("/a/~1b") && !is_json_pointer("/a~2"));
+    }
+
+    #[test]
+    fn generated_formats_pass_the_format_checks() {
+        let doc = Value::Null;
+        let mut rng = rand::rngs::StdRng::from_seed([7; 32]);
+        let mut run = Run::new(&doc, Direction::Response, &mut rng);
+        for format in [
+            "date-time",
+            "date",
+            "time",
+            "duration",
+            "email",
+            "uri",
+            "uri-reference",
+            "uuid",
+            "hostname",
+            "ipv4",
+            "ipv6",
+            "regex",
+            "json-pointer",
+        ] {
+            for _ in 0..20 {
+                let value = run.formatted(format, None).unwrap_or_default();
+                assert!(run.valid_format(format, &value), "{format}: {value}");
+            }
+        }
+    }
+
+    #[test]
+    fn patterns_generate_printable_matching_strings() {
+        let doc = Value::Null;
+        let mut rng = rand::rngs::StdRng::from_seed([3; 32]);
+        let mut run = Run::new(&doc, Direction::Response, &mut rng);
+        for pattern in [r"^[A-Z]{2}\d{2}$", r"\bword\b", r"^.+@.+$", "(a|b)*c"] {
+            for _ in 0..20 {
+                let sample = run.sample_pattern(pattern).unwrap_or_default();
+                assert!(run.matches(pattern, &sample), "{pattern}: {sample}");
+                assert!(sample.chars().all(|c| (' '..='~').contains(&c)), "{sample}");
+            }
+        }
+        assert_eq!(run.sample_pattern("(unclosed"), None);
+    }
 }

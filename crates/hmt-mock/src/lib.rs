@@ -5,8 +5,9 @@
 //! operations it serves, and the [`server`] answers requests: [`route`] to
 //! an operation, check credentials and [`validate`] the request, [`replay`]
 //! a recorded exchange when one matches, else [`respond`] with a documented
-//! example or data from the [`generate`]d schema. The [`admin`] API shows
-//! what was received and resets state.
+//! example or data [`generate`]d from the schema ([`dialect`] reads
+//! OpenAPI 3.0 schemas as the JSON Schema 2020-12 both use). The [`admin`]
+//! API shows what was received and resets state.
 
 mod access;
 pub mod admin;
