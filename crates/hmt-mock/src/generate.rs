@@ -1144,13 +1144,16 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
         let max = flat.max_items.map(|m| m.min(MAX_SIZE) as usize);
         let prefix = flat.prefix_items.unwrap_or(&[]);
         let mut max = max.unwrap_or(usize::MAX);
-        if flat.no_more_items {
-            max = max.min(prefix.len());
+        // A tuple with nothing said about further items is generated as the
+        // tuple: that is what it describes, and extra items would be made
+        // up from an empty schema.
+        if flat.no_more_items || (!prefix.is_empty() && flat.items.is_empty()) {
+            max = max.min(prefix.len().max(min));
         }
         let count = if minimal {
             min
         } else {
-            let lo = min.max(1).min(max);
+            let lo = min.max(1).max(prefix.len()).min(max);
             let hi = 5.max(lo).min(max);
             if lo <= hi {
                 self.rng.random_range(lo..=hi)
@@ -1847,27 +1850,13 @@ fn capitalise(s: &str) -> String {
 fn date_time<R: Rng + ?Sized>(rng: &mut R) -> String {
     let seconds: i64 = rng.random_range(1_577_836_800..1_798_761_600);
     let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = hmt_types::clock::civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         second_of_day / 3600,
         second_of_day / 60 % 60,
         second_of_day % 60
     )
-}
-
-/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 fn uuid<R: Rng + ?Sized>(rng: &mut R) -> String {
@@ -2177,6 +2166,23 @@ fn is_json_pointer(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use serde_json::json;
+
+    #[test]
+    fn tuples_are_generated_whole_and_alone() {
+        let root = json!({});
+        let schema = json!({"type": "array", "items": [{"const": 1}, {"const": "two"}]});
+        for seed in 0..20 {
+            let value = Generator::new(&root).generate(&schema, &mut StdRng::seed_from_u64(seed));
+            assert_eq!(value, json!([1, "two"]));
+        }
+        let open =
+            json!({"type": "array", "prefixItems": [{"const": 1}], "items": {"type": "integer"}});
+        let value = Generator::new(&root).generate(&open, &mut StdRng::seed_from_u64(3));
+        assert_eq!(value[0], json!(1));
+    }
 
     #[test]
     fn multiples_are_read_as_decimals() {
@@ -2186,13 +2192,6 @@ mod tests {
         assert!(is_multiple_of(12.0, 3.0) && !is_multiple_of(13.0, 3.0));
         assert!(is_multiple_of(-1.5, 0.5) && is_multiple_of(0.0, 0.7));
         assert!(!is_multiple_of(0.25, 0.5));
-    }
-
-    #[test]
-    fn days_become_civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub fn civil_date(time: SystemTime, offset_days: i64) -> (i32, u8, u8) {
 }
 
 /// Days since 1970-01-01 to (year, month 1–12, day 1–31).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097); // [0, 146096]

@@ -604,7 +604,7 @@ fn opbank_balances_move_with_a_callback_script() {
     ]);
     let headers = [
         ("host", "sandbox.apis.op-palvelut.fi"),
-        ("x-api-key", "key"),
+        ("x-api-key", "ZoStul8nNuwq1SYCzSrLcO1wAj4Tyf7x"),
         ("x-session-id", "12345"),
         ("x-request-id", "12345"),
         (
