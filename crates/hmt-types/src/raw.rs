@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use std::fmt;
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "an exchange object")]
 pub(crate) struct RawExchange {
     #[serde(alias = "req")]
     request: RawRequest,
@@ -26,7 +26,7 @@ pub(crate) struct RawExchange {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a request object")]
 struct RawRequest {
     method: Method,
     #[serde(default)]
@@ -52,7 +52,7 @@ struct RawRequest {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a response object")]
 struct RawResponse {
     #[serde(rename = "statusCode", deserialize_with = "status_code")]
     status_code: u16,

@@ -401,6 +401,20 @@ fn bad_specs_fail_at_start_naming_file_and_pointer() {
     );
     let stderr = start_fails(&[dir.path().join("absent.yaml").to_str().unwrap()]);
     assert!(stderr.contains("absent.yaml: No such file"), "{stderr}");
+    let recordings = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &recordings,
+        "{\"request\":{\"method\":\"get\",\"path\":\"/a\",\"host\":\"x.io\"},\"response\":{\"statusCode\":200}}\n{\"request\": 5}\n",
+    )
+    .unwrap();
+    let stderr = start_fails(&["--recordings", recordings.to_str().unwrap()]);
+    assert!(
+        stderr.contains(&format!(
+            "{}:2: at /request: invalid type: integer `5`, expected a request object",
+            recordings.display()
+        )),
+        "{stderr}"
+    );
 }
 
 /// Builds `recordings` in `mode` into a temporary directory.
