@@ -1130,3 +1130,50 @@ fn traffic_recorded_by_hmt_record_replays_byte_identical() {
     assert_eq!(cookies.status, 200);
     assert_eq!(cookies.headers.get_all("set-cookie").iter().count(), 0);
 }
+
+#[test]
+fn cors_preflights_are_answered_and_origins_allowed() {
+    let spec = mock_fixture("schemas/petstore/index.yaml");
+    let mock = start(&["--cors", spec.to_str().unwrap()]);
+    let preflight = call(
+        "OPTIONS",
+        &format!("{}/pets", mock.base),
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "content-type, x-trace"),
+        ],
+        None,
+    );
+    assert_eq!(preflight.status, 204);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        "https://app.example"
+    );
+    assert_eq!(preflight.header("access-control-allow-methods"), "POST");
+    assert_eq!(
+        preflight.header("access-control-allow-headers"),
+        "content-type, x-trace"
+    );
+    let list = call(
+        "GET",
+        &format!("{}/pets", mock.base),
+        &[("origin", "https://app.example")],
+        None,
+    );
+    assert_eq!(list.status, 200);
+    assert_eq!(
+        list.header("access-control-allow-origin"),
+        "https://app.example"
+    );
+    assert_eq!(list.header("vary"), "Origin");
+    // Without --cors, OPTIONS is just an undocumented method.
+    let plain = start(&[spec.to_str().unwrap()]);
+    let refused = call(
+        "OPTIONS",
+        &format!("{}/pets", plain.base),
+        &[("access-control-request-method", "POST")],
+        None,
+    );
+    assert_eq!(refused.status, 405);
+}
