@@ -3,7 +3,10 @@
 //!
 //! Both questions are asked of every string the builder sees, so the checks
 //! are hand-written byte scans rather than regular expressions: they run at
-//! input speed and never allocate.
+//! input speed and never allocate. The format predicates themselves live in
+//! [`hmt_types::format`], shared with the mock server's validator.
+
+use hmt_types::format::{is_date, is_date_time, is_email, is_ipv4, is_ipv6, is_url, is_uuid};
 
 /// A JSON Schema `format` the builder can detect in string values.
 ///
@@ -67,7 +70,7 @@ impl StringFormat {
             StringFormat::Date => is_date(s),
             StringFormat::Uuid => is_uuid(s),
             StringFormat::Email => is_email(s),
-            StringFormat::Uri => is_uri(s),
+            StringFormat::Uri => is_url(s),
             StringFormat::Ipv4 => is_ipv4(s),
             StringFormat::Ipv6 => is_ipv6(s),
         }
@@ -374,208 +377,6 @@ fn is_ulid(s: &str) -> bool {
                 || (b.is_ascii_uppercase() && !matches!(b, b'I' | b'L' | b'O' | b'U'))
         })
         && s.bytes().any(|b| b.is_ascii_digit())
-}
-
-fn all_digits(s: &[u8]) -> bool {
-    s.iter().all(u8::is_ascii_digit)
-}
-
-fn num(s: &[u8]) -> u32 {
-    s.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0'))
-}
-
-fn is_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    let (y, m, d) = (&b[0..4], &b[5..7], &b[8..10]);
-    if !(all_digits(y) && all_digits(m) && all_digits(d)) {
-        return false;
-    }
-    let (year, month, day) = (num(y), num(m), num(d));
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days).contains(&day)
-}
-
-fn is_time_with_zone(b: &[u8]) -> bool {
-    // HH:MM:SS[.frac](Z|±HH:MM)
-    if b.len() < 9 || b[2] != b':' || b[5] != b':' {
-        return false;
-    }
-    let (h, m, s) = (&b[0..2], &b[3..5], &b[6..8]);
-    if !(all_digits(h) && all_digits(m) && all_digits(s)) {
-        return false;
-    }
-    if num(h) > 23 || num(m) > 59 || num(s) > 59 {
-        return false;
-    }
-    let mut rest = &b[8..];
-    if let Some(frac) = rest.strip_prefix(b".") {
-        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
-        if n == 0 {
-            return false;
-        }
-        rest = &frac[n..];
-    }
-    match rest {
-        [b'Z' | b'z'] => true,
-        [b'+' | b'-', zone @ ..] => {
-            zone.len() == 5
-                && zone[2] == b':'
-                && all_digits(&zone[0..2])
-                && all_digits(&zone[3..5])
-                && num(&zone[0..2]) <= 23
-                && num(&zone[3..5]) <= 59
-        }
-        _ => false,
-    }
-}
-
-fn is_date_time(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() >= 20
-        && s.get(..10).is_some_and(is_date)
-        && matches!(b[10], b'T' | b't')
-        && is_time_with_zone(&b[11..])
-}
-
-fn is_uuid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
-
-fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    let local_ok = !local.is_empty()
-        && local.len() <= 64
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..")
-        && local
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~.-".contains(&b));
-    local_ok && is_hostname(domain) && domain.contains('.')
-}
-
-fn is_hostname(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-}
-
-fn is_uri(s: &str) -> bool {
-    let Some((scheme, rest)) = s.split_once("://") else {
-        return false;
-    };
-    let scheme_ok = scheme
-        .as_bytes()
-        .first()
-        .is_some_and(u8::is_ascii_alphabetic)
-        && scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-    if !scheme_ok {
-        return false;
-    }
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    // User info is legal but rare in API data and easy to get subtly wrong;
-    // a strict detector simply does not call such strings URIs.
-    if authority.contains('@') {
-        return false;
-    }
-    let host = authority;
-    let host = match host.rsplit_once(':') {
-        Some((h, port)) if !h.ends_with(']') || port.bytes().all(|b| b.is_ascii_digit()) => {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                h
-            } else {
-                return false;
-            }
-        }
-        _ => host,
-    };
-    let host_ok = if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        is_ipv6(inner)
-    } else {
-        is_hostname(host)
-    };
-    host_ok && uri_chars_ok(&rest[authority_end..])
-}
-
-/// RFC 3986 path, query and fragment characters only: `%` always followed
-/// by two hex digits, brackets not at all, `#` at most once.
-fn uri_chars_ok(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    let mut in_fragment = false;
-    while i < b.len() {
-        let c = b[i];
-        if c == b'#' {
-            if in_fragment {
-                return false;
-            }
-            in_fragment = true;
-            i += 1;
-            continue;
-        }
-        if c == b'%' {
-            if i + 2 >= b.len() {
-                return false;
-            }
-            if !(b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()) {
-                return false;
-            }
-            i += 3;
-            continue;
-        }
-        if !(c.is_ascii_alphanumeric() || b"-._~:/?@!$&'()*+,;=".contains(&c)) {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
-fn is_ipv4(s: &str) -> bool {
-    let mut parts = 0;
-    for part in s.split('.') {
-        parts += 1;
-        let b = part.as_bytes();
-        if b.is_empty() || b.len() > 3 || !all_digits(b) || (b.len() > 1 && b[0] == b'0') {
-            return false;
-        }
-        if num(b) > 255 {
-            return false;
-        }
-    }
-    parts == 4
-}
-
-fn is_ipv6(s: &str) -> bool {
-    s.contains(':') && s.parse::<std::net::Ipv6Addr>().is_ok()
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@
 
 pub mod clock;
 mod fields;
+pub mod format;
 mod model;
 mod raw;
 pub mod reader;
