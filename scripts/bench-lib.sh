@@ -12,7 +12,8 @@
 #                           sets nginx_bin
 #   build_hmt               cargo build --release -p hmt (honours
 #                           CARGO_TARGET_DIR); sets hmt_bin
-#   setup_pinning           sets wrk_pin, server_pin, fairness, workers
+#   setup_pinning           sets wrk_pin, server_pin, fairness, workers,
+#                           ncpu
 #   make_tmp                private temp dir $tmp, removed by cleanup on exit
 #   check_load              sets started, load_start, busy_machine
 #
@@ -103,9 +104,13 @@ build_hmt() {
     [[ -x $hmt_bin ]] || die "$hmt_bin missing after build"
 }
 
-# setup_pinning: wrk on CPU 0, servers on CPU 1 (unless --no-pin or one CPU).
-# workers is the parallelism servers get (nginx worker_processes).
+# setup_pinning [PINNED [FLOATING]]: wrk on CPU 0, servers on CPU 1 (unless
+# --no-pin or one CPU). workers is the parallelism servers get (nginx
+# worker_processes). PINNED and FLOATING name the servers in $fairness, when
+# pinned (default "the server under test") and when not ("the servers").
+# shellcheck disable=SC2120  # both arguments are optional
 setup_pinning() {
+    local pinned=${1:-the server under test} floating=${2:-the servers}
     ncpu=$(nproc)
     if ((pin)) && ((ncpu < 2)); then
         log "only $ncpu CPU: not pinning"
@@ -114,12 +119,12 @@ setup_pinning() {
     if ((pin)); then
         wrk_pin=(taskset -c 0)
         server_pin=(taskset -c 1)
-        fairness="wrk pinned to CPU 0, the server under test to CPU 1"
+        fairness="wrk pinned to CPU 0, $pinned to CPU 1"
         workers=1
     else
         wrk_pin=()
         server_pin=()
-        fairness="no pinning: wrk and the servers float over $ncpu CPUs"
+        fairness="no pinning: wrk and $floating float over $ncpu CPUs"
         workers=$ncpu
     fi
 }
