@@ -230,11 +230,12 @@ http_body() {
     tail -c +"$((offset + 3))" -- "$1"
 }
 
-# wait_ready NAME PID PORT LOG [PATH]: until GET PATH (default /users/1)
-# answers 200; dies when the process exits or after 10 s.
+# wait_ready NAME PID PORT LOG [PATH] [SECONDS]: until GET PATH (default
+# /users/1) answers 200; dies when the process exits or after SECONDS
+# (default 10).
 wait_ready() {
-    local name=$1 pid=$2 port=$3 logfile=$4 path=${5:-/users/1} i
-    for ((i = 0; i < 100; i++)); do
+    local name=$1 pid=$2 port=$3 logfile=$4 path=${5:-/users/1} seconds=${6:-10} i
+    for ((i = 0; i < seconds * 10; i++)); do
         if ! kill -0 "$pid" 2>/dev/null; then
             show_log "$logfile"
             die "$name exited at start"
@@ -245,7 +246,7 @@ wait_ready() {
         sleep 0.1
     done
     show_log "$logfile"
-    die "$name did not answer 200 to GET $path on port $port within 10 s"
+    die "$name did not answer 200 to GET $path on port $port within $seconds s"
 }
 
 # --------------------------------------------------------------------- nginx
@@ -392,4 +393,44 @@ bench() {
     if [[ -n $warm_errors ]]; then
         errors[$slug]+="${errors[$slug]:+; }warm-up: $warm_errors"
     fi
+}
+
+# --------------------------------------------------------------------- report
+
+failed=0
+notes=()
+
+# check OK MESSAGE: an "ok" or "FAILED" line for the report; a failure makes
+# the script exit 1 after printing it.
+check() {
+    if (($1)); then
+        notes+=("- ok: $2")
+    else
+        notes+=("- FAILED: $2")
+        failed=1
+    fi
+}
+
+# run_notes SLUG...: what the report must say about the runs themselves: wrk
+# errors (a failure), a busy machine, a load generator at its limit, and
+# (pinned) rows where neither side had its core to itself.
+run_notes() {
+    local slug
+    for slug in "$@"; do
+        if [[ -n ${errors[$slug]} ]]; then
+            notes+=("- FAILED: wrk against $slug: ${errors[$slug]}")
+            failed=1
+        fi
+    done
+    if ((busy_machine)); then
+        notes+=("- warning: load average $load_start at the start on $ncpu CPUs: other processes competed for the CPUs")
+    fi
+    for slug in "$@"; do
+        if ((wrk_busy[$slug] >= 90)); then
+            notes+=("- note: wrk used ${wrk_busy[$slug]}% of its core against $slug: that row is limited by the load generator, and its tail latency includes wrk's own queueing")
+        fi
+        if ((pin && wrk_busy[$slug] < 80 && srv_busy[$slug] < 80)); then
+            notes+=("- warning: against $slug neither wrk (${wrk_busy[$slug]}%) nor the server (${srv_busy[$slug]}%) kept its core busy: other processes had the CPUs, so that row's req/s and latency are noise (its CPU µs/req less so)")
+        fi
+    done
 }

@@ -192,31 +192,7 @@ incomplete_main=$(tail -n +"$((lines_main_start + 1))" -- "$rec" | grep -c '"res
 
 # --------------------------------------------------------------------- report
 
-failed=0
-notes=()
-check() { # check OK MESSAGE
-    if (($1)); then
-        notes+=("- ok: $2")
-    else
-        notes+=("- FAILED: $2")
-        failed=1
-    fi
-}
-
-for slug in upstream nginx hmt; do
-    if [[ -n ${errors[$slug]} ]]; then
-        notes+=("- FAILED: wrk against $slug: ${errors[$slug]}")
-        failed=1
-    fi
-done
-if ((busy_machine)); then
-    notes+=("- warning: load average $load_start at the start on $ncpu CPUs: other processes competed for the CPUs")
-fi
-for slug in upstream nginx hmt; do
-    if ((wrk_busy[$slug] >= 90)); then
-        notes+=("- note: wrk used ${wrk_busy[$slug]}% of its core against $slug: that row is limited by the load generator, and its tail latency includes wrk's own queueing")
-    fi
-done
+run_notes upstream nginx hmt
 check $((hmt_rc == 0)) "hmt record exited with status $hmt_rc after SIGTERM"
 check $((lines_total == served_via_hmt)) \
     "rec.jsonl has $lines_total lines for the $served_via_hmt requests the upstream served through hmt (warm-up and probes included)"
