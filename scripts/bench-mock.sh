@@ -358,11 +358,18 @@ run_prism prism-generated 0 -d "$spec_schema"
 
 # --------------------------------------------------------------------- report
 
-slugs=(nginx example generated replay prism-example prism-generated)
+# wrk errors against hmt or nginx fail the run; against Prism they are its
+# result (it is too slow for wrk's 2 s timeout), reported as a note.
+slugs=(nginx example generated replay)
 run_notes "${slugs[@]}"
 for slug in "${slugs[@]}"; do
     [[ -n ${errors[$slug]} ]] ||
         notes+=("- ok: wrk against $slug: no socket errors, every response 2xx (${total[$slug]} in the measured run)")
+done
+for slug in prism-example prism-generated; do
+    if [[ -n ${errors[$slug]} ]]; then
+        notes+=("- note: wrk against $slug: ${errors[$slug]} (Prism did not answer within wrk's 2 s timeout; its row counts the answers that came)")
+    fi
 done
 
 # verdict: hmt against Prism, case by case (see the header comment).

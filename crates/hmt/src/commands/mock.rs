@@ -154,7 +154,7 @@ pub fn run(args: MockArgs) -> Result<()> {
     } else {
         None
     };
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     runtime.block_on(async move {
         let address = SocketAddr::new(args.bind, args.port);
         let listener = tokio::net::TcpListener::bind(address)

@@ -43,3 +43,20 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("stopping: no new connections; letting in-flight requests finish");
 }
+
+/// The async runtime for the servers: one worker thread per CPU the process
+/// may use, and on a single CPU a current-thread runtime, since a
+/// multi-thread scheduler there only adds cross-thread wake-ups.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut builder = if cpus == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}

@@ -243,7 +243,7 @@ fn serve(args: RunArgs) -> Result<()> {
         recorder.clone(),
     )?;
 
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     let grace = Duration::from_secs_f64(args.grace);
     let address = SocketAddr::new(args.bind, args.port);
     let report = runtime.block_on(async {
