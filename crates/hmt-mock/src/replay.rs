@@ -32,6 +32,8 @@ pub struct ReplayEntry {
     pub headers: Vec<(String, Vec<String>)>,
     /// The request body, if there was one.
     pub body: Option<Vec<u8>>,
+    /// The body parsed, when it is JSON: parsed once, at load.
+    body_json: Option<Value>,
     /// Responses in recorded order.
     pub responses: Vec<RecordedResponse>,
     /// How many times this entry has been served.
@@ -52,13 +54,39 @@ pub struct RecordedResponse {
 /// The request, as replay compares it.
 pub struct Incoming<'a> {
     /// Path relative to the base path, as sent (percent-encoded).
-    pub path: &'a str,
+    path: &'a str,
     /// Decoded query parameters, in order.
-    pub query: &'a [(String, String)],
+    query: &'a [(String, String)],
     /// Header lookup by lower-case name: every value.
-    pub header: &'a dyn Fn(&str) -> Vec<String>,
+    header: &'a dyn Fn(&str) -> Vec<String>,
     /// The body.
-    pub body: &'a [u8],
+    body: &'a [u8],
+    /// The body parsed as JSON, once, when an entry's body needs it.
+    json: std::cell::OnceCell<Option<Value>>,
+}
+
+impl<'a> Incoming<'a> {
+    /// A request to compare with recorded ones.
+    pub fn new(
+        path: &'a str,
+        query: &'a [(String, String)],
+        header: &'a dyn Fn(&str) -> Vec<String>,
+        body: &'a [u8],
+    ) -> Incoming<'a> {
+        Incoming {
+            path,
+            query,
+            header,
+            body,
+            json: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn json(&self) -> Option<&Value> {
+        self.json
+            .get_or_init(|| serde_json::from_slice(self.body).ok())
+            .as_ref()
+    }
 }
 
 impl ReplayEntry {
@@ -74,8 +102,25 @@ impl ReplayEntry {
         self.served.store(0, Ordering::Relaxed);
     }
 
+    /// Whether `request` matches: what serving asks of every entry, so it
+    /// compares the cheap parts first and builds no messages.
+    pub fn matches(&self, request: &Incoming<'_>) -> bool {
+        let recorded_values: usize = self.query.iter().map(|(_, v)| v.len()).sum();
+        same_path(request.path, &self.path)
+            && recorded_values == request.query.len()
+            && self.query.iter().all(|(name, values)| {
+                let sent = request.query.iter().filter(|(n, _)| n == name);
+                sent.map(|(_, v)| v).eq(values.iter())
+            })
+            && self
+                .headers
+                .iter()
+                .all(|(name, recorded)| header_matches(&(request.header)(name), recorded))
+            && self.body_difference(request).is_none()
+    }
+
     /// Everything that differs between `request` and this entry; empty when
-    /// it matches.
+    /// it matches. For messages: serving asks [`ReplayEntry::matches`].
     pub fn differences(&self, request: &Incoming<'_>) -> Vec<String> {
         let mut out = Vec::new();
         if !same_path(request.path, &self.path) {
@@ -110,12 +155,7 @@ impl ReplayEntry {
         }
         for (name, recorded) in &self.headers {
             let sent = (request.header)(name);
-            let matches = sent.len() == recorded.len()
-                && sent
-                    .iter()
-                    .zip(recorded)
-                    .all(|(s, r)| r == PLACEHOLDER || s == r);
-            if !matches {
+            if !header_matches(&sent, recorded) {
                 let sent: Vec<&str> = sent.iter().map(String::as_str).collect();
                 let recorded: Vec<&str> = recorded.iter().map(String::as_str).collect();
                 out.push(format!(
@@ -125,12 +165,61 @@ impl ReplayEntry {
                 ));
             }
         }
-        let recorded_body = self.body.as_deref().unwrap_or(b"");
-        if let Some(difference) = body_difference(request.body, recorded_body) {
+        if let Some(difference) = self.body_difference(request) {
             out.push(difference);
         }
         out
     }
+
+    /// `None` when the bodies match: the same bytes, the same JSON (key
+    /// order aside; placeholders match anything), or the same form fields.
+    fn body_difference(&self, request: &Incoming<'_>) -> Option<String> {
+        let (sent, recorded) = (request.body, self.body.as_deref().unwrap_or(b""));
+        if sent == recorded {
+            return None;
+        }
+        if let (Some(recorded_json), Some(sent_json)) = (&self.body_json, request.json()) {
+            return json_difference(sent_json, recorded_json, &mut String::new());
+        }
+        if let (Ok(a), Ok(b)) = (std::str::from_utf8(sent), std::str::from_utf8(recorded))
+            && b.contains(PLACEHOLDER)
+            && b.contains('=')
+        {
+            let a: Vec<&str> = a.split('&').collect();
+            let b: Vec<&str> = b.split('&').collect();
+            let same = a.len() == b.len()
+                && a.iter().zip(&b).all(|(x, y)| match y.split_once('=') {
+                    Some((name, value)) if value == PLACEHOLDER => {
+                        x.split_once('=').is_some_and(|(n, _)| n == name)
+                    }
+                    _ => x == y,
+                });
+            if same {
+                return None;
+            }
+        }
+        Some(if sent.is_empty() {
+            format!("body is empty (recorded {} bytes)", recorded.len())
+        } else if recorded.is_empty() {
+            format!("body has {} bytes (recorded none)", sent.len())
+        } else {
+            format!(
+                "body differs ({} bytes sent, {} recorded)",
+                sent.len(),
+                recorded.len()
+            )
+        })
+    }
+}
+
+/// A recorded header's values against the sent ones; a recorded
+/// placeholder matches any value.
+fn header_matches(sent: &[String], recorded: &[String]) -> bool {
+    sent.len() == recorded.len()
+        && sent
+            .iter()
+            .zip(recorded)
+            .all(|(s, r)| r == PLACEHOLDER || s == r)
 }
 
 fn describe(values: &[&str]) -> String {
@@ -147,48 +236,6 @@ fn same_path(sent: &str, recorded: &str) -> bool {
         || (sent.contains('%') || recorded.contains('%'))
             && hmt_types::decode_form_component(sent.as_bytes())
                 == hmt_types::decode_form_component(recorded.as_bytes())
-}
-
-/// `None` when the bodies match: the same bytes, the same JSON (key order
-/// aside; placeholders match anything), or the same form fields.
-fn body_difference(sent: &[u8], recorded: &[u8]) -> Option<String> {
-    if sent == recorded {
-        return None;
-    }
-    if let (Ok(a), Ok(b)) = (
-        serde_json::from_slice::<Value>(sent),
-        serde_json::from_slice::<Value>(recorded),
-    ) {
-        return json_difference(&a, &b, &mut String::new());
-    }
-    if let (Ok(a), Ok(b)) = (std::str::from_utf8(sent), std::str::from_utf8(recorded))
-        && b.contains(PLACEHOLDER)
-        && b.contains('=')
-    {
-        let a: Vec<&str> = a.split('&').collect();
-        let b: Vec<&str> = b.split('&').collect();
-        let same = a.len() == b.len()
-            && a.iter().zip(&b).all(|(x, y)| match y.split_once('=') {
-                Some((name, value)) if value == PLACEHOLDER => {
-                    x.split_once('=').is_some_and(|(n, _)| n == name)
-                }
-                _ => x == y,
-            });
-        if same {
-            return None;
-        }
-    }
-    Some(if sent.is_empty() {
-        format!("body is empty (recorded {} bytes)", recorded.len())
-    } else if recorded.is_empty() {
-        format!("body has {} bytes (recorded none)", sent.len())
-    } else {
-        format!(
-            "body differs ({} bytes sent, {} recorded)",
-            sent.len(),
-            recorded.len()
-        )
-    })
 }
 
 fn json_difference(sent: &Value, recorded: &Value, at: &mut String) -> Option<String> {
@@ -356,11 +403,13 @@ fn parse_entry(item: &Value) -> Result<ReplayEntry, (String, String)> {
             "an entry needs at least one response".into(),
         ));
     }
+    let body_json = body.as_deref().and_then(|b| serde_json::from_slice(b).ok());
     Ok(ReplayEntry {
         path,
         query,
         headers,
         body,
+        body_json,
         responses,
         served: AtomicUsize::new(0),
     })
@@ -421,12 +470,7 @@ mod tests {
         body: &'a [u8],
         header: &'a dyn Fn(&str) -> Vec<String>,
     ) -> Incoming<'a> {
-        Incoming {
-            path,
-            query,
-            header,
-            body,
-        }
+        Incoming::new(path, query, header, body)
     }
 
     #[test]
@@ -463,6 +507,7 @@ mod tests {
             &tenant,
         );
         assert!(e.differences(&ok).is_empty());
+        assert!(e.matches(&ok));
 
         let none = |_: &str| vec![];
         let query2 = [("page".to_owned(), "2".to_owned())];
@@ -472,6 +517,7 @@ mod tests {
             br#"{"user":"bob","password":"x"}"#,
             &none,
         );
+        assert!(!e.matches(&bad));
         assert_eq!(
             e.differences(&bad),
             [

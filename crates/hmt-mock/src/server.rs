@@ -405,24 +405,15 @@ impl Mock {
             Preferences::parse(parts.headers.get("prefer").and_then(|v| v.to_str().ok()));
         if !operation.replay.is_empty() && preferences.is_empty() {
             let header = |name: &str| header_values(&parts.headers, name);
-            let incoming = replay::Incoming {
-                path: &found.relative_path,
-                query: &query,
-                header: &header,
-                body,
-            };
-            match replay::nearest(&operation.replay, &incoming) {
-                Some((entry, differences, _)) if differences.is_empty() => {
-                    if let Some(recorded) = entry.next_response() {
-                        return self.after_callback(&loaded, asked, &found, replayed(recorded));
-                    }
-                }
-                _ if spec.strict_replay => {
-                    if let Some(miss) = self.replay_miss(&loaded, asked) {
-                        return miss;
-                    }
-                }
-                _ => {}
+            let incoming = replay::Incoming::new(&found.relative_path, &query, &header, body);
+            let matched = operation.replay.iter().find(|e| e.matches(&incoming));
+            if let Some(recorded) = matched.and_then(ReplayEntry::next_response) {
+                return self.after_callback(&loaded, asked, &found, replayed(recorded));
+            }
+            if spec.strict_replay
+                && let Some(miss) = self.replay_miss(&loaded, asked)
+            {
+                return miss;
             }
         }
         // Validation comes after replay: a request that was recorded gets
@@ -540,12 +531,7 @@ impl Mock {
         let mut best: Option<(replay::Distance, Vec<String>, String)> = None;
         for spec in loaded.specs.iter().filter(|s| s.strict_replay) {
             let relative = under_base(spec, &target.path);
-            let incoming = replay::Incoming {
-                path: relative,
-                query: &query,
-                header: &header,
-                body,
-            };
+            let incoming = replay::Incoming::new(relative, &query, &header, body);
             for operation in &spec.operations {
                 let Some((entry, mut differences, mut distance)) =
                     replay::nearest(&operation.replay, &incoming)
