@@ -230,7 +230,7 @@ impl Callbacks {
         })
     }
 
-    /// Callbacks registered, as `METHOD path` (for the start-up message).
+    /// How many callbacks the scripts registered.
     pub fn len(&self) -> usize {
         self.registrations.len()
     }

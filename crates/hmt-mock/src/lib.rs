@@ -30,11 +30,8 @@ pub use load::{LoadError, LoadedSpec, load_specs};
 pub use model::{Spec, compile};
 pub use server::{Loaded, Mock, MockConfig};
 
-/// Loads and compiles specs from `paths`: what `hmt mock PATH...` serves.
-pub fn load(paths: &[std::path::PathBuf]) -> Result<Loaded, LoadError> {
-    let specs = load_specs(paths)?
-        .into_iter()
-        .map(compile)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Loaded::new(specs))
+/// Loads and compiles the specs in `paths` (files, or directories searched
+/// recursively): what `hmt mock PATH...` serves.
+pub fn load(paths: &[std::path::PathBuf]) -> Result<Vec<Spec>, LoadError> {
+    load_specs(paths)?.into_iter().map(compile).collect()
 }

@@ -222,8 +222,14 @@ fn normalise_document(document: &mut Value) {
         .get_mut(crate::load::BUNDLE_KEY)
         .and_then(Value::as_array_mut)
     {
+        // The walk above has done every `schema` field in them already.
         for file in bundle {
-            crate::dialect::normalise_document(file);
+            if let Some(schemas) = file
+                .pointer_mut("/components/schemas")
+                .and_then(Value::as_object_mut)
+            {
+                schemas.values_mut().for_each(normalise_schema);
+            }
             if let Some(map) = file.as_object_mut() {
                 for value in map.values_mut() {
                     if looks_like_schema(value) {

@@ -113,6 +113,11 @@ impl Loaded {
         }
     }
 
+    /// How many callbacks the scripts registered.
+    pub fn callback_count(&self) -> usize {
+        self.callbacks.as_ref().map_or(0, Callbacks::len)
+    }
+
     /// These specs, with callback scripts.
     pub fn with_callbacks(mut self, callbacks: Callbacks) -> Loaded {
         self.callbacks = Some(callbacks);

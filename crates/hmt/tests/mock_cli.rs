@@ -291,17 +291,29 @@ fn nordea_oauth_redirects_with_code_and_state_and_accounts_need_a_token() {
     let refused = get(&accounts);
     assert_eq!(refused.status, 401);
     assert_eq!(refused.header("www-authenticate"), "Bearer");
-    let ok = call(
-        "GET",
-        &accounts,
-        &[("authorization", "Bearer token-from-the-redirect")],
-        None,
-    );
+    // With a token, the spec's required headers are checked next.
+    let token = ("authorization", "Bearer token-from-the-redirect");
+    let incomplete = call("GET", &accounts, &[token], None);
+    assert_eq!(incomplete.status, 400);
+    let detail = incomplete.json()["detail"].as_str().unwrap().to_owned();
     assert!(
-        ok.status == 200 || ok.status == 400,
-        "{}: {}",
-        ok.status,
-        String::from_utf8_lossy(&ok.body)
+        detail.contains("the header parameter x-ibm-client-secret is required"),
+        "{detail}"
+    );
+    let headers = [
+        token,
+        ("x-ibm-client-id", "client"),
+        ("x-ibm-client-secret", "secret"),
+        ("x-nordea-originating-date", "Thu, 01 Dec 1994 16:00:00 GMT"),
+        ("x-nordea-originating-host", "client.example"),
+        ("signature", "keyId=\"k\",signature=\"s\""),
+    ];
+    let ok = call("GET", &accounts, &headers, None);
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+    assert!(
+        ok.json()["response"]["accounts"].is_array(),
+        "{}",
+        ok.json()
     );
 }
 
@@ -616,6 +628,11 @@ fn opbank_balances_move_with_a_callback_script() {
         scripts.to_str().unwrap(),
         spec.to_str().unwrap(),
     ]);
+    assert!(
+        mock.banner.contains(", 3 callbacks on http://"),
+        "{}",
+        mock.banner
+    );
     let headers = [
         ("host", "sandbox.apis.op-palvelut.fi"),
         ("x-api-key", "ZoStul8nNuwq1SYCzSrLcO1wAj4Tyf7x"),

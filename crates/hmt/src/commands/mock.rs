@@ -117,6 +117,10 @@ pub fn run(args: MockArgs) -> Result<()> {
     let loaded = load(&args)?;
     let operations: usize = loaded.specs.iter().map(|s| s.operations.len()).sum();
     let specs = loaded.specs.len();
+    let callbacks = match loaded.callback_count() {
+        0 => String::new(),
+        n => format!(", {n} callback{}", plural(n)),
+    };
     let config = MockConfig {
         header_routing: args.header_routing,
         seed: args.seed,
@@ -165,7 +169,7 @@ pub fn run(args: MockArgs) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {admin_address} for the admin API (-a PORT to choose another)"))?;
         eprintln!(
-            "hmt mock: {specs} spec{}, {operations} operation{} on http://{}, admin API on http://{} (ready in {} ms)",
+            "hmt mock: {specs} spec{}, {operations} operation{}{callbacks} on http://{}, admin API on http://{} (ready in {} ms)",
             plural(specs),
             plural(operations),
             listener.local_addr()?,
@@ -218,12 +222,11 @@ pub fn run(args: MockArgs) -> Result<()> {
 /// Specs, then one replay spec per host of the recordings, and callbacks.
 fn load(args: &MockArgs) -> Result<Loaded> {
     let (specs, recordings) = (&args.specs, &args.recordings);
-    let mut compiled = Vec::new();
-    if !specs.is_empty() {
-        for loaded in hmt_mock::load_specs(specs)? {
-            compiled.push(hmt_mock::compile(loaded)?);
-        }
-    }
+    let mut compiled = if specs.is_empty() {
+        Vec::new()
+    } else {
+        hmt_mock::load(specs)?
+    };
     for file in recordings {
         let mut builder = Builder::new(Options {
             mode: Mode::Replay,

@@ -174,20 +174,10 @@ pub fn files_in(dir: &Path) -> Vec<PathBuf> {
     file_names(dir).iter().map(|name| dir.join(name)).collect()
 }
 
-/// A host as `hmt build` names its file: `127.0.0.1:8080` → `127.0.0.1_8080`.
+/// A host as `hmt build` names its file: `127.0.0.1:8080` → `127.0.0.1_8080`
+/// (the rule is hmt-types', doctested there).
 pub fn host_file_stem(host: &str) -> String {
-    if host.is_empty() {
-        return "no-host".to_owned();
-    }
-    host.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    hmt_types::file_safe_host(host)
 }
 
 // ---- the OpenAPI validator -------------------------------------------------------
