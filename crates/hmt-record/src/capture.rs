@@ -84,12 +84,19 @@ pub(crate) struct BodyCopy {
 }
 
 impl BodyCopy {
-    fn push(&mut self, data: &[u8], max: usize) {
+    pub(crate) fn push(&mut self, data: &[u8], max: usize) {
         let room = max.saturating_sub(self.bytes.len());
         if data.len() > room {
             self.truncated = true;
         }
         self.bytes.extend_from_slice(&data[..data.len().min(room)]);
+    }
+}
+
+#[cfg(test)]
+impl BodyCopy {
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
     }
 }
 
@@ -158,16 +165,9 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    /// The request half of an exchange, seen from the upstream. `None` for
-    /// a method http-types cannot express (those are forwarded but not
-    /// recorded).
-    pub fn request(
-        method: &http::Method,
-        target: &Target,
-        headers: &HeaderMap,
-        arrival: Arrival,
-    ) -> Option<Request> {
-        let method = Method::parse(method.as_str())?;
+    /// The request half of an exchange, seen from the upstream: `headers`
+    /// as received, except that `Host` names the upstream.
+    pub fn request(method: Method, target: &Target, headers: Fields, arrival: Arrival) -> Request {
         let mut request = Request::new(method, &target.path_and_query);
         request.protocol = Some(if target.https {
             Protocol::Https
@@ -176,12 +176,23 @@ impl Pending {
         });
         request.host = Some(target.authority());
         request.url = Some(target.url());
-        request.headers = fields(headers);
+        request.headers = headers;
         if !request.headers.get_all_ignore_case("host").is_empty() {
             request.headers.set_ignore_case("host", target.authority());
         }
         request.timestamp = Some(clock::rfc3339_millis(arrival.wall));
-        Some(request)
+        request
+    }
+
+    /// Sets the captured request body (when it was not captured by a
+    /// [`RequestTap`]).
+    pub fn set_request_body(&self, copy: BodyCopy) {
+        *lock(&self.request_body) = copy;
+    }
+
+    /// Hands over the exchange with its response body.
+    pub fn complete(self, body: BodyCopy, incomplete: bool) {
+        self.finish(body, incomplete, false);
     }
 
     /// Hands the exchange over with the response body captured so far.

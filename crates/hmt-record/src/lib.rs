@@ -1,7 +1,8 @@
 //! The recording proxy of hmt and the sinks its recordings go to.
 //!
 //! A request's way through it: [`route`] finds the upstream target, the
-//! [`proxy`] forwards the request and streams the response back unchanged
+//! [`proxy`] forwards the request (plain HTTP/1.1 through a byte-level
+//! relay, everything else through hyper) and streams the response back unchanged
 //! while [`capture`] keeps a bounded copy of each body; when the response
 //! has been delivered, the exchange is handed to an [`OnExchange`] handler.
 //! hmt's handler is the [`recorder::Recorder`]: it [`decode`]s the bodies,
@@ -17,6 +18,7 @@ mod hop;
 pub mod proxy;
 pub mod recorder;
 pub mod redact;
+mod relay;
 pub mod route;
 mod shutdown;
 pub mod sink;

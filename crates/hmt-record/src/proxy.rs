@@ -3,8 +3,12 @@
 //!
 //! A request's way, top to bottom in this file:
 //!
-//! 1. [`Proxy::serve`] accepts a connection and serves HTTP on it
-//!    (`serve_connection`), HTTP/1.1 or HTTP/2 as the client speaks.
+//! 1. [`Proxy::serve`] accepts a connection and gives it to the HTTP/1.1
+//!    fast path (`relay`), which relays plain HTTP/1.1 exchanges with
+//!    plain-HTTP upstreams itself and hands the connection over to
+//!    `serve_connection` at the first request it does not handle. That
+//!    serves HTTP with hyper, HTTP/1.1 or HTTP/2 as the client speaks, and
+//!    is what the rest of this list describes.
 //! 2. `handle` takes each request. `CONNECT` goes to `connect`, which
 //!    either terminates TLS with a leaf from the local CA and serves the
 //!    requests inside like any other (`intercept`), or copies bytes both
@@ -24,6 +28,7 @@
 use crate::ca::CertificateAuthority;
 use crate::capture::{AbandonGuard, Arrival, OnExchange, Pending, RequestTap, ResponseTap, fields};
 use crate::hop;
+use crate::relay;
 use crate::route::{self, Origin, Routing, SCHEME_HEADER, Target};
 use crate::shutdown::{Lifecycle, Phase, Watch};
 use crate::upstream::{Reuse, Upstream, UpstreamBody, Upstreams};
@@ -132,13 +137,13 @@ pub struct Proxy {
 }
 
 /// What every connection shares.
-struct Shared {
-    config: ProxyConfig,
+pub(crate) struct Shared {
+    pub config: ProxyConfig,
     upstream: Upstream,
-    handler: Arc<dyn OnExchange>,
+    pub handler: Arc<dyn OnExchange>,
     server: auto::Builder<TokioExecutor>,
-    exchanges: Arc<AtomicU64>,
-    errors: AtomicU64,
+    pub exchanges: Arc<AtomicU64>,
+    pub errors: AtomicU64,
 }
 
 /// What a request needs to know about its connection.
@@ -213,7 +218,7 @@ impl Proxy {
                             intercepted: None,
                         };
                         let watch = lifecycle.watch();
-                        tokio::spawn(serve_connection(shared.clone(), stream, origin, watch));
+                        tokio::spawn(relay::serve(shared.clone(), stream, origin, watch));
                     }
                     Err(e) => {
                         // Out of file descriptors and the like: per
@@ -236,8 +241,12 @@ impl Proxy {
 
 /// Serves HTTP/1.1 or HTTP/2 on one connection (a TCP stream, or the TLS
 /// stream inside an intercepted CONNECT) until it closes or the proxy stops.
-async fn serve_connection<I>(shared: Arc<Shared>, io: I, origin: Origin, mut watch: Watch)
-where
+pub(crate) async fn serve_connection<I>(
+    shared: Arc<Shared>,
+    io: I,
+    origin: Origin,
+    mut watch: Watch,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (upstreams, driver) = Upstreams::new();
@@ -315,7 +324,8 @@ async fn forward(
 ) -> Response<ProxyBody> {
     let config = &shared.config;
     let (parts, body) = request.into_parts();
-    let recorded = Pending::request(&parts.method, &target, &parts.headers, arrival);
+    let recorded = hmt_types::Method::parse(parts.method.as_str())
+        .map(|method| Pending::request(method, &target, fields(&parts.headers), arrival));
     let (body, request_copy) = RequestTap::new(body, config.max_body_bytes);
 
     let mut headers = parts.headers;
@@ -577,7 +587,7 @@ fn routing_failed(shared: &Shared, detail: &str) -> Response<ProxyBody> {
 }
 
 /// An `application/problem+json` response (RFC 9457), and its body.
-fn problem(
+pub(crate) fn problem(
     status: StatusCode,
     kind: &str,
     detail: &str,

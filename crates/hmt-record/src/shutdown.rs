@@ -78,6 +78,11 @@ impl Watch {
         self.token.clone()
     }
 
+    /// The phase now.
+    pub fn phase(&self) -> Phase {
+        *self.phase.borrow()
+    }
+
     /// Resolves once the proxy has reached `phase` (or is gone).
     pub async fn reached(&mut self, phase: Phase) {
         let _ = self.phase.wait_for(|p| *p >= phase).await;

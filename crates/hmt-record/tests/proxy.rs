@@ -1191,3 +1191,174 @@ async fn grace_period_cuts_off_streams_that_do_not_end() {
     assert_eq!(report.exchanges, 2);
     drop(streams);
 }
+
+// ------------------------------------------------- raw HTTP/1.1 on the wire
+
+/// Sends `bytes` on one connection to the proxy, then reads until the proxy
+/// closes it (bounded).
+async fn raw_exchange(proxy: SocketAddr, bytes: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut received = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut received))
+        .await
+        .expect("the proxy closes the connection")
+        .unwrap();
+    String::from_utf8(received).unwrap()
+}
+
+/// Requests sent back to back on one connection are answered in order:
+/// a chunked request body is forwarded and recorded decoded, repeated
+/// response fields keep their case, and an HTTP/1.0 request in the middle
+/// of the connection (handed over to the general path) is answered too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_requests_are_answered_in_order_and_recorded() {
+    let upstream = Upstream::plain().await;
+    let proxy = RunningProxy::start(config_for(&upstream)).await;
+    let up = upstream.url("");
+    let requests = format!(
+        "POST /{up}/echo HTTP/1.1\r\nHost: proxy\r\nTransfer-Encoding: chunked\r\nX-Case: Kept\r\n\r\n\
+         5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n\
+         GET /{up}/json HTTP/1.1\r\nHost: proxy\r\n\r\n\
+         GET /{up}/json HTTP/1.0\r\nHost: proxy\r\n\r\n"
+    );
+    let received = raw_exchange(proxy.addr, requests.as_bytes()).await;
+    assert_eq!(
+        received.matches("HTTP/1.1 200 OK\r\n").count(),
+        2,
+        "{received}"
+    );
+    // hyper answers HTTP/1.0 in kind, and closes.
+    assert_eq!(
+        received.matches("HTTP/1.0 200 OK\r\n").count(),
+        1,
+        "{received}"
+    );
+    let echo_end = received.find("\r\n\r\n").unwrap();
+    let echo = &received[echo_end + 4..];
+    let echo: Value = serde_json::from_str(&echo[..echo.find('}').unwrap() + 1]).unwrap();
+    assert_eq!(echo["body"], "hello world");
+    assert_eq!(echo["host"], upstream.authority());
+    assert!(
+        echo["headers"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(["x-case", "Kept"])),
+        "{echo}"
+    );
+    assert_eq!(received.matches("set-cookie: a=1; Path=/").count(), 2);
+
+    let captured = proxy.recorder.wait_for(3).await;
+    assert_eq!(captured.len(), 3);
+    let paths: Vec<_> = captured
+        .iter()
+        .map(|c| c.exchange.request.path().to_owned())
+        .collect();
+    assert_eq!(paths, ["/echo", "/json", "/json"]);
+    assert_eq!(
+        captured[0].exchange.request.body.as_deref(),
+        Some(&b"hello world"[..])
+    );
+    for c in &captured {
+        assert!(c.exchange.meta.get("responseIncomplete").is_none(), "{c:?}");
+    }
+    proxy.shutdown().await;
+}
+
+/// An upstream that answers each request with a fixed script, by path,
+/// and counts its connections.
+async fn scripted_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        let mut chunk = [0; 4096];
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                    buf.drain(..end);
+                    let path = head.split(' ').nth(1).unwrap_or_default();
+                    let (reply, close): (&[u8], bool) = match path {
+                        "/close" => (
+                            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end",
+                            true,
+                        ),
+                        "/early" => (
+                            b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n\
+                              HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                            false,
+                        ),
+                        "/trailers" => (
+                            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                              3\r\nabc\r\n2\r\nde\r\n0\r\nX-Checksum: 1\r\n\r\n",
+                            false,
+                        ),
+                        _ => (b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nkeep", false),
+                    };
+                    if stream.write_all(reply).await.is_err() || close {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, connections)
+}
+
+/// Responses that end when the upstream closes, interim 1xx responses and
+/// chunked bodies with trailers reach the client whole and are recorded
+/// complete; one upstream connection carries a client connection's
+/// requests while the upstream keeps it open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_delimited_interim_and_chunked_responses_are_relayed_whole() {
+    let (upstream, connections) = scripted_upstream().await;
+    let proxy = RunningProxy::start(ProxyConfig {
+        routing: Routing::Target(format!("http://{upstream}").parse().unwrap()),
+        ..ProxyConfig::default()
+    })
+    .await;
+    let requests = "GET /keep HTTP/1.1\r\nHost: p\r\n\r\n\
+                    GET /trailers HTTP/1.1\r\nHost: p\r\n\r\n\
+                    GET /early HTTP/1.1\r\nHost: p\r\n\r\n\
+                    GET /keep HTTP/1.1\r\nHost: p\r\n\r\n\
+                    GET /close HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n";
+    let received = raw_exchange(proxy.addr, requests.as_bytes()).await;
+    assert_eq!(
+        received,
+        "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nkeep\
+         HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-Checksum: 1\r\n\r\n\
+         HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n\
+         HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok\
+         HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nkeep\
+         HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n\
+         d\r\nuntil the end\r\n0\r\n\r\n"
+    );
+    // All five went over one upstream connection (the upstream closed it
+    // after the last).
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+
+    let captured = proxy.recorder.wait_for(5).await;
+    let bodies: Vec<_> = captured
+        .iter()
+        .map(|c| {
+            assert!(c.exchange.meta.get("responseIncomplete").is_none(), "{c:?}");
+            let response = c.exchange.response.as_ref().unwrap();
+            String::from_utf8_lossy(response.body.as_deref().unwrap_or_default()).into_owned()
+        })
+        .collect();
+    assert_eq!(bodies, ["keep", "abcde", "ok", "keep", "until the end"]);
+    proxy.shutdown().await;
+}
