@@ -174,12 +174,13 @@ impl Pending {
         } else {
             Protocol::Http
         });
-        request.host = Some(target.authority());
-        request.url = Some(target.url());
+        let authority = target.authority();
+        request.url = Some(target.url_with(&authority));
         request.headers = headers;
         if !request.headers.get_all_ignore_case("host").is_empty() {
-            request.headers.set_ignore_case("host", target.authority());
+            request.headers.set_ignore_case("host", authority.clone());
         }
+        request.host = Some(authority);
         request.timestamp = Some(clock::rfc3339_millis(arrival.wall));
         request
     }

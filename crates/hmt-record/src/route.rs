@@ -70,12 +70,19 @@ impl Target {
 
     /// The full upstream URL.
     pub fn url(&self) -> String {
-        format!(
-            "{}://{}{}",
-            self.scheme(),
-            self.authority(),
-            self.path_and_query
-        )
+        self.url_with(&self.authority())
+    }
+
+    /// The full upstream URL, given [`Target::authority`].
+    pub fn url_with(&self, authority: &str) -> String {
+        let scheme = self.scheme();
+        let mut url =
+            String::with_capacity(scheme.len() + 3 + authority.len() + self.path_and_query.len());
+        url.push_str(scheme);
+        url.push_str("://");
+        url.push_str(authority);
+        url.push_str(&self.path_and_query);
+        url
     }
 
     /// The full upstream URL as a [`Uri`].

@@ -13,13 +13,35 @@ pub fn rfc3339_millis(time: SystemTime) -> String {
     let secs = since.as_secs();
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        since.subsec_millis()
-    )
+    let Ok(year) = u64::try_from(year) else {
+        return "1970-01-01T00:00:00.000Z".into();
+    };
+    if year > 9999 {
+        return format!(
+            "{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+            rem / 3600,
+            rem / 60 % 60,
+            rem % 60,
+            since.subsec_millis()
+        );
+    }
+    // Written digit by digit: recorders stamp two of these per exchange,
+    // and the formatting machinery costs more than the rest of it.
+    let mut out = String::with_capacity(24);
+    let mut digits = |value: u64, width: u32, then: char| {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (value / 10u64.pow(place) % 10) as u8));
+        }
+        out.push(then);
+    };
+    digits(year, 4, '-');
+    digits(u64::from(month), 2, '-');
+    digits(u64::from(day), 2, 'T');
+    digits(rem / 3600, 2, ':');
+    digits(rem / 60 % 60, 2, ':');
+    digits(rem % 60, 2, '.');
+    digits(u64::from(since.subsec_millis()), 3, 'Z');
+    out
 }
 
 /// The UTC calendar date `offset_days` days from `time`.
@@ -59,6 +81,10 @@ mod tests {
         assert_eq!(rfc3339_millis(t), "2023-11-14T22:13:20.000Z");
         let t = UNIX_EPOCH + Duration::from_secs(4_102_444_799); // last second of 2099
         assert_eq!(rfc3339_millis(t), "2099-12-31T23:59:59.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(9_999_999_999_999); // 2286
+        assert_eq!(rfc3339_millis(t), "2286-11-20T17:46:39.999Z");
+        let t = UNIX_EPOCH + Duration::from_secs(253_402_300_800); // 10000-01-01
+        assert_eq!(rfc3339_millis(t), "10000-01-01T00:00:00.000Z");
     }
 
     #[test]
