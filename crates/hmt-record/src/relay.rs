@@ -53,6 +53,10 @@ const MAX_HEADERS: usize = 128;
 /// between requests (hyper's default, which the general path uses).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long the upstream may take to answer before the relay starts
+/// watching whether the client is still there.
+const PATIENCE: Duration = Duration::from_millis(20);
+
 /// Bytes read at a time.
 const READ_SIZE: usize = 16 * 1024;
 
@@ -159,7 +163,7 @@ impl Relay {
             };
             match read {
                 Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Ok(None),
-                Ok(Ok(_)) => {}
+                Ok(_) => {}
             }
         }
     }
@@ -455,14 +459,20 @@ impl Relay {
     }
 
     /// Reads the upstream's response head (interim 1xx responses are
-    /// passed on to the client), within the response timeout.
+    /// passed on to the client), within the response timeout. While the
+    /// upstream takes its time, a client that closes its connection ends
+    /// the wait: the exchange is recorded as abandoned.
     async fn response_head(
         &mut self,
         upstream: &mut UpstreamConn,
         method_is_head: bool,
     ) -> Result<ResponseHead, ResponseError> {
-        let timeout = self.shared.config.response_timeout;
-        let deadline = tokio::time::Instant::now() + timeout;
+        let now = tokio::time::Instant::now();
+        let deadline = now + self.shared.config.response_timeout;
+        // Most responses come sooner; watching the client costs a read, so
+        // it starts only then.
+        let patience = now + PATIENCE;
+        let mut watch_client = false;
         loop {
             if !upstream.buf.is_empty() {
                 match ResponseHead::parse(&upstream.buf, method_is_head)? {
@@ -486,17 +496,34 @@ impl Relay {
             }
             let had = upstream.buf.len();
             upstream.buf.reserve(READ_SIZE);
-            match tokio::time::timeout_at(deadline, upstream.io.read_buf(&mut upstream.buf)).await {
-                Err(_) => return Err(ResponseError::TimedOut),
-                Ok(Err(e)) => return Err(ResponseError::Io(e)),
-                Ok(Ok(0)) if had == 0 => return Err(ResponseError::Closed),
-                Ok(Ok(0)) => {
+            // What the client sends meanwhile (a pipelined request) is kept,
+            // up to a head's worth.
+            let room = self.buf.len() < MAX_HEAD;
+            let read = tokio::select! {
+                biased;
+                read = upstream.io.read_buf(&mut upstream.buf) => read,
+                () = tokio::time::sleep_until(deadline) => return Err(ResponseError::TimedOut),
+                () = tokio::time::sleep_until(patience), if !watch_client => {
+                    watch_client = true;
+                    continue;
+                }
+                left = client_left(&self.client, &mut self.buf), if watch_client && room => {
+                    if left {
+                        return Err(ResponseError::ClientGone);
+                    }
+                    continue;
+                }
+            };
+            match read {
+                Err(e) => return Err(ResponseError::Io(e)),
+                Ok(0) if had == 0 => return Err(ResponseError::Closed),
+                Ok(0) => {
                     return Err(ResponseError::Invalid(
                         "the upstream closed the connection in the middle of the response head"
                             .into(),
                     ));
                 }
-                Ok(Ok(_)) => {}
+                Ok(_) => {}
             }
         }
     }
@@ -607,6 +634,20 @@ enum Failure {
         /// connection cannot carry another request).
         request_done: bool,
     },
+}
+
+/// Waits for the client to send something or close; whether it closed.
+/// Data is appended to `buf`.
+async fn client_left(client: &TcpStream, buf: &mut BytesMut) -> bool {
+    if client.readable().await.is_err() {
+        return true;
+    }
+    buf.reserve(READ_SIZE);
+    match client.try_read_buf(buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+    }
 }
 
 /// Why streaming a request body stopped.

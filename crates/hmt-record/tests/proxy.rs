@@ -1291,6 +1291,11 @@ async fn scripted_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
                     let head = String::from_utf8_lossy(&buf[..end]).into_owned();
                     buf.drain(..end);
                     let path = head.split(' ').nth(1).unwrap_or_default();
+                    if path == "/hang" {
+                        // Never answers; waits for the proxy to give up.
+                        let _ = stream.read(&mut [0; 1]).await;
+                        return;
+                    }
                     let (reply, close): (&[u8], bool) = match path {
                         "/close" => (
                             b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end",
@@ -1360,5 +1365,33 @@ async fn close_delimited_interim_and_chunked_responses_are_relayed_whole() {
         })
         .collect();
     assert_eq!(bodies, ["keep", "abcde", "ok", "keep", "until the end"]);
+    proxy.shutdown().await;
+}
+
+/// A client that leaves while the upstream is still working is recorded
+/// as such: the request, no response, `meta.clientAborted`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_leaving_before_the_response_is_recorded_as_aborted() {
+    use tokio::io::AsyncWriteExt;
+    let (upstream, _) = scripted_upstream().await;
+    let proxy = RunningProxy::start(ProxyConfig {
+        routing: Routing::Target(format!("http://{upstream}").parse().unwrap()),
+        ..ProxyConfig::default()
+    })
+    .await;
+    let mut client = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    client
+        .write_all(b"POST /hang HTTP/1.1\r\nHost: p\r\nContent-Length: 5\r\n\r\nhello")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(proxy.recorder.len(), 0, "recorded before the client left");
+    drop(client);
+    let captured = proxy.recorder.wait_for(1).await;
+    assert_eq!(captured.len(), 1);
+    let exchange = &captured[0].exchange;
+    assert_eq!(exchange.meta["clientAborted"], true, "{exchange:?}");
+    assert!(exchange.response.is_none());
+    assert_eq!(exchange.request.body.as_deref(), Some(&b"hello"[..]));
     proxy.shutdown().await;
 }
