@@ -17,9 +17,14 @@
 //! given, with the connection and every byte read so far, to the general
 //! path in `proxy.rs`, which serves the rest of the connection. That covers
 //! HTTP/1.0, HTTP/2 (its preface does not parse as HTTP/1.1), `CONNECT`,
-//! `Upgrade`, `Expect`, unusual framing, requests that cannot be routed
-//! (the general path explains why) and https upstreams. The hand-over only
-//! happens between exchanges, so nothing is ever half done.
+//! `Expect`, unusual framing, requests that cannot be routed (the general
+//! path explains why) and https upstreams. The hand-over only happens
+//! between exchanges, so nothing is ever half done.
+//!
+//! A request to switch protocols (`Upgrade`, as WebSocket and h2c do) is
+//! forwarded with its `Upgrade` and `Connection` fields; if the upstream
+//! answers `101`, that exchange is recorded and from then on the bytes are
+//! copied both ways untouched, until either side closes.
 //!
 //! An exchange is recorded exactly as the general path records it: the
 //! same [`Pending`] hands it over when the response has been delivered, the
@@ -131,6 +136,8 @@ struct Plan {
     target: Target,
     arrival: Instant,
     method_is_head: bool,
+    /// The client asks to switch protocols.
+    upgrade: bool,
     body: Framing,
     /// The client asked to close after this exchange.
     client_close: bool,
@@ -233,6 +240,10 @@ impl Relay {
                     write_field(out, h.name.as_bytes(), authority.as_bytes());
                     host_written = true;
                 }
+            } else if head.upgrade && h.name.eq_ignore_ascii_case("upgrade") {
+                write_field(out, h.name.as_bytes(), h.value);
+            } else if head.upgrade && h.name.eq_ignore_ascii_case("connection") {
+                write_field(out, h.name.as_bytes(), b"upgrade");
             } else if !head.drops(h.name) && !h.name.eq_ignore_ascii_case(SCHEME_HEADER) {
                 write_field(out, h.name.as_bytes(), h.value);
             }
@@ -266,6 +277,7 @@ impl Relay {
             target,
             arrival: arrival.instant,
             method_is_head: method == "HEAD",
+            upgrade: head.upgrade,
             body: head.body,
             client_close: head.close,
             pending,
@@ -280,30 +292,37 @@ impl Relay {
             target,
             arrival,
             method_is_head,
+            upgrade,
             body,
             client_close,
             pending,
         } = plan;
         let mut guard = Recording::new(pending, arrival);
-        let (mut upstream, mut response) =
-            match self.send(&target, body, method_is_head, &mut guard).await {
-                Ok(sent) => sent,
-                Err(Failure::ClientGone) => return Next::Close,
-                Err(Failure::Upstream {
-                    status,
-                    detail,
-                    request_done,
-                }) => {
-                    let close = client_close || !request_done;
-                    return self.fail(&mut guard, &target, status, &detail, close).await;
-                }
-            };
+        let (mut upstream, mut response) = match self
+            .send(&target, body, method_is_head, upgrade, &mut guard)
+            .await
+        {
+            Ok(sent) => sent,
+            Err(Failure::ClientGone) => return Next::Close,
+            Err(Failure::Upstream {
+                status,
+                detail,
+                request_done,
+            }) => {
+                let close = client_close || !request_done;
+                return self.fail(&mut guard, &target, status, &detail, close).await;
+            }
+        };
         guard.responded(&mut response);
         let complete = self
             .relay_response(&mut upstream, &mut response, &mut guard, client_close)
             .await;
         guard.finish(!complete);
         if !complete {
+            return Next::Close;
+        }
+        if response.switching {
+            self.tunnel(&mut upstream).await;
             return Next::Close;
         }
         if response.keep_alive && upstream.buf.is_empty() {
@@ -324,6 +343,7 @@ impl Relay {
         target: &Target,
         mut body: Framing,
         method_is_head: bool,
+        upgrade: bool,
         guard: &mut Recording,
     ) -> Result<(UpstreamConn, ResponseHead), Failure> {
         let max = self.shared.config.max_body_bytes;
@@ -360,7 +380,10 @@ impl Relay {
                 }
             }
             let head = match sent {
-                Ok(()) => self.response_head(&mut upstream, method_is_head).await,
+                Ok(()) => {
+                    self.response_head(&mut upstream, method_is_head, upgrade)
+                        .await
+                }
                 Err(e) => Err(ResponseError::Io(e)),
             };
             match head {
@@ -381,6 +404,23 @@ impl Relay {
         }
     }
 
+    /// After a `101`: copies bytes both ways, those already read first,
+    /// until either side closes.
+    async fn tunnel(&mut self, upstream: &mut UpstreamConn) {
+        let early = async {
+            self.client.write_all(&upstream.buf).await?;
+            upstream.io.write_all(&self.buf).await
+        };
+        if early.await.is_err() {
+            return;
+        }
+        upstream.buf.clear();
+        self.buf.clear();
+        if let Err(e) = tokio::io::copy_bidirectional(&mut self.client, &mut upstream.io).await {
+            tracing::debug!("upgraded connection ended: {e}");
+        }
+    }
+
     /// Relays the response body to the client (the response head goes
     /// with its first bytes); whether it was delivered whole.
     async fn relay_response(
@@ -392,7 +432,8 @@ impl Relay {
     ) -> bool {
         let max = self.shared.config.max_body_bytes;
         self.out.clear();
-        response.write_client_head(&mut self.out, self.shared.config.add_via, client_close);
+        let close = client_close && !response.switching;
+        response.write_client_head(&mut self.out, self.shared.config.add_via, close);
         let mut ended = false;
         loop {
             let done = if ended {
@@ -466,6 +507,7 @@ impl Relay {
         &mut self,
         upstream: &mut UpstreamConn,
         method_is_head: bool,
+        upgrade: bool,
     ) -> Result<ResponseHead, ResponseError> {
         let now = tokio::time::Instant::now();
         let deadline = now + self.shared.config.response_timeout;
@@ -475,7 +517,7 @@ impl Relay {
         let mut watch_client = false;
         loop {
             if !upstream.buf.is_empty() {
-                match ResponseHead::parse(&upstream.buf, method_is_head)? {
+                match ResponseHead::parse(&upstream.buf, method_is_head, upgrade)? {
                     Some((head, len)) if head.interim => {
                         let interim = upstream.buf.split_to(len);
                         self.client
@@ -762,6 +804,8 @@ impl Drop for Recording {
 
 /// What the relay needs from a request's header fields.
 struct RequestHead<'a> {
+    /// The client asks to switch protocols (`Upgrade`).
+    upgrade: bool,
     host: Option<&'a [u8]>,
     scheme: Option<&'a [u8]>,
     body: Framing,
@@ -774,6 +818,7 @@ struct RequestHead<'a> {
 impl<'a> RequestHead<'a> {
     fn read(headers: &[httparse::Header<'a>]) -> Result<RequestHead<'a>, HandOver> {
         let mut head = RequestHead {
+            upgrade: false,
             host: None,
             scheme: None,
             body: Framing::Empty,
@@ -813,12 +858,16 @@ impl<'a> RequestHead<'a> {
                 }
             } else if name.eq_ignore_ascii_case("te") {
                 head.te_trailers |= tokens(h.value).any(|t| t.eq_ignore_ascii_case(b"trailers"));
-            } else if name.eq_ignore_ascii_case("expect") || name.eq_ignore_ascii_case("upgrade") {
+            } else if name.eq_ignore_ascii_case("upgrade") {
+                head.upgrade = true;
+            } else if name.eq_ignore_ascii_case("expect") {
                 return Err(HandOver);
             }
         }
         head.body = match (length, chunked) {
             (Some(_), true) => return Err(HandOver),
+            // A body before switching protocols: the general path's job.
+            (Some(1..), _) | (_, true) if head.upgrade => return Err(HandOver),
             (Some(0), false) | (None, false) => Framing::Empty,
             (Some(n), false) => Framing::Length(n),
             (None, true) => Framing::Chunked(Chunked::default()),
@@ -854,6 +903,8 @@ struct ResponseHead {
     status: u16,
     /// 1xx other than 101: passed on, then the real response follows.
     interim: bool,
+    /// 101 to a request that asked for it: the connection changes hands.
+    switching: bool,
     body: Framing,
     /// The upstream connection can carry another exchange afterwards.
     keep_alive: bool,
@@ -869,6 +920,7 @@ impl ResponseHead {
     fn parse(
         buf: &[u8],
         method_is_head: bool,
+        upgrade: bool,
     ) -> Result<Option<(ResponseHead, usize)>, ResponseError> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut headers);
@@ -884,12 +936,13 @@ impl ResponseHead {
         let (Some(status), Some(version)) = (response.code, response.version) else {
             return Err(ResponseError::Invalid("invalid response head".into()));
         };
-        if status == 101 {
+        let switching = status == 101;
+        if switching && !upgrade {
             return Err(ResponseError::Invalid(
                 "the upstream switched protocols without being asked to".into(),
             ));
         }
-        let interim = (100..200).contains(&status);
+        let interim = (100..200).contains(&status) && !switching;
         let mut length: Option<u64> = None;
         let mut chunked = None;
         let mut close = version == 0;
@@ -917,7 +970,7 @@ impl ResponseHead {
                 }
             }
         }
-        let bodiless = interim || method_is_head || status == 204 || status == 304;
+        let bodiless = interim || switching || method_is_head || status == 204 || status == 304;
         let body = match (bodiless, chunked, length) {
             (true, _, _) => Framing::Empty,
             (false, Some(true), _) => Framing::Chunked(Chunked::default()),
@@ -948,7 +1001,10 @@ impl ResponseHead {
                     String::from_utf8_lossy(h.value).into_owned(),
                 );
             }
-            let forwarded = if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            let forwarded = if switching {
+                // `Upgrade` and `Connection` say what the connection becomes.
+                true
+            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
                 // The chunked framing is relayed as it is.
                 chunked
             } else if h.name.eq_ignore_ascii_case("content-length") {
@@ -964,11 +1020,12 @@ impl ResponseHead {
         if matches!(body, Framing::UntilClose) {
             write_field(&mut client_head, b"transfer-encoding", b"chunked");
         }
-        let keep_alive = !close && !matches!(body, Framing::UntilClose);
+        let keep_alive = !close && !switching && !matches!(body, Framing::UntilClose);
         Ok(Some((
             ResponseHead {
                 status,
                 interim,
+                switching,
                 body,
                 keep_alive,
                 client_head,
@@ -1274,7 +1331,7 @@ mod tests {
     #[test]
     fn response_framing_follows_rfc_9112() {
         let parse = |head: &str, head_request: bool| {
-            ResponseHead::parse(head.as_bytes(), head_request)
+            ResponseHead::parse(head.as_bytes(), head_request, false)
                 .ok()
                 .unwrap()
                 .map(|(h, _)| (format!("{:?}", h.body), h.keep_alive))
@@ -1325,6 +1382,7 @@ mod tests {
         assert!(
             ResponseHead::parse(
                 b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                false,
                 false
             )
             .is_err()
@@ -1337,6 +1395,7 @@ mod tests {
     fn client_head_keeps_case_and_order_and_drops_hop_by_hop_fields() {
         let (head, _) = ResponseHead::parse(
             b"HTTP/1.1 200 Fine\r\nX-B: 1\r\nConnection: keep-alive, X-Private\r\nSet-Cookie: a=1\r\nX-Private: p\r\nKeep-Alive: timeout=5\r\nset-cookie: b=2\r\nContent-Length: 0\r\n\r\n",
+            false,
             false,
         )
         .ok()

@@ -1291,6 +1291,38 @@ async fn scripted_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
                     let head = String::from_utf8_lossy(&buf[..end]).into_owned();
                     buf.drain(..end);
                     let path = head.split(' ').nth(1).unwrap_or_default();
+                    if path == "/ws" {
+                        // Switches only when asked as a client would ask.
+                        if !head.contains("\r\nUpgrade: websocket\r\n")
+                            || !head.contains("\r\nConnection: upgrade\r\n")
+                        {
+                            let _ = stream
+                                .write_all(
+                                    b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n",
+                                )
+                                .await;
+                            continue;
+                        }
+                        let switch = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                                       Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\nhi";
+                        if stream.write_all(switch).await.is_err() {
+                            return;
+                        }
+                        // Then echoes whatever comes, upper-cased.
+                        let (mut rx, mut tx) = stream.split();
+                        let _ = tx.write_all(&buf.to_ascii_uppercase()).await;
+                        let mut chunk = [0; 4096];
+                        while let Ok(n @ 1..) = rx.read(&mut chunk).await {
+                            if tx
+                                .write_all(&chunk[..n].to_ascii_uppercase())
+                                .await
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                        return;
+                    }
                     if path == "/hang" {
                         // Never answers; waits for the proxy to give up.
                         let _ = stream.read(&mut [0; 1]).await;
@@ -1393,5 +1425,54 @@ async fn a_client_leaving_before_the_response_is_recorded_as_aborted() {
     assert_eq!(exchange.meta["clientAborted"], true, "{exchange:?}");
     assert!(exchange.response.is_none());
     assert_eq!(exchange.request.body.as_deref(), Some(&b"hello"[..]));
+    proxy.shutdown().await;
+}
+
+/// A WebSocket handshake goes through with its `Upgrade` and `Connection`
+/// fields; after the upstream's `101` the bytes flow both ways untouched,
+/// and the handshake is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrades_switch_the_connection_to_a_tunnel_after_101() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (upstream, _) = scripted_upstream().await;
+    let proxy = RunningProxy::start(ProxyConfig {
+        routing: Routing::Target(format!("http://{upstream}").parse().unwrap()),
+        ..ProxyConfig::default()
+    })
+    .await;
+    let mut client = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    client
+        .write_all(
+            b"GET /ws HTTP/1.1\r\nHost: p\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let expected = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                    Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\nhi";
+    let mut received = vec![0; expected.len()];
+    tokio::time::timeout(WAIT, client.read_exact(&mut received))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&received), expected);
+    for message in ["frame one", "frame two"] {
+        client.write_all(message.as_bytes()).await.unwrap();
+        let mut echo = vec![0; message.len()];
+        tokio::time::timeout(WAIT, client.read_exact(&mut echo))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(echo, message.to_ascii_uppercase().as_bytes());
+    }
+    let captured = proxy.recorder.wait_for(1).await;
+    assert_eq!(captured.len(), 1);
+    let exchange = &captured[0].exchange;
+    assert_eq!(exchange.response.as_ref().unwrap().status, 101);
+    assert_eq!(
+        exchange.request.headers.get_all_ignore_case("upgrade"),
+        ["websocket"]
+    );
+    drop(client);
     proxy.shutdown().await;
 }
