@@ -192,6 +192,27 @@ fn check_log(path: &Path, expected: &[(String, String)], up: &Upstreams) {
 }
 
 /// The recording files in `dir`, by name.
+/// Stops hmt and checks that it exited cleanly, proxied and recorded each
+/// expected exchange, and wrote exactly these per-host logs with exactly
+/// these lines.
+fn stop_and_check_logs(
+    hmt: RecordProcess,
+    work: &Path,
+    up: &Upstreams,
+    expected: &[(String, &[(String, String)])],
+) {
+    let out = hmt.stop();
+    assert_exit_0(&out);
+    let n = expected.iter().map(|(_, lines)| lines.len()).sum();
+    assert_summary(&out, n, n, 0);
+    let logs = work.join("logs");
+    let files: BTreeSet<String> = expected.iter().map(|(file, _)| file.clone()).collect();
+    assert_eq!(file_names(&logs), files);
+    for (file, lines) in expected {
+        check_log(&logs.join(file), lines, up);
+    }
+}
+
 fn file_names(dir: &Path) -> BTreeSet<String> {
     std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
@@ -357,17 +378,12 @@ fn path_forward_and_intercepted_routing_deliver_identical_bytes_and_record_one_l
         }
     });
 
-    let out = hmt.stop();
-    assert_exit_0(&out);
-    let n = plain.len() + tls.len();
-    assert_summary(&out, n, n, 0);
-    let logs = work.path().join("logs");
-    assert_eq!(
-        file_names(&logs),
-        BTreeSet::from([up.plain_file(), up.tls_file()])
+    stop_and_check_logs(
+        hmt,
+        work.path(),
+        &up,
+        &[(up.plain_file(), &plain), (up.tls_file(), &tls)],
     );
-    check_log(&logs.join(up.plain_file()), &plain, &up);
-    check_log(&logs.join(up.tls_file()), &tls, &up);
 }
 
 #[test]
@@ -420,17 +436,12 @@ fn header_routing_delivers_identical_bytes_and_records_one_line_each() {
             &mut tls,
         );
     }
-    let out = hmt.stop();
-    assert_exit_0(&out);
-    let n = plain.len() + tls.len();
-    assert_summary(&out, n, n, 0);
-    let logs = work.path().join("logs");
-    assert_eq!(
-        file_names(&logs),
-        BTreeSet::from([up.plain_file(), up.tls_file()])
+    stop_and_check_logs(
+        hmt,
+        work.path(),
+        &up,
+        &[(up.plain_file(), &plain), (up.tls_file(), &tls)],
     );
-    check_log(&logs.join(up.plain_file()), &plain, &up);
-    check_log(&logs.join(up.tls_file()), &tls, &up);
 }
 
 #[test]
@@ -472,13 +483,8 @@ fn target_routing_delivers_identical_bytes_and_records_one_line_each() {
                 &mut expected,
             );
         }
-        let out = hmt.stop();
-        assert_exit_0(&out);
-        assert_summary(&out, expected.len(), expected.len(), 0);
-        let logs = work.path().join("logs");
         let file = if tls { up.tls_file() } else { up.plain_file() };
-        assert_eq!(file_names(&logs), BTreeSet::from([file.clone()]));
-        check_log(&logs.join(file), &expected, &up);
+        stop_and_check_logs(hmt, work.path(), &up, &[(file, &expected)]);
     }
 }
 
@@ -541,13 +547,9 @@ fn python_requests_through_https_proxy_gets_the_upstreams_bytes() {
     assert_eq!(direct, want, "direct");
     assert_eq!(via, want, "through hmt with HTTPS_PROXY");
 
-    let out = hmt.stop();
-    assert_exit_0(&out);
-    assert_summary(&out, 4, 4, 0);
     let expected: Vec<(String, String)> = urls.iter().map(|u| ("get".into(), u.clone())).collect();
-    let logs = work.path().join("logs");
-    assert_eq!(file_names(&logs), BTreeSet::from([up.tls_file()]));
-    check_log(&logs.join(up.tls_file()), &expected, &up);
+    assert_eq!(expected.len(), 4);
+    stop_and_check_logs(hmt, work.path(), &up, &[(up.tls_file(), &expected)]);
 }
 
 // ---- 4. SIGTERM under load ----------------------------------------------------------------------
