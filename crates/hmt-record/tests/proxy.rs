@@ -1355,18 +1355,25 @@ async fn scripted_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
     (addr, connections)
 }
 
-/// Responses that end when the upstream closes, interim 1xx responses and
-/// chunked bodies with trailers reach the client whole and are recorded
-/// complete; one upstream connection carries a client connection's
-/// requests while the upstream keeps it open.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn close_delimited_interim_and_chunked_responses_are_relayed_whole() {
+/// A proxy with `--target` the scripted upstream, and the count of the
+/// upstream's connections.
+async fn proxy_to_scripted_upstream() -> (RunningProxy, Arc<AtomicUsize>) {
     let (upstream, connections) = scripted_upstream().await;
     let proxy = RunningProxy::start(ProxyConfig {
         routing: Routing::Target(format!("http://{upstream}").parse().unwrap()),
         ..ProxyConfig::default()
     })
     .await;
+    (proxy, connections)
+}
+
+/// Responses that end when the upstream closes, interim 1xx responses and
+/// chunked bodies with trailers reach the client whole and are recorded
+/// complete; one upstream connection carries a client connection's
+/// requests while the upstream keeps it open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_delimited_interim_and_chunked_responses_are_relayed_whole() {
+    let (proxy, connections) = proxy_to_scripted_upstream().await;
     let requests = "GET /keep HTTP/1.1\r\nHost: p\r\n\r\n\
                     GET /trailers HTTP/1.1\r\nHost: p\r\n\r\n\
                     GET /early HTTP/1.1\r\nHost: p\r\n\r\n\
@@ -1405,12 +1412,7 @@ async fn close_delimited_interim_and_chunked_responses_are_relayed_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_leaving_before_the_response_is_recorded_as_aborted() {
     use tokio::io::AsyncWriteExt;
-    let (upstream, _) = scripted_upstream().await;
-    let proxy = RunningProxy::start(ProxyConfig {
-        routing: Routing::Target(format!("http://{upstream}").parse().unwrap()),
-        ..ProxyConfig::default()
-    })
-    .await;
+    let (proxy, _) = proxy_to_scripted_upstream().await;
     let mut client = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
     client
         .write_all(b"POST /hang HTTP/1.1\r\nHost: p\r\nContent-Length: 5\r\n\r\nhello")
@@ -1434,12 +1436,7 @@ async fn a_client_leaving_before_the_response_is_recorded_as_aborted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgrades_switch_the_connection_to_a_tunnel_after_101() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (upstream, _) = scripted_upstream().await;
-    let proxy = RunningProxy::start(ProxyConfig {
-        routing: Routing::Target(format!("http://{upstream}").parse().unwrap()),
-        ..ProxyConfig::default()
-    })
-    .await;
+    let (proxy, _) = proxy_to_scripted_upstream().await;
     let mut client = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
     client
         .write_all(
