@@ -166,21 +166,27 @@ pub(crate) struct Pending {
 
 impl Pending {
     /// The request half of an exchange, seen from the upstream: `headers`
-    /// as received, except that `Host` names the upstream.
-    pub fn request(method: Method, target: &Target, headers: Fields, arrival: Arrival) -> Request {
+    /// as received, except that `Host` names the upstream (`authority`, as
+    /// [`Target::authority`] gives it).
+    pub fn request(
+        method: Method,
+        target: &Target,
+        authority: &str,
+        headers: Fields,
+        arrival: Arrival,
+    ) -> Request {
         let mut request = Request::new(method, &target.path_and_query);
         request.protocol = Some(if target.https {
             Protocol::Https
         } else {
             Protocol::Http
         });
-        let authority = target.authority();
-        request.url = Some(target.url_with(&authority));
+        request.url = Some(target.url_with(authority));
         request.headers = headers;
         if !request.headers.get_all_ignore_case("host").is_empty() {
-            request.headers.set_ignore_case("host", authority.clone());
+            request.headers.set_ignore_case("host", authority);
         }
-        request.host = Some(authority);
+        request.host = Some(authority.to_owned());
         request.timestamp = Some(clock::rfc3339_millis(arrival.wall));
         request
     }
@@ -260,7 +266,9 @@ impl Pending {
     }
 
     /// Hands over an exchange whose response the proxy made itself.
-    pub fn finish_with(self, body: &[u8]) {
+    pub fn answered_by_proxy<B>(mut self, response: &http::Response<B>, body: &[u8]) {
+        self.status = response.status().as_u16();
+        self.response_headers = fields(response.headers());
         let mut copy = BodyCopy::default();
         copy.push(body, usize::MAX);
         self.finish(copy, false, true);

@@ -5,17 +5,35 @@ use http::HeaderMap;
 use http::header::{self, HeaderName, HeaderValue};
 
 /// Headers that are always hop-by-hop, besides those `Connection` names.
-const ALWAYS: [HeaderName; 9] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
+const ALWAYS: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
 ];
+
+/// [`ALWAYS`] as header names, made at compile time.
+const ALWAYS_NAMES: [HeaderName; 9] = [
+    HeaderName::from_static(ALWAYS[0]),
+    HeaderName::from_static(ALWAYS[1]),
+    HeaderName::from_static(ALWAYS[2]),
+    HeaderName::from_static(ALWAYS[3]),
+    HeaderName::from_static(ALWAYS[4]),
+    HeaderName::from_static(ALWAYS[5]),
+    HeaderName::from_static(ALWAYS[6]),
+    HeaderName::from_static(ALWAYS[7]),
+    HeaderName::from_static(ALWAYS[8]),
+];
+
+/// Whether a field named `name` (any case) is always hop-by-hop.
+pub(crate) fn is_hop_by_hop(name: &str) -> bool {
+    ALWAYS.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
 
 /// Removes every hop-by-hop header from `headers`.
 ///
@@ -26,15 +44,15 @@ pub(crate) fn strip(headers: &mut HeaderMap) {
     let te_trailers = headers
         .get_all(header::TE)
         .iter()
-        .flat_map(tokens)
-        .any(|t| t.eq_ignore_ascii_case("trailers"));
+        .flat_map(|v| tokens(v.as_bytes()))
+        .any(|t| t.eq_ignore_ascii_case(b"trailers"));
     let listed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
-        .flat_map(tokens)
-        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+        .flat_map(|v| tokens(v.as_bytes()))
+        .filter_map(|t| HeaderName::from_bytes(t).ok())
         .collect();
-    for name in ALWAYS.iter().chain(&listed) {
+    for name in ALWAYS_NAMES.iter().chain(&listed) {
         headers.remove(name);
     }
     if te_trailers {
@@ -42,16 +60,17 @@ pub(crate) fn strip(headers: &mut HeaderMap) {
     }
 }
 
-/// The comma-separated tokens of one header value, without parameters.
-fn tokens(value: &HeaderValue) -> impl Iterator<Item = String> + '_ {
+/// The comma-separated tokens of one field value, without parameters.
+pub(crate) fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value
-        .to_str()
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|t| {
-            let t = t.split(';').next().unwrap_or_default().trim();
-            (!t.is_empty()).then(|| t.to_ascii_lowercase())
+        .split(|&b| b == b',')
+        .map(|t| {
+            t.split(|&b| b == b';')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii()
         })
+        .filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use crate::hop;
 use crate::relay;
 use crate::route::{self, Origin, Routing, SCHEME_HEADER, Target};
 use crate::shutdown::{Lifecycle, Phase, Watch};
-use crate::upstream::{Reuse, Upstream, UpstreamBody, Upstreams};
+use crate::upstream::{Reuse, Upstream, UpstreamBody, UpstreamError, Upstreams, connect_tcp};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST, HeaderValue, VIA};
 use http::{Method, Request, Response, StatusCode, Version};
@@ -324,14 +324,15 @@ async fn forward(
 ) -> Response<ProxyBody> {
     let config = &shared.config;
     let (parts, body) = request.into_parts();
-    let recorded = hmt_types::Method::parse(parts.method.as_str())
-        .map(|method| Pending::request(method, &target, fields(&parts.headers), arrival));
+    let authority = target.authority();
+    let recorded = hmt_types::Method::parse(parts.method.as_str()).map(|method| {
+        Pending::request(method, &target, &authority, fields(&parts.headers), arrival)
+    });
     let (body, request_copy) = RequestTap::new(body, config.max_body_bytes);
 
     let mut headers = parts.headers;
     hop::strip(&mut headers);
     headers.remove(SCHEME_HEADER);
-    let authority = target.authority();
     let uri = match (HeaderValue::from_str(&authority), target.uri()) {
         (Ok(host), Ok(uri)) => {
             headers.insert(HOST, host);
@@ -374,18 +375,26 @@ async fn forward(
     });
     match result {
         Ok((response, reuse)) => respond(config, response, pending, reuse),
-        Err(e) => {
-            shared.errors.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!("{} {}: {}", e.status, target.url(), e.detail);
-            let (response, body) = problem(e.status, "upstream", &e.detail, Some(&target.url()));
-            if let Some(mut pending) = pending {
-                pending.status = response.status().as_u16();
-                pending.response_headers = fields(response.headers());
-                pending.finish_with(&body);
-            }
-            response
-        }
+        Err(e) => upstream_failed(shared, &target, &e, pending).0,
     }
+}
+
+/// The problem response, and its body, for an upstream that gave no
+/// response; the exchange is handed over as the proxy answered it.
+pub(crate) fn upstream_failed(
+    shared: &Shared,
+    target: &Target,
+    error: &UpstreamError,
+    pending: Option<Pending>,
+) -> (Response<ProxyBody>, Bytes) {
+    shared.errors.fetch_add(1, Ordering::Relaxed);
+    let url = target.url();
+    tracing::debug!("{} {url}: {}", error.status, error.detail);
+    let (response, body) = problem(error.status, "upstream", &error.detail, Some(&url));
+    if let Some(pending) = pending {
+        pending.answered_by_proxy(&response, &body);
+    }
+    (response, body)
 }
 
 /// The upstream's response, on its way to the client; the exchange is
@@ -461,39 +470,14 @@ async fn connect(
         );
     }
 
-    let target = format!("{host}:{port}");
-    let dial = tokio::time::timeout(
-        config.connect_timeout,
-        TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port)),
-    );
-    let upstream = match dial.await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => {
+    let upstream = match connect_tcp(&host, port, config.connect_timeout).await {
+        Ok(stream) => stream,
+        Err(e) => {
             shared.errors.fetch_add(1, Ordering::Relaxed);
-            return problem(
-                StatusCode::BAD_GATEWAY,
-                "upstream",
-                &e.to_string(),
-                Some(&target),
-            )
-            .0;
-        }
-        Err(_) => {
-            shared.errors.fetch_add(1, Ordering::Relaxed);
-            let detail = format!(
-                "no connection within {} ms",
-                config.connect_timeout.as_millis()
-            );
-            return problem(
-                StatusCode::GATEWAY_TIMEOUT,
-                "upstream",
-                &detail,
-                Some(&target),
-            )
-            .0;
+            let target = format!("{host}:{port}");
+            return problem(e.status, "upstream", &e.detail, Some(&target)).0;
         }
     };
-    let _ = upstream.set_nodelay(true);
     tokio::spawn(tunnel(
         hyper::upgrade::on(request),
         upstream,
@@ -587,7 +571,7 @@ fn routing_failed(shared: &Shared, detail: &str) -> Response<ProxyBody> {
 }
 
 /// An `application/problem+json` response (RFC 9457), and its body.
-pub(crate) fn problem(
+fn problem(
     status: StatusCode,
     kind: &str,
     detail: &str,

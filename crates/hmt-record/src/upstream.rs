@@ -108,26 +108,8 @@ impl Upstream {
         target: &Target,
         driver: &mpsc::UnboundedSender<ConnFuture>,
     ) -> Result<Sender, UpstreamError> {
+        let tcp = connect_tcp(&target.host, target.port, self.connect_timeout).await?;
         let host = target.host.trim_start_matches('[').trim_end_matches(']');
-        let tcp = match tokio::time::timeout(
-            self.connect_timeout,
-            TcpStream::connect((host, target.port)),
-        )
-        .await
-        {
-            Ok(Ok(tcp)) => tcp,
-            Ok(Err(e)) => return Err(classify(&Cause("tcp connect error", e))),
-            Err(_) => {
-                return Err(UpstreamError {
-                    status: StatusCode::GATEWAY_TIMEOUT,
-                    detail: format!(
-                        "tcp connect error: no connection within {} ms",
-                        self.connect_timeout.as_millis()
-                    ),
-                });
-            }
-        };
-        let _ = tcp.set_nodelay(true);
         if !target.https {
             return self.http1(TokioIo::new(tcp), driver).await;
         }
@@ -180,6 +162,31 @@ impl Upstream {
             }),
         );
         Ok(Sender::H1(sender))
+    }
+}
+
+/// A TCP connection to `host` (IPv6 in brackets or not) and `port`, with
+/// Nagle off, within `timeout`: a 504 when that runs out, else a 502 naming
+/// the cause.
+pub(crate) async fn connect_tcp(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<TcpStream, UpstreamError> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match tokio::time::timeout(timeout, TcpStream::connect((host, port))).await {
+        Ok(Ok(tcp)) => {
+            let _ = tcp.set_nodelay(true);
+            Ok(tcp)
+        }
+        Ok(Err(e)) => Err(classify(&Cause("tcp connect error", e))),
+        Err(_) => Err(UpstreamError {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            detail: format!(
+                "tcp connect error: no connection within {} ms",
+                timeout.as_millis()
+            ),
+        }),
     }
 }
 
