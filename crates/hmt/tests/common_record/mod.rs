@@ -508,20 +508,11 @@ impl RecordProcess {
     /// Waits (up to `limit`) for the process to exit after [`terminate`](Self::terminate).
     pub fn wait(mut self, limit: Duration) -> Outcome {
         let mut child = self.child.take().unwrap();
-        let deadline = Instant::now() + limit;
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "hmt record did not exit within {limit:?} of SIGTERM:\n{}",
-                    self.stderr_text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let Some(status) = wait_or_kill(&mut child, limit) else {
+            panic!(
+                "hmt record did not exit within {limit:?} of SIGTERM:\n{}",
+                self.stderr_text()
+            );
         };
         Outcome {
             code: status.code(),
@@ -577,23 +568,31 @@ pub fn run_hmt(cwd: &Path, home: &Path, args: &[&str], timeout: Duration) -> Out
         .stdout(std::fs::File::create(&stdout).unwrap())
         .stderr(std::fs::File::create(&stderr).unwrap());
     let mut child = cmd.spawn().expect("hmt starts");
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("hmt {args:?} did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    let Some(status) = wait_or_kill(&mut child, timeout) else {
+        panic!("hmt {args:?} did not finish within {timeout:?}");
     };
     let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
     Outcome {
         code: status.code(),
         stdout: read(&stdout),
         stderr: read(&stderr),
+    }
+}
+
+/// The child's exit status once it exits within `limit`; past that it is
+/// killed (and reaped) and the answer is `None`.
+fn wait_or_kill(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
