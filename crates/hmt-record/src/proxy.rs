@@ -27,11 +27,14 @@
 
 use crate::ca::CertificateAuthority;
 use crate::capture::{AbandonGuard, Arrival, OnExchange, Pending, RequestTap, ResponseTap, fields};
+use crate::destination::{Destinations, connect_tcp};
+use crate::framing::{Refusal, RequestFraming};
+use crate::gate::{self, Gated};
 use crate::hop;
 use crate::relay;
 use crate::route::{self, Origin, Routing, SCHEME_HEADER, Target};
 use crate::shutdown::{Lifecycle, Phase, Watch};
-use crate::upstream::{Reuse, Upstream, UpstreamBody, UpstreamError, Upstreams, connect_tcp};
+use crate::upstream::{Reuse, Upstream, UpstreamBody, UpstreamError, Upstreams};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST, HeaderValue, VIA};
 use http::{Method, Request, Response, StatusCode, Version};
@@ -73,6 +76,9 @@ pub struct ProxyConfig {
     pub max_body_bytes: usize,
     /// Add `Via: <version> hmt` to forwarded requests and responses.
     pub add_via: bool,
+    /// Globs of the hosts requests may go to (`host` or `host:port`);
+    /// empty allows every host.
+    pub allow_hosts: Vec<String>,
 }
 
 impl Default for ProxyConfig {
@@ -87,6 +93,7 @@ impl Default for ProxyConfig {
             response_timeout: Duration::from_secs(60),
             max_body_bytes: 16 * 1024 * 1024,
             add_via: false,
+            allow_hosts: Vec::new(),
         }
     }
 }
@@ -144,6 +151,8 @@ pub(crate) struct Shared {
     server: auto::Builder<TokioExecutor>,
     pub exchanges: Arc<AtomicU64>,
     pub errors: AtomicU64,
+    /// Where requests may go (`--allow-host`, the loop guard).
+    pub destinations: Arc<Destinations>,
 }
 
 /// What a request needs to know about its connection.
@@ -163,7 +172,13 @@ impl Proxy {
         if let Routing::Target(base) = &config.routing {
             route::check_base(base).map_err(ProxyError::Config)?;
         }
-        let upstream = Upstream::new(&config, Arc::new(rustls::crypto::ring::default_provider()))?;
+        let destinations =
+            Arc::new(Destinations::new(&config.allow_hosts).map_err(ProxyError::Config)?);
+        let upstream = Upstream::new(
+            &config,
+            Arc::new(rustls::crypto::ring::default_provider()),
+            destinations.clone(),
+        )?;
         let mut server = auto::Builder::new(TokioExecutor::new());
         server
             .http1()
@@ -182,6 +197,7 @@ impl Proxy {
                 server,
                 exchanges: Arc::new(AtomicU64::new(0)),
                 errors: AtomicU64::new(0),
+                destinations,
             }),
             lifecycle: Lifecycle::new(),
         })
@@ -205,6 +221,7 @@ impl Proxy {
     ) -> Result<ServeReport, ProxyError> {
         let Proxy { shared, lifecycle } = self;
         let listen_addr = listener.local_addr()?;
+        shared.destinations.listening_on(listen_addr);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -297,8 +314,14 @@ fn handle(
 ) -> Pin<Box<dyn Future<Output = Response<ProxyBody>> + Send>> {
     Box::pin(async move {
         let arrival = Arrival::now();
+        if let Some(refusal) = gate::refusal_of(request.headers()) {
+            return refused(&shared, &refusal).0;
+        }
         if request.method() == Method::CONNECT {
             return connect(&shared, &conn, request).await;
+        }
+        if let Err(refusal) = check_framing(&request) {
+            return refused(&shared, &refusal).0;
         }
         let routed = route::resolve(
             &shared.config.routing,
@@ -312,6 +335,29 @@ fn handle(
             Err(e) => routing_failed(&shared, &e.0),
         }
     })
+}
+
+/// The framing checks of the relay (`framing.rs`), on a request hyper has
+/// parsed. hyper re-frames every body it forwards, so this path cannot be
+/// made to smuggle; the checks make both paths refuse the same requests.
+fn check_framing(request: &Request<Incoming>) -> Result<(), Refusal> {
+    let mut framing = RequestFraming::default();
+    for (name, value) in request.headers() {
+        framing.field(name.as_str().as_bytes(), value.as_bytes())?;
+    }
+    framing.finish(request.version()).map(drop)
+}
+
+/// The answer to a request refused for its framing (`framing.rs`), and its
+/// body; it closes the connection, since where the request ends is unknown.
+pub(crate) fn refused(shared: &Shared, refusal: &Refusal) -> (Response<ProxyBody>, Bytes) {
+    shared.errors.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!("refused: {}", refusal.detail);
+    let (mut response, body) = problem(refusal.status, "framing", &refusal.detail, None);
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    (response, body)
 }
 
 /// Sends the request upstream and answers with what came back.
@@ -470,14 +516,15 @@ async fn connect(
         );
     }
 
-    let upstream = match connect_tcp(&host, port, config.connect_timeout).await {
-        Ok(stream) => stream,
-        Err(e) => {
-            shared.errors.fetch_add(1, Ordering::Relaxed);
-            let target = format!("{host}:{port}");
-            return problem(e.status, "upstream", &e.detail, Some(&target)).0;
-        }
-    };
+    let upstream =
+        match connect_tcp(&host, port, config.connect_timeout, &shared.destinations).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                shared.errors.fetch_add(1, Ordering::Relaxed);
+                let target = format!("{host}:{port}");
+                return problem(e.status, "upstream", &e.detail, Some(&target)).0;
+            }
+        };
     tokio::spawn(tunnel(
         hyper::upgrade::on(request),
         upstream,
@@ -515,7 +562,7 @@ async fn intercept(
         () = watch.reached(Phase::Abort) => return,
     };
     match stream {
-        Ok(stream) => serve_connection(shared, stream, origin, watch).await,
+        Ok(stream) => serve_connection(shared, Gated::new(stream, &[]), origin, watch).await,
         Err(e) => {
             shared.errors.fetch_add(1, Ordering::Relaxed);
             let (host, port) = origin.intercepted.unwrap_or_default();

@@ -948,6 +948,104 @@ async fn unreachable_upstream_is_502_and_recorded() {
     assert_eq!((report.exchanges, report.errors), (1, 1));
 }
 
+/// However the proxy's own address is spelled, a request to it is refused
+/// with 508 and recorded once, instead of looping: the check is made on
+/// the resolved address, on the relay (plain HTTP), the general path
+/// (HTTP/2, https) and for CONNECT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_to_the_proxy_itself_are_refused_as_a_loop_whatever_the_spelling() {
+    let proxy = RunningProxy::start(ProxyConfig::default()).await;
+    let port = proxy.addr.port();
+    let spellings = [
+        "127.0.0.1",
+        "localhost",
+        "0x7f.1",
+        "0",
+        "2130706433",
+        "127.1",
+        "[::ffff:127.0.0.1]",
+        "[::1]",
+    ];
+    for (i, host) in spellings.iter().enumerate() {
+        for http in [Http::One, Http::Two] {
+            let response = plain_client(http, |b| b)
+                .get(proxy.url(&format!("/http://{host}:{port}/loop")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 508, "{host} {http:?}");
+            let problem: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("is this proxy itself"),
+                "{problem}"
+            );
+        }
+        // One recorded exchange per request sent: no loop.
+        let captured = proxy.recorder.wait_for(2 * (i + 1)).await;
+        assert_eq!(captured.len(), 2 * (i + 1), "{host}");
+    }
+    for c in proxy.recorder.wait_for(2 * spellings.len()).await {
+        assert_eq!(c.exchange.response.as_ref().unwrap().status, 508);
+        assert!(c.answered_by_proxy);
+    }
+    // Absolute form and CONNECT reach the same check.
+    let raw = raw_exchange(
+        proxy.addr,
+        format!("GET http://0x7f.1:{port}/x HTTP/1.1\r\nHost: 0x7f.1:{port}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 508 "), "{raw}");
+    let raw = raw_exchange(
+        proxy.addr,
+        format!("CONNECT 2130706433:{port} HTTP/1.1\r\nHost: 2130706433:{port}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 508 "), "{raw}");
+    proxy.shutdown().await;
+}
+
+/// `--allow-host`: only matching hosts are reached; others get 403,
+/// recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_host_limits_where_requests_go() {
+    let upstream = Upstream::plain().await;
+    let config = ProxyConfig {
+        allow_hosts: vec!["127.0.0.1".into()],
+        ..config_for(&upstream)
+    };
+    let proxy = RunningProxy::start(config).await;
+    let port = upstream.addr.port();
+    let allowed = plain_client(Http::One, |b| b)
+        .get(proxy.url(&format!("/http://127.0.0.1:{port}/json")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    let refused = plain_client(Http::One, |b| b)
+        .get(proxy.url(&format!("/http://localhost:{port}/json")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let problem: Value = serde_json::from_slice(&refused.bytes().await.unwrap()).unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("--allow-host"),
+        "{problem}"
+    );
+    let captured = proxy.recorder.wait_for(2).await;
+    let statuses: Vec<u16> = captured
+        .iter()
+        .map(|c| c.exchange.response.as_ref().unwrap().status)
+        .collect();
+    assert_eq!(statuses, [200, 403]);
+    proxy.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_upstream_is_504_and_recorded() {
     let upstream = Upstream::plain().await;

@@ -79,6 +79,11 @@ struct RunArgs {
     /// A librdkafka producer setting, such as `security.protocol=SASL_SSL`. Repeatable.
     #[arg(long = "kafka-option", value_name = "KEY=VALUE")]
     kafka_options: Vec<String>,
+    /// Forward only to hosts matching this glob (`*.staging.example.com`, or
+    /// `host:port`); anything else is answered 403 and recorded as refused.
+    /// Repeatable; by default every host is allowed.
+    #[arg(long = "allow-host", value_name = "GLOB")]
+    allow_hosts: Vec<String>,
     /// Record only hosts matching this glob (`*.example.com`). Repeatable.
     #[arg(long = "include-host", value_name = "GLOB")]
     include_hosts: Vec<String>,
@@ -239,6 +244,7 @@ fn serve(args: RunArgs) -> Result<()> {
             response_timeout: Duration::from_secs_f64(args.response_timeout),
             max_body_bytes: args.max_body_bytes,
             add_via: args.via,
+            allow_hosts: args.allow_hosts.clone(),
         },
         recorder.clone(),
     )?;
