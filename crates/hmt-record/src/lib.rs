@@ -25,6 +25,7 @@ mod relay;
 pub mod route;
 mod shutdown;
 pub mod sink;
+mod stall;
 mod upstream;
 
 pub use ca::{CaError, CertificateAuthority};

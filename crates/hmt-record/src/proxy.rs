@@ -34,6 +34,7 @@ use crate::hop;
 use crate::relay;
 use crate::route::{self, Origin, Routing, SCHEME_HEADER, Target};
 use crate::shutdown::{Lifecycle, Phase, Watch};
+use crate::stall::Stalling;
 use crate::upstream::{Reuse, Upstream, UpstreamBody, UpstreamError, Upstreams};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST, HeaderValue, VIA};
@@ -72,6 +73,12 @@ pub struct ProxyConfig {
     pub connect_timeout: Duration,
     /// Limit from sending a request to receiving the response headers.
     pub response_timeout: Duration,
+    /// How long a client connection may sit idle between requests, or take
+    /// to send a request head, before it is closed.
+    pub idle_timeout: Duration,
+    /// How long a request or response body may go without a byte before
+    /// the exchange is cut off (recorded `responseIncomplete`).
+    pub body_timeout: Duration,
     /// Capture cap per body; never limits forwarding.
     pub max_body_bytes: usize,
     /// Add `Via: <version> hmt` to forwarded requests and responses.
@@ -91,6 +98,8 @@ impl Default for ProxyConfig {
             upstream_ca: Vec::new(),
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(60),
             max_body_bytes: 16 * 1024 * 1024,
             add_via: false,
             allow_hosts: Vec::new(),
@@ -183,6 +192,7 @@ impl Proxy {
         server
             .http1()
             .timer(TokioTimer::new())
+            .header_read_timeout(config.idle_timeout)
             .preserve_header_case(true)
             .auto_date_header(false);
         server
@@ -374,6 +384,7 @@ async fn forward(
     let recorded = hmt_types::Method::parse(parts.method.as_str()).map(|method| {
         Pending::request(method, &target, &authority, fields(&parts.headers), arrival)
     });
+    let body = Stalling::new(body, config.body_timeout);
     let (body, request_copy) = RequestTap::new(body, config.max_body_bytes);
 
     let mut headers = parts.headers;
@@ -462,6 +473,7 @@ fn respond(
         parts.headers.append(VIA, via(parts.version));
     }
     parts.version = Version::HTTP_11;
+    let body = Stalling::new(body, config.body_timeout);
     let body = ResponseTap::new(body, config.max_body_bytes, pending, reuse);
     Response::from_parts(parts, body.boxed())
 }

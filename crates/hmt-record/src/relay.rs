@@ -64,10 +64,6 @@ const MAX_HEAD: usize = 64 * 1024;
 /// Header fields parsed per head; a request with more is handed over.
 const MAX_HEADERS: usize = 128;
 
-/// How long a connection may take to send a request head, or stay idle
-/// between requests (hyper's default, which the general path uses).
-const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// How long the upstream may take to answer before the relay starts
 /// watching whether the client is still there.
 const PATIENCE: Duration = Duration::from_millis(20);
@@ -185,7 +181,8 @@ impl Relay {
             }
             let idle = self.buf.is_empty();
             self.buf.reserve(READ_SIZE);
-            let read = tokio::time::timeout(HEAD_TIMEOUT, self.client.read_buf(&mut self.buf));
+            let limit = self.shared.config.idle_timeout;
+            let read = tokio::time::timeout(limit, self.client.read_buf(&mut self.buf));
             let read = tokio::select! {
                 read = read => read,
                 // Idle, it closes when the proxy starts to stop; in the
@@ -493,7 +490,10 @@ impl Relay {
     ) -> bool {
         let max = self.shared.config.max_body_bytes;
         // `out` holds the head so far (see `response_head`).
-        let close = client_close && !response.switching;
+        // A proxy that is stopping says so, or a keep-alive client would
+        // send its next request into a connection about to close.
+        let stopping = self.watch.phase() >= Phase::Draining;
+        let close = (client_close || stopping) && !response.switching;
         end_head(&mut self.out, self.shared.config.add_via, close);
         let mut ended = false;
         loop {
@@ -517,8 +517,12 @@ impl Relay {
                     Err(BadFraming) => return false,
                 }
             };
-            if self.client.write_all(&self.out).await.is_err() {
-                return false;
+            // A client that stops reading, or an upstream that stops
+            // sending, for longer than the body timeout ends the exchange.
+            let stall = self.shared.config.body_timeout;
+            match tokio::time::timeout(stall, self.client.write_all(&self.out)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return false,
             }
             if done {
                 return true;
@@ -526,9 +530,14 @@ impl Relay {
             self.out.clear();
             upstream.buf.clear();
             upstream.buf.reserve(READ_SIZE);
-            ended = match upstream.io.read_buf(&mut upstream.buf).await {
-                Ok(n) => n == 0,
-                Err(_) => return false,
+            ended = match tokio::time::timeout(stall, upstream.io.read_buf(&mut upstream.buf)).await
+            {
+                Ok(Ok(n)) => n == 0,
+                Ok(Err(_)) => return false,
+                Err(_) => {
+                    tracing::debug!("the upstream's response body stalled for {stall:?}");
+                    return false;
+                }
             };
         }
     }
@@ -542,21 +551,27 @@ impl Relay {
         copy: &mut BodyCopy,
         max: usize,
     ) -> Result<bool, Stream> {
+        // A client that stops sending its body, or an upstream that stops
+        // taking it, for longer than the body timeout ends the exchange.
+        let stall = self.shared.config.body_timeout;
         self.buf.reserve(READ_SIZE);
-        match self.client.read_buf(&mut self.buf).await {
-            Ok(0) | Err(_) => return Err(Stream::ClientGone),
-            Ok(_) => {}
+        match tokio::time::timeout(stall, self.client.read_buf(&mut self.buf)).await {
+            Ok(Ok(0) | Err(_)) | Err(_) => return Err(Stream::ClientGone),
+            Ok(Ok(_)) => {}
         }
         self.out.clear();
         let (used, done) = body
             .take(&self.buf, &mut self.out, copy, max)
             .map_err(|BadFraming| Stream::BadBody)?;
         self.buf.advance(used);
-        upstream
-            .io
-            .write_all(&self.out)
-            .await
-            .map_err(Stream::Upstream)?;
+        match tokio::time::timeout(stall, upstream.io.write_all(&self.out)).await {
+            Ok(result) => result.map_err(Stream::Upstream)?,
+            Err(_) => {
+                let stalled =
+                    io::Error::new(io::ErrorKind::TimedOut, "the upstream stopped reading");
+                return Err(Stream::Upstream(stalled));
+            }
+        }
         Ok(done)
     }
 
@@ -661,6 +676,7 @@ impl Relay {
         close: bool,
     ) -> Next {
         let (response, body) = upstream_failed(&self.shared, target, error, guard.take());
+        let close = close || self.watch.phase() >= Phase::Draining;
         write_response(&mut self.out, &response, &body, close);
         if self.client.write_all(&self.out).await.is_err() || close {
             Next::Close

@@ -1121,6 +1121,115 @@ async fn graceful_shutdown_finishes_in_flight_exchanges() {
     );
 }
 
+/// Responses that go out while the proxy stops say `Connection: close`, on
+/// the relay (a plain upstream) and on hyper's path (an https upstream), so
+/// a keep-alive client does not send its next request into a closing
+/// connection; the connection then ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_sent_while_stopping_close_the_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for upstream in [Upstream::plain().await, Upstream::tls().await] {
+        let proxy =
+            RunningProxy::start_with_grace(config_for(&upstream), Duration::from_secs(10)).await;
+        let mut client = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+        let request = format!(
+            "GET /{} HTTP/1.1\r\nHost: proxy\r\n\r\n",
+            upstream.url("/slow?ms=800")
+        );
+        client.write_all(request.as_bytes()).await.unwrap();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while upstream.state.slow_in_flight.load(Ordering::SeqCst) < 1 {
+            assert!(tokio::time::Instant::now() < deadline, "no request arrived");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let stopping = tokio::spawn(proxy.shutdown());
+        let mut received = Vec::new();
+        tokio::time::timeout(WAIT, client.read_to_end(&mut received))
+            .await
+            .expect("the proxy closes the connection after the response")
+            .unwrap();
+        let received = String::from_utf8(received).unwrap().to_ascii_lowercase();
+        let head = &received[..received.find("\r\n\r\n").unwrap()];
+        assert!(head.starts_with("http/1.1 200"), "{received}");
+        assert!(head.contains("\r\nconnection: close"), "{head}");
+        assert!(received.ends_with("slow done"), "{received}");
+        assert_eq!(stopping.await.unwrap().exchanges, 1);
+    }
+}
+
+/// A response body that stops sending (the upstream holds it open) is cut
+/// off after the body timeout, on the relay and on hyper's path, and
+/// recorded as incomplete with what had arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_response_body_is_cut_off_and_recorded_incomplete() {
+    for upstream in [Upstream::plain().await, Upstream::tls().await] {
+        let config = ProxyConfig {
+            body_timeout: Duration::from_millis(300),
+            ..config_for(&upstream)
+        };
+        let proxy = RunningProxy::start(config).await;
+        let started = std::time::Instant::now();
+        let mut sse = plain_client(Http::One, |b| b)
+            .get(proxy.url(&format!("/{}", upstream.url("/sse"))))
+            .send()
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let ended = tokio::time::timeout(WAIT, async {
+            loop {
+                match sse.chunk().await {
+                    Ok(Some(chunk)) => got.extend_from_slice(&chunk),
+                    Ok(None) => return "end",
+                    Err(_) => return "error",
+                }
+            }
+        })
+        .await
+        .expect("the stalled body is cut off");
+        // Cut short: the client sees an error, never a clean end.
+        assert_eq!(ended, "error");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert_eq!(got, SSE_ONE.as_bytes());
+        let c = &proxy.recorder.wait_for(1).await[0];
+        assert_eq!(
+            c.exchange.meta.get("responseIncomplete"),
+            Some(&json!(true))
+        );
+        let response = c.exchange.response.as_ref().unwrap();
+        assert_eq!(response.body.as_deref(), Some(SSE_ONE.as_bytes()));
+        proxy.shutdown().await;
+    }
+}
+
+/// A client connection that sends nothing is closed after the idle
+/// timeout, on a fresh connection and between requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_client_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = Upstream::plain().await;
+    let config = ProxyConfig {
+        idle_timeout: Duration::from_millis(300),
+        ..config_for(&upstream)
+    };
+    let proxy = RunningProxy::start(config).await;
+    let mut silent = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(3), silent.read_to_end(&mut buf)).await;
+    assert!(closed.is_ok(), "a silent connection is closed");
+    let mut after_one = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    let request = format!(
+        "GET /{} HTTP/1.1\r\nHost: proxy\r\n\r\n",
+        upstream.url("/json")
+    );
+    after_one.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let closed =
+        tokio::time::timeout(Duration::from_secs(3), after_one.read_to_end(&mut buf)).await;
+    assert!(closed.is_ok(), "an idle keep-alive connection is closed");
+    assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"));
+    proxy.shutdown().await;
+}
+
 #[tokio::test]
 async fn ca_is_created_private_and_reloaded() {
     install_crypto();

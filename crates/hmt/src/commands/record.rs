@@ -59,11 +59,19 @@ struct RunArgs {
     #[arg(long = "upstream-ca", value_name = "FILE")]
     upstream_ca: Vec<PathBuf>,
     /// Upstream connect timeout, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    connect_timeout: f64,
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    connect_timeout: Duration,
     /// Time to wait for upstream response headers, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
-    response_timeout: f64,
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = seconds)]
+    response_timeout: Duration,
+    /// Close a client connection idle this long between requests (or this slow
+    /// to send a request head), in seconds.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = seconds)]
+    idle_timeout: Duration,
+    /// Cut off an exchange whose request or response body sends nothing for this
+    /// long, in seconds (recorded with meta.responseIncomplete).
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = seconds)]
+    body_timeout: Duration,
     /// Record at most this many bytes of each body (forwarding is never limited).
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
     max_body_bytes: usize,
@@ -116,8 +124,8 @@ struct RunArgs {
     #[arg(long)]
     via: bool,
     /// On SIGINT/SIGTERM, how long in-flight exchanges may take to finish, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    grace: f64,
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    grace: Duration,
     /// Run in the background; `hmt record stop` stops it.
     #[arg(short = 'd', long)]
     daemon: bool,
@@ -240,8 +248,10 @@ fn serve(args: RunArgs) -> Result<()> {
             no_intercept: args.no_intercept.clone(),
             insecure: args.insecure,
             upstream_ca: args.upstream_ca.clone(),
-            connect_timeout: Duration::from_secs_f64(args.connect_timeout),
-            response_timeout: Duration::from_secs_f64(args.response_timeout),
+            connect_timeout: args.connect_timeout,
+            response_timeout: args.response_timeout,
+            idle_timeout: args.idle_timeout,
+            body_timeout: args.body_timeout,
             max_body_bytes: args.max_body_bytes,
             add_via: args.via,
             allow_hosts: args.allow_hosts.clone(),
@@ -250,7 +260,7 @@ fn serve(args: RunArgs) -> Result<()> {
     )?;
 
     let runtime = super::runtime()?;
-    let grace = Duration::from_secs_f64(args.grace);
+    let grace = args.grace;
     let address = SocketAddr::new(args.bind, args.port);
     let report = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(address)
@@ -346,4 +356,14 @@ fn status() -> Result<()> {
 
 fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// A number of seconds (`10`, `0.5`) as a duration; negative, infinite or
+/// not-a-number values are refused instead of panicking later.
+fn seconds(value: &str) -> Result<Duration, String> {
+    let secs: f64 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("{value:?} is not a usable number of seconds"))
 }
