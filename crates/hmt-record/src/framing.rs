@@ -538,4 +538,184 @@ mod tests {
             );
         }
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// A chunked body: chunks with optional extensions, then trailers.
+        fn chunked_body() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
+            let chunk = (
+                proptest::collection::vec(any::<u8>(), 1..40),
+                proptest::option::of("[a-z]{1,5}(=[a-z0-9]{0,4})?"),
+                any::<bool>(),
+            );
+            let trailer = "[A-Za-z-]{1,8}: [ -~]{0,10}";
+            (
+                proptest::collection::vec(chunk, 0..5),
+                proptest::collection::vec(trailer, 0..3),
+            )
+                .prop_map(|(chunks, trailers)| {
+                    let mut wire = Vec::new();
+                    let mut data = Vec::new();
+                    for (bytes, ext, upper) in chunks {
+                        let size = if upper {
+                            format!("{:X}", bytes.len())
+                        } else {
+                            format!("{:x}", bytes.len())
+                        };
+                        wire.extend_from_slice(size.as_bytes());
+                        if let Some(ext) = ext {
+                            wire.push(b';');
+                            wire.extend_from_slice(ext.as_bytes());
+                        }
+                        wire.extend_from_slice(b"\r\n");
+                        wire.extend_from_slice(&bytes);
+                        wire.extend_from_slice(b"\r\n");
+                        data.extend_from_slice(&bytes);
+                    }
+                    wire.extend_from_slice(b"0\r\n");
+                    for t in trailers {
+                        wire.extend_from_slice(t.as_bytes());
+                        wire.extend_from_slice(b"\r\n");
+                    }
+                    wire.extend_from_slice(b"\r\n");
+                    (wire, data)
+                })
+        }
+
+        /// Feeds `input` in two pieces split at `split`.
+        fn feed_split(input: &[u8], split: usize) -> Result<(usize, Vec<u8>, bool), BadFraming> {
+            let split = split.min(input.len());
+            let mut chunked = Chunked::default();
+            let mut copy = BodyCopy::default();
+            let mut used = chunked.feed(&input[..split], &mut copy, usize::MAX)?;
+            if !chunked.done() && used == split {
+                used += chunked.feed(&input[split..], &mut copy, usize::MAX)?;
+            }
+            Ok((used, copy.into_bytes(), chunked.done()))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// A well-formed body is read whole, whatever follows it and
+            /// wherever the reads split it.
+            #[test]
+            fn well_formed_chunked_bodies_decode_exactly(
+                (wire, data) in chunked_body(),
+                next in proptest::collection::vec(any::<u8>(), 0..20),
+                split in any::<usize>(),
+            ) {
+                let mut input = wire.clone();
+                input.extend_from_slice(&next);
+                let (used, decoded, done) = feed_split(&input, split % (input.len() + 1)).unwrap();
+                prop_assert!(done);
+                prop_assert_eq!(used, wire.len());
+                prop_assert_eq!(decoded, data);
+            }
+
+            /// Damaged bodies never panic, and the decision does not depend
+            /// on where the reads split them: a body is read to the same
+            /// end, or refused, either way (so no reader downstream that
+            /// gets the same bytes can be shown a different message).
+            #[test]
+            fn damaged_chunked_bodies_decode_the_same_however_split(
+                (wire, _) in chunked_body(),
+                edits in proptest::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 1..4),
+                split in any::<usize>(),
+            ) {
+                let mut input = wire;
+                for (at, byte, kind) in edits {
+                    let at = at % (input.len() + 1);
+                    match kind {
+                        0 => input.insert(at, byte),
+                        1 if at < input.len() => { input.remove(at); }
+                        _ if at < input.len() => input[at] = byte,
+                        _ => input.push(byte),
+                    }
+                }
+                let whole = feed_split(&input, input.len());
+                let parts = feed_split(&input, split % (input.len() + 1));
+                match (whole, parts) {
+                    (Ok(a), Ok(b)) => {
+                        // A body that ended, ended at the same byte.
+                        if a.2 && b.2 {
+                            prop_assert_eq!(a, b);
+                        }
+                    }
+                    (Err(_), Err(_)) => {}
+                    // One way may stop early (incomplete), never accept what
+                    // the other refuses once both have read the same bytes.
+                    (Ok(a), Err(_)) | (Err(_), Ok(a)) => prop_assert!(!a.2),
+                }
+            }
+
+            /// A request accepted by the framing rules has exactly one
+            /// reading: its length comes from one well-formed field.
+            #[test]
+            fn accepted_requests_are_unambiguous(
+                fields in proptest::collection::vec(
+                    (
+                        prop_oneof![
+                            Just("Content-Length"), Just("content-length"),
+                            Just("Transfer-Encoding"), Just("Host"), Just("X-Other"),
+                        ],
+                        prop_oneof![
+                            Just("chunked".to_owned()), Just("0".to_owned()),
+                            Just("5".to_owned()), "[ -~]{0,12}",
+                        ],
+                    ),
+                    0..5,
+                ),
+                http10 in any::<bool>(),
+            ) {
+                let mut framing = RequestFraming::default();
+                let mut refused = false;
+                for (name, value) in &fields {
+                    if framing.field(name.as_bytes(), value.as_bytes()).is_err() {
+                        refused = true;
+                        break;
+                    }
+                }
+                let version = if http10 { Version::HTTP_10 } else { Version::HTTP_11 };
+                if refused {
+                    return Ok(());
+                }
+                let count = |n: &str| fields.iter().filter(|(f, _)| f.eq_ignore_ascii_case(n)).count();
+                match framing.finish(version) {
+                    Err(_) => {}
+                    Ok(BodyLength::Chunked) => {
+                        prop_assert_eq!(count("transfer-encoding"), 1);
+                        prop_assert_eq!(count("content-length"), 0);
+                        prop_assert!(!http10);
+                    }
+                    Ok(BodyLength::Length(n)) => {
+                        prop_assert_eq!(count("transfer-encoding"), 0);
+                        prop_assert_eq!(count("content-length"), 1);
+                        let value = &fields.iter().find(|(f, _)| f.eq_ignore_ascii_case("content-length")).unwrap().1;
+                        prop_assert_eq!(value.trim().parse::<u64>().ok(), Some(n));
+                    }
+                    Ok(BodyLength::Empty) => {
+                        prop_assert_eq!(count("transfer-encoding"), 0);
+                        prop_assert!(count("content-length") <= 1);
+                    }
+                }
+                if !http10 && framing_accepts_without_host(&fields) {
+                    prop_assert!(false, "an HTTP/1.1 request without Host was accepted");
+                }
+            }
+        }
+
+        fn framing_accepts_without_host(fields: &[(&str, String)]) -> bool {
+            if fields.iter().any(|(f, _)| f.eq_ignore_ascii_case("host")) {
+                return false;
+            }
+            let mut framing = RequestFraming::default();
+            fields
+                .iter()
+                .all(|(n, v)| framing.field(n.as_bytes(), v.as_bytes()).is_ok())
+                && framing.finish(Version::HTTP_11).is_ok()
+        }
+    }
 }

@@ -473,4 +473,60 @@ mod tests {
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
         );
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// Any bytes, read in any two pieces: no panic, and hyper is
+            /// shown the same bytes whichever way they were split (a
+            /// stand-in for a refused request counts as the same).
+            #[test]
+            fn the_gate_decides_the_same_however_the_bytes_are_split(
+                prefix in prop_oneof![
+                    Just(&b"GET / HTTP/1.1\r\nHost: x\r\n"[..]),
+                    Just(&b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"[..]),
+                    Just(&b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"[..]),
+                    Just(&b""[..]),
+                ],
+                rest in proptest::collection::vec(
+                    prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'0'), Just(b'5'), Just(b':'), Just(b' '), any::<u8>()],
+                    0..120,
+                ),
+                split in any::<usize>(),
+            ) {
+                let mut input = prefix.to_vec();
+                input.extend_from_slice(&rest);
+                let split = split % (input.len() + 1);
+                let run = |pieces: &[&[u8]]| {
+                    let mut gate = RequestGate::new();
+                    let mut ready = Vec::new();
+                    let mut broken = false;
+                    for piece in pieces {
+                        if gate.admit(piece, &mut ready).is_err() {
+                            broken = true;
+                            break;
+                        }
+                    }
+                    (ready, broken)
+                };
+                let (whole, whole_broken) = run(&[&input]);
+                let (parts, parts_broken) = run(&[&input[..split], &input[split..]]);
+                // Read at once, a body that breaks is caught with its head:
+                // a stand-in, never an error.
+                prop_assert!(!whole_broken);
+                if parts_broken {
+                    // Split after its head, it can only end the connection;
+                    // read whole, the same request was refused.
+                    let token = token().as_bytes();
+                    prop_assert!(whole.windows(token.len()).any(|w| w == token));
+                } else {
+                    prop_assert_eq!(whole, parts);
+                }
+            }
+        }
+    }
 }
