@@ -33,8 +33,8 @@ pub struct Captured {
     /// (names lower-case) but with `Host` naming the upstream; bodies as on
     /// the wire (still content-encoded), each capped at `max_body_bytes`.
     /// `meta` holds `latencyMs` and, when they apply,
-    /// `requestBodyTruncated`, `responseBodyTruncated` and
-    /// `responseIncomplete`.
+    /// `requestBodyTruncated`, `requestBodyIncomplete` (the body was not
+    /// read to its end), `responseBodyTruncated` and `responseIncomplete`.
     pub exchange: Exchange,
     /// The upstream's `host[:port]`, the port omitted when it is the
     /// scheme's default.
@@ -81,6 +81,12 @@ impl Arrival {
 pub(crate) struct BodyCopy {
     bytes: Vec<u8>,
     truncated: bool,
+    /// The body was not read to its end when the exchange was handed over:
+    /// an upstream that answered before reading it (`Expect:
+    /// 100-continue`, an early 401 or 413), or a client that left mid-way.
+    /// Recorded as `meta.requestBodyIncomplete`, so an empty or short body
+    /// is never mistaken for what the client meant to send.
+    pub(crate) unfinished: bool,
 }
 
 impl BodyCopy {
@@ -108,8 +114,14 @@ pub(crate) struct RequestTap<B> {
 }
 
 impl<B> RequestTap<B> {
-    pub fn new(inner: B, max: usize) -> (RequestTap<B>, Arc<Mutex<BodyCopy>>) {
-        let copy = Arc::new(Mutex::new(BodyCopy::default()));
+    pub fn new(inner: B, max: usize) -> (RequestTap<B>, Arc<Mutex<BodyCopy>>)
+    where
+        B: Body,
+    {
+        let copy = Arc::new(Mutex::new(BodyCopy {
+            unfinished: !inner.is_end_stream(),
+            ..BodyCopy::default()
+        }));
         let tap = RequestTap {
             inner,
             copy: copy.clone(),
@@ -133,10 +145,18 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        if let Some(Ok(frame)) = &frame
-            && let Some(data) = frame.data_ref()
-        {
-            lock(&this.copy).push(data, this.max);
+        let mut copy = lock(&this.copy);
+        match &frame {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    copy.push(data, this.max);
+                }
+                if this.inner.is_end_stream() {
+                    copy.unfinished = false;
+                }
+            }
+            Some(Err(_)) => {}
+            None => copy.unfinished = false,
         }
         Poll::Ready(frame.map(|f| f.map_err(Into::into)))
     }
@@ -213,6 +233,9 @@ impl Pending {
         let request_body = std::mem::take(&mut *lock(&self.request_body));
         if request_body.truncated {
             meta.insert("requestBodyTruncated".into(), Value::Bool(true));
+        }
+        if request_body.unfinished {
+            meta.insert("requestBodyIncomplete".into(), Value::Bool(true));
         }
         request.body = non_empty(request_body.bytes);
         if body.truncated {

@@ -407,6 +407,7 @@ impl Relay {
                 reached_upstream: false,
             })?;
         self.buf.advance(used);
+        guard.request.unfinished = !request_done;
         let failed = |error, request_done| Failure::Upstream {
             error,
             request_done,
@@ -428,7 +429,10 @@ impl Relay {
                     .stream_request_body(&mut upstream, &mut body, &mut guard.request, max)
                     .await
                 {
-                    Ok(done) => request_done = done,
+                    Ok(done) => {
+                        request_done = done;
+                        guard.request.unfinished = !done;
+                    }
                     Err(Stream::ClientGone) => return Err(Failure::ClientGone),
                     Err(Stream::BadBody) => {
                         return Err(Failure::BadBody {

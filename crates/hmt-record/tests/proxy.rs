@@ -1230,6 +1230,77 @@ async fn idle_client_connections_are_closed() {
     proxy.shutdown().await;
 }
 
+/// A chunked upload with `Expect: 100-continue` is recorded whole when the
+/// upstream reads it; when the upstream answers before reading it, the
+/// recording says the body was not received (`requestBodyIncomplete`)
+/// instead of passing an empty body off as what was sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expect_continue_uploads_are_recorded_whole_or_marked_incomplete() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = Upstream::plain().await;
+    let proxy = RunningProxy::start(config_for(&upstream)).await;
+    let upload = |target: String| async move {
+        let mut client = tokio::net::TcpStream::connect(proxy_addr_of(&target))
+            .await
+            .unwrap();
+        let path = target.split_once(' ').unwrap().1.to_owned();
+        let head = format!(
+            "POST /{path} HTTP/1.1\r\nHost: proxy\r\nExpect: 100-continue\r\n\
+             Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        );
+        client.write_all(head.as_bytes()).await.unwrap();
+        let mut first = [0u8; 256];
+        let n = tokio::time::timeout(WAIT, client.read(&mut first))
+            .await
+            .unwrap()
+            .unwrap();
+        let first = String::from_utf8_lossy(&first[..n]).into_owned();
+        if first.starts_with("HTTP/1.1 100") {
+            let _ = client.write_all(b"5\r\nhello\r\n0\r\n\r\n").await;
+        }
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(WAIT, client.read_to_end(&mut rest)).await;
+        format!("{first}{}", String::from_utf8_lossy(&rest))
+    };
+    fn proxy_addr_of(target: &str) -> String {
+        target.split_once(' ').unwrap().0.to_owned()
+    }
+
+    // Read by the upstream: recorded whole.
+    let answer = upload(format!("{} {}", proxy.addr, upstream.url("/echo"))).await;
+    assert!(answer.contains("HTTP/1.1 200"), "{answer}");
+    let c = &proxy.recorder.wait_for(1).await[0];
+    assert_eq!(c.exchange.request.body.as_deref(), Some(&b"hello"[..]));
+    assert_eq!(c.exchange.meta.get("requestBodyIncomplete"), None);
+
+    // Answered before reading: marked.
+    let early = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let early_addr = early.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut stream, _) = early.accept().await.unwrap();
+        let mut head = [0u8; 4096];
+        let _ = stream.read(&mut head).await;
+        let _ = stream
+            .write_all(
+                b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    });
+    let answer = upload(format!("{} http://{early_addr}/upload", proxy.addr)).await;
+    assert!(answer.contains("413"), "{answer}");
+    let captured = proxy.recorder.wait_for(2).await;
+    let c = &captured[1];
+    assert_eq!(c.exchange.response.as_ref().unwrap().status, 413);
+    assert_eq!(
+        c.exchange.meta.get("requestBodyIncomplete"),
+        Some(&json!(true)),
+        "{:?}",
+        c.exchange
+    );
+    proxy.shutdown().await;
+}
+
 #[tokio::test]
 async fn ca_is_created_private_and_reloaded() {
     install_crypto();
