@@ -17,8 +17,9 @@
 //! What was redacted is listed in `meta.redacted`: sorted, deduplicated
 //! locations such as `request.headers.authorization`,
 //! `request.query.token`, `request.form.password` or
-//! `response.body#/user/token` (a JSON pointer after the `#`); names only,
-//! never values.
+//! `response.body#/user/token` (a JSON pointer after the `#`), or
+//! `response.body` for secret members too many or too deep in one body to
+//! name each; names only, never values.
 //!
 //! Bodies are redacted as they are, so this runs after
 //! [`decode`](crate::decode): a body that could not be content-decoded is
@@ -502,6 +503,7 @@ impl Redactor {
         let mut path: Vec<Step> = Vec::new();
         let mut out = Vec::new();
         let mut copied = 0;
+        let mut listed = 0;
         let mut i = 0;
         while let Some(&byte) = body.get(i) {
             match byte {
@@ -540,10 +542,15 @@ impl Redactor {
                         out.extend_from_slice(self.placeholder(&secret).as_bytes());
                         out.push(b'"');
                         copied = value_end;
-                        redacted.insert(format!(
-                            "{side}.body#{}",
-                            json_pointer(body, &path, raw_name)
-                        ));
+                        if listed < MAX_LISTED_MEMBERS && path.len() < MAX_LISTED_DEPTH {
+                            listed += 1;
+                            redacted.insert(format!(
+                                "{side}.body#{}",
+                                json_pointer(body, &path, raw_name)
+                            ));
+                        } else {
+                            redacted.insert(format!("{side}.body"));
+                        }
                     }
                     // The value, a container included, is done with.
                     i = value_end;
@@ -560,6 +567,15 @@ impl Redactor {
         Some(out)
     }
 }
+
+/// How many secret members of one body `meta.redacted` names by pointer,
+/// and how deep; past either, it lists the body as a whole
+/// (`response.body`). Each pointer costs its depth to build and its length
+/// to store, so a body made of many secrets, or of secrets nested
+/// thousands deep, would otherwise cost time and memory far beyond its
+/// size.
+const MAX_LISTED_MEMBERS: usize = 100;
+const MAX_LISTED_DEPTH: usize = 32;
 
 /// One level of nesting in [`Redactor::redact_secret_members`].
 enum Step {
@@ -1139,12 +1155,28 @@ mod tests {
                 redactor.placeholder("tok-CUT")
             )
         );
-        let list = redacted_list(&exchange);
-        assert_eq!(list.first(), Some(&"request.body#/items/1/token"));
+        // Too deep to name by a pointer worth reading.
         assert_eq!(
-            list.get(1).copied(),
-            Some(format!("response.body#{}/password", "/0".repeat(depth)).as_str())
+            redacted_list(&exchange),
+            ["request.body#/items/1/token", "response.body"]
         );
+    }
+
+    #[test]
+    fn a_body_of_many_secrets_lists_a_bounded_number_of_pointers() {
+        let redactor = Redactor::new(RedactionRules::default(), KEY);
+        let items: Vec<Value> = (0..1000)
+            .map(|i| json!({"token": format!("tok-{i}-XYZ")}))
+            .collect();
+        let mut request = Request::new(Method::Post, "/");
+        request.body = Some(serde_json::to_vec(&items).unwrap());
+        let mut exchange = exchange(request, None);
+        redactor.redact(&mut exchange);
+        assert_gone(&exchange, &["XYZ"]);
+        let list = redacted_list(&exchange);
+        assert_eq!(list.len(), MAX_LISTED_MEMBERS + 1);
+        assert!(list.contains(&"request.body#/99/token"));
+        assert!(list.contains(&"request.body"));
     }
 
     #[test]
