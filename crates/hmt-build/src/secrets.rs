@@ -5,9 +5,9 @@
 //! access token a login returns. Specs are committed and shared, so before a
 //! body becomes an example or replay data, the values of fields whose name
 //! says they are secret ([`hmt_types::secrets`]) are replaced with
-//! [`PLACEHOLDER`]. The schema still
-//! describes the field; only the value is gone. A replayed request body
-//! holding the placeholder matches any value there.
+//! [`PLACEHOLDER`]. The schema still describes the field; only the value is
+//! gone. A replayed request body holding the placeholder matches any value
+//! there.
 
 use serde_json::Value;
 

@@ -3,7 +3,8 @@
 //! byte relay, the hyper path (HTTP/1.0, an https upstream), an
 //! intercepted CONNECT (TLS with hmt's CA, HTTP/1.1 and HTTP/2), and
 //! HTTP/2 without TLS. Also: HTTP/2 requests are recorded with a `host`
-//! like HTTP/1.1 ones, so both record the same line.
+//! like HTTP/1.1 ones, so both record the same line, and `hmt build` makes
+//! of the recording a spec that treats the same names as secrets.
 //!
 //! Real processes and sockets only: the `hmt` binary, an upstream serving
 //! plain HTTP (HTTP/1.1 and h2c) and TLS on 127.0.0.1, and reqwest or raw
@@ -444,7 +445,7 @@ fn comparable(exchange: &Value) -> Value {
 }
 
 #[test]
-fn http2_requests_are_recorded_with_a_host_and_like_http1_ones() {
+fn http2_requests_are_recorded_with_a_host_like_http1_ones_and_build_alike() {
     let up = Upstream::start();
     let work = tempfile::tempdir().unwrap();
     let (hmt, output, hmt_ca) = start_recorder(work.path(), &up);
@@ -510,5 +511,60 @@ fn http2_requests_are_recorded_with_a_host_and_like_http1_ones() {
             comparable(pair[1]),
             "{pathname}: HTTP/1.1 and HTTP/2 recorded differently"
         );
+    }
+
+    // `hmt build` agrees on what is secret: the redacted header and query
+    // parameter become security schemes, not parameters, and no
+    // placeholder of the recording reaches the spec.
+    let out = work.path().join("spec");
+    let built = run_hmt(
+        work.path(),
+        &work.path().join("home"),
+        &[
+            "build",
+            "-i",
+            output.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "-m",
+            "gen",
+        ],
+        WAIT,
+    );
+    assert_eq!(built.code, Some(0), "hmt build failed:\n{}", built.stderr);
+    let specs = files_under(&out);
+    assert_eq!(specs.len(), 2, "one spec per upstream host: {specs:?}");
+    for file in specs {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !text.contains("hmt-redacted-"),
+            "{}:\n{text}",
+            file.display()
+        );
+        let spec: Value = serde_json::from_str(&text).unwrap();
+        let schemes = &spec["components"]["securitySchemes"];
+        assert_eq!(
+            schemes["xAuthTokenHeader"],
+            json!({"type": "apiKey", "in": "header", "name": "x-auth-token"}),
+            "{}:\n{text}",
+            file.display()
+        );
+        assert_eq!(
+            schemes["apiKeyQuery"],
+            json!({"type": "apiKey", "in": "query", "name": "api_key"}),
+            "{}:\n{text}",
+            file.display()
+        );
+        let operation = &spec["paths"]
+            .as_object()
+            .and_then(|paths| paths.values().next())
+            .unwrap_or(&Value::Null)["post"];
+        let parameters: Vec<&str> = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(parameters, ["page"], "{}:\n{text}", file.display());
     }
 }
