@@ -106,7 +106,8 @@ struct RunArgs {
     /// password and other secret names always are). Repeatable.
     #[arg(long = "redact-query", value_name = "NAME")]
     redact_query: Vec<String>,
-    /// Replace the JSON body value at this pointer (`/user/password`). Repeatable.
+    /// Also replace the JSON body value at this pointer (`/user/pin`; members named
+    /// password, token, access_token and other secret names always are). Repeatable.
     #[arg(long = "redact-json", value_name = "POINTER")]
     redact_json: Vec<String>,
     /// Add `Via: 1.1 hmt` to forwarded requests and responses.
