@@ -405,6 +405,36 @@ pub(crate) fn fields(headers: &HeaderMap) -> Fields {
     fields
 }
 
+/// The header fields of a request head as recorded: [`fields`], with the
+/// authority the client named in the request target as a leading `host`
+/// field when it sent no `Host`.
+///
+/// HTTP/2 (and HTTP/3) carry the authority in the `:authority`
+/// pseudo-header, which hyper puts in the URI rather than in the header
+/// map; without this, the same request would be recorded with a `host`
+/// over HTTP/1.1 and without one over HTTP/2, and the two would build and
+/// replay differently. [`Pending::request`] then rewrites it to the
+/// upstream's authority, as it does an HTTP/1 `Host`.
+pub(crate) fn head_fields(head: &http::request::Parts) -> Fields {
+    let headers = &head.headers;
+    let Some(authority) = head
+        .uri
+        .authority()
+        .filter(|_| !headers.contains_key(http::header::HOST))
+    else {
+        return fields(headers);
+    };
+    let mut fields = Fields::default();
+    fields.append("host", authority.as_str().to_owned());
+    for (name, value) in headers {
+        fields.append(
+            name.as_str(),
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        );
+    }
+    fields
+}
+
 fn non_empty(bytes: Vec<u8>) -> Option<Vec<u8>> {
     (!bytes.is_empty()).then_some(bytes)
 }
@@ -428,6 +458,36 @@ impl Drop for AbandonGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_authority_stands_in_for_a_missing_host() {
+        let head = |uri: &str, host: Option<&str>| {
+            let mut request = http::Request::builder().uri(uri);
+            if let Some(host) = host {
+                request = request.header("host", host);
+            }
+            request
+                .header("accept", "*/*")
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0
+        };
+        let h2 = head_fields(&head("https://api.test:8443/a?b=1", None));
+        let recorded: Vec<(&str, &[String])> = h2.iter().collect();
+        assert_eq!(
+            recorded,
+            [
+                ("host", &["api.test:8443".to_owned()][..]),
+                ("accept", &["*/*".to_owned()][..])
+            ]
+        );
+        // A Host sent is what was sent; an origin-form target adds nothing.
+        let with_host = head("https://api.test:8443/a", Some("other.test"));
+        assert_eq!(head_fields(&with_host), fields(&with_host.headers));
+        let origin_form = head("/a", None);
+        assert_eq!(head_fields(&origin_form), fields(&origin_form.headers));
+    }
 
     #[test]
     fn copies_up_to_the_cap_and_flags_the_rest() {

@@ -382,7 +382,13 @@ async fn forward(
     let (parts, body) = request.into_parts();
     let authority = target.authority();
     let recorded = hmt_types::Method::parse(parts.method.as_str()).map(|method| {
-        Pending::request(method, &target, &authority, fields(&parts.headers), arrival)
+        Pending::request(
+            method,
+            &target,
+            &authority,
+            crate::capture::head_fields(&parts),
+            arrival,
+        )
     });
     let body = Stalling::new(body, config.body_timeout);
     let (body, request_copy) = RequestTap::new(body, config.max_body_bytes);

@@ -110,14 +110,17 @@ struct RunArgs {
     /// Record only these statuses: `404`, `2xx`, `500-599`. Repeatable.
     #[arg(long = "status", value_name = "STATUS")]
     statuses: Vec<String>,
-    /// Replace this header's values with a stable placeholder (in addition to
-    /// authorization, proxy-authorization, cookie, set-cookie, x-api-key). Repeatable.
+    /// Also replace this header's values with a stable placeholder (secret
+    /// headers, such as authorization, cookie, set-cookie, x-api-key or x-auth-token,
+    /// always are). Repeatable.
     #[arg(long = "redact-header", value_name = "NAME")]
     redact_headers: Vec<String>,
-    /// Replace this query (and form) parameter's values. Repeatable.
+    /// Also replace this query (and form) parameter's values (api_key, token,
+    /// password and other secret names always are). Repeatable.
     #[arg(long = "redact-query", value_name = "NAME")]
     redact_query: Vec<String>,
-    /// Replace the JSON body value at this pointer (`/user/password`). Repeatable.
+    /// Also replace the JSON body value at this pointer (`/user/pin`; members named
+    /// password, token, access_token and other secret names always are). Repeatable.
     #[arg(long = "redact-json", value_name = "POINTER")]
     redact_json: Vec<String>,
     /// Add `Via: 1.1 hmt` to forwarded requests and responses.
@@ -186,13 +189,12 @@ fn serve(args: RunArgs) -> Result<()> {
         methods: args.methods.clone(),
         statuses: args.statuses.clone(),
     })?;
-    let mut headers = RedactionRules::default_headers();
-    headers.extend(args.redact_headers.iter().cloned());
     let redactor = Redactor::new(
         RedactionRules {
-            headers,
+            headers: args.redact_headers.clone(),
             query: args.redact_query.clone(),
             json_pointers: args.redact_json.clone(),
+            ..RedactionRules::default()
         },
         random_key()?,
     );
