@@ -70,6 +70,11 @@ struct RunArgs {
     /// Write one `<host>-recordings.jsonl` per upstream host here.
     #[arg(short = 'l', long = "log-dir", value_name = "DIR")]
     log_dir: Option<PathBuf>,
+    /// Keep at most this many per-host files open at once (the least recently
+    /// used is closed, and reopened when its host comes back).
+    #[arg(long, value_name = "N", default_value_t = HostFiles::DEFAULT_MAX_OPEN as u16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    max_open_files: u16,
     /// Also write every recording to this file, or `-` for stdout.
     #[arg(long, value_name = "FILE|-")]
     output: Option<String>,
@@ -192,12 +197,14 @@ fn serve(args: RunArgs) -> Result<()> {
     let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
     let mut sink_names = Vec::new();
     if args.log_dir.is_some() || (args.output.is_none() && args.sinks.is_empty()) {
-        sinks.push(Arc::new(HostFiles::new(&log_dir)?));
+        sinks.push(Arc::new(
+            HostFiles::new(&log_dir)?.with_max_open(usize::from(args.max_open_files)),
+        ));
         sink_names.push(format!("{}/", log_dir.display()));
     }
     match args.output.as_deref() {
         Some("-") => {
-            sinks.push(Arc::new(OutputFile::stdout()));
+            sinks.push(Arc::new(OutputFile::stdout()?));
             sink_names.push("stdout".into());
         }
         Some(path) => {
@@ -288,10 +295,12 @@ fn serve(args: RunArgs) -> Result<()> {
         plural(counts.upstream_errors),
     );
     let mut failed = false;
+    let mut lost = 0;
     for sink in closed {
         match sink {
             Ok(report) => {
                 failed |= report.lost > 0;
+                lost += report.lost;
                 eprintln!("hmt record: {report}");
             }
             Err(error) => {
@@ -299,6 +308,12 @@ fn serve(args: RunArgs) -> Result<()> {
                 eprintln!("hmt record: error: {error}");
             }
         }
+    }
+    if lost > 0 {
+        bail!(
+            "{lost} recording{} could not be stored (see above)",
+            plural(lost)
+        );
     }
     if failed {
         bail!("some recordings could not be stored (see above)");

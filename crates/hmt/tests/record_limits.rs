@@ -1,0 +1,475 @@
+//! `hmt record` under resource limits: more upstream hosts than it may
+//! hold file handles, a process out of handles, a disk that fills up.
+//!
+//! Real processes throughout: `hmt record` is started as the user would,
+//! its limits lowered with `prlimit` on its pid, its recordings written to
+//! a real (and, for the disk test, deliberately tiny tmpfs) directory, and
+//! the traffic is HTTP/1.1 over loopback to real upstream servers.
+
+mod common_record;
+
+use bytes::Bytes;
+use common_record::{Outcome, RecordProcess, WAIT, http_types_validator, valid_lines};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+// ---- upstreams and a raw HTTP/1.1 client ---------------------------------------------
+
+/// `count` upstream servers on 127.0.0.1, each a host of its own to the
+/// recorder (the port is part of the host and of its file's name). Each
+/// answers 200 with a JSON body: the request's body when it has one, else
+/// `{"path": ...}`.
+struct Upstreams {
+    _rt: tokio::runtime::Runtime,
+    addrs: Vec<SocketAddr>,
+}
+
+impl Upstreams {
+    fn start(count: usize) -> Upstreams {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let addrs = rt.block_on(async {
+            let mut addrs = Vec::new();
+            for _ in 0..count {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addrs.push(listener.local_addr().unwrap());
+                tokio::spawn(async move {
+                    while let Ok((stream, _)) = listener.accept().await {
+                        tokio::spawn(async move {
+                            let service = hyper::service::service_fn(|req| async {
+                                Ok::<_, Infallible>(answer(req).await)
+                            });
+                            let _ =
+                                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await;
+                        });
+                    }
+                });
+            }
+            addrs
+        });
+        Upstreams { _rt: rt, addrs }
+    }
+}
+
+async fn answer(req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = req.uri().to_string();
+    let body = req.into_body().collect().await.unwrap().to_bytes();
+    let body = if body.is_empty() {
+        Bytes::from(serde_json::json!({ "path": path }).to_string())
+    } else {
+        body
+    };
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(Full::new(body))
+        .unwrap()
+}
+
+/// Sends one request (path routing: `/http://host:port/path`) on `stream`
+/// and reads the response; its status and body. With `close`, asks the
+/// proxy to close the connection after it.
+fn exchange(
+    stream: &mut TcpStream,
+    upstream: SocketAddr,
+    path: &str,
+    body: &str,
+    close: bool,
+) -> (u16, Vec<u8>) {
+    let method = if body.is_empty() { "GET" } else { "POST" };
+    let connection = if close { "close" } else { "keep-alive" };
+    let head = format!(
+        "{method} /http://{upstream}{path} HTTP/1.1\r\nHost: hmt.test\r\n\
+         Connection: {connection}\r\nContent-Type: text/plain\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    read_response(stream)
+}
+
+/// Reads one response with a `Content-Length` body.
+fn read_response(stream: &mut TcpStream) -> (u16, Vec<u8>) {
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    let head_end = loop {
+        if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+        let n = stream.read(&mut chunk).expect("the proxy answers in time");
+        assert!(n > 0, "the proxy closed the connection without an answer");
+        received.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&received[..head_end]).into_owned();
+    let status: u16 = head[9..12].parse().unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no Content-Length in {head:?}"));
+    while received.len() < head_end + length {
+        let n = stream.read(&mut chunk).unwrap();
+        assert!(n > 0, "the proxy closed the connection mid-body");
+        received.extend_from_slice(&chunk[..n]);
+    }
+    (status, received[head_end..head_end + length].to_vec())
+}
+
+fn connect(proxy: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(proxy).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.set_write_timeout(Some(WAIT)).unwrap();
+    stream
+}
+
+/// One exchange on a connection of its own; its status once the proxy
+/// has closed the connection (and so freed its handles for it).
+fn one_exchange(proxy: SocketAddr, upstream: SocketAddr, path: &str, body: &str) -> u16 {
+    let mut stream = connect(proxy);
+    let (status, _) = exchange(&mut stream, upstream, path, body, true);
+    let mut rest = Vec::new();
+    stream
+        .read_to_end(&mut rest)
+        .expect("the proxy closes the connection after Connection: close");
+    status
+}
+
+// ---- what hmt record shows -----------------------------------------------------------
+
+/// Sets `hmt record`'s limit `resource` (a `prlimit` option: `--nofile`,
+/// `--fsize`) to `value`, soft and hard.
+fn prlimit(pid: u32, resource: &str, value: u64) {
+    let out = Command::new("prlimit")
+        .args([
+            "--pid",
+            &pid.to_string(),
+            &format!("{resource}={value}:{value}"),
+        ])
+        .output()
+        .expect("prlimit (util-linux) runs");
+    assert!(
+        out.status.success(),
+        "prlimit {resource} on {pid}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// How many file handles process `pid` has open.
+fn open_handles(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// Waits (up to `WAIT`) until `hmt record`'s stderr contains `text`.
+fn wait_for_log(record: &RecordProcess, text: &str) {
+    let deadline = Instant::now() + WAIT;
+    while !record.stderr_text().contains(text) {
+        assert!(
+            Instant::now() < deadline,
+            "no {text:?} logged within {WAIT:?}:\n{}",
+            record.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `(delivered, lost)` from the summary line of the sink at `destination`.
+fn sink_summary(out: &Outcome, destination: &str) -> (usize, usize) {
+    let prefix = format!("hmt record: {destination}: ");
+    let line = out
+        .summary()
+        .into_iter()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no summary for {destination}:\n{}", out.stderr));
+    let count = |what: &str| {
+        line.split(", ")
+            .find_map(|part| part.strip_suffix(what)?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (count(" delivered"), count(" LOST"))
+}
+
+/// The request URLs recorded in `path`, every line checked against the
+/// http-types schema (a torn or glued line fails here).
+fn recorded_urls(path: &Path) -> Vec<String> {
+    valid_lines(&http_types_validator(), path)
+        .into_iter()
+        .map(|(_, value)| value["request"]["url"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}
+
+fn file_of(upstream: SocketAddr) -> String {
+    format!("127.0.0.1_{}-recordings.jsonl", upstream.port())
+}
+
+// ---- file handles -----------------------------------------------------------------
+
+/// More hosts than `hmt record` may hold handles for: with at most 4 host
+/// files open (`--max-open-files 4`) and a handle limit a little above
+/// what it needs at rest, every exchange to 24 hosts is recorded, each in
+/// its host's file. Then every handle is taken by idle connections: the
+/// proxy logs once that it cannot accept, still answers on a connection
+/// it already has, and accepts again (logging that once) when they close.
+#[test]
+fn many_hosts_and_no_handles_left_lose_nothing() {
+    const HOSTS: usize = 24;
+    const ROUNDS: usize = 2;
+    const MAX_OPEN: usize = 4;
+    let upstreams = Upstreams::start(HOSTS);
+    let dir = tempfile::tempdir().unwrap();
+    let record = RecordProcess::start(
+        dir.path(),
+        &["-l", "logs", "--max-open-files", &MAX_OPEN.to_string()],
+    );
+    // Room for the host files it may keep open and a few connections (a
+    // client and an upstream socket each), not for one file per host.
+    let at_rest = open_handles(record.pid);
+    let limit = at_rest + MAX_OPEN + 12;
+    prlimit(record.pid, "--nofile", limit as u64);
+
+    let mut sent: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut send = |proxy, upstream: SocketAddr, path: String, stream: Option<&mut TcpStream>| {
+        let status = match stream {
+            Some(stream) => exchange(stream, upstream, &path, "", false).0,
+            None => one_exchange(proxy, upstream, &path, ""),
+        };
+        assert_eq!(status, 200, "{upstream}{path}");
+        sent.entry(file_of(upstream))
+            .or_default()
+            .push(format!("http://{upstream}{path}"));
+    };
+    for round in 0..ROUNDS {
+        for (h, &upstream) in upstreams.addrs.iter().enumerate() {
+            send(
+                record.addr,
+                upstream,
+                format!("/item?round={round}&h={h}"),
+                None,
+            );
+        }
+    }
+
+    // A keep-alive connection, with its upstream connection open, and the
+    // file of its host (the last one used) open too.
+    let last = *upstreams.addrs.last().unwrap();
+    let mut kept = connect(record.addr);
+    send(record.addr, last, "/kept?n=1".into(), Some(&mut kept));
+
+    // Idle connections, until the proxy has no handle left to accept more.
+    let idle: Vec<TcpStream> = (0..limit + 16).map(|_| connect(record.addr)).collect();
+    wait_for_log(&record, "cannot accept connections");
+    // It keeps retrying; give it many failures to (not) log.
+    std::thread::sleep(Duration::from_millis(500));
+    send(record.addr, last, "/kept?n=2".into(), Some(&mut kept));
+    drop(idle);
+    wait_for_log(&record, "accepting connections again");
+    for (h, &upstream) in upstreams.addrs.iter().enumerate().step_by(5) {
+        send(record.addr, upstream, format!("/after?h={h}"), None);
+    }
+    drop(kept);
+
+    let out = record.stop();
+    let total: usize = sent.values().map(Vec::len).sum();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.summary().iter().any(|l| l.starts_with(&format!(
+            "hmt record: {total} exchanges proxied, {total} recorded, 0 filtered out, 0 sink errors"
+        ))),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(sink_summary(&out, "logs"), (total, 0), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("cannot accept connections").count(),
+        1,
+        "logged once for the whole spell:\n{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr.matches("accepting connections again").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    let logs = dir.path().join("logs");
+    let mut names: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, sent.keys().cloned().collect::<Vec<_>>());
+    for (name, urls) in &sent {
+        assert_eq!(&recorded_urls(&logs.join(name)), urls, "{name}");
+    }
+}
+
+// ---- a full disk -------------------------------------------------------------------
+
+/// A tmpfs of `size` mounted on `dir`, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// `None` when this environment does not let us mount one.
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            eprintln!(
+                "mount -t tmpfs failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return None;
+        }
+        Some(Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Lazy: gone as soon as nothing uses it, even if a process still
+        // holds a file in it.
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the file system of `dir` with `filler`, then frees `free` bytes of
+/// it again.
+fn fill_leaving(filler: &Path, free: u64) {
+    let mut file = std::fs::File::create(filler).unwrap();
+    let block = vec![b'x'; 4096];
+    let mut size = 0u64;
+    loop {
+        match file.write(&block) {
+            Ok(0) => break,
+            Ok(n) => size += n as u64,
+            Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
+            Err(e) => panic!("filling {}: {e}", filler.display()),
+        }
+    }
+    file.set_len(size.saturating_sub(free)).unwrap();
+}
+
+/// The disk fills up while `hmt record` writes both a host file and an
+/// `--output` file on it: every line that is there is whole (no torn
+/// line, no line glued to a fragment), lines + lost = exchanges for each
+/// file, exactly as the summary says; once space is freed, later exchanges
+/// are recorded again as valid lines.
+#[test]
+fn a_full_disk_leaves_whole_lines_and_counts_what_is_lost() {
+    const BEFORE: usize = 3;
+    const DURING: usize = 24;
+    const AFTER: usize = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let Some(_tmpfs) = Tmpfs::mount(&logs, "256k") else {
+        eprintln!(
+            "\n*** SKIPPED a_full_disk_leaves_whole_lines_and_counts_what_is_lost: \
+             this environment cannot mount a tmpfs (needs root and mount rights) ***\n"
+        );
+        return;
+    };
+    let upstreams = Upstreams::start(1);
+    let upstream = upstreams.addrs[0];
+    let record = RecordProcess::start(dir.path(), &["-l", "logs", "--output", "logs/all.jsonl"]);
+    // Lines of about 6 KB, that do not end on a page boundary: a write
+    // that hits the full disk stops inside a line.
+    let body = |i: usize| format!("{i:04} {}", "0123456789abcdef".repeat(190));
+    let mut urls = Vec::new();
+    let mut send = |phase: &str, i: usize| {
+        let path = format!("/{phase}?i={i}");
+        assert_eq!(one_exchange(record.addr, upstream, &path, &body(i)), 200);
+        urls.push(format!("http://{upstream}{path}"));
+    };
+    for i in 0..BEFORE {
+        send("before", i);
+    }
+    // Room for a few lines more in the two files together.
+    let filler = logs.join("filler");
+    fill_leaving(&filler, 40 * 1024);
+    for i in 0..DURING {
+        send("during", i);
+    }
+    wait_for_log(&record, "recordings are being lost");
+    std::fs::remove_file(&filler).unwrap();
+    for i in 0..AFTER {
+        send("after", i);
+    }
+    wait_for_log(&record, "recordings are stored again");
+
+    let out = record.stop();
+    let sent = BEFORE + DURING + AFTER;
+    let host_file = logs.join(file_of(upstream));
+    let all = logs.join("all.jsonl");
+    let mut total_lost = 0;
+    for (destination, path) in [("logs", &host_file), ("logs/all.jsonl", &all)] {
+        let recorded = recorded_urls(path);
+        let (delivered, lost) = sink_summary(&out, destination);
+        assert_eq!(
+            recorded.len(),
+            delivered,
+            "{destination}: the summary counts every line"
+        );
+        assert_eq!(
+            delivered + lost,
+            sent,
+            "{destination}: lines + lost = exchanges"
+        );
+        assert!(
+            lost > 0 && lost < DURING,
+            "{destination}: the disk was full for some: {lost}"
+        );
+        // Each line is one exchange sent (exchanges on different
+        // connections may be recorded in another order than sent), and
+        // every one sent after space was freed is there.
+        let mut unique = recorded.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), recorded.len(), "{destination}: a line twice");
+        for url in &recorded {
+            assert!(urls.contains(url), "{destination}: {url} was not sent");
+        }
+        for url in &urls[sent - AFTER..] {
+            assert!(recorded.contains(url), "{destination}: {url} is missing");
+        }
+        total_lost += lost;
+    }
+    assert_eq!(
+        out.code,
+        Some(1),
+        "lost recordings fail the run:\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("{total_lost} recordings could not be stored")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("No space left on device"),
+        "the warning says why:\n{}",
+        out.stderr
+    );
+}
