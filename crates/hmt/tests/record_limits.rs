@@ -154,19 +154,16 @@ fn one_exchange(proxy: SocketAddr, upstream: SocketAddr, path: &str, body: &str)
 // ---- what hmt record shows -----------------------------------------------------------
 
 /// Sets `hmt record`'s limit `resource` (a `prlimit` option: `--nofile`,
-/// `--fsize`) to `value`, soft and hard.
-fn prlimit(pid: u32, resource: &str, value: u64) {
+/// `--fsize`) to `value` (a number, or `unlimited`); the soft limit, which
+/// is what the kernel enforces, the hard one is left alone.
+fn prlimit(pid: u32, resource: &str, value: &str) {
     let out = Command::new("prlimit")
-        .args([
-            "--pid",
-            &pid.to_string(),
-            &format!("{resource}={value}:{value}"),
-        ])
+        .args(["--pid", &pid.to_string(), &format!("{resource}={value}:")])
         .output()
         .expect("prlimit (util-linux) runs");
     assert!(
         out.status.success(),
-        "prlimit {resource} on {pid}: {}",
+        "prlimit {resource}={value} on {pid}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -188,6 +185,21 @@ fn wait_for_log(record: &RecordProcess, text: &str) {
             record.stderr_text()
         );
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits (up to `WAIT`) until `path` has `count` lines.
+fn wait_for_lines(path: &Path, count: usize) {
+    let deadline = Instant::now() + WAIT;
+    let lines = || std::fs::read(path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
+    while lines() < count {
+        assert!(
+            Instant::now() < deadline,
+            "{} has {} lines, not {count}, after {WAIT:?}",
+            path.display(),
+            lines()
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -243,7 +255,7 @@ fn many_hosts_and_no_handles_left_lose_nothing() {
     // client and an upstream socket each), not for one file per host.
     let at_rest = open_handles(record.pid);
     let limit = at_rest + MAX_OPEN + 12;
-    prlimit(record.pid, "--nofile", limit as u64);
+    prlimit(record.pid, "--nofile", &limit.to_string());
 
     let mut sent: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut send = |proxy, upstream: SocketAddr, path: String, stream: Option<&mut TcpStream>| {
@@ -372,29 +384,77 @@ fn fill_leaving(filler: &Path, free: u64) {
 }
 
 /// The disk fills up while `hmt record` writes both a host file and an
-/// `--output` file on it: every line that is there is whole (no torn
-/// line, no line glued to a fragment), lines + lost = exchanges for each
-/// file, exactly as the summary says; once space is freed, later exchanges
-/// are recorded again as valid lines.
+/// `--output` file on it (a tmpfs of 256 KiB: ENOSPC, part-way through a
+/// line); see [`fill_up_and_recover`].
 #[test]
 fn a_full_disk_leaves_whole_lines_and_counts_what_is_lost() {
-    const BEFORE: usize = 3;
-    const DURING: usize = 24;
-    const AFTER: usize = 8;
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     let Some(_tmpfs) = Tmpfs::mount(&logs, "256k") else {
         eprintln!(
             "\n*** SKIPPED a_full_disk_leaves_whole_lines_and_counts_what_is_lost: \
-             this environment cannot mount a tmpfs (needs root and mount rights) ***\n"
+             this environment cannot mount a tmpfs (needs root and mount rights); \
+             a_file_size_limit_leaves_whole_lines_and_counts_what_is_lost covers \
+             the same with EFBIG ***\n"
         );
         return;
     };
+    let filler = logs.join("filler");
+    fill_up_and_recover(
+        dir.path(),
+        // Room for a few lines more in the two files together.
+        |_| fill_leaving(&filler, 40 * 1024),
+        |_| std::fs::remove_file(&filler).unwrap(),
+        "No space left on device",
+    );
+}
+
+/// The same with a file-size limit (RLIMIT_FSIZE, set on the running
+/// `hmt record` with `prlimit`): writes past it fail with EFBIG, part-way
+/// through a line, and `hmt record` must not die of the SIGXFSZ that
+/// comes with them. Needs no privileges, so it runs everywhere.
+#[test]
+fn a_file_size_limit_leaves_whole_lines_and_counts_what_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    fill_up_and_recover(
+        dir.path(),
+        |record| {
+            // Room for a few lines more in each file.
+            let largest = std::fs::read_dir(&logs)
+                .unwrap()
+                .map(|e| e.unwrap().metadata().unwrap().len())
+                .max()
+                .unwrap_or(0);
+            prlimit(record.pid, "--fsize", &(largest + 20_000).to_string());
+        },
+        |record| prlimit(record.pid, "--fsize", "unlimited"),
+        "File too large",
+    );
+}
+
+/// Records through `hmt record -l logs --output logs/all.jsonl` (in
+/// `dir`) while `exhaust` makes writes fail part-way through a line, until
+/// `relieve` lets them work again. Every line in both files is whole (none
+/// torn, none glued to a fragment), lines + lost = exchanges for each file,
+/// exactly as the summary says, and the exchanges after `relieve` are all
+/// recorded. The failures are logged once (with `why`), the recovery too,
+/// and the run fails, saying how many recordings were lost.
+fn fill_up_and_recover(
+    dir: &Path,
+    exhaust: impl FnOnce(&RecordProcess),
+    relieve: impl FnOnce(&RecordProcess),
+    why: &str,
+) {
+    const BEFORE: usize = 3;
+    const DURING: usize = 24;
+    const AFTER: usize = 8;
+    let logs = dir.join("logs");
     let upstreams = Upstreams::start(1);
     let upstream = upstreams.addrs[0];
-    let record = RecordProcess::start(dir.path(), &["-l", "logs", "--output", "logs/all.jsonl"]);
+    let record = RecordProcess::start(dir, &["-l", "logs", "--output", "logs/all.jsonl"]);
     // Lines of about 6 KB, that do not end on a page boundary: a write
-    // that hits the full disk stops inside a line.
+    // that hits the limit stops inside a line.
     let body = |i: usize| format!("{i:04} {}", "0123456789abcdef".repeat(190));
     let mut urls = Vec::new();
     let mut send = |phase: &str, i: usize| {
@@ -405,14 +465,15 @@ fn a_full_disk_leaves_whole_lines_and_counts_what_is_lost() {
     for i in 0..BEFORE {
         send("before", i);
     }
-    // Room for a few lines more in the two files together.
-    let filler = logs.join("filler");
-    fill_leaving(&filler, 40 * 1024);
+    // Those recorded before the limit comes.
+    wait_for_lines(&logs.join(file_of(upstream)), BEFORE);
+    wait_for_lines(&logs.join("all.jsonl"), BEFORE);
+    exhaust(&record);
     for i in 0..DURING {
         send("during", i);
     }
     wait_for_log(&record, "recordings are being lost");
-    std::fs::remove_file(&filler).unwrap();
+    relieve(&record);
     for i in 0..AFTER {
         send("after", i);
     }
@@ -438,11 +499,11 @@ fn a_full_disk_leaves_whole_lines_and_counts_what_is_lost() {
         );
         assert!(
             lost > 0 && lost < DURING,
-            "{destination}: the disk was full for some: {lost}"
+            "{destination}: writes failed for some: {lost}"
         );
         // Each line is one exchange sent (exchanges on different
         // connections may be recorded in another order than sent), and
-        // every one sent after space was freed is there.
+        // every one sent after the relief is there.
         let mut unique = recorded.clone();
         unique.sort();
         unique.dedup();
@@ -467,9 +528,16 @@ fn a_full_disk_leaves_whole_lines_and_counts_what_is_lost() {
         "{}",
         out.stderr
     );
-    assert!(
-        out.stderr.contains("No space left on device"),
-        "the warning says why:\n{}",
-        out.stderr
-    );
+    for (text, count) in [
+        ("recordings are being lost", 2),
+        ("recordings are stored again", 2),
+        (why, 2),
+    ] {
+        assert_eq!(
+            out.stderr.matches(text).count(),
+            count,
+            "{text:?} once per file:\n{}",
+            out.stderr
+        );
+    }
 }

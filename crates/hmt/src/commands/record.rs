@@ -254,6 +254,7 @@ fn serve(args: RunArgs) -> Result<()> {
     let grace = Duration::from_secs_f64(args.grace);
     let address = SocketAddr::new(args.bind, args.port);
     let report = runtime.block_on(async {
+        survive_file_size_limit();
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
@@ -319,6 +320,32 @@ fn serve(args: RunArgs) -> Result<()> {
         bail!("some recordings could not be stored (see above)");
     }
     Ok(())
+}
+
+/// Makes a file-size limit (`ulimit -f`) a write error instead of a signal
+/// that kills the recorder: by default SIGXFSZ ends the process, with
+/// every exchange in flight, where the sinks would handle the EFBIG the
+/// write gets otherwise (keep whole lines, count the rest as lost, carry
+/// on). Tokio's handler, once installed, stays for the process's life.
+fn survive_file_size_limit() {
+    // SIGXFSZ: 25 on Linux (x86, Arm, RISC-V) and macOS; tokio names no
+    // kind for it.
+    #[cfg(any(
+        target_os = "macos",
+        all(
+            target_os = "linux",
+            any(
+                target_arch = "x86_64",
+                target_arch = "x86",
+                target_arch = "aarch64",
+                target_arch = "arm",
+                target_arch = "riscv64"
+            )
+        )
+    ))]
+    if let Err(error) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(25)) {
+        tracing::debug!(%error, "SIGXFSZ not handled; a file-size limit will stop the recorder");
+    }
 }
 
 /// A fresh key per run: the same secret gets the same placeholder within a
