@@ -1289,6 +1289,80 @@ mod tests {
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), HOSTS);
     }
 
+    /// Out of file handles (the proxy's connections took them) while under
+    /// `max_open`, a host file is still opened: an idle one is closed to
+    /// make room. Runs in a child process of its own, since it lowers the
+    /// handle limit of the process it runs in.
+    #[test]
+    fn host_files_make_room_when_the_process_is_out_of_handles() {
+        const CHILD: &str = "HMT_SINK_OUT_OF_HANDLES_CHILD";
+        if std::env::var_os(CHILD).is_none() {
+            let name = "sink::tests::host_files_make_room_when_the_process_is_out_of_handles";
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", name, "--nocapture", "--test-threads=1"])
+                .env(CHILD, "1")
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "the child failed:\n{text}");
+            assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
+            return;
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path().canonicalize().unwrap();
+        let files = HostFiles::new(&dir).unwrap().with_max_open(8);
+        let record = |host: &str, n: usize| Record {
+            host: host.to_string(),
+            line: format!("{{\"host\":{host:?},\"n\":{n}}}\n").into_bytes(),
+        };
+        files.write(&record("a.test", 1)).unwrap();
+        files.write(&record("b.test", 1)).unwrap();
+        assert_eq!(handles_in(&dir), 2);
+
+        // No handle left: a limit just above the highest in use, and every
+        // free number below it taken.
+        let highest = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|fd| fd.ok()?.file_name().to_str()?.parse::<u64>().ok())
+            .max()
+            .unwrap();
+        let status = std::process::Command::new("prlimit")
+            .args([
+                "--pid",
+                &std::process::id().to_string(),
+                &format!("--nofile={}:", highest + 1),
+            ])
+            .status()
+            .expect("prlimit (util-linux) runs");
+        assert!(status.success());
+        let mut taken = Vec::new();
+        loop {
+            match File::open("/dev/null") {
+                Ok(file) => taken.push(file),
+                Err(error) if error.raw_os_error() == Some(24) => break,
+                Err(error) => panic!("{error}"),
+            }
+            assert!(taken.len() < 10_000, "the limit did not apply");
+        }
+
+        // Each new file closes the idle one used least recently.
+        files.write(&record("c.test", 1)).unwrap();
+        files.write(&record("a.test", 2)).unwrap();
+        drop(taken);
+        assert_eq!(handles_in(&dir), 2);
+        let report = files.close().unwrap();
+        assert_eq!((report.delivered, report.lost), (4, 0));
+        let read = |host| std::fs::read_to_string(files.path_for(host)).unwrap();
+        assert_eq!(
+            read("a.test"),
+            "{\"host\":\"a.test\",\"n\":1}\n{\"host\":\"a.test\",\"n\":2}\n"
+        );
+        assert_eq!(read("b.test"), "{\"host\":\"b.test\",\"n\":1}\n");
+        assert_eq!(read("c.test"), "{\"host\":\"c.test\",\"n\":1}\n");
+    }
+
     #[test]
     fn whole_lines_counts_the_lines_a_short_write_completed() {
         let lines: [&[u8]; 3] = [b"ab\n", b"cde\n", b"f\n"];

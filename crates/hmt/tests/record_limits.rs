@@ -238,8 +238,9 @@ fn file_of(upstream: SocketAddr) -> String {
 /// files open (`--max-open-files 4`) and a handle limit a little above
 /// what it needs at rest, every exchange to 24 hosts is recorded, each in
 /// its host's file. Then every handle is taken by idle connections: the
-/// proxy logs once that it cannot accept, still answers on a connection
-/// it already has, and accepts again (logging that once) when they close.
+/// proxy logs once that it cannot accept, still answers (and records) on a
+/// connection it already has, and accepts again (logging that once) when
+/// they close.
 #[test]
 fn many_hosts_and_no_handles_left_lose_nothing() {
     const HOSTS: usize = 24;
@@ -279,18 +280,23 @@ fn many_hosts_and_no_handles_left_lose_nothing() {
         }
     }
 
-    // A keep-alive connection, with its upstream connection open, and the
-    // file of its host (the last one used) open too.
-    let last = *upstreams.addrs.last().unwrap();
+    // A keep-alive connection, with its upstream connection open; then
+    // enough other hosts that its host's file is closed again.
+    let first = upstreams.addrs[0];
     let mut kept = connect(record.addr);
-    send(record.addr, last, "/kept?n=1".into(), Some(&mut kept));
+    send(record.addr, first, "/kept?n=1".into(), Some(&mut kept));
+    for (h, &upstream) in upstreams.addrs.iter().enumerate().skip(1).take(MAX_OPEN) {
+        send(record.addr, upstream, format!("/evict?h={h}"), None);
+    }
 
     // Idle connections, until the proxy has no handle left to accept more.
     let idle: Vec<TcpStream> = (0..limit + 16).map(|_| connect(record.addr)).collect();
     wait_for_log(&record, "cannot accept connections");
     // It keeps retrying; give it many failures to (not) log.
     std::thread::sleep(Duration::from_millis(500));
-    send(record.addr, last, "/kept?n=2".into(), Some(&mut kept));
+    // Answered on the connection it has; recorded too, though its file
+    // has to be opened with no handle left (another file makes room).
+    send(record.addr, first, "/kept?n=2".into(), Some(&mut kept));
     drop(idle);
     wait_for_log(&record, "accepting connections again");
     for (h, &upstream) in upstreams.addrs.iter().enumerate().step_by(5) {
