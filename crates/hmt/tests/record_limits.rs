@@ -9,7 +9,7 @@
 mod common_record;
 
 use bytes::Bytes;
-use common_record::{Outcome, RecordProcess, WAIT, http_types_validator, valid_lines};
+use common_record::{Outcome, RecordProcess, WAIT, files_under, http_types_validator, valid_lines};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -408,6 +408,7 @@ fn a_full_disk_leaves_whole_lines_and_counts_what_is_lost() {
     let filler = logs.join("filler");
     fill_up_and_recover(
         dir.path(),
+        Output::File,
         // Room for a few lines more in the two files together.
         |_| fill_leaving(&filler, 40 * 1024),
         |_| std::fs::remove_file(&filler).unwrap(),
@@ -422,32 +423,62 @@ fn a_full_disk_leaves_whole_lines_and_counts_what_is_lost() {
 #[test]
 fn a_file_size_limit_leaves_whole_lines_and_counts_what_is_lost() {
     let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
     fill_up_and_recover(
         dir.path(),
-        |record| {
-            // Room for a few lines more in each file.
-            let largest = std::fs::read_dir(&logs)
-                .unwrap()
-                .map(|e| e.unwrap().metadata().unwrap().len())
-                .max()
-                .unwrap_or(0);
-            prlimit(record.pid, "--fsize", &(largest + 20_000).to_string());
-        },
+        Output::File,
+        |record| limit_file_size(dir.path(), record),
         |record| prlimit(record.pid, "--fsize", "unlimited"),
         "File too large",
     );
 }
 
-/// Records through `hmt record -l logs --output logs/all.jsonl` (in
+/// With `--output -` into a file that hits the size limit: stdout cannot be
+/// cut back, so the line written in part stays, but on a line of its own
+/// (the next record starts with a newline), and it is counted as lost.
+#[test]
+fn a_file_size_limit_on_stdout_tears_one_line_and_counts_it_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    fill_up_and_recover(
+        dir.path(),
+        Output::Stdout,
+        |record| limit_file_size(dir.path(), record),
+        |record| prlimit(record.pid, "--fsize", "unlimited"),
+        "File too large",
+    );
+}
+
+/// Limits `hmt record`'s files to a few lines more than the largest file
+/// under `dir` has now.
+fn limit_file_size(dir: &Path, record: &RecordProcess) {
+    let largest = files_under(dir)
+        .iter()
+        .map(|f| f.metadata().unwrap().len())
+        .max()
+        .unwrap_or(0);
+    prlimit(record.pid, "--fsize", &(largest + 20_000).to_string());
+}
+
+/// Where [`fill_up_and_recover`] sends `--output`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Output {
+    /// `logs/all.jsonl`
+    File,
+    /// `-`: `hmt record`'s stdout, a file in the test's directory.
+    Stdout,
+}
+
+/// Records through `hmt record -l logs --output logs/all.jsonl|-` (in
 /// `dir`) while `exhaust` makes writes fail part-way through a line, until
-/// `relieve` lets them work again. Every line in both files is whole (none
-/// torn, none glued to a fragment), lines + lost = exchanges for each file,
-/// exactly as the summary says, and the exchanges after `relieve` are all
-/// recorded. The failures are logged once (with `why`), the recovery too,
-/// and the run fails, saying how many recordings were lost.
+/// `relieve` lets them work again. Every line in the files is whole (none
+/// torn, none glued to a fragment; on stdout, at most the one line torn
+/// when writes started failing), lines + lost = exchanges for each
+/// destination, exactly as the summary says, and the exchanges after
+/// `relieve` are all recorded. The failures are logged once per
+/// destination (with `why`), the recovery too, and the run fails, saying
+/// how many recordings were lost.
 fn fill_up_and_recover(
     dir: &Path,
+    output: Output,
     exhaust: impl FnOnce(&RecordProcess),
     relieve: impl FnOnce(&RecordProcess),
     why: &str,
@@ -458,7 +489,18 @@ fn fill_up_and_recover(
     let logs = dir.join("logs");
     let upstreams = Upstreams::start(1);
     let upstream = upstreams.addrs[0];
-    let record = RecordProcess::start(dir, &["-l", "logs", "--output", "logs/all.jsonl"]);
+    let output_arg = match output {
+        Output::File => "logs/all.jsonl",
+        Output::Stdout => "-",
+    };
+    let record = RecordProcess::start(dir, &["-l", "logs", "--output", output_arg]);
+    let output_path = match output {
+        Output::File => logs.join("all.jsonl"),
+        Output::Stdout => files_under(dir)
+            .into_iter()
+            .find(|f| f.extension().is_some_and(|e| e == "stdout"))
+            .expect("hmt record's stdout file"),
+    };
     // Lines of about 6 KB, that do not end on a page boundary: a write
     // that hits the limit stops inside a line.
     let body = |i: usize| format!("{i:04} {}", "0123456789abcdef".repeat(190));
@@ -473,7 +515,7 @@ fn fill_up_and_recover(
     }
     // Those recorded before the limit comes.
     wait_for_lines(&logs.join(file_of(upstream)), BEFORE);
-    wait_for_lines(&logs.join("all.jsonl"), BEFORE);
+    wait_for_lines(&output_path, BEFORE);
     exhaust(&record);
     for i in 0..DURING {
         send("during", i);
@@ -487,16 +529,30 @@ fn fill_up_and_recover(
 
     let out = record.stop();
     let sent = BEFORE + DURING + AFTER;
-    let host_file = logs.join(file_of(upstream));
-    let all = logs.join("all.jsonl");
+    let output_name = match output {
+        Output::File => "logs/all.jsonl",
+        Output::Stdout => "stdout",
+    };
     let mut total_lost = 0;
-    for (destination, path) in [("logs", &host_file), ("logs/all.jsonl", &all)] {
-        let recorded = recorded_urls(path);
+    for (destination, path) in [
+        ("logs", logs.join(file_of(upstream))),
+        (output_name, output_path),
+    ] {
+        let (recorded, torn) = if destination == "stdout" {
+            stream_urls(&std::fs::read_to_string(&path).unwrap())
+        } else {
+            (recorded_urls(&path), 0)
+        };
         let (delivered, lost) = sink_summary(&out, destination);
+        // A write that fails at the limit stops inside a line (the lines
+        // are not all of one length, and the limit is not a multiple of
+        // any): stdout keeps that one, torn, on a line of its own.
+        let want_torn = usize::from(destination == "stdout");
+        assert_eq!(torn, want_torn, "{destination}: torn lines");
         assert_eq!(
             recorded.len(),
             delivered,
-            "{destination}: the summary counts every line"
+            "{destination}: the summary counts every whole line"
         );
         assert_eq!(
             delivered + lost,
@@ -542,8 +598,31 @@ fn fill_up_and_recover(
         assert_eq!(
             out.stderr.matches(text).count(),
             count,
-            "{text:?} once per file:\n{}",
+            "{text:?} once per destination:\n{}",
             out.stderr
         );
     }
+}
+
+/// The request URLs of the valid http-types lines of a stream that cannot
+/// be cut back (stdout), and how many lines are not valid (torn). Every
+/// line, torn or not, must end with a newline: a record is never glued to
+/// a fragment.
+fn stream_urls(text: &str) -> (Vec<String>, usize) {
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "a line without its end"
+    );
+    let validator = http_types_validator();
+    let mut urls = Vec::new();
+    let mut torn = 0;
+    for line in text.lines() {
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(value) if validator.is_valid(&value) => {
+                urls.push(value["request"]["url"].as_str().unwrap_or("?").to_owned());
+            }
+            _ => torn += 1,
+        }
+    }
+    (urls, torn)
 }
