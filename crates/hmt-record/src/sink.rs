@@ -333,15 +333,12 @@ impl LineFile {
             })?;
             *state = FileState::Open(AppendFile::new(file));
         }
-        let file = match &mut *state {
-            FileState::Open(file) => file,
-            FileState::Closed => {
-                return Err(Partial {
-                    stored: 0,
-                    error: SinkError::Closed(self.path.display().to_string()),
-                });
-            }
-            FileState::Unopened => unreachable!("opened above"),
+        // Unopened cannot be left by now; Closed refuses.
+        let FileState::Open(file) = &mut *state else {
+            return Err(Partial {
+                stored: 0,
+                error: SinkError::Closed(self.path.display().to_string()),
+            });
         };
         let (stored, error) = file.append(lines);
         delivered.fetch_add(stored as u64, Ordering::SeqCst);
@@ -427,11 +424,12 @@ fn out_of_handles(error: &SinkError) -> bool {
 ///
 /// # Write errors
 ///
-/// A write that fails part-way (the disk full) leaves whole lines or
-/// nothing: the partial line is cut off at once (see
-/// [`AppendFile::append`]), the records written before it count as
-/// delivered and the rest as lost, and once there is room again the next
-/// records are written as usual, each on its own line.
+/// A write that fails part-way (the disk full, a file-size limit) leaves
+/// whole lines or nothing: the partial line is cut off at once, the
+/// records written before it count as delivered and the rest as lost, and
+/// once there is room again the next records are written as usual, each on
+/// its own line. (Cutting assumes no other process appends to the file: the
+/// last bytes of the file are taken to be this sink's fragment.)
 pub struct HostFiles {
     dir: PathBuf,
     max_open: usize,
@@ -444,8 +442,8 @@ pub struct HostFiles {
     lost: AtomicU64,
 }
 
-/// How many retired files `close` will reopen to sync; past that, a file is
-/// synced when it is retired.
+/// How many files closed to make room `close` will reopen to sync; past
+/// that, a file is synced as it is closed. Bounds the memory kept for them.
 pub const MAX_UNSYNCED: usize = 4096;
 
 /// The files [`HostFiles`] has open, by safe name, with the time of their

@@ -312,7 +312,7 @@ fn serve(args: RunArgs) -> Result<()> {
     }
     if lost > 0 {
         bail!(
-            "{lost} recording{} could not be stored (see above)",
+            "{lost} recording{} could not be stored (counted per destination; see above)",
             plural(lost)
         );
     }
@@ -344,7 +344,7 @@ fn survive_file_size_limit() {
         )
     ))]
     if let Err(error) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(25)) {
-        tracing::debug!(%error, "SIGXFSZ not handled; a file-size limit will stop the recorder");
+        tracing::warn!(%error, "SIGXFSZ not handled; a file-size limit will stop the recorder");
     }
 }
 
