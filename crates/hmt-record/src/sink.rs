@@ -351,13 +351,13 @@ impl LineFile {
         }
     }
 
-    /// Whether the file may be closed to make room: not when a partial line
-    /// still has to be cut off its end (only this handle knows how long it
-    /// is).
-    fn can_retire(&self) -> bool {
+    /// Whether the file may be closed to make room (not when a partial line
+    /// still has to be cut off its end: only this handle knows how long it
+    /// is), and if so, whether closing it frees a handle.
+    fn retirable(&self) -> Option<bool> {
         match &*lock(&self.state) {
-            FileState::Open(file) => file.torn == 0,
-            FileState::Unopened | FileState::Closed => true,
+            FileState::Open(file) => (file.torn == 0).then_some(true),
+            FileState::Unopened | FileState::Closed => Some(false),
         }
     }
 
@@ -463,12 +463,19 @@ struct Slot {
 impl OpenFiles {
     /// Takes out the least recently used file that no writer holds (only
     /// this map does, and it is the only place files are handed out from)
-    /// and that can be closed now.
-    fn take_idle(&mut self) -> Option<Arc<LineFile>> {
+    /// and that can be closed now; with `frees_handle`, only one whose
+    /// closing frees a handle.
+    fn take_idle(&mut self, frees_handle: bool) -> Option<Arc<LineFile>> {
         let name = self
             .files
             .iter()
-            .filter(|(_, slot)| Arc::strong_count(&slot.file) == 1 && slot.file.can_retire())
+            .filter(|(_, slot)| {
+                Arc::strong_count(&slot.file) == 1
+                    && slot
+                        .file
+                        .retirable()
+                        .is_some_and(|frees| frees || !frees_handle)
+            })
             .min_by_key(|(_, slot)| slot.used)
             .map(|(name, _)| name.clone())?;
         self.files.remove(&name).map(|slot| slot.file)
@@ -529,7 +536,7 @@ impl HostFiles {
                 return Ok(Arc::clone(&slot.file));
             }
             let retired = if open.files.len() >= self.max_open {
-                open.take_idle()
+                open.take_idle(false)
             } else {
                 None
             };
@@ -548,9 +555,12 @@ impl HostFiles {
         Ok(file)
     }
 
-    /// Closes the least recently used idle file; whether there was one.
+    /// Closes the least recently used idle file that holds a handle;
+    /// whether there was one.
     fn retire_idle(&self) -> bool {
-        let idle = lock(&self.open).as_mut().and_then(OpenFiles::take_idle);
+        let idle = lock(&self.open)
+            .as_mut()
+            .and_then(|open| open.take_idle(true));
         match idle {
             Some(file) => {
                 self.retire(&file);
