@@ -233,10 +233,37 @@ impl Proxy {
         let listen_addr = listener.local_addr()?;
         shared.destinations.listening_on(listen_addr);
         tokio::pin!(shutdown);
+        // A spell of failing accepts (out of file handles), logged when it
+        // starts and when it is over, not for each failure: retrying every
+        // few milliseconds would flood the log. At the limit, accepts
+        // alternate between failing and working as connections close, so
+        // the spell is over only once none has failed for `ACCEPT_CALM`.
+        struct Refusing {
+            since: tokio::time::Instant,
+            last: tokio::time::Instant,
+            failures: u64,
+        }
+        const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+        const ACCEPT_CALM: Duration = Duration::from_secs(1);
+        let mut refusing: Option<Refusing> = None;
         loop {
+            let calm = async {
+                match &refusing {
+                    Some(r) => tokio::time::sleep_until(r.last + ACCEPT_CALM).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
+                () = calm => if let Some(r) = refusing.take() {
+                    tracing::info!(
+                        "accepting connections again, after {} failed accept{} over {:.1?}",
+                        r.failures,
+                        if r.failures == 1 { "" } else { "s" },
+                        r.last.duration_since(r.since)
+                    );
+                },
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _peer)) => {
                         let _ = stream.set_nodelay(true);
@@ -248,10 +275,26 @@ impl Proxy {
                         tokio::spawn(relay::serve(shared.clone(), stream, origin, watch));
                     }
                     Err(e) => {
-                        // Out of file descriptors and the like: per
-                        // connection, so keep going, without spinning.
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        // Out of file handles (EMFILE, ENFILE) and the
+                        // like: the connections already accepted are still
+                        // served, and as they close, handles free up. The
+                        // waiting client stays in the listen queue, so
+                        // retry, without spinning.
+                        let now = tokio::time::Instant::now();
+                        match &mut refusing {
+                            Some(r) => {
+                                r.failures += 1;
+                                r.last = now;
+                            }
+                            None => {
+                                tracing::warn!(
+                                    "cannot accept connections: {e} (the connections already \
+                                     open are still served; retrying every {ACCEPT_RETRY:?})"
+                                );
+                                refusing = Some(Refusing { since: now, last: now, failures: 1 });
+                            }
+                        }
+                        tokio::time::sleep(ACCEPT_RETRY).await;
                     }
                 },
             }

@@ -78,6 +78,11 @@ struct RunArgs {
     /// Write one `<host>-recordings.jsonl` per upstream host here.
     #[arg(short = 'l', long = "log-dir", value_name = "DIR")]
     log_dir: Option<PathBuf>,
+    /// Keep at most this many per-host files open at once (the least recently
+    /// used is closed, and reopened when its host comes back).
+    #[arg(long, value_name = "N", default_value_t = HostFiles::DEFAULT_MAX_OPEN as u16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    max_open_files: u16,
     /// Also write every recording to this file, or `-` for stdout.
     #[arg(long, value_name = "FILE|-")]
     output: Option<String>,
@@ -207,12 +212,14 @@ fn serve(args: RunArgs) -> Result<()> {
     let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
     let mut sink_names = Vec::new();
     if args.log_dir.is_some() || (args.output.is_none() && args.sinks.is_empty()) {
-        sinks.push(Arc::new(HostFiles::new(&log_dir)?));
+        sinks.push(Arc::new(
+            HostFiles::new(&log_dir)?.with_max_open(usize::from(args.max_open_files)),
+        ));
         sink_names.push(format!("{}/", log_dir.display()));
     }
     match args.output.as_deref() {
         Some("-") => {
-            sinks.push(Arc::new(OutputFile::stdout()));
+            sinks.push(Arc::new(OutputFile::stdout()?));
             sink_names.push("stdout".into());
         }
         Some(path) => {
@@ -265,6 +272,7 @@ fn serve(args: RunArgs) -> Result<()> {
     let grace = args.grace;
     let address = SocketAddr::new(args.bind, args.port);
     let report = runtime.block_on(async {
+        survive_file_size_limit();
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
@@ -306,10 +314,12 @@ fn serve(args: RunArgs) -> Result<()> {
         plural(counts.upstream_errors),
     );
     let mut failed = false;
+    let mut lost = 0;
     for sink in closed {
         match sink {
             Ok(report) => {
                 failed |= report.lost > 0;
+                lost += report.lost;
                 eprintln!("hmt record: {report}");
             }
             Err(error) => {
@@ -318,10 +328,42 @@ fn serve(args: RunArgs) -> Result<()> {
             }
         }
     }
+    if lost > 0 {
+        bail!(
+            "{lost} recording{} could not be stored (counted per destination; see above)",
+            plural(lost)
+        );
+    }
     if failed {
         bail!("some recordings could not be stored (see above)");
     }
     Ok(())
+}
+
+/// Makes a file-size limit (`ulimit -f`) a write error instead of a signal
+/// that kills the recorder: by default SIGXFSZ ends the process, with
+/// every exchange in flight, where the sinks would handle the EFBIG the
+/// write gets otherwise (keep whole lines, count the rest as lost, carry
+/// on). Tokio's handler, once installed, stays for the process's life.
+fn survive_file_size_limit() {
+    // SIGXFSZ: 25 on Linux (x86, Arm, RISC-V) and macOS; tokio names no
+    // kind for it.
+    #[cfg(any(
+        target_os = "macos",
+        all(
+            target_os = "linux",
+            any(
+                target_arch = "x86_64",
+                target_arch = "x86",
+                target_arch = "aarch64",
+                target_arch = "arm",
+                target_arch = "riscv64"
+            )
+        )
+    ))]
+    if let Err(error) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(25)) {
+        tracing::warn!(%error, "SIGXFSZ not handled; a file-size limit will stop the recorder");
+    }
 }
 
 /// A fresh key per run: the same secret gets the same placeholder within a
