@@ -37,7 +37,7 @@ use crate::shutdown::{Lifecycle, Phase, Watch};
 use crate::stall::Stalling;
 use crate::upstream::{Reuse, Upstream, UpstreamBody, UpstreamError, Upstreams};
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HOST, HeaderValue, VIA};
+use http::header::{CONNECTION, CONTENT_TYPE, HOST, HeaderValue, UPGRADE, VIA};
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
@@ -422,6 +422,11 @@ async fn forward(
     arrival: Arrival,
 ) -> Response<ProxyBody> {
     let config = &shared.config;
+    let mut request = request;
+    // A protocol switch (WebSocket and the like): the client's side of the
+    // connection is taken now, and handed over if the upstream agrees.
+    let upgrade =
+        switch_asked(&request).map(|protocols| (protocols, hyper::upgrade::on(&mut request)));
     let (parts, body) = request.into_parts();
     let authority = target.authority();
     let recorded = hmt_types::Method::parse(parts.method.as_str()).map(|method| {
@@ -450,6 +455,10 @@ async fn forward(
     if config.add_via {
         headers.append(VIA, via(parts.version));
     }
+    if let Some((protocols, _)) = &upgrade {
+        headers.insert(UPGRADE, protocols.clone());
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    }
     let mut upstream_request = Request::new(body.boxed());
     *upstream_request.method_mut() = parts.method;
     *upstream_request.uri_mut() = uri;
@@ -471,18 +480,90 @@ async fn forward(
         delivered: shared.exchanges.clone(),
         in_flight: conn.watch.token(),
     }));
-    let result = conn
-        .upstreams
-        .send(&shared.upstream, &target, upstream_request)
-        .await;
+    let result = match upgrade {
+        Some((_, client_side)) => shared
+            .upstream
+            .upgrade(&target, upstream_request)
+            .await
+            .map(|response| (response, None, Some(client_side))),
+        None => conn
+            .upstreams
+            .send(&shared.upstream, &target, upstream_request)
+            .await
+            .map(|(response, reuse)| (response, reuse, None)),
+    };
     let pending = guard.0.take().map(|mut pending| {
         pending.latency = arrival.instant.elapsed();
         pending
     });
     match result {
-        Ok((response, reuse)) => respond(config, response, pending, reuse),
+        Ok((response, _, Some(client_side)))
+            if response.status() == StatusCode::SWITCHING_PROTOCOLS =>
+        {
+            switch_protocols(response, client_side, pending, conn.watch.clone())
+        }
+        Ok((response, reuse, _)) => respond(config, response, pending, reuse),
         Err(e) => upstream_failed(shared, &target, &e, pending).0,
     }
+}
+
+/// The protocols an HTTP/1.1 request asks to switch to (`Upgrade`, with
+/// `Connection: upgrade`), if it does.
+fn switch_asked(request: &Request<Incoming>) -> Option<HeaderValue> {
+    if request.version() != Version::HTTP_11 {
+        return None;
+    }
+    let asked = request
+        .headers()
+        .get_all(CONNECTION)
+        .iter()
+        .flat_map(|v| hop::tokens(v.as_bytes()))
+        .any(|t| t.eq_ignore_ascii_case(b"upgrade"));
+    asked
+        .then(|| request.headers().get(UPGRADE).cloned())
+        .flatten()
+}
+
+/// The upstream agreed to switch protocols: the `101` goes to the client
+/// with its `Upgrade` and `Connection` fields, the handshake is recorded,
+/// and from then on bytes are copied both ways untouched, as the relay
+/// does for plain-HTTP upstreams.
+fn switch_protocols(
+    mut response: Response<Incoming>,
+    client_side: hyper::upgrade::OnUpgrade,
+    pending: Option<Pending>,
+    watch: Watch,
+) -> Response<ProxyBody> {
+    let upstream_side = hyper::upgrade::on(&mut response);
+    let (mut parts, _) = response.into_parts();
+    if let Some(mut pending) = pending {
+        pending.status = parts.status.as_u16();
+        pending.response_headers = fields(&parts.headers);
+        pending.complete(Default::default(), false);
+    }
+    let protocols = parts.headers.get(UPGRADE).cloned();
+    hop::strip(&mut parts.headers);
+    if let Some(protocols) = protocols {
+        parts.headers.insert(UPGRADE, protocols);
+    }
+    parts
+        .headers
+        .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    tokio::spawn(async move {
+        let sides = async { tokio::try_join!(client_side, upstream_side) };
+        match sides.await {
+            Ok((client, upstream)) => {
+                splice(TokioIo::new(client), TokioIo::new(upstream), watch).await
+            }
+            Err(e) => tracing::debug!("protocol switch failed: {e}"),
+        }
+    });
+    Response::from_parts(
+        parts,
+        Empty::<Bytes>::new()
+            .map_err(|never| match never {})
+            .boxed(),
+    )
 }
 
 /// The problem response, and its body, for an upstream that gave no
@@ -636,13 +717,22 @@ async fn intercept(
 }
 
 /// Copies bytes both ways between the client and the CONNECT target.
-async fn tunnel(upgrade: hyper::upgrade::OnUpgrade, mut upstream: TcpStream, mut watch: Watch) {
-    let copy = async {
-        let mut client = TokioIo::new(upgrade.await.map_err(std::io::Error::other)?);
-        tokio::io::copy_bidirectional(&mut client, &mut upstream).await
-    };
+async fn tunnel(upgrade: hyper::upgrade::OnUpgrade, upstream: TcpStream, watch: Watch) {
+    match upgrade.await {
+        Ok(client) => splice(TokioIo::new(client), upstream, watch).await,
+        Err(e) => tracing::debug!("tunnel ended: {e}"),
+    }
+}
+
+/// Copies bytes both ways until either side closes or the proxy's grace
+/// period is over.
+async fn splice<A, B>(mut a: A, mut b: B, mut watch: Watch)
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
     tokio::select! {
-        result = copy => if let Err(e) = result {
+        result = tokio::io::copy_bidirectional(&mut a, &mut b) => if let Err(e) = result {
             tracing::debug!("tunnel ended: {e}");
         },
         () = watch.reached(Phase::Abort) => {}

@@ -71,6 +71,9 @@ pub(crate) struct UpstreamError {
 /// How to reach upstreams; shared by every connection.
 pub(crate) struct Upstream {
     tls: tokio_rustls::TlsConnector,
+    /// The same TLS settings offering only HTTP/1.1: a protocol switch
+    /// (`Upgrade`) exists only there.
+    tls_http1: tokio_rustls::TlsConnector,
     http1: http1::Builder,
     http2: http2::Builder<TokioExecutor>,
     connect_timeout: Duration,
@@ -85,7 +88,9 @@ impl Upstream {
         destinations: Arc<Destinations>,
     ) -> Result<Upstream, ProxyError> {
         let mut tls = tls_config(config, provider)?;
+        let mut tls_http1 = tls.clone();
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        tls_http1.alpn_protocols = vec![b"http/1.1".to_vec()];
         let mut http1 = http1::Builder::new();
         // Header names go out in the case they came in (the request's
         // extensions carry hyper's record of it); `Host` is set by the
@@ -95,12 +100,88 @@ impl Upstream {
         http2.timer(TokioTimer::new());
         Ok(Upstream {
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+            tls_http1: tokio_rustls::TlsConnector::from(Arc::new(tls_http1)),
             http1,
             http2,
             connect_timeout: config.connect_timeout,
             response_timeout: config.response_timeout,
             destinations,
         })
+    }
+
+    /// Sends a request that asks to switch protocols (`Upgrade`) on a new
+    /// HTTP/1.1 connection of its own, and waits for the response head. If
+    /// the upstream answers `101`, the connection is handed over through
+    /// `hyper::upgrade::on(&mut response)`; it never goes to a pool.
+    pub async fn upgrade(
+        &self,
+        target: &Target,
+        request: Request<UpstreamBody>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let attempt = async {
+            let tcp = connect_tcp(
+                &target.host,
+                target.port,
+                self.connect_timeout,
+                &self.destinations,
+            )
+            .await?;
+            let (mut sender, conn) = if target.https {
+                let host = target.host.trim_start_matches('[').trim_end_matches(']');
+                let name = ServerName::try_from(host)
+                    .map_err(|e| UpstreamError {
+                        status: StatusCode::BAD_GATEWAY,
+                        detail: format!("invalid TLS server name {host:?}: {e}"),
+                    })?
+                    .to_owned();
+                let tls = self
+                    .tls_http1
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| classify(&Cause("TLS handshake", e)))?;
+                let (sender, conn) = self
+                    .http1
+                    .handshake::<_, UpstreamBody>(TokioIo::new(tls))
+                    .await
+                    .map_err(|e| classify(&e))?;
+                (
+                    sender,
+                    Box::pin(async move { conn.with_upgrades().await }) as UpgradeConn,
+                )
+            } else {
+                let (sender, conn) = self
+                    .http1
+                    .handshake::<_, UpstreamBody>(TokioIo::new(tcp))
+                    .await
+                    .map_err(|e| classify(&e))?;
+                (
+                    sender,
+                    Box::pin(async move { conn.with_upgrades().await }) as UpgradeConn,
+                )
+            };
+            // Its own task: after a 101 the connection outlives the request.
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!("upgrade connection ended: {e}");
+                }
+            });
+            let mut request = request;
+            // HTTP/1 wants the path alone on the request line.
+            if let Some(path) = request.uri().path_and_query().cloned() {
+                *request.uri_mut() = Uri::from(path);
+            }
+            sender.send_request(request).await.map_err(|e| classify(&e))
+        };
+        match tokio::time::timeout(self.response_timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(UpstreamError {
+                status: StatusCode::GATEWAY_TIMEOUT,
+                detail: format!(
+                    "no response headers within {} ms",
+                    self.response_timeout.as_millis()
+                ),
+            }),
+        }
     }
 
     /// Opens a connection to `target`: TCP (within the connect timeout),
@@ -173,6 +254,9 @@ impl Upstream {
         Ok(Sender::H1(sender))
     }
 }
+
+/// An HTTP/1 connection that may switch protocols, run by its own task.
+type UpgradeConn = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
 
 /// An upstream connection's future, run by a [`Driver`].
 type ConnFuture = Pin<Box<dyn Future<Output = ()> + Send>>;

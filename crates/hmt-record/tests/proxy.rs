@@ -130,13 +130,13 @@ impl Upstream {
                         Some(acceptor) => {
                             if let Ok(stream) = acceptor.accept(stream).await {
                                 let _ = builder
-                                    .serve_connection(TokioIo::new(stream), service)
+                                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
                                     .await;
                             }
                         }
                         None => {
                             let _ = builder
-                                .serve_connection(TokioIo::new(stream), service)
+                                .serve_connection_with_upgrades(TokioIo::new(stream), service)
                                 .await;
                         }
                     }
@@ -188,6 +188,28 @@ async fn upstream_handle(state: Arc<UpstreamState>, req: Request<Incoming>) -> R
             .header("x-upstream", "yes")
             .body(full(r#"{"ok":true,"items":[1,2,3]}"#))
             .unwrap(),
+        // Switches to an echo protocol: what comes is sent back upper-cased.
+        "ws" => {
+            let mut req = req;
+            let switched = hyper::upgrade::on(&mut req);
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let Ok(io) = switched.await else { return };
+                let mut io = TokioIo::new(io);
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = io.read(&mut buf).await {
+                    if n == 0 || io.write_all(&buf[..n].to_ascii_uppercase()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            Response::builder()
+                .status(101)
+                .header("upgrade", "websocket")
+                .header("connection", "Upgrade")
+                .body(full(""))
+                .unwrap()
+        }
         "gzip" => Response::builder()
             .header("content-type", "text/plain")
             .header("content-encoding", "gzip")
@@ -1298,6 +1320,90 @@ async fn expect_continue_uploads_are_recorded_whole_or_marked_incomplete() {
         "{:?}",
         c.exchange
     );
+    proxy.shutdown().await;
+}
+
+/// A protocol switch (WebSocket) to an https upstream, and inside an
+/// intercepted CONNECT, goes through hyper's path: the `101` reaches the
+/// client, the handshake is recorded, then bytes flow both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrades_to_https_upstreams_and_inside_connect_become_tunnels() {
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+    async fn switch_and_echo(mut io: impl AsyncRead + AsyncWrite + Unpin, path: &str) {
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        io.write_all(request.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            tokio::time::timeout(WAIT, io.read_exact(&mut byte))
+                .await
+                .unwrap()
+                .unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 101"), "{head}");
+        assert!(head.contains("upgrade: websocket"), "{head}");
+        for message in ["frame one", "frame two"] {
+            io.write_all(message.as_bytes()).await.unwrap();
+            let mut echo = vec![0; message.len()];
+            tokio::time::timeout(WAIT, io.read_exact(&mut echo))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(echo, message.to_ascii_uppercase().as_bytes());
+        }
+    }
+
+    let upstream = Upstream::tls().await;
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca = Arc::new(CertificateAuthority::load_or_create(ca_dir.path()).unwrap());
+    let config = ProxyConfig {
+        ca: Some(ca.clone()),
+        ..config_for(&upstream)
+    };
+    let proxy = RunningProxy::start(config).await;
+    let port = upstream.addr.port();
+
+    // Path routing to an https upstream.
+    let client = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    switch_and_echo(client, &format!("/https://localhost:{port}/ws")).await;
+
+    // Inside an intercepted CONNECT.
+    let mut client = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    let connect = format!("CONNECT localhost:{port} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n");
+    client.write_all(connect.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        client.read_exact(&mut byte).await.unwrap();
+        answer.push(byte[0]);
+    }
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.cert_der().clone()).unwrap();
+    let tls = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(tls))
+        .connect("localhost".try_into().unwrap(), client)
+        .await
+        .unwrap();
+    switch_and_echo(tls, "/ws").await;
+
+    let captured = proxy.recorder.wait_for(2).await;
+    assert_eq!(captured.len(), 2);
+    for c in &captured {
+        assert_eq!(c.exchange.response.as_ref().unwrap().status, 101);
+        assert_eq!(c.exchange.request.pathname, "/ws");
+        assert_eq!(
+            c.exchange.request.headers.get_all_ignore_case("upgrade"),
+            ["websocket"]
+        );
+    }
     proxy.shutdown().await;
 }
 
