@@ -22,6 +22,7 @@ mod relay;
 pub mod route;
 mod shutdown;
 pub mod sink;
+mod trust;
 mod upstream;
 
 pub use ca::{CaError, CertificateAuthority};
