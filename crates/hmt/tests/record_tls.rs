@@ -633,3 +633,27 @@ fn binding_beyond_loopback_warns_unless_allowed() {
         }
     }
 }
+
+// ---- found while writing these --------------------------------------------------------------------------
+
+/// The tests above stop hmt as soon as `record.json` names it, as a script
+/// would; the signal handlers were once installed only after that, and a
+/// quick SIGTERM killed the recorder outright, with no summary and nothing
+/// flushed. The window was short: of 60 rounds, about every other run of
+/// this test hit it.
+#[test]
+fn sigterm_as_soon_as_the_recorder_is_announced_stops_it_cleanly() {
+    for round in 0..60 {
+        let work = tempdir();
+        let hmt = RecordProcess::start(work.path(), &[]);
+        let out = hmt.stop();
+        assert_eq!(out.code, Some(0), "round {round}: {}", out.stderr);
+        assert!(
+            out.summary()
+                .first()
+                .is_some_and(|l| l.starts_with("hmt record: 0 exchanges proxied")),
+            "round {round}: {}",
+            out.stderr
+        );
+    }
+}
