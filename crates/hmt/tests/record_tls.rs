@@ -592,7 +592,24 @@ fn the_ca_key_is_created_0600_and_refused_when_others_may_read_it() {
 
 // ---- listening beyond loopback ----------------------------------------------------------------
 
-const REMOTE_WARNING: &str = "anyone who can reach port";
+const REMOTE_WARNING: &str = "anyone who can reach its port";
+
+/// The warning for a listener on `at`.
+fn remote_warning(at: &str) -> String {
+    format!(
+        "warning: hmt record listens on {at}, beyond this machine: anyone who can reach its \
+         port can use the proxy to reach any host this machine can (your internal network \
+         included), and sees the traffic it records. Use --bind 127.0.0.1 (the default), or \
+         pass --allow-remote if that is what you want."
+    )
+}
+
+fn warnings(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains(REMOTE_WARNING))
+        .collect()
+}
 
 #[test]
 fn binding_beyond_loopback_warns_unless_allowed() {
@@ -610,28 +627,57 @@ fn binding_beyond_loopback_warns_unless_allowed() {
         let port = hmt.addr.port();
         let out = hmt.stop();
         assert_eq!(out.code, Some(0), "{args:?}: {}", out.stderr);
-        let warnings: Vec<&str> = out
-            .stderr
-            .lines()
-            .filter(|l| l.contains(REMOTE_WARNING))
-            .collect();
         if warns {
             assert_eq!(
-                warnings,
-                [format!(
-                    "warning: hmt record listens on 0.0.0.0:{port}, beyond this machine: anyone \
-                     who can reach port {port} can use the proxy to reach any host this machine \
-                     can (your internal network included), and sees the traffic it records. Use \
-                     --bind 127.0.0.1 (the default), or pass --allow-remote if that is what you \
-                     want."
-                )],
+                warnings(&out.stderr),
+                [remote_warning(&format!("0.0.0.0:{port}"))],
                 "{args:?}: {}",
                 out.stderr
             );
         } else {
-            assert!(warnings.is_empty(), "{args:?}: {}", out.stderr);
+            assert!(warnings(&out.stderr).is_empty(), "{args:?}: {}", out.stderr);
         }
     }
+}
+
+#[test]
+fn a_daemon_beyond_loopback_warns_where_the_user_sees_it() {
+    let work = tempdir();
+    let home = work.path().join("home");
+    let _guard = HomeGuard(home.clone());
+    let out = run_hmt(
+        work.path(),
+        &home,
+        &["record", "-d", "-p", "0", "--bind", "0.0.0.0"],
+        WAIT,
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        warnings(&out.stderr),
+        [remote_warning("0.0.0.0")],
+        "{}",
+        out.stderr
+    );
+    let stop = run_hmt(
+        work.path(),
+        &home,
+        &["record", "stop"],
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(stop.code, Some(0), "{}", stop.stderr);
+    // The detached recorder's log has it too, with the port it got.
+    let log = std::fs::read_to_string(home.join("record.log")).unwrap();
+    let port = out
+        .stdout
+        .split("0.0.0.0:")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("hmt record -d names its address: {}", out.stdout));
+    assert_eq!(
+        warnings(&log),
+        [remote_warning(&format!("0.0.0.0:{port}"))],
+        "{log}"
+    );
 }
 
 // ---- found while writing these --------------------------------------------------------------------------

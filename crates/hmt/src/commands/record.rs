@@ -163,12 +163,18 @@ fn warn_if_remote(args: &RunArgs, address: SocketAddr) {
     if args.allow_remote || address.ip().to_canonical().is_loopback() {
         return;
     }
+    // Port 0 (any free port) is only known once bound; before that, the
+    // address alone.
+    let at = if address.port() == 0 {
+        address.ip().to_string()
+    } else {
+        address.to_string()
+    };
     eprintln!(
-        "warning: hmt record listens on {address}, beyond this machine: anyone who can reach \
-         port {port} can use the proxy to reach any host this machine can (your internal \
-         network included), and sees the traffic it records. Use --bind 127.0.0.1 (the \
-         default), or pass --allow-remote if that is what you want.",
-        port = address.port(),
+        "warning: hmt record listens on {at}, beyond this machine: anyone who can reach its \
+         port can use the proxy to reach any host this machine can (your internal network \
+         included), and sees the traffic it records. Use --bind 127.0.0.1 (the default), or \
+         pass --allow-remote if that is what you want."
     );
 }
 
