@@ -103,7 +103,7 @@ impl UpstreamVerifier {
                 .add(cert.der.clone())
                 .map_err(|e| ProxyError::UpstreamCa {
                     path: cert.path.clone(),
-                    message: format!("cannot be used as a CA: {}", error_words(&e)),
+                    message: format!("cannot be trusted as a CA: {}", error_words(&e)),
                 })?;
         }
         let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
@@ -116,8 +116,8 @@ impl UpstreamVerifier {
         })
     }
 
-    /// The given certificate `end_entity` is (see [`UpstreamVerifier`]),
-    /// accepted if it names `server_name` and is valid at `now`.
+    /// Accepts `given`, which the server sent, if it names `server_name`
+    /// and is valid at `now`.
     fn verify_pinned(
         &self,
         given: &Given,
@@ -125,12 +125,9 @@ impl UpstreamVerifier {
         now: UnixTime,
     ) -> Result<(), Refused> {
         let file = given.path.display();
-        let parsed = ParsedCertificate::try_from(&given.der).map_err(|e| {
-            Refused(format!(
-                "{file}: the certificate cannot be parsed: {}",
-                error_words(&e)
-            ))
-        })?;
+        // Parsed once already, when the file was read.
+        let parsed = ParsedCertificate::try_from(&given.der)
+            .map_err(|e| Refused(format!("{file}: {}", error_words(&e))))?;
         rustls::client::verify_server_name(&parsed, server_name).map_err(|e| match e {
             rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
                 presented,
@@ -220,11 +217,13 @@ impl UpstreamVerifier {
                     names(presented),
                     expected.to_str()
                 ),
-                CertificateError::Other(OtherError(inner)) => {
-                    match inner.downcast_ref::<webpki::Error>() {
-                        Some(webpki::Error::CaUsedAsEndEntity) => ca_as_server,
-                        _ => format!("{what} was refused: {}", certificate_error_words(e)),
-                    }
+                CertificateError::Other(OtherError(inner))
+                    if matches!(
+                        inner.downcast_ref::<webpki::Error>(),
+                        Some(webpki::Error::CaUsedAsEndEntity)
+                    ) =>
+                {
+                    ca_as_server
                 }
                 e => format!("{what} {}", certificate_error_words(e)),
             },
@@ -374,9 +373,12 @@ fn plain_name(name: &str) -> &str {
         .unwrap_or(name)
 }
 
+/// What is wrong, as a clause ("the certificate has expired").
 fn error_words(error: &rustls::Error) -> String {
     match error {
-        rustls::Error::InvalidCertificate(e) => certificate_error_words(e),
+        rustls::Error::InvalidCertificate(e) => {
+            format!("the certificate {}", certificate_error_words(e))
+        }
         e => e.to_string(),
     }
 }
@@ -635,10 +637,21 @@ mod tests {
             rcgen::KeyPair::generate().unwrap().serialize_pem(),
         )
         .unwrap();
+        let not_der = dir.path().join("not-der.pem");
+        std::fs::write(
+            &not_der,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
         for (path, words) in [
             (&missing, "cannot read it: No such file or directory"),
             (&empty, "holds no PEM certificate"),
             (&key_only, "holds no PEM certificate"),
+            (
+                &not_der,
+                "certificate 1 of the file cannot be parsed: \
+                 the certificate is not a valid X.509 certificate",
+            ),
         ] {
             let error = UpstreamVerifier::new(std::slice::from_ref(path), provider.clone())
                 .unwrap_err()
