@@ -222,8 +222,13 @@ impl rustls::server::ResolvesServerCert for Impostor {
 }
 
 /// An HTTPS server on 127.0.0.1 presenting `cert` (a copy of someone
-/// else's certificate) but signing the handshake with `key`, another key.
-fn impostor_server(cert: &Path, key: &Path) -> (tokio::runtime::Runtime, SocketAddr) {
+/// else's certificate) but signing the handshake with `key`, another key,
+/// speaking only TLS `version`.
+fn impostor_server(
+    cert: &Path,
+    key: &Path,
+    version: &'static rustls::SupportedProtocolVersion,
+) -> (tokio::runtime::Runtime, SocketAddr) {
     install_crypto();
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .unwrap()
@@ -231,7 +236,7 @@ fn impostor_server(cert: &Path, key: &Path) -> (tokio::runtime::Runtime, SocketA
         .unwrap();
     let key = PrivateKeyDer::from_pem_file(key).unwrap();
     let signing = rustls::crypto::ring::sign::any_supported_type(&key).unwrap();
-    let config = rustls::ServerConfig::builder()
+    let config = rustls::ServerConfig::builder_with_protocol_versions(&[version])
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(Impostor(Arc::new(
             rustls::sign::CertifiedKey::new(certs, signing),
@@ -399,7 +404,10 @@ fn upstream_ca_refuses_what_the_user_did_not_give_with_a_readable_502() {
     let (_rt_given, given_addr) = https_server(&given, "the given server");
     // Has a copy of the given certificate (certificates are public), not
     // its key.
-    let (_rt_impostor, impostor_addr) = impostor_server(&given.cert, &other.key);
+    let (_rt_impostor13, impostor13_addr) =
+        impostor_server(&given.cert, &other.key, &rustls::version::TLS13);
+    let (_rt_impostor12, impostor12_addr) =
+        impostor_server(&given.cert, &other.key, &rustls::version::TLS12);
 
     let work = tempdir();
     let ca_args: Vec<String> = [&given.cert, &wrong_name.cert, &expired.cert]
@@ -452,12 +460,18 @@ fn upstream_ca_refuses_what_the_user_did_not_give_with_a_readable_502() {
             expired.cert.display()
         )
     );
-    let detail = problem_detail("impostor", &fetch(impostor_addr));
-    assert_eq!(
-        detail,
-        "TLS handshake: the upstream's handshake signature does not verify with the key of \
-         the certificate it sent: the server does not hold that certificate's private key"
-    );
+    for (name, addr) in [
+        ("impostor, TLS 1.3", impostor13_addr),
+        ("impostor, TLS 1.2", impostor12_addr),
+    ] {
+        let detail = problem_detail(name, &fetch(addr));
+        assert_eq!(
+            detail,
+            "TLS handshake: the upstream's handshake signature does not verify with the key of \
+             the certificate it sent: the server does not hold that certificate's private key",
+            "{name}"
+        );
+    }
     // The one given and valid still goes through, in the same run.
     let ok = fetch(given_addr);
     assert_eq!((ok.status, &ok.body[..]), (200, &b"the given server"[..]));
@@ -466,8 +480,8 @@ fn upstream_ca_refuses_what_the_user_did_not_give_with_a_readable_502() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         out.summary().iter().any(
-            |l| l.starts_with("hmt record: 6 exchanges proxied, 6 recorded")
-                && l.ends_with(", 5 upstream errors")
+            |l| l.starts_with("hmt record: 7 exchanges proxied, 7 recorded")
+                && l.ends_with(", 6 upstream errors")
         ),
         "{}",
         out.stderr
