@@ -401,6 +401,13 @@ fn upstream_ca_refuses_what_the_user_did_not_give_with_a_readable_502() {
     let (_rt_leaf, other_leaf_addr) = https_server(&other_leaf, "must not be seen");
     let (_rt_name, name_addr) = https_server(&wrong_name, "must not be seen");
     let (_rt_expired, expired_addr) = https_server(&expired, "must not be seen");
+    let future = rcgen_self_signed(
+        dir.path(),
+        "future",
+        &["localhost"],
+        Some(((2090, 1, 1), (2091, 1, 1))),
+    );
+    let (_rt_future, future_addr) = https_server(&future, "must not be seen");
     let (_rt_given, given_addr) = https_server(&given, "the given server");
     // Has a copy of the given certificate (certificates are public), not
     // its key.
@@ -410,7 +417,7 @@ fn upstream_ca_refuses_what_the_user_did_not_give_with_a_readable_502() {
         impostor_server(&given.cert, &other.key, &rustls::version::TLS12);
 
     let work = tempdir();
-    let ca_args: Vec<String> = [&given.cert, &wrong_name.cert, &expired.cert]
+    let ca_args: Vec<String> = [&given.cert, &wrong_name.cert, &expired.cert, &future.cert]
         .iter()
         .flat_map(|p| ["--upstream-ca".to_owned(), p.display().to_string()])
         .collect();
@@ -422,10 +429,11 @@ fn upstream_ca_refuses_what_the_user_did_not_give_with_a_readable_502() {
     };
 
     let files = format!(
-        "{}, {}, {}",
+        "{}, {}, {}, {}",
         given.cert.display(),
         wrong_name.cert.display(),
-        expired.cert.display()
+        expired.cert.display(),
+        future.cert.display()
     );
     let detail = problem_detail("another self-signed leaf", &fetch(other_leaf_addr));
     assert_eq!(
@@ -460,6 +468,12 @@ fn upstream_ca_refuses_what_the_user_did_not_give_with_a_readable_502() {
             expired.cert.display()
         )
     );
+    let detail = problem_detail("not valid yet", &fetch(future_addr));
+    let expected = format!(
+        "TLS handshake: {}: the certificate is not valid before 2090-01-01 00:00:00 UTC (it is ",
+        future.cert.display()
+    );
+    assert!(detail.starts_with(&expected), "{detail}");
     for (name, addr) in [
         ("impostor, TLS 1.3", impostor13_addr),
         ("impostor, TLS 1.2", impostor12_addr),
@@ -480,8 +494,8 @@ fn upstream_ca_refuses_what_the_user_did_not_give_with_a_readable_502() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         out.summary().iter().any(
-            |l| l.starts_with("hmt record: 7 exchanges proxied, 7 recorded")
-                && l.ends_with(", 6 upstream errors")
+            |l| l.starts_with("hmt record: 8 exchanges proxied, 8 recorded")
+                && l.ends_with(", 7 upstream errors")
         ),
         "{}",
         out.stderr
