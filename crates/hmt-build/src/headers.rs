@@ -5,7 +5,8 @@
 //! hop-by-hop headers (RFC 9110 §7.6.1), transport details that change on
 //! every request, and tracing ids. They are left out of the spec and out of
 //! replay matching. The lists are explicit so that a user can read exactly
-//! what is dropped.
+//! what is dropped. Which headers and query parameters carry credentials is
+//! shared with `hmt record`'s redaction, in [`hmt_types::secrets`].
 
 /// Request and response headers never documented as parameters or response
 /// headers, nor used to match replayed requests (lower-case).
@@ -67,30 +68,6 @@ pub const IGNORED_HEADERS: &[&str] = &[
     "if-modified-since",
 ];
 
-/// Request headers that carry an API key (lower-case). Their values are
-/// secrets: they become a security scheme, never a parameter or example.
-pub const API_KEY_HEADERS: &[&str] = &[
-    "api-key",
-    "apikey",
-    "x-access-token",
-    "x-api-key",
-    "x-apikey",
-    "x-auth-token",
-    "x-authorization",
-    "x-token",
-];
-
-/// Query parameters that carry an API key or token.
-pub const API_KEY_QUERY: &[&str] = &[
-    "access_token",
-    "api-key",
-    "api_key",
-    "apikey",
-    "auth_token",
-    "key",
-    "token",
-];
-
 /// Whether a header (any case) is left out of the spec and of matching.
 ///
 /// Runs for every header of every exchange, so it compares ignoring case
@@ -99,20 +76,15 @@ pub fn is_ignored_header(name: &str) -> bool {
     IGNORED_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) || is_api_key_header(name)
 }
 
-/// Whether a header (any case) carries an API key.
-pub fn is_api_key_header(name: &str) -> bool {
-    let ends_with = |suffix: &str| {
-        name.len() >= suffix.len()
-            && name.as_bytes()[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
-    };
-    API_KEY_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
-        || ends_with("-api-key")
-        || ends_with("_api_key")
-}
+/// Whether a header (any case) carries an API key: its values are secrets,
+/// so it becomes a security scheme, never a parameter or example.
+/// `hmt record` redacts the same headers ([`hmt_types::secrets`]).
+pub use hmt_types::secrets::is_api_key_header;
 
-/// Whether a query parameter carries an API key.
+/// Whether a query parameter carries an API key or token; like
+/// [`is_api_key_header`], shared with `hmt record`'s redaction.
 pub fn is_api_key_query(name: &str) -> bool {
-    API_KEY_QUERY.iter().any(|k| k.eq_ignore_ascii_case(name))
+    hmt_types::secrets::is_secret_query(name)
 }
 
 /// A way a request proved who it was.
@@ -226,6 +198,25 @@ mod tests {
         );
         let names: Vec<String> = found.iter().map(Credential::scheme_name).collect();
         assert_eq!(names, ["bearerAuth", "xApiKeyHeader", "apiKeyQuery"]);
+    }
+
+    #[test]
+    fn every_header_hmt_record_redacts_stays_out_of_specs() {
+        for name in [
+            "Authorization",
+            "Proxy-Authorization",
+            "Cookie",
+            "Set-Cookie",
+            "X-Auth-Token",
+            "Api-Key",
+            "X-Client-Secret",
+        ] {
+            assert!(hmt_types::secrets::is_secret_header(name), "{name}");
+            assert!(is_ignored_header(name), "{name}");
+        }
+        for name in hmt_types::secrets::CREDENTIAL_HEADERS {
+            assert!(is_ignored_header(name), "{name}");
+        }
     }
 
     #[test]

@@ -4,68 +4,19 @@
 //! [`crate::headers`]). Bodies carry them too: a login form's password, the
 //! access token a login returns. Specs are committed and shared, so before a
 //! body becomes an example or replay data, the values of fields whose name
-//! says they are secret are replaced with [`PLACEHOLDER`]. The schema still
-//! describes the field; only the value is gone. A replayed request body
-//! holding the placeholder matches any value there.
+//! says they are secret ([`hmt_types::secrets`]) are replaced with
+//! [`PLACEHOLDER`]. The schema still describes the field; only the value is
+//! gone. A replayed request body holding the placeholder matches any value
+//! there.
 
 use serde_json::Value;
 
 /// What a secret value is replaced with.
 pub const PLACEHOLDER: &str = "hmt-redacted";
 
-/// Field names (lower-case, without `_` and `-`) whose values are secrets.
-pub const SECRET_FIELDS: &[&str] = &[
-    "accesstoken",
-    "apikey",
-    "authtoken",
-    "clientsecret",
-    "idtoken",
-    "passwd",
-    "password",
-    "privatekey",
-    "refreshtoken",
-    "secret",
-    "token",
-];
-
-/// Whether a field name says its value is a secret: `password`,
-/// `access_token`, `refreshToken`, `client-secret`, ...
-///
-/// ```
-/// use hmt_build::secrets::is_secret_field;
-/// assert!(is_secret_field("refreshToken"));
-/// assert!(is_secret_field("client_secret"));
-/// assert!(!is_secret_field("tokenType"));
-/// ```
-pub fn is_secret_field(name: &str) -> bool {
-    if name.len() > 32 {
-        return false;
-    }
-    let normalised: String = name
-        .chars()
-        .filter(|c| *c != '_' && *c != '-')
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    SECRET_FIELDS.contains(&normalised.as_str())
-}
-
-/// Whether bytes might hold a secret field, checked before parsing: most
-/// bodies don't, and parsing every body to find out would be slow.
-pub fn may_hold_secrets(body: &[u8]) -> bool {
-    const NEEDLES: [&[u8]; 5] = [b"password", b"passwd", b"secret", b"token", b"key"];
-    body.windows(3).enumerate().any(|(i, w)| {
-        matches!(
-            [
-                w[0].to_ascii_lowercase(),
-                w[1].to_ascii_lowercase(),
-                w[2].to_ascii_lowercase()
-            ],
-            [b'p', b'a', b's'] | [b's', b'e', b'c'] | [b't', b'o', b'k'] | [b'k', b'e', b'y']
-        ) && NEEDLES
-            .iter()
-            .any(|n| body.len() >= i + n.len() && body[i..i + n.len()].eq_ignore_ascii_case(n))
-    })
-}
+// Which names are secrets is shared with `hmt record`, whose redactor
+// must replace at least what a spec leaves out.
+pub use hmt_types::secrets::{SECRET_FIELDS, is_secret_field, may_hold_secrets};
 
 /// Replaces the values of secret fields anywhere in `value`; returns whether
 /// anything was replaced.

@@ -33,8 +33,8 @@ pub struct Captured {
     /// (names lower-case) but with `Host` naming the upstream; bodies as on
     /// the wire (still content-encoded), each capped at `max_body_bytes`.
     /// `meta` holds `latencyMs` and, when they apply,
-    /// `requestBodyTruncated`, `responseBodyTruncated` and
-    /// `responseIncomplete`.
+    /// `requestBodyTruncated`, `requestBodyIncomplete` (the body was not
+    /// read to its end), `responseBodyTruncated` and `responseIncomplete`.
     pub exchange: Exchange,
     /// The upstream's `host[:port]`, the port omitted when it is the
     /// scheme's default.
@@ -81,6 +81,12 @@ impl Arrival {
 pub(crate) struct BodyCopy {
     bytes: Vec<u8>,
     truncated: bool,
+    /// The body was not read to its end when the exchange was handed over:
+    /// an upstream that answered before reading it (`Expect:
+    /// 100-continue`, an early 401 or 413), or a client that left mid-way.
+    /// Recorded as `meta.requestBodyIncomplete`, so an empty or short body
+    /// is never mistaken for what the client meant to send.
+    pub(crate) unfinished: bool,
 }
 
 impl BodyCopy {
@@ -108,8 +114,14 @@ pub(crate) struct RequestTap<B> {
 }
 
 impl<B> RequestTap<B> {
-    pub fn new(inner: B, max: usize) -> (RequestTap<B>, Arc<Mutex<BodyCopy>>) {
-        let copy = Arc::new(Mutex::new(BodyCopy::default()));
+    pub fn new(inner: B, max: usize) -> (RequestTap<B>, Arc<Mutex<BodyCopy>>)
+    where
+        B: Body,
+    {
+        let copy = Arc::new(Mutex::new(BodyCopy {
+            unfinished: !inner.is_end_stream(),
+            ..BodyCopy::default()
+        }));
         let tap = RequestTap {
             inner,
             copy: copy.clone(),
@@ -133,10 +145,18 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        if let Some(Ok(frame)) = &frame
-            && let Some(data) = frame.data_ref()
-        {
-            lock(&this.copy).push(data, this.max);
+        let mut copy = lock(&this.copy);
+        match &frame {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    copy.push(data, this.max);
+                }
+                if this.inner.is_end_stream() {
+                    copy.unfinished = false;
+                }
+            }
+            Some(Err(_)) => {}
+            None => copy.unfinished = false,
         }
         Poll::Ready(frame.map(|f| f.map_err(Into::into)))
     }
@@ -213,6 +233,9 @@ impl Pending {
         let request_body = std::mem::take(&mut *lock(&self.request_body));
         if request_body.truncated {
             meta.insert("requestBodyTruncated".into(), Value::Bool(true));
+        }
+        if request_body.unfinished {
+            meta.insert("requestBodyIncomplete".into(), Value::Bool(true));
         }
         request.body = non_empty(request_body.bytes);
         if body.truncated {
@@ -382,6 +405,36 @@ pub(crate) fn fields(headers: &HeaderMap) -> Fields {
     fields
 }
 
+/// The header fields of a request head as recorded: [`fields`], with the
+/// authority the client named in the request target as a leading `host`
+/// field when it sent no `Host`.
+///
+/// HTTP/2 (and HTTP/3) carry the authority in the `:authority`
+/// pseudo-header, which hyper puts in the URI rather than in the header
+/// map; without this, the same request would be recorded with a `host`
+/// over HTTP/1.1 and without one over HTTP/2, and the two would build and
+/// replay differently. [`Pending::request`] then rewrites it to the
+/// upstream's authority, as it does an HTTP/1 `Host`.
+pub(crate) fn head_fields(head: &http::request::Parts) -> Fields {
+    let headers = &head.headers;
+    let Some(authority) = head
+        .uri
+        .authority()
+        .filter(|_| !headers.contains_key(http::header::HOST))
+    else {
+        return fields(headers);
+    };
+    let mut fields = Fields::default();
+    fields.append("host", authority.as_str().to_owned());
+    for (name, value) in headers {
+        fields.append(
+            name.as_str(),
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        );
+    }
+    fields
+}
+
 fn non_empty(bytes: Vec<u8>) -> Option<Vec<u8>> {
     (!bytes.is_empty()).then_some(bytes)
 }
@@ -405,6 +458,36 @@ impl Drop for AbandonGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_authority_stands_in_for_a_missing_host() {
+        let head = |uri: &str, host: Option<&str>| {
+            let mut request = http::Request::builder().uri(uri);
+            if let Some(host) = host {
+                request = request.header("host", host);
+            }
+            request
+                .header("accept", "*/*")
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0
+        };
+        let h2 = head_fields(&head("https://api.test:8443/a?b=1", None));
+        let recorded: Vec<(&str, &[String])> = h2.iter().collect();
+        assert_eq!(
+            recorded,
+            [
+                ("host", &["api.test:8443".to_owned()][..]),
+                ("accept", &["*/*".to_owned()][..])
+            ]
+        );
+        // A Host sent is what was sent; an origin-form target adds nothing.
+        let with_host = head("https://api.test:8443/a", Some("other.test"));
+        assert_eq!(head_fields(&with_host), fields(&with_host.headers));
+        let origin_form = head("/a", None);
+        assert_eq!(head_fields(&origin_form), fields(&origin_form.headers));
+    }
 
     #[test]
     fn copies_up_to_the_cap_and_flags_the_rest() {

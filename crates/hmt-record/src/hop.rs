@@ -1,6 +1,7 @@
 //! Hop-by-hop headers: the ones that describe one connection, not the
 //! message, and so are never forwarded (RFC 9110 §7.6.1).
 
+use crate::framing::frames_the_message;
 use http::HeaderMap;
 use http::header::{self, HeaderName, HeaderValue};
 
@@ -35,7 +36,9 @@ pub(crate) fn is_hop_by_hop(name: &str) -> bool {
     ALWAYS.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
-/// Removes every hop-by-hop header from `headers`.
+/// Removes every hop-by-hop header from `headers`. `Connection` can name
+/// any field as hop-by-hop except those that frame the message
+/// ([`frames_the_message`]).
 ///
 /// `TE: trailers` on a request is the exception that is kept: it says the
 /// client accepts trailers, which gRPC needs end to end, and it is the one
@@ -50,6 +53,7 @@ pub(crate) fn strip(headers: &mut HeaderMap) {
         .get_all(header::CONNECTION)
         .iter()
         .flat_map(|v| tokens(v.as_bytes()))
+        .filter(|t| !frames_the_message(t))
         .filter_map(|t| HeaderName::from_bytes(t).ok())
         .collect();
     for name in ALWAYS_NAMES.iter().chain(&listed) {
@@ -81,7 +85,8 @@ mod tests {
     fn removes_fixed_and_listed_headers() {
         let mut h = HeaderMap::new();
         for (k, v) in [
-            ("connection", "keep-alive, X-Private"),
+            ("connection", "keep-alive, X-Private, Content-Length, host"),
+            ("content-length", "5"),
             ("keep-alive", "timeout=5"),
             ("x-private", "1"),
             ("transfer-encoding", "chunked"),
@@ -95,7 +100,7 @@ mod tests {
         }
         strip(&mut h);
         let names: Vec<_> = h.keys().map(|k| k.as_str()).collect();
-        assert_eq!(names, ["set-cookie", "te"]);
+        assert_eq!(names, ["set-cookie", "content-length", "te"]);
         assert_eq!(h.get_all("set-cookie").iter().count(), 2);
         assert_eq!(h["te"], "trailers");
     }

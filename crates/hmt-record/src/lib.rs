@@ -13,7 +13,10 @@
 pub mod ca;
 pub mod capture;
 pub mod decode;
+mod destination;
 pub mod filter;
+mod framing;
+mod gate;
 mod hop;
 pub mod proxy;
 pub mod recorder;
@@ -22,6 +25,7 @@ mod relay;
 pub mod route;
 mod shutdown;
 pub mod sink;
+mod stall;
 mod trust;
 mod upstream;
 

@@ -27,11 +27,15 @@
 
 use crate::ca::CertificateAuthority;
 use crate::capture::{AbandonGuard, Arrival, OnExchange, Pending, RequestTap, ResponseTap, fields};
+use crate::destination::{Destinations, connect_tcp};
+use crate::framing::{Refusal, RequestFraming};
+use crate::gate::{self, Gated};
 use crate::hop;
 use crate::relay;
 use crate::route::{self, Origin, Routing, SCHEME_HEADER, Target};
 use crate::shutdown::{Lifecycle, Phase, Watch};
-use crate::upstream::{Reuse, Upstream, UpstreamBody, UpstreamError, Upstreams, connect_tcp};
+use crate::stall::Stalling;
+use crate::upstream::{Reuse, Upstream, UpstreamBody, UpstreamError, Upstreams};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST, HeaderValue, VIA};
 use http::{Method, Request, Response, StatusCode, Version};
@@ -69,10 +73,19 @@ pub struct ProxyConfig {
     pub connect_timeout: Duration,
     /// Limit from sending a request to receiving the response headers.
     pub response_timeout: Duration,
+    /// How long a client connection may sit idle between requests, or take
+    /// to send a request head, before it is closed.
+    pub idle_timeout: Duration,
+    /// How long a request or response body may go without a byte before
+    /// the exchange is cut off (recorded `responseIncomplete`).
+    pub body_timeout: Duration,
     /// Capture cap per body; never limits forwarding.
     pub max_body_bytes: usize,
     /// Add `Via: <version> hmt` to forwarded requests and responses.
     pub add_via: bool,
+    /// Globs of the hosts requests may go to (`host` or `host:port`);
+    /// empty allows every host.
+    pub allow_hosts: Vec<String>,
 }
 
 impl Default for ProxyConfig {
@@ -85,8 +98,11 @@ impl Default for ProxyConfig {
             upstream_ca: Vec::new(),
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(60),
             max_body_bytes: 16 * 1024 * 1024,
             add_via: false,
+            allow_hosts: Vec::new(),
         }
     }
 }
@@ -144,6 +160,8 @@ pub(crate) struct Shared {
     server: auto::Builder<TokioExecutor>,
     pub exchanges: Arc<AtomicU64>,
     pub errors: AtomicU64,
+    /// Where requests may go (`--allow-host`, the loop guard).
+    pub destinations: Arc<Destinations>,
 }
 
 /// What a request needs to know about its connection.
@@ -163,11 +181,18 @@ impl Proxy {
         if let Routing::Target(base) = &config.routing {
             route::check_base(base).map_err(ProxyError::Config)?;
         }
-        let upstream = Upstream::new(&config, Arc::new(rustls::crypto::ring::default_provider()))?;
+        let destinations =
+            Arc::new(Destinations::new(&config.allow_hosts).map_err(ProxyError::Config)?);
+        let upstream = Upstream::new(
+            &config,
+            Arc::new(rustls::crypto::ring::default_provider()),
+            destinations.clone(),
+        )?;
         let mut server = auto::Builder::new(TokioExecutor::new());
         server
             .http1()
             .timer(TokioTimer::new())
+            .header_read_timeout(config.idle_timeout)
             .preserve_header_case(true)
             .auto_date_header(false);
         server
@@ -182,6 +207,7 @@ impl Proxy {
                 server,
                 exchanges: Arc::new(AtomicU64::new(0)),
                 errors: AtomicU64::new(0),
+                destinations,
             }),
             lifecycle: Lifecycle::new(),
         })
@@ -205,11 +231,39 @@ impl Proxy {
     ) -> Result<ServeReport, ProxyError> {
         let Proxy { shared, lifecycle } = self;
         let listen_addr = listener.local_addr()?;
+        shared.destinations.listening_on(listen_addr);
         tokio::pin!(shutdown);
+        // A spell of failing accepts (out of file handles), logged when it
+        // starts and when it is over, not for each failure: retrying every
+        // few milliseconds would flood the log. At the limit, accepts
+        // alternate between failing and working as connections close, so
+        // the spell is over only once none has failed for `ACCEPT_CALM`.
+        struct Refusing {
+            since: tokio::time::Instant,
+            last: tokio::time::Instant,
+            failures: u64,
+        }
+        const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+        const ACCEPT_CALM: Duration = Duration::from_secs(1);
+        let mut refusing: Option<Refusing> = None;
         loop {
+            let calm = async {
+                match &refusing {
+                    Some(r) => tokio::time::sleep_until(r.last + ACCEPT_CALM).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
+                () = calm => if let Some(r) = refusing.take() {
+                    tracing::info!(
+                        "accepting connections again, after {} failed accept{} over {:.1?}",
+                        r.failures,
+                        if r.failures == 1 { "" } else { "s" },
+                        r.last.duration_since(r.since)
+                    );
+                },
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _peer)) => {
                         let _ = stream.set_nodelay(true);
@@ -221,10 +275,26 @@ impl Proxy {
                         tokio::spawn(relay::serve(shared.clone(), stream, origin, watch));
                     }
                     Err(e) => {
-                        // Out of file descriptors and the like: per
-                        // connection, so keep going, without spinning.
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        // Out of file handles (EMFILE, ENFILE) and the
+                        // like: the connections already accepted are still
+                        // served, and as they close, handles free up. The
+                        // waiting client stays in the listen queue, so
+                        // retry, without spinning.
+                        let now = tokio::time::Instant::now();
+                        match &mut refusing {
+                            Some(r) => {
+                                r.failures += 1;
+                                r.last = now;
+                            }
+                            None => {
+                                tracing::warn!(
+                                    "cannot accept connections: {e} (the connections already \
+                                     open are still served; retrying every {ACCEPT_RETRY:?})"
+                                );
+                                refusing = Some(Refusing { since: now, last: now, failures: 1 });
+                            }
+                        }
+                        tokio::time::sleep(ACCEPT_RETRY).await;
                     }
                 },
             }
@@ -297,8 +367,14 @@ fn handle(
 ) -> Pin<Box<dyn Future<Output = Response<ProxyBody>> + Send>> {
     Box::pin(async move {
         let arrival = Arrival::now();
+        if let Some(refusal) = gate::refusal_of(request.headers()) {
+            return refused(&shared, &refusal).0;
+        }
         if request.method() == Method::CONNECT {
             return connect(&shared, &conn, request).await;
+        }
+        if let Err(refusal) = check_framing(&request) {
+            return refused(&shared, &refusal).0;
         }
         let routed = route::resolve(
             &shared.config.routing,
@@ -314,6 +390,29 @@ fn handle(
     })
 }
 
+/// The framing checks of the relay (`framing.rs`), on a request hyper has
+/// parsed. hyper re-frames every body it forwards, so this path cannot be
+/// made to smuggle; the checks make both paths refuse the same requests.
+fn check_framing(request: &Request<Incoming>) -> Result<(), Refusal> {
+    let mut framing = RequestFraming::default();
+    for (name, value) in request.headers() {
+        framing.field(name.as_str().as_bytes(), value.as_bytes())?;
+    }
+    framing.finish(request.version()).map(drop)
+}
+
+/// The answer to a request refused for its framing (`framing.rs`), and its
+/// body; it closes the connection, since where the request ends is unknown.
+pub(crate) fn refused(shared: &Shared, refusal: &Refusal) -> (Response<ProxyBody>, Bytes) {
+    shared.errors.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!("refused: {}", refusal.detail);
+    let (mut response, body) = problem(refusal.status, "framing", &refusal.detail, None);
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    (response, body)
+}
+
 /// Sends the request upstream and answers with what came back.
 async fn forward(
     shared: &Shared,
@@ -326,8 +425,15 @@ async fn forward(
     let (parts, body) = request.into_parts();
     let authority = target.authority();
     let recorded = hmt_types::Method::parse(parts.method.as_str()).map(|method| {
-        Pending::request(method, &target, &authority, fields(&parts.headers), arrival)
+        Pending::request(
+            method,
+            &target,
+            &authority,
+            crate::capture::head_fields(&parts),
+            arrival,
+        )
     });
+    let body = Stalling::new(body, config.body_timeout);
     let (body, request_copy) = RequestTap::new(body, config.max_body_bytes);
 
     let mut headers = parts.headers;
@@ -416,6 +522,7 @@ fn respond(
         parts.headers.append(VIA, via(parts.version));
     }
     parts.version = Version::HTTP_11;
+    let body = Stalling::new(body, config.body_timeout);
     let body = ResponseTap::new(body, config.max_body_bytes, pending, reuse);
     Response::from_parts(parts, body.boxed())
 }
@@ -470,14 +577,15 @@ async fn connect(
         );
     }
 
-    let upstream = match connect_tcp(&host, port, config.connect_timeout).await {
-        Ok(stream) => stream,
-        Err(e) => {
-            shared.errors.fetch_add(1, Ordering::Relaxed);
-            let target = format!("{host}:{port}");
-            return problem(e.status, "upstream", &e.detail, Some(&target)).0;
-        }
-    };
+    let upstream =
+        match connect_tcp(&host, port, config.connect_timeout, &shared.destinations).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                shared.errors.fetch_add(1, Ordering::Relaxed);
+                let target = format!("{host}:{port}");
+                return problem(e.status, "upstream", &e.detail, Some(&target)).0;
+            }
+        };
     tokio::spawn(tunnel(
         hyper::upgrade::on(request),
         upstream,
@@ -515,7 +623,7 @@ async fn intercept(
         () = watch.reached(Phase::Abort) => return,
     };
     match stream {
-        Ok(stream) => serve_connection(shared, stream, origin, watch).await,
+        Ok(stream) => serve_connection(shared, Gated::new(stream, &[]), origin, watch).await,
         Err(e) => {
             shared.errors.fetch_add(1, Ordering::Relaxed);
             let (host, port) = origin.intercepted.unwrap_or_default();

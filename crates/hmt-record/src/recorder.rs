@@ -27,13 +27,15 @@ use std::time::Duration;
 /// Live counts, read by the status line and `hmt record status`.
 #[derive(Debug, Default)]
 pub struct Counters {
-    /// Exchanges written to the sinks.
+    /// Exchanges handed to the sinks (a sink that could not store one
+    /// counts it in `sink_errors`, and in its report's `lost`).
     pub recorded: AtomicU64,
     /// Exchanges the filters left out.
     pub filtered: AtomicU64,
     /// Bytes of http-types lines produced.
     pub bytes: AtomicU64,
-    /// Sink writes that failed (each logged).
+    /// Records a sink could not store (each sink's report at `close` counts
+    /// its own as lost; logged once per failing spell of a sink).
     pub sink_errors: AtomicU64,
     /// Exchanges that ended in a 502 or 504 from the proxy itself.
     pub upstream_errors: AtomicU64,
@@ -95,6 +97,9 @@ struct Core {
     filter: Filter,
     redactor: Redactor,
     sinks: Vec<Arc<dyn Sink>>,
+    /// For each sink, how many records it has failed to store since it
+    /// last stored all it was given; `None` while it works.
+    trouble: Vec<Mutex<Option<u64>>>,
     max_body_bytes: usize,
     counters: Arc<Counters>,
 }
@@ -114,6 +119,7 @@ impl Recorder {
         let core = Arc::new(Core {
             filter,
             redactor,
+            trouble: sinks.iter().map(|_| Mutex::new(None)).collect(),
             sinks,
             max_body_bytes,
             counters: Arc::new(Counters::default()),
@@ -270,11 +276,18 @@ impl Core {
         if batch.is_empty() {
             return;
         }
-        for sink in &self.sinks {
+        for (sink, trouble) in self.sinks.iter().zip(&self.trouble) {
+            let mut failed = 0;
+            let mut first_error = None;
             sink.write_batch(batch, &mut |record, error| {
-                self.counters.sink_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(%error, host = %record.host, "could not write a recording");
+                failed += 1;
+                tracing::debug!(%error, host = %record.host, "could not write a recording");
+                first_error.get_or_insert_with(|| error.to_string());
             });
+            self.counters
+                .sink_errors
+                .fetch_add(failed, Ordering::Relaxed);
+            Self::log_trouble(&**sink, &mut lock(trouble), failed, first_error);
         }
         let bytes: usize = batch.iter().map(|r| r.line.len()).sum();
         self.counters
@@ -283,6 +296,34 @@ impl Core {
         self.counters
             .bytes
             .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
+impl Core {
+    /// Logs a sink's failing spells once each, not once per record: a
+    /// warning when it starts losing records (a full disk can fail
+    /// thousands in a row), an info with the count when it stores again.
+    fn log_trouble(sink: &dyn Sink, trouble: &mut Option<u64>, failed: u64, error: Option<String>) {
+        match (trouble.as_mut(), failed) {
+            (None, 0) => {}
+            (None, _) => {
+                let error = error.unwrap_or_default();
+                tracing::warn!(
+                    destination = %sink.destination(),
+                    "recordings are being lost: {error} (logged once until records are stored \
+                     again; the summary at exit counts them)"
+                );
+                *trouble = Some(failed);
+            }
+            (Some(lost), 0) => {
+                tracing::info!(
+                    destination = %sink.destination(),
+                    "recordings are stored again, after {lost} could not be"
+                );
+                *trouble = None;
+            }
+            (Some(lost), _) => *lost += failed,
+        }
     }
 }
 

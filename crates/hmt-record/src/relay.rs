@@ -13,9 +13,14 @@
 //! decoded). Header names keep their case and order because they are never
 //! rebuilt.
 //!
+//! Every head is read strictly (`framing.rs`): a request whose framing
+//! could be read two ways is refused with a 4xx/501 and the connection
+//! closed, before a byte of it reaches the upstream.
+//!
 //! What it does not do, it hands over: a request it does not handle is
 //! given, with the connection and every byte read so far, to the general
-//! path in `proxy.rs`, which serves the rest of the connection. That covers
+//! path in `proxy.rs`, which serves the rest of the connection behind the
+//! same strict rules (`gate.rs`). That covers
 //! HTTP/1.0, HTTP/2 (its preface does not parse as HTTP/1.1), `CONNECT`,
 //! `Expect`, unusual framing, requests that cannot be routed (the general
 //! path explains why) and https upstreams. The hand-over only happens
@@ -31,33 +36,33 @@
 //! client went away, the upstream failed, or the grace period ran out.
 
 use crate::capture::{Arrival, BodyCopy, Pending};
+use crate::destination::connect_tcp;
+use crate::framing::{
+    BadFraming, BodyLength, Chunked, Framing, Refusal, RequestFraming, check_line_endings,
+    frames_the_message, parse_length,
+};
+use crate::gate::Gated;
 use crate::hop::{is_hop_by_hop, tokens};
-use crate::proxy::{Shared, serve_connection, upstream_failed};
+use crate::proxy::{Shared, refused, serve_connection, upstream_failed};
 use crate::route::{self, Origin, Routing, SCHEME_HEADER, Target};
 use crate::shutdown::{Phase, Watch};
-use crate::upstream::{UpstreamError, connect_tcp};
-use bytes::{Buf, Bytes, BytesMut};
+use crate::upstream::UpstreamError;
+use bytes::{Buf, BytesMut};
 use hmt_types::{Fields, Method};
 use http::header::{HOST, HeaderValue};
 use http::{HeaderMap, StatusCode, Uri, Version};
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// The largest request or response head read; a bigger request is handed
-/// over (hyper answers it), a bigger response is a 502.
+/// The largest request or response head read; a bigger request is
+/// refused with 431, a bigger response is a 502.
 const MAX_HEAD: usize = 64 * 1024;
 
 /// Header fields parsed per head; a request with more is handed over.
 const MAX_HEADERS: usize = 128;
-
-/// How long a connection may take to send a request head, or stay idle
-/// between requests (hyper's default, which the general path uses).
-const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long the upstream may take to answer before the relay starts
 /// watching whether the client is still there.
@@ -83,7 +88,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, client: TcpStream, origin: Origin
         let plan = match relay.next_request().await {
             Ok(Some(plan)) => plan,
             Ok(None) => return,
-            Err(HandOver) => return relay.hand_over().await,
+            Err(NotRelayed::HandOver) => return relay.hand_over().await,
+            Err(NotRelayed::Refuse(refusal)) => return relay.refuse(&refusal).await,
         };
         let next = tokio::select! {
             biased;
@@ -98,8 +104,21 @@ pub(crate) async fn serve(shared: Arc<Shared>, client: TcpStream, origin: Origin
     }
 }
 
-/// The request is for the general path.
-struct HandOver;
+fn head_too_large() -> Refusal {
+    Refusal {
+        status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        detail: format!("the request head is larger than {MAX_HEAD} bytes"),
+    }
+}
+
+/// Why the relay does not relay a request.
+enum NotRelayed {
+    /// It is for the general path.
+    HandOver,
+    /// Its framing is ambiguous or broken: it is answered and the
+    /// connection closed, and nothing reaches the upstream.
+    Refuse(Refusal),
+}
 
 /// What to do with the connection after an exchange.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,21 +167,22 @@ struct Plan {
 impl Relay {
     /// Reads the next request head. `None` when the connection closed, sat
     /// idle too long, or the proxy is stopping between requests.
-    async fn next_request(&mut self) -> Result<Option<Plan>, HandOver> {
+    async fn next_request(&mut self) -> Result<Option<Plan>, NotRelayed> {
         loop {
             if !self.buf.is_empty() {
                 if let Some(plan) = self.plan()? {
                     return Ok(Some(plan));
                 }
                 if self.buf.len() > MAX_HEAD {
-                    return Err(HandOver);
+                    return Err(NotRelayed::Refuse(head_too_large()));
                 }
             } else if self.watch.phase() >= Phase::Draining {
                 return Ok(None);
             }
             let idle = self.buf.is_empty();
             self.buf.reserve(READ_SIZE);
-            let read = tokio::time::timeout(HEAD_TIMEOUT, self.client.read_buf(&mut self.buf));
+            let limit = self.shared.config.idle_timeout;
+            let read = tokio::time::timeout(limit, self.client.read_buf(&mut self.buf));
             let read = tokio::select! {
                 read = read => read,
                 // Idle, it closes when the proxy starts to stop; in the
@@ -178,34 +198,50 @@ impl Relay {
 
     /// Parses the head at the start of `buf`; `None` if it is not all
     /// there yet. Routes it and writes the upstream head into `out`.
-    fn plan(&mut self) -> Result<Option<Plan>, HandOver> {
+    fn plan(&mut self) -> Result<Option<Plan>, NotRelayed> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut request = httparse::Request::new(&mut headers);
         let head_len = match request.parse(&self.buf) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => return Ok(None),
-            Err(_) => return Err(HandOver),
+            // The HTTP/2 preface (`PRI * HTTP/2.0`) and other versions are
+            // hyper's to serve or refuse; hyper also takes more fields, and
+            // answers for itself if there are too many.
+            Err(httparse::Error::Version | httparse::Error::TooManyHeaders) => {
+                return Err(NotRelayed::HandOver);
+            }
+            Err(e) => {
+                return Err(NotRelayed::Refuse(Refusal {
+                    status: StatusCode::BAD_REQUEST,
+                    detail: format!("the request head does not parse: {e}"),
+                }));
+            }
         };
+        if head_len > MAX_HEAD {
+            return Err(NotRelayed::Refuse(head_too_large()));
+        }
         let arrival = Arrival::now();
-        let (Some(method), Some(path), Some(1)) = (request.method, request.path, request.version)
+        check_line_endings(&self.buf[..head_len]).map_err(NotRelayed::Refuse)?;
+        let (Some(method), Some(path), Some(minor)) =
+            (request.method, request.path, request.version)
         else {
-            return Err(HandOver);
+            return Err(NotRelayed::HandOver);
         };
+        let head = RequestHead::read(request.headers, minor == 0)?;
         let Some(recorded_method) = Method::parse(method).filter(|_| method != "CONNECT") else {
-            return Err(HandOver);
+            return Err(NotRelayed::HandOver);
         };
-        let head = RequestHead::read(request.headers)?;
-        let uri = Uri::try_from(path).map_err(|_| HandOver)?;
+        let uri = Uri::try_from(path).map_err(|_| NotRelayed::HandOver)?;
         // Only header routing reads fields; the others need no map built.
         let routing = &self.shared.config.routing;
         let mut routing_headers = HeaderMap::new();
         if *routing == Routing::Header {
             if let Some(host) = head.host {
-                let host = HeaderValue::from_bytes(host).map_err(|_| HandOver)?;
+                let host = HeaderValue::from_bytes(host).map_err(|_| NotRelayed::HandOver)?;
                 routing_headers.insert(HOST, host);
             }
             if let Some(scheme) = head.scheme {
-                let scheme = HeaderValue::from_bytes(scheme).map_err(|_| HandOver)?;
+                let scheme = HeaderValue::from_bytes(scheme).map_err(|_| NotRelayed::HandOver)?;
                 routing_headers.insert(SCHEME_HEADER, scheme);
             }
         }
@@ -216,9 +252,9 @@ impl Relay {
             &uri,
             &routing_headers,
         )
-        .map_err(|_| HandOver)?;
+        .map_err(|_| NotRelayed::HandOver)?;
         if target.https {
-            return Err(HandOver);
+            return Err(NotRelayed::HandOver);
         }
         let authority = target.authority();
 
@@ -308,6 +344,20 @@ impl Relay {
         {
             Ok(sent) => sent,
             Err(Failure::ClientGone) => return Next::Close,
+            Err(Failure::BadBody { reached_upstream }) => {
+                if !reached_upstream {
+                    // Nothing was forwarded: nothing to record.
+                    drop(guard.pending.take());
+                }
+                let refusal = Refusal {
+                    status: StatusCode::BAD_REQUEST,
+                    detail: "the request's chunked body is malformed".into(),
+                };
+                let (response, body) = refused(&self.shared, &refusal);
+                write_response(&mut self.out, &response, &body, true);
+                let _ = self.client.write_all(&self.out).await;
+                return Next::Close;
+            }
             Err(Failure::Upstream {
                 error,
                 request_done,
@@ -353,8 +403,11 @@ impl Relay {
         // The head, and as much of the body as has arrived, in one write.
         let (used, mut request_done) = body
             .take(&self.buf, &mut self.out, &mut guard.request, max)
-            .map_err(|_| Failure::ClientGone)?;
+            .map_err(|BadFraming| Failure::BadBody {
+                reached_upstream: false,
+            })?;
         self.buf.advance(used);
+        guard.request.unfinished = !request_done;
         let failed = |error, request_done| Failure::Upstream {
             error,
             request_done,
@@ -376,8 +429,16 @@ impl Relay {
                     .stream_request_body(&mut upstream, &mut body, &mut guard.request, max)
                     .await
                 {
-                    Ok(done) => request_done = done,
+                    Ok(done) => {
+                        request_done = done;
+                        guard.request.unfinished = !done;
+                    }
                     Err(Stream::ClientGone) => return Err(Failure::ClientGone),
+                    Err(Stream::BadBody) => {
+                        return Err(Failure::BadBody {
+                            reached_upstream: true,
+                        });
+                    }
                     Err(Stream::Upstream(e)) => sent = Err(e),
                 }
             }
@@ -433,7 +494,10 @@ impl Relay {
     ) -> bool {
         let max = self.shared.config.max_body_bytes;
         // `out` holds the head so far (see `response_head`).
-        let close = client_close && !response.switching;
+        // A proxy that is stopping says so, or a keep-alive client would
+        // send its next request into a connection about to close.
+        let stopping = self.watch.phase() >= Phase::Draining;
+        let close = (client_close || stopping) && !response.switching;
         end_head(&mut self.out, self.shared.config.add_via, close);
         let mut ended = false;
         loop {
@@ -457,8 +521,12 @@ impl Relay {
                     Err(BadFraming) => return false,
                 }
             };
-            if self.client.write_all(&self.out).await.is_err() {
-                return false;
+            // A client that stops reading, or an upstream that stops
+            // sending, for longer than the body timeout ends the exchange.
+            let stall = self.shared.config.body_timeout;
+            match tokio::time::timeout(stall, self.client.write_all(&self.out)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return false,
             }
             if done {
                 return true;
@@ -466,9 +534,14 @@ impl Relay {
             self.out.clear();
             upstream.buf.clear();
             upstream.buf.reserve(READ_SIZE);
-            ended = match upstream.io.read_buf(&mut upstream.buf).await {
-                Ok(n) => n == 0,
-                Err(_) => return false,
+            ended = match tokio::time::timeout(stall, upstream.io.read_buf(&mut upstream.buf)).await
+            {
+                Ok(Ok(n)) => n == 0,
+                Ok(Err(_)) => return false,
+                Err(_) => {
+                    tracing::debug!("the upstream's response body stalled for {stall:?}");
+                    return false;
+                }
             };
         }
     }
@@ -482,21 +555,27 @@ impl Relay {
         copy: &mut BodyCopy,
         max: usize,
     ) -> Result<bool, Stream> {
+        // A client that stops sending its body, or an upstream that stops
+        // taking it, for longer than the body timeout ends the exchange.
+        let stall = self.shared.config.body_timeout;
         self.buf.reserve(READ_SIZE);
-        match self.client.read_buf(&mut self.buf).await {
-            Ok(0) | Err(_) => return Err(Stream::ClientGone),
-            Ok(_) => {}
+        match tokio::time::timeout(stall, self.client.read_buf(&mut self.buf)).await {
+            Ok(Ok(0) | Err(_)) | Err(_) => return Err(Stream::ClientGone),
+            Ok(Ok(_)) => {}
         }
         self.out.clear();
         let (used, done) = body
             .take(&self.buf, &mut self.out, copy, max)
-            .map_err(|_| Stream::ClientGone)?;
+            .map_err(|BadFraming| Stream::BadBody)?;
         self.buf.advance(used);
-        upstream
-            .io
-            .write_all(&self.out)
-            .await
-            .map_err(Stream::Upstream)?;
+        match tokio::time::timeout(stall, upstream.io.write_all(&self.out)).await {
+            Ok(result) => result.map_err(Stream::Upstream)?,
+            Err(_) => {
+                let stalled =
+                    io::Error::new(io::ErrorKind::TimedOut, "the upstream stopped reading");
+                return Err(Stream::Upstream(stalled));
+            }
+        }
         Ok(done)
     }
 
@@ -579,6 +658,7 @@ impl Relay {
             &target.host,
             target.port,
             self.shared.config.connect_timeout,
+            &self.shared.destinations,
         )
         .await?;
         Ok(UpstreamConn {
@@ -600,32 +680,23 @@ impl Relay {
         close: bool,
     ) -> Next {
         let (response, body) = upstream_failed(&self.shared, target, error, guard.take());
-        let status = error.status;
-        self.out.clear();
-        self.out.extend_from_slice(b"HTTP/1.1 ");
-        self.out.extend_from_slice(status.as_str().as_bytes());
-        self.out.push(b' ');
-        self.out
-            .extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-        self.out.extend_from_slice(b"\r\n");
-        for (name, value) in response.headers() {
-            write_field(&mut self.out, name.as_str().as_bytes(), value.as_bytes());
-        }
-        write_field(
-            &mut self.out,
-            b"content-length",
-            body.len().to_string().as_bytes(),
-        );
-        if close {
-            write_field(&mut self.out, b"connection", b"close");
-        }
-        self.out.extend_from_slice(b"\r\n");
-        self.out.extend_from_slice(&body);
+        let close = close || self.watch.phase() >= Phase::Draining;
+        write_response(&mut self.out, &response, &body, close);
         if self.client.write_all(&self.out).await.is_err() || close {
             Next::Close
         } else {
             Next::Continue
         }
+    }
+
+    /// Answers a request that is not forwarded because of its framing, and
+    /// closes the connection: where its message ends is unknown, so no
+    /// byte after it can be trusted as the next request.
+    async fn refuse(mut self, refusal: &Refusal) {
+        let (response, body) = refused(&self.shared, refusal);
+        write_response(&mut self.out, &response, &body, true);
+        let _ = self.client.write_all(&self.out).await;
+        let _ = self.client.shutdown().await;
     }
 
     /// Gives the connection, with what has been read from it, to the
@@ -639,18 +710,16 @@ impl Relay {
             buf,
             ..
         } = self;
-        let io = Rewind {
-            read: buf.freeze(),
-            inner: client,
-        };
-        serve_connection(shared, io, origin, watch).await;
+        serve_connection(shared, Gated::new(client, &buf), origin, watch).await;
     }
 }
 
 /// Why an exchange got no response from the upstream.
 enum Failure {
-    /// The client went away (or sent a body that cannot be read).
+    /// The client went away.
     ClientGone,
+    /// The client's body framing broke; the upstream got the part before.
+    BadBody { reached_upstream: bool },
     /// The upstream could not be reached, failed or was too slow.
     Upstream {
         error: UpstreamError,
@@ -677,6 +746,8 @@ async fn client_left(client: &TcpStream, buf: &mut BytesMut) -> bool {
 /// Why streaming a request body stopped.
 enum Stream {
     ClientGone,
+    /// The body's framing broke (a malformed chunk).
+    BadBody,
     Upstream(io::Error),
 }
 
@@ -791,7 +862,11 @@ struct RequestHead<'a> {
 }
 
 impl<'a> RequestHead<'a> {
-    fn read(headers: &[httparse::Header<'a>]) -> Result<RequestHead<'a>, HandOver> {
+    /// Reads the fields of a request head. A request whose framing is
+    /// ambiguous is refused (see `framing.rs`) before anything else is
+    /// decided, also when it would be handed over, so that no path ever
+    /// forwards it.
+    fn read(headers: &[httparse::Header<'a>], http10: bool) -> Result<RequestHead<'a>, NotRelayed> {
         let mut head = RequestHead {
             upgrade: false,
             host: None,
@@ -801,24 +876,14 @@ impl<'a> RequestHead<'a> {
             te_trailers: false,
             listed: Vec::new(),
         };
-        let mut length = None;
-        let mut chunked = false;
+        let mut framing = RequestFraming::default();
+        let mut expect = false;
         for h in headers {
             let name = h.name;
-            if name.eq_ignore_ascii_case("content-length") {
-                if length.is_some() {
-                    return Err(HandOver);
-                }
-                length = Some(parse_length(h.value).ok_or(HandOver)?);
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                if chunked || !h.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-                    return Err(HandOver);
-                }
-                chunked = true;
-            } else if name.eq_ignore_ascii_case("host") {
-                if head.host.is_some() {
-                    return Err(HandOver);
-                }
+            framing
+                .field(name.as_bytes(), h.value)
+                .map_err(NotRelayed::Refuse)?;
+            if name.eq_ignore_ascii_case("host") {
                 head.host = Some(h.value);
             } else if name.eq_ignore_ascii_case(SCHEME_HEADER) {
                 head.scheme = Some(h.value);
@@ -826,7 +891,9 @@ impl<'a> RequestHead<'a> {
                 for token in tokens(h.value) {
                     if token.eq_ignore_ascii_case(b"close") {
                         head.close = true;
-                    } else if !token.eq_ignore_ascii_case(b"keep-alive") {
+                    } else if !token.eq_ignore_ascii_case(b"keep-alive")
+                        && !frames_the_message(token)
+                    {
                         head.listed.push(token);
                     }
                 }
@@ -835,17 +902,22 @@ impl<'a> RequestHead<'a> {
             } else if name.eq_ignore_ascii_case("upgrade") {
                 head.upgrade = true;
             } else if name.eq_ignore_ascii_case("expect") {
-                return Err(HandOver);
+                expect = true;
             }
         }
-        head.body = match (length, chunked) {
-            (Some(_), true) => return Err(HandOver),
-            // A body before switching protocols: the general path's job.
-            (Some(1..), _) | (_, true) if head.upgrade => return Err(HandOver),
-            (Some(0), false) | (None, false) => Framing::Empty,
-            (Some(n), false) => Framing::Length(n),
-            (None, true) => Framing::Chunked(Chunked::default()),
+        let version = if http10 {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
         };
+        let length = framing.finish(version).map_err(NotRelayed::Refuse)?;
+        // HTTP/1.0, `Expect` and a body before switching protocols are the
+        // general path's job.
+        let body_before_upgrade = head.upgrade && length != BodyLength::Empty;
+        if http10 || expect || body_before_upgrade {
+            return Err(NotRelayed::HandOver);
+        }
+        head.body = length.into();
         Ok(head)
     }
 
@@ -1019,157 +1091,25 @@ fn end_head(out: &mut Vec<u8>, via: bool, close: bool) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// How a message body is delimited, and how much of it is left.
-#[derive(Debug)]
-enum Framing {
-    Empty,
-    Length(u64),
-    Chunked(Chunked),
-    /// Until the upstream closes (responses only); re-chunked for the
-    /// client, so the client connection stays usable.
-    UntilClose,
-}
-
-/// The framing is broken: the connection cannot go on.
-#[derive(Debug)]
-struct BadFraming;
-
-impl Framing {
-    /// Takes from `input` the bytes that belong to this body, appends what
-    /// is forwarded to `out` and the body's data to `copy`. Returns how
-    /// many bytes were taken and whether the body is complete.
-    fn take(
-        &mut self,
-        input: &[u8],
-        out: &mut Vec<u8>,
-        copy: &mut BodyCopy,
-        max: usize,
-    ) -> Result<(usize, bool), BadFraming> {
-        match self {
-            Framing::Empty => Ok((0, true)),
-            Framing::Length(left) => {
-                let n = input
-                    .len()
-                    .min(usize::try_from(*left).unwrap_or(usize::MAX));
-                out.extend_from_slice(&input[..n]);
-                copy.push(&input[..n], max);
-                *left -= n as u64;
-                Ok((n, *left == 0))
-            }
-            Framing::Chunked(chunked) => {
-                let used = chunked.feed(input, copy, max)?;
-                out.extend_from_slice(&input[..used]);
-                Ok((used, chunked.done()))
-            }
-            Framing::UntilClose => {
-                if !input.is_empty() {
-                    out.extend_from_slice(format!("{:x}\r\n", input.len()).as_bytes());
-                    out.extend_from_slice(input);
-                    out.extend_from_slice(b"\r\n");
-                    copy.push(input, max);
-                }
-                Ok((input.len(), false))
-            }
-        }
+/// Writes a whole response the proxy made (a problem document) into
+/// `out`, replacing what was there.
+fn write_response<B>(out: &mut Vec<u8>, response: &http::Response<B>, body: &[u8], close: bool) {
+    let status = response.status();
+    out.clear();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in response.headers() {
+        write_field(out, name.as_str().as_bytes(), value.as_bytes());
     }
-
-    fn ends_at_close(&self) -> bool {
-        matches!(self, Framing::UntilClose)
+    write_field(out, b"content-length", body.len().to_string().as_bytes());
+    if close {
+        write_field(out, b"connection", b"close");
     }
-}
-
-/// Where a chunked body's reader is (RFC 9112 §7.1).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum ChunkState {
-    /// Reading the chunk size; how many hex digits so far.
-    #[default]
-    Size,
-    /// After the size: extensions, up to CR.
-    Extension,
-    SizeLf,
-    Data,
-    DataCr,
-    DataLf,
-    /// At the start of a trailer line (or the final CRLF).
-    TrailerStart,
-    TrailerLine,
-    TrailerLf,
-    EndLf,
-    Done,
-}
-
-/// A chunked body's reader: finds where the body ends and its data.
-#[derive(Debug, Default)]
-struct Chunked {
-    state: ChunkState,
-    size: u64,
-    digits: u8,
-}
-
-impl Chunked {
-    fn done(&self) -> bool {
-        self.state == ChunkState::Done
-    }
-
-    /// Reads `input` up to the end of the body; returns how many bytes
-    /// belong to it, with the data pushed to `copy`.
-    fn feed(&mut self, input: &[u8], copy: &mut BodyCopy, max: usize) -> Result<usize, BadFraming> {
-        let mut i = 0;
-        while i < input.len() && self.state != ChunkState::Done {
-            if self.state == ChunkState::Data {
-                let n = (input.len() - i).min(usize::try_from(self.size).unwrap_or(usize::MAX));
-                copy.push(&input[i..i + n], max);
-                self.size -= n as u64;
-                i += n;
-                if self.size == 0 {
-                    self.state = ChunkState::DataCr;
-                }
-                continue;
-            }
-            let b = input[i];
-            i += 1;
-            self.state = match (self.state, b) {
-                (ChunkState::Size, b) if b.is_ascii_hexdigit() => {
-                    if self.digits == 15 {
-                        return Err(BadFraming);
-                    }
-                    self.digits += 1;
-                    self.size = self.size * 16 + u64::from(hex(b));
-                    ChunkState::Size
-                }
-                (ChunkState::Size, b';' | b' ' | b'\t') if self.digits > 0 => ChunkState::Extension,
-                (ChunkState::Size, b'\r') if self.digits > 0 => ChunkState::SizeLf,
-                (ChunkState::Extension, b'\r') => ChunkState::SizeLf,
-                (ChunkState::Extension, _) => ChunkState::Extension,
-                (ChunkState::SizeLf, b'\n') => {
-                    self.digits = 0;
-                    if self.size == 0 {
-                        ChunkState::TrailerStart
-                    } else {
-                        ChunkState::Data
-                    }
-                }
-                (ChunkState::DataCr, b'\r') => ChunkState::DataLf,
-                (ChunkState::DataLf, b'\n') => ChunkState::Size,
-                (ChunkState::TrailerStart, b'\r') => ChunkState::EndLf,
-                (ChunkState::TrailerStart, _) => ChunkState::TrailerLine,
-                (ChunkState::TrailerLine, b'\r') => ChunkState::TrailerLf,
-                (ChunkState::TrailerLine, _) => ChunkState::TrailerLine,
-                (ChunkState::TrailerLf, b'\n') => ChunkState::TrailerStart,
-                (ChunkState::EndLf, b'\n') => ChunkState::Done,
-                _ => return Err(BadFraming),
-            };
-        }
-        Ok(i)
-    }
-}
-
-fn hex(b: u8) -> u8 {
-    match b {
-        b'0'..=b'9' => b - b'0',
-        b'a'..=b'f' => b - b'a' + 10,
-        _ => b - b'A' + 10,
-    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
 }
 
 fn write_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
@@ -1179,113 +1119,9 @@ fn write_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// A `Content-Length` value: digits only.
-fn parse_length(value: &[u8]) -> Option<u64> {
-    let value = value.trim_ascii();
-    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(value).ok()?.parse().ok()
-}
-
-/// A connection whose first bytes were already read: they are read again
-/// first. Lets the general path take over a connection mid-way.
-struct Rewind {
-    read: Bytes,
-    inner: TcpStream,
-}
-
-impl AsyncRead for Rewind {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if !self.read.is_empty() {
-            let n = self.read.len().min(buf.remaining());
-            buf.put_slice(&self.read[..n]);
-            self.read.advance(n);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Rewind {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dechunk(input: &[u8], split: usize) -> Result<(usize, Vec<u8>, bool), BadFraming> {
-        let mut chunked = Chunked::default();
-        let mut copy = BodyCopy::default();
-        let first = chunked.feed(&input[..split], &mut copy, usize::MAX)?;
-        let mut used = first;
-        if !chunked.done() {
-            used += chunked.feed(&input[split..], &mut copy, usize::MAX)?;
-        }
-        Ok((used, copy.into_bytes(), chunked.done()))
-    }
-
-    /// Wherever the reads split it, a chunked body ends exactly after its
-    /// last CRLF, and its data is what the chunks carried.
-    #[test]
-    fn chunked_bodies_end_where_they_end_however_they_are_split() {
-        let body = b"4;ext=1\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\nGET / HTTP/1.1";
-        let end = body.len() - b"GET / HTTP/1.1".len();
-        for split in 0..body.len() {
-            let (used, data, done) = dechunk(body, split).unwrap();
-            assert!(done, "split {split}");
-            assert_eq!(used, end, "split {split}");
-            assert_eq!(data, b"Wikipedia in\r\n\r\nchunks.", "split {split}");
-        }
-    }
-
-    #[test]
-    fn broken_chunk_framing_is_an_error() {
-        for bad in [
-            &b"x\r\n"[..],
-            b"\r\n",
-            b"4\r\nWikiXX",
-            b"fffffffffffffffff\r\n",
-            b"0\r\n\rX",
-        ] {
-            assert!(
-                dechunk(bad, 0).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
-    }
 
     #[test]
     fn response_framing_follows_rfc_9112() {

@@ -15,8 +15,9 @@
 //! 3. **The configured [`Routing`]**: the upstream URL in the path, in the
 //!    `Host` header, or one fixed target.
 //!
-//! A target that is the proxy's own address is refused, so a
-//! misconfigured client cannot make the proxy call itself forever.
+//! A target that is the proxy's own address is refused when the proxy
+//! connects (`destination.rs`), by the addresses the host resolves to,
+//! since one socket has countless spellings.
 
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, Uri, Version};
@@ -136,13 +137,6 @@ pub(crate) fn resolve(
             Routing::Target(base) => from_base(base, path_and_query)?,
         }
     };
-    if is_loop(&target.host, target.port, origin.local_addr) {
-        return Err(RouteError(format!(
-            "{} is this proxy itself; {}",
-            target.authority(),
-            how_to_route(routing)
-        )));
-    }
     Ok(target)
 }
 
@@ -273,16 +267,6 @@ pub(crate) fn names_this_proxy(host: &str, port: u16, local: SocketAddr) -> bool
     port == local.port()
         && match parse_ip(host) {
             None => true,
-            Some(ip) => same_ip(ip, local.ip()),
-        }
-}
-
-/// Whether `host:port` certainly is this proxy: its port with `localhost`
-/// or the address the connection arrived on.
-fn is_loop(host: &str, port: u16, local: SocketAddr) -> bool {
-    port == local.port()
-        && match parse_ip(host) {
-            None => host.eq_ignore_ascii_case("localhost"),
             Some(ip) => same_ip(ip, local.ip()),
         }
 }
@@ -433,7 +417,6 @@ mod tests {
         assert!(
             route(&r, h1, "/a", &[("host", "h"), ("x-hmt-scheme", "ftp")]).starts_with("error")
         );
-        assert!(route(&r, h1, "/a", &[("host", "localhost:8080")]).contains("proxy itself"));
     }
 
     #[test]

@@ -16,7 +16,9 @@
 //! - **Whole lines, one `write` each time.** Implementations write a line
 //!   (or, through `write_batch`, a batch of lines) with a single call under
 //!   their own lock, so lines are never torn or interleaved, whatever the
-//!   concurrency.
+//!   concurrency. A write that fails part-way (a full disk) is cut back to
+//!   the last whole line, and exactly the records that did not make it are
+//!   reported failed and counted lost.
 //! - **`close` is where durability happens.** At shutdown the proxy stops
 //!   accepting, lets in-flight exchanges finish, then closes every sink:
 //!   files are flushed and synced, Kafka waits for acknowledgements. The
@@ -35,7 +37,7 @@
 //!   spill file for what Kafka cannot take.
 //!
 //! The file sinks write each batch of lines straight to the file descriptor
-//! with one `write_all`, without a `BufWriter`: when `write` or
+//! with one `write`, without a `BufWriter`: when `write` or
 //! `write_batch` returns, the lines are in the kernel (the page cache), so a
 //! proxy that crashes or is killed loses nothing it reported written, and
 //! another process tailing the file sees whole lines as they come. The
@@ -44,10 +46,12 @@
 //! the call per line does not matter. Only power loss can take lines that
 //! `close` has not yet synced.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{ErrorKind, Write};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -142,6 +146,9 @@ pub trait Sink: Send + Sync {
         }
     }
 
+    /// Where records go, for messages: a directory, a file, a topic URL.
+    fn destination(&self) -> String;
+
     /// Makes everything written so far durable and reports where records
     /// went. Called once, at shutdown; later writes are errors.
     fn close(&self) -> Result<SinkReport, SinkError>;
@@ -166,6 +173,117 @@ pub fn safe_host(host: &str) -> String {
     hmt_types::file_safe_host(host)
 }
 
+/// `lines` end to end: borrowed when there is one, else copied into one
+/// buffer, for a single `write`.
+fn joined<'a>(lines: &[&'a [u8]]) -> Cow<'a, [u8]> {
+    match lines {
+        [line] => Cow::Borrowed(line),
+        _ => Cow::Owned(lines.concat()),
+    }
+}
+
+/// How many of `lines`, from the first, lie wholly within the first
+/// `written` bytes of their concatenation, and where the last of them ends.
+fn whole_lines(lines: &[&[u8]], written: usize) -> (usize, usize) {
+    let mut end = 0;
+    for (count, line) in lines.iter().enumerate() {
+        if end + line.len() > written {
+            return (count, end);
+        }
+        end += line.len();
+    }
+    (lines.len(), end)
+}
+
+/// Writes all of `bytes` at the file's end, a `write` at a time, and says
+/// how many bytes went in before the error, if there was one. Unlike
+/// `write_all`, this knows how much a failed write left behind (a disk
+/// that fills up part-way through takes what fits and then refuses).
+fn write_counted(file: &mut File, bytes: &[u8]) -> (usize, Option<std::io::Error>) {
+    let mut written = 0;
+    while written < bytes.len() {
+        match file.write(&bytes[written..]) {
+            Ok(0) => {
+                let error =
+                    std::io::Error::new(ErrorKind::WriteZero, "the file took no more bytes");
+                return (written, Some(error));
+            }
+            Ok(n) => written += n,
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return (written, Some(error)),
+        }
+    }
+    (written, None)
+}
+
+/// A file opened for appending whole lines, and what a failed write left
+/// at its end.
+struct AppendFile {
+    file: File,
+    /// Bytes of a partial line at the end of the file that could not be
+    /// cut off yet; cut off before anything else is written, so a new
+    /// line never continues a fragment.
+    torn: u64,
+    /// Written since it was opened (so worth syncing when closed).
+    dirty: bool,
+}
+
+impl AppendFile {
+    fn new(file: File) -> AppendFile {
+        AppendFile {
+            file,
+            torn: 0,
+            dirty: false,
+        }
+    }
+
+    /// Appends `lines` with one `write` (more only if the kernel takes them
+    /// in parts), all or a prefix of whole lines: when a write fails
+    /// part-way (the disk is full, the file too big), the partial line is
+    /// cut off again, so the file only ever holds whole lines. Returns how
+    /// many lines were stored, and the error when not all were.
+    fn append(&mut self, lines: &[&[u8]]) -> (usize, Option<std::io::Error>) {
+        if let Err(error) = self.cut_torn() {
+            return (0, Some(error));
+        }
+        let bytes = joined(lines);
+        self.dirty = true;
+        let (written, error) = write_counted(&mut self.file, &bytes);
+        let Some(error) = error else {
+            return (lines.len(), None);
+        };
+        let (stored, end) = whole_lines(lines, written);
+        self.torn = (written - end) as u64;
+        match self.cut_torn() {
+            Ok(()) => (stored, Some(error)),
+            Err(cut) => (
+                stored,
+                Some(std::io::Error::new(
+                    error.kind(),
+                    format!(
+                        "{error}; the {} bytes of the line written in part are still at the \
+                         end of the file ({cut}), and are cut off before the next write",
+                        self.torn
+                    ),
+                )),
+            ),
+        }
+    }
+
+    /// Cuts a partial line off the end of the file. The file is in append
+    /// mode, so its end is the end of what this sink wrote, fragment
+    /// included: the fragment is the last `torn` bytes.
+    fn cut_torn(&mut self) -> std::io::Result<()> {
+        if self.torn == 0 {
+            return Ok(());
+        }
+        let len = self.file.metadata()?.len();
+        self.file.set_len(len.saturating_sub(self.torn))?;
+        self.torn = 0;
+        Ok(())
+    }
+}
+
 /// One file written a line at a time under its own lock.
 struct LineFile {
     path: PathBuf,
@@ -175,16 +293,23 @@ struct LineFile {
 enum FileState {
     /// Not opened yet: files are created on their first line.
     Unopened,
-    Open(File),
+    Open(AppendFile),
     /// Synced and closed by `close`; writes are refused.
     Closed,
 }
 
+/// Lines that were not all stored: how many were (from the first), and why
+/// the rest were not.
+struct Partial {
+    stored: usize,
+    error: SinkError,
+}
+
 impl LineFile {
-    fn new(path: PathBuf, state: FileState) -> LineFile {
+    fn new(path: PathBuf) -> LineFile {
         LineFile {
             path,
-            state: Mutex::new(state),
+            state: Mutex::new(FileState::Unopened),
         }
     }
 
@@ -195,24 +320,53 @@ impl LineFile {
         }
     }
 
-    /// Appends `lines` (`count` whole lines) with one `write_all` under the
-    /// file's lock, opening the file first if needed. Success is counted in
+    /// Appends `lines` under the file's lock, opening the file first if
+    /// needed (see [`AppendFile::append`]). What was stored is counted in
     /// `delivered` before the lock is released, so `close` (which takes
     /// every file's lock) sees every line it synced counted.
-    fn append(&self, lines: &[u8], count: u64, delivered: &AtomicU64) -> Result<(), SinkError> {
+    fn append(&self, lines: &[&[u8]], delivered: &AtomicU64) -> Result<(), Partial> {
         let mut state = lock(&self.state);
         if matches!(*state, FileState::Unopened) {
-            let file = open_append(&self.path).map_err(|e| self.io_error(e))?;
-            *state = FileState::Open(file);
+            let file = open_append(&self.path).map_err(|e| Partial {
+                stored: 0,
+                error: self.io_error(e),
+            })?;
+            *state = FileState::Open(AppendFile::new(file));
         }
-        match &mut *state {
-            FileState::Open(file) => {
-                file.write_all(lines).map_err(|e| self.io_error(e))?;
-                delivered.fetch_add(count, Ordering::SeqCst);
-                Ok(())
-            }
-            FileState::Closed => Err(SinkError::Closed(self.path.display().to_string())),
-            FileState::Unopened => unreachable!("opened above"),
+        // Unopened cannot be left by now; Closed refuses.
+        let FileState::Open(file) = &mut *state else {
+            return Err(Partial {
+                stored: 0,
+                error: SinkError::Closed(self.path.display().to_string()),
+            });
+        };
+        let (stored, error) = file.append(lines);
+        delivered.fetch_add(stored as u64, Ordering::SeqCst);
+        match error {
+            None => Ok(()),
+            Some(error) => Err(Partial {
+                stored,
+                error: self.io_error(error),
+            }),
+        }
+    }
+
+    /// Whether the file may be closed to make room (not when a partial line
+    /// still has to be cut off its end: only this handle knows how long it
+    /// is), and if so, whether closing it frees a handle.
+    fn retirable(&self) -> Option<bool> {
+        match &*lock(&self.state) {
+            FileState::Open(file) => (file.torn == 0).then_some(true),
+            FileState::Unopened | FileState::Closed => Some(false),
+        }
+    }
+
+    /// Closes the handle without syncing; whether lines were written
+    /// through it since it was opened.
+    fn retire(&self) -> bool {
+        match std::mem::replace(&mut *lock(&self.state), FileState::Closed) {
+            FileState::Open(file) => file.dirty,
+            FileState::Unopened | FileState::Closed => false,
         }
     }
 
@@ -220,7 +374,7 @@ impl LineFile {
     fn close(&self) -> Result<(), SinkError> {
         let mut state = lock(&self.state);
         let result = match &*state {
-            FileState::Open(file) => file.sync_all().map_err(|e| self.io_error(e)),
+            FileState::Open(file) => file.file.sync_all().map_err(|e| self.io_error(e)),
             FileState::Unopened | FileState::Closed => Ok(()),
         };
         *state = FileState::Closed;
@@ -232,22 +386,109 @@ fn open_append(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
+/// The process (EMFILE) or the system (ENFILE) has no file handle left:
+/// closing one of ours may let the open succeed.
+fn out_of_handles(error: &SinkError) -> bool {
+    // The same numbers on Linux, the BSDs and macOS.
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    matches!(error, SinkError::Io { source, .. }
+        if matches!(source.raw_os_error(), Some(ENFILE | EMFILE)))
+}
+
 /// One `<safe-host>-recordings.jsonl` per upstream host, in one directory.
 ///
 /// Files are opened on their host's first record, in append mode (a second
 /// run adds to the same files), and each has its own lock, so exchanges
 /// with different hosts never wait for each other. Hosts that map to the
 /// same safe name share the file (and its lock).
+///
+/// # Handles
+///
+/// At most `max_open` files are kept open ([`HostFiles::DEFAULT_MAX_OPEN`]
+/// unless [`with_max_open`](HostFiles::with_max_open) says otherwise): a
+/// proxy that sees many hosts would otherwise run out of file handles and
+/// stop accepting connections. When a new host needs a file, the one used
+/// least recently is closed and reopened, in append mode, when its host
+/// comes back. Only a file no writer is using is closed, so the bound can
+/// be passed by the number of writers at once (the recorder has one
+/// thread), and a line is never torn by a close. When opening fails
+/// because the process is out of handles anyway (connections took them),
+/// one more idle file is closed and the open tried again.
+///
+/// Closing a file to make room does not sync it (that would be a disk
+/// flush for every switch between hosts); its lines are in the kernel, safe
+/// if the proxy dies, and `close` syncs it with the others (reopening it
+/// for that; past [`MAX_UNSYNCED`] such files, they are synced as they are
+/// closed instead).
+///
+/// # Write errors
+///
+/// A write that fails part-way (the disk full, a file-size limit) leaves
+/// whole lines or nothing: the partial line is cut off at once, the
+/// records written before it count as delivered and the rest as lost, and
+/// once there is room again the next records are written as usual, each on
+/// its own line. (Cutting assumes no other process appends to the file: the
+/// last bytes of the file are taken to be this sink's fragment.)
 pub struct HostFiles {
     dir: PathBuf,
-    /// Safe file name → file; `None` once closed. Held only to look a file
-    /// up (or add it), never while writing.
-    files: Mutex<Option<HashMap<String, Arc<LineFile>>>>,
+    max_open: usize,
+    /// The open files; `None` once closed. Held only to look a file up (or
+    /// add or retire one), never while writing.
+    open: Mutex<Option<OpenFiles>>,
+    /// Files closed to make room, written to but not yet synced.
+    unsynced: Mutex<HashSet<PathBuf>>,
     delivered: AtomicU64,
     lost: AtomicU64,
 }
 
+/// How many files closed to make room `close` will reopen to sync; past
+/// that, a file is synced as it is closed. Bounds the memory kept for them.
+pub const MAX_UNSYNCED: usize = 4096;
+
+/// The files [`HostFiles`] has open, by safe name, with the time of their
+/// last use.
+struct OpenFiles {
+    files: HashMap<String, Slot>,
+    /// Ticks with every look-up; the least recently used file has the
+    /// smallest `used`.
+    clock: u64,
+}
+
+struct Slot {
+    file: Arc<LineFile>,
+    used: u64,
+}
+
+impl OpenFiles {
+    /// Takes out the least recently used file that no writer holds (only
+    /// this map does, and it is the only place files are handed out from)
+    /// and that can be closed now; with `frees_handle`, only one whose
+    /// closing frees a handle.
+    fn take_idle(&mut self, frees_handle: bool) -> Option<Arc<LineFile>> {
+        let name = self
+            .files
+            .iter()
+            .filter(|(_, slot)| {
+                Arc::strong_count(&slot.file) == 1
+                    && slot
+                        .file
+                        .retirable()
+                        .is_some_and(|frees| frees || !frees_handle)
+            })
+            .min_by_key(|(_, slot)| slot.used)
+            .map(|(name, _)| name.clone())?;
+        self.files.remove(&name).map(|slot| slot.file)
+    }
+}
+
 impl HostFiles {
+    /// How many host files are kept open unless
+    /// [`with_max_open`](HostFiles::with_max_open) says otherwise: a small
+    /// part of the usual limit of 1024 handles per process, the rest left
+    /// for connections, and more hosts than most recordings see.
+    pub const DEFAULT_MAX_OPEN: usize = 64;
+
     /// Creates `dir` (and its parents) if needed.
     pub fn new(dir: &Path) -> Result<HostFiles, SinkError> {
         std::fs::create_dir_all(dir).map_err(|source| SinkError::Io {
@@ -256,10 +497,21 @@ impl HostFiles {
         })?;
         Ok(HostFiles {
             dir: dir.to_path_buf(),
-            files: Mutex::new(Some(HashMap::new())),
+            max_open: HostFiles::DEFAULT_MAX_OPEN,
+            open: Mutex::new(Some(OpenFiles {
+                files: HashMap::new(),
+                clock: 0,
+            })),
+            unsynced: Mutex::new(HashSet::new()),
             delivered: AtomicU64::new(0),
             lost: AtomicU64::new(0),
         })
+    }
+
+    /// Keeps at most `max_open` files open (at least one).
+    pub fn with_max_open(mut self, max_open: usize) -> HostFiles {
+        self.max_open = max_open.max(1);
+        self
     }
 
     /// The file a host's records go to.
@@ -267,54 +519,120 @@ impl HostFiles {
         self.dir
             .join(format!("{}-recordings.jsonl", safe_host(host)))
     }
-}
 
-impl HostFiles {
-    /// The file for `host`'s records, created (not opened) on first use.
+    /// The file for `host`'s records, created (not opened) on first use,
+    /// after closing the least recently used one if `max_open` are open.
     fn file_for(&self, host: &str) -> Result<Arc<LineFile>, SinkError> {
-        let mut files = lock(&self.files);
-        let files = files
-            .as_mut()
-            .ok_or_else(|| SinkError::Closed(self.dir.display().to_string()))?;
         let name = safe_host(host);
-        Ok(Arc::clone(files.entry(name).or_insert_with(|| {
-            Arc::new(LineFile::new(self.path_for(host), FileState::Unopened))
-        })))
+        let (file, retired) = {
+            let mut open = lock(&self.open);
+            let open = open
+                .as_mut()
+                .ok_or_else(|| SinkError::Closed(self.dir.display().to_string()))?;
+            open.clock += 1;
+            let now = open.clock;
+            if let Some(slot) = open.files.get_mut(&name) {
+                slot.used = now;
+                return Ok(Arc::clone(&slot.file));
+            }
+            let retired = if open.files.len() >= self.max_open {
+                open.take_idle(false)
+            } else {
+                None
+            };
+            let file = Arc::new(LineFile::new(self.path_for(host)));
+            let slot = Slot {
+                file: Arc::clone(&file),
+                used: now,
+            };
+            open.files.insert(name, slot);
+            (file, retired)
+        };
+        // Closed outside the map's lock: other hosts need not wait for it.
+        if let Some(retired) = retired {
+            self.retire(&retired);
+        }
+        Ok(file)
+    }
+
+    /// Closes the least recently used idle file that holds a handle;
+    /// whether there was one.
+    fn retire_idle(&self) -> bool {
+        let idle = lock(&self.open)
+            .as_mut()
+            .and_then(|open| open.take_idle(true));
+        match idle {
+            Some(file) => {
+                self.retire(&file);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Closes a file taken out of the map, remembering to sync it at
+    /// `close` (or syncing it now, when too many wait).
+    fn retire(&self, file: &LineFile) {
+        if !file.retire() {
+            return;
+        }
+        let mut unsynced = lock(&self.unsynced);
+        if unsynced.len() < MAX_UNSYNCED {
+            unsynced.insert(file.path.clone());
+            return;
+        }
+        drop(unsynced);
+        if let Err(error) = File::open(&file.path).and_then(|f| f.sync_all()) {
+            tracing::warn!(path = %file.path.display(), %error, "could not sync a recording file");
+        }
+    }
+
+    /// Appends `lines` (all for `host`) to its file. Out of file handles,
+    /// an idle file is closed and the open tried once more.
+    fn append(&self, host: &str, lines: &[&[u8]]) -> Result<(), Partial> {
+        let partial = |error| Partial { stored: 0, error };
+        let file = self.file_for(host).map_err(partial)?;
+        match file.append(lines, &self.delivered) {
+            Err(failed) if failed.stored == 0 && out_of_handles(&failed.error) => {
+                drop(file);
+                if !self.retire_idle() {
+                    return Err(failed);
+                }
+                self.file_for(host)
+                    .map_err(partial)?
+                    .append(lines, &self.delivered)
+            }
+            result => result,
+        }
     }
 
     /// Lines not written count as lost, unless the sink was closed.
-    fn count_lost(&self, error: &SinkError, lines: u64) {
+    fn count_lost(&self, error: &SinkError, lines: usize) {
         if !matches!(error, SinkError::Closed(_)) {
-            self.lost.fetch_add(lines, Ordering::SeqCst);
+            self.lost.fetch_add(lines as u64, Ordering::SeqCst);
         }
     }
-}
-
-/// `lines` end to end, for one `write_all`.
-fn concat<'a>(lines: impl Iterator<Item = &'a [u8]> + Clone) -> Vec<u8> {
-    let mut all = Vec::with_capacity(lines.clone().map(<[u8]>::len).sum());
-    for line in lines {
-        all.extend_from_slice(line);
-    }
-    all
 }
 
 impl fmt::Debug for HostFiles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HostFiles")
             .field("dir", &self.dir)
+            .field("max_open", &self.max_open)
             .finish_non_exhaustive()
     }
 }
 
 impl Sink for HostFiles {
     fn write(&self, record: &Record) -> Result<(), SinkError> {
-        self.file_for(&record.host)?
-            .append(&record.line, 1, &self.delivered)
-            .inspect_err(|error| self.count_lost(error, 1))
+        self.append(&record.host, &[&record.line])
+            .map_err(|failed| {
+                self.count_lost(&failed.error, 1);
+                failed.error
+            })
     }
 
-    /// One `write_all` per host file: the batch's lines for it, in order.
+    /// One `write` per host file: the batch's lines for it, in order.
     fn write_batch(&self, records: &[Record], failed: &mut dyn FnMut(&Record, &SinkError)) {
         // Hosts in order of first appearance; a batch usually has one.
         let mut hosts: Vec<(String, Vec<&Record>)> = Vec::new();
@@ -327,30 +645,43 @@ impl Sink for HostFiles {
         }
         for (_, group) in hosts {
             let Some(first) = group.first() else { continue };
-            let written = self.file_for(&first.host).and_then(|file| {
-                let lines = concat(group.iter().map(|r| &r.line[..]));
-                let count = group.len() as u64;
-                file.append(&lines, count, &self.delivered)
-                    .inspect_err(|error| self.count_lost(error, count))
-            });
-            if let Err(error) = written {
-                for record in group {
-                    failed(record, &error);
+            let lines: Vec<&[u8]> = group.iter().map(|r| &r.line[..]).collect();
+            if let Err(partial) = self.append(&first.host, &lines) {
+                let not_stored = &group[partial.stored..];
+                self.count_lost(&partial.error, not_stored.len());
+                for record in not_stored {
+                    failed(record, &partial.error);
                 }
             }
         }
     }
 
+    fn destination(&self) -> String {
+        format!("{}/", self.dir.display())
+    }
+
     fn close(&self) -> Result<SinkReport, SinkError> {
-        let files = lock(&self.files)
+        let open = lock(&self.open)
             .take()
             .ok_or_else(|| SinkError::Closed(self.dir.display().to_string()))?;
         // Every file is closed even if one fails to sync; the first error
         // is the one returned.
         let mut first_error = None;
-        for file in files.values() {
-            if let Err(error) = file.close() {
+        for slot in open.files.values() {
+            if let Err(error) = slot.file.close() {
                 first_error.get_or_insert(error);
+            }
+        }
+        let open_paths: HashSet<&Path> = open.files.values().map(|s| &*s.file.path).collect();
+        for path in lock(&self.unsynced).drain() {
+            if open_paths.contains(&*path) {
+                continue; // synced above, through its open handle
+            }
+            if let Err(source) = File::open(&path).and_then(|f| f.sync_all()) {
+                first_error.get_or_insert(SinkError::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
             }
         }
         if let Some(error) = first_error {
@@ -366,6 +697,13 @@ impl Sink for HostFiles {
 }
 
 /// Every record in one file (appended to), or on stdout.
+///
+/// A file keeps whole lines only, as [`HostFiles`] does: a write that
+/// fails part-way has its partial line cut off. Stdout (a pipe, a
+/// terminal) cannot take bytes back: there, a line written in part stays
+/// torn for the reader, counts as lost, and the next record is preceded by
+/// a newline, so that it starts a line of its own and the reader loses
+/// only the torn one.
 pub struct OutputFile {
     name: String,
     out: Mutex<Output>,
@@ -374,11 +712,18 @@ pub struct OutputFile {
 }
 
 enum Output {
-    File(File),
-    /// Locked for each line (on top of our own lock, which also covers
-    /// close), and flushed after it: stdout is usually a pipe into another
-    /// tool that should see each exchange as it happens.
-    Stdout(std::io::Stdout),
+    File(AppendFile),
+    /// Written through its own handle (a duplicate of descriptor 1), a
+    /// `write` at a time, under our lock and the process's stdout lock:
+    /// std's line-buffered `Stdout` would not say how much of a failed
+    /// write got out. Each line reaches the pipe as soon as it is written,
+    /// so a tool reading it sees each exchange as it happens.
+    Stdout {
+        stdout: std::io::Stdout,
+        fd: File,
+        /// The last write stopped inside a line.
+        torn: bool,
+    },
     Closed,
 }
 
@@ -393,13 +738,28 @@ impl OutputFile {
         })?;
         Ok(OutputFile::with(
             path.display().to_string(),
-            Output::File(file),
+            Output::File(AppendFile::new(file)),
         ))
     }
 
     /// Standard output.
-    pub fn stdout() -> OutputFile {
-        OutputFile::with("stdout".to_string(), Output::Stdout(std::io::stdout()))
+    pub fn stdout() -> Result<OutputFile, SinkError> {
+        let stdout = std::io::stdout();
+        let fd = stdout
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|source| SinkError::Io {
+                path: "stdout".to_string(),
+                source,
+            })?;
+        Ok(OutputFile::with(
+            "stdout".to_string(),
+            Output::Stdout {
+                stdout,
+                fd: File::from(fd),
+                torn: false,
+            },
+        ))
     }
 
     fn with(name: String, out: Output) -> OutputFile {
@@ -427,27 +787,57 @@ impl fmt::Debug for OutputFile {
     }
 }
 
+/// Writes `lines` to a stream that cannot be cut back (stdout); see
+/// [`OutputFile`].
+fn append_to_stream(
+    stdout: &std::io::Stdout,
+    fd: &mut File,
+    torn: &mut bool,
+    lines: &[&[u8]],
+) -> (usize, Option<std::io::Error>) {
+    let mut stdout = stdout.lock();
+    // Whatever else went to stdout through std goes out first.
+    if let Err(error) = stdout.flush() {
+        return (0, Some(error));
+    }
+    if *torn {
+        match write_counted(fd, b"\n") {
+            (_, Some(error)) => return (0, Some(error)),
+            (_, None) => *torn = false,
+        }
+    }
+    let bytes = joined(lines);
+    let (written, error) = write_counted(fd, &bytes);
+    let (stored, end) = whole_lines(lines, written);
+    *torn = written > end;
+    (stored, error)
+}
+
 impl OutputFile {
-    /// Writes `lines` (`count` whole lines) with one `write_all` under the
-    /// lock, and counts them.
-    fn append(&self, lines: &[u8], count: u64) -> Result<(), SinkError> {
+    /// Writes `lines` under the lock, and counts them: how many were
+    /// stored, and why the rest were not.
+    fn append(&self, lines: &[&[u8]]) -> Result<(), Partial> {
         let mut out = lock(&self.out);
-        let written = match &mut *out {
-            Output::File(file) => file.write_all(lines),
-            Output::Stdout(stdout) => {
-                let mut stdout = stdout.lock();
-                stdout.write_all(lines).and_then(|()| stdout.flush())
+        let (stored, error) = match &mut *out {
+            Output::File(file) => file.append(lines),
+            Output::Stdout { stdout, fd, torn } => append_to_stream(stdout, fd, torn, lines),
+            Output::Closed => {
+                return Err(Partial {
+                    stored: 0,
+                    error: SinkError::Closed(self.name.clone()),
+                });
             }
-            Output::Closed => return Err(SinkError::Closed(self.name.clone())),
         };
-        match written {
-            Ok(()) => {
-                self.delivered.fetch_add(count, Ordering::SeqCst);
-                Ok(())
-            }
-            Err(source) => {
-                self.lost.fetch_add(count, Ordering::SeqCst);
-                Err(self.io_error(source))
+        self.delivered.fetch_add(stored as u64, Ordering::SeqCst);
+        match error {
+            None => Ok(()),
+            Some(source) => {
+                self.lost
+                    .fetch_add((lines.len() - stored) as u64, Ordering::SeqCst);
+                Err(Partial {
+                    stored,
+                    error: self.io_error(source),
+                })
             }
         }
     }
@@ -455,31 +845,31 @@ impl OutputFile {
 
 impl Sink for OutputFile {
     fn write(&self, record: &Record) -> Result<(), SinkError> {
-        self.append(&record.line, 1)
+        self.append(&[&record.line]).map_err(|failed| failed.error)
     }
 
-    /// Every line of the batch in one `write_all`.
+    /// Every line of the batch in one `write`.
     fn write_batch(&self, records: &[Record], failed: &mut dyn FnMut(&Record, &SinkError)) {
-        let written = match records {
-            [] => Ok(()),
-            [record] => self.append(&record.line, 1),
-            _ => self.append(
-                &concat(records.iter().map(|r| &r.line[..])),
-                records.len() as u64,
-            ),
-        };
-        if let Err(error) = written {
-            for record in records {
-                failed(record, &error);
+        if records.is_empty() {
+            return;
+        }
+        let lines: Vec<&[u8]> = records.iter().map(|r| &r.line[..]).collect();
+        if let Err(partial) = self.append(&lines) {
+            for record in &records[partial.stored..] {
+                failed(record, &partial.error);
             }
         }
+    }
+
+    fn destination(&self) -> String {
+        self.name.clone()
     }
 
     fn close(&self) -> Result<SinkReport, SinkError> {
         let mut out = lock(&self.out);
         let done = match std::mem::replace(&mut *out, Output::Closed) {
-            Output::File(file) => file.sync_all(),
-            Output::Stdout(stdout) => stdout.lock().flush(),
+            Output::File(file) => file.file.sync_all(),
+            Output::Stdout { stdout, .. } => stdout.lock().flush(),
             Output::Closed => return Err(SinkError::Closed(self.name.clone())),
         };
         done.map_err(|source| self.io_error(source))?;
@@ -551,6 +941,10 @@ impl Sink for KafkaSink {
             }
             Err(error) => Err(SinkError::Kafka(error.to_string())),
         }
+    }
+
+    fn destination(&self) -> String {
+        self.producer.url().to_string()
     }
 
     fn close(&self) -> Result<SinkReport, SinkError> {
@@ -814,7 +1208,7 @@ mod tests {
         let error = OutputFile::create(&dir.path().join("missing").join("x.jsonl")).unwrap_err();
         assert!(matches!(error, SinkError::Io { .. }), "{error}");
 
-        let stdout = OutputFile::stdout();
+        let stdout = OutputFile::stdout().unwrap();
         let report = stdout.close().unwrap();
         assert_eq!(report.destination, "stdout");
         assert_eq!(report.delivered, 0);
@@ -842,6 +1236,150 @@ mod tests {
             report.to_string(),
             format!("{}: 1 delivered, 1 LOST", dir.path().display())
         );
+    }
+
+    /// The handles this process has open on files in `dir`.
+    fn handles_in(dir: &Path) -> usize {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .filter(|target| target.starts_with(dir))
+            .count()
+    }
+
+    #[test]
+    fn host_files_keep_at_most_max_open_handles_and_every_line() {
+        const HOSTS: usize = 20;
+        const ROUNDS: usize = 5;
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path().canonicalize().unwrap();
+        let files = HostFiles::new(&dir).unwrap().with_max_open(3);
+        let host = |h: usize| format!("127.0.0.1:{}", 9000 + h);
+        // Round after round over every host: each new file needs one of
+        // the three handles, so they keep being closed and reopened.
+        let mut most = 0;
+        for round in 0..ROUNDS {
+            for h in 0..HOSTS {
+                let line = format!("{{\"host\":{h},\"round\":{round}}}\n");
+                files
+                    .write(&Record {
+                        host: host(h),
+                        line: line.into_bytes(),
+                    })
+                    .unwrap();
+                most = most.max(handles_in(&dir));
+            }
+        }
+        // Two names for one file share it, open or not.
+        files
+            .write(&Record {
+                host: "127.0.0.1_9000".into(),
+                line: b"{\"host\":0,\"round\":99}\n".to_vec(),
+            })
+            .unwrap();
+        assert_eq!(most, 3, "at most 3 files open at once");
+        let report = files.close().unwrap();
+        assert_eq!(
+            (report.delivered, report.lost),
+            ((HOSTS * ROUNDS + 1) as u64, 0)
+        );
+        assert_eq!(handles_in(&dir), 0, "close closes every file");
+        for h in 0..HOSTS {
+            let text = std::fs::read_to_string(files.path_for(&host(h))).unwrap();
+            let mut want: String = (0..ROUNDS)
+                .map(|round| format!("{{\"host\":{h},\"round\":{round}}}\n"))
+                .collect();
+            if h == 0 {
+                want.push_str("{\"host\":0,\"round\":99}\n");
+            }
+            assert_eq!(text, want, "host {h}'s file");
+        }
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), HOSTS);
+    }
+
+    /// Out of file handles (the proxy's connections took them) while under
+    /// `max_open`, a host file is still opened: an idle one is closed to
+    /// make room. Runs in a child process of its own, since it lowers the
+    /// handle limit of the process it runs in.
+    #[test]
+    fn host_files_make_room_when_the_process_is_out_of_handles() {
+        const CHILD: &str = "HMT_SINK_OUT_OF_HANDLES_CHILD";
+        if std::env::var_os(CHILD).is_none() {
+            let name = "sink::tests::host_files_make_room_when_the_process_is_out_of_handles";
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", name, "--nocapture", "--test-threads=1"])
+                .env(CHILD, "1")
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "the child failed:\n{text}");
+            assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
+            return;
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path().canonicalize().unwrap();
+        let files = HostFiles::new(&dir).unwrap().with_max_open(8);
+        let record = |host: &str, n: usize| Record {
+            host: host.to_string(),
+            line: format!("{{\"host\":{host:?},\"n\":{n}}}\n").into_bytes(),
+        };
+        files.write(&record("a.test", 1)).unwrap();
+        files.write(&record("b.test", 1)).unwrap();
+        assert_eq!(handles_in(&dir), 2);
+
+        // No handle left: a limit just above the highest in use, and every
+        // free number below it taken.
+        let highest = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|fd| fd.ok()?.file_name().to_str()?.parse::<u64>().ok())
+            .max()
+            .unwrap();
+        let status = std::process::Command::new("prlimit")
+            .args([
+                "--pid",
+                &std::process::id().to_string(),
+                &format!("--nofile={}:", highest + 1),
+            ])
+            .status()
+            .expect("prlimit (util-linux) runs");
+        assert!(status.success());
+        let mut taken = Vec::new();
+        loop {
+            match File::open("/dev/null") {
+                Ok(file) => taken.push(file),
+                Err(error) if error.raw_os_error() == Some(24) => break,
+                Err(error) => panic!("{error}"),
+            }
+            assert!(taken.len() < 10_000, "the limit did not apply");
+        }
+
+        // Each new file closes the idle one used least recently.
+        files.write(&record("c.test", 1)).unwrap();
+        files.write(&record("a.test", 2)).unwrap();
+        drop(taken);
+        assert_eq!(handles_in(&dir), 2);
+        let report = files.close().unwrap();
+        assert_eq!((report.delivered, report.lost), (4, 0));
+        let read = |host| std::fs::read_to_string(files.path_for(host)).unwrap();
+        assert_eq!(
+            read("a.test"),
+            "{\"host\":\"a.test\",\"n\":1}\n{\"host\":\"a.test\",\"n\":2}\n"
+        );
+        assert_eq!(read("b.test"), "{\"host\":\"b.test\",\"n\":1}\n");
+        assert_eq!(read("c.test"), "{\"host\":\"c.test\",\"n\":1}\n");
+    }
+
+    #[test]
+    fn whole_lines_counts_the_lines_a_short_write_completed() {
+        let lines: [&[u8]; 3] = [b"ab\n", b"cde\n", b"f\n"];
+        assert_eq!(whole_lines(&lines, 0), (0, 0));
+        assert_eq!(whole_lines(&lines, 2), (0, 0));
+        assert_eq!(whole_lines(&lines, 3), (1, 3));
+        assert_eq!(whole_lines(&lines, 6), (1, 3));
+        assert_eq!(whole_lines(&lines, 7), (2, 7));
+        assert_eq!(whole_lines(&lines, 9), (3, 9));
     }
 
     mod kafka {

@@ -20,6 +20,7 @@
 //! the bundled webpki roots, and the CA or server certificates the user
 //! gives), or not at all with `insecure`.
 
+use crate::destination::{Destinations, connect_tcp};
 use crate::proxy::{ProxyConfig, ProxyError};
 use crate::route::Target;
 use crate::trust::{self, UpstreamVerifier};
@@ -41,7 +42,6 @@ use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Sleep;
 
@@ -75,12 +75,14 @@ pub(crate) struct Upstream {
     http2: http2::Builder<TokioExecutor>,
     connect_timeout: Duration,
     response_timeout: Duration,
+    destinations: Arc<Destinations>,
 }
 
 impl Upstream {
     pub fn new(
         config: &ProxyConfig,
         provider: Arc<CryptoProvider>,
+        destinations: Arc<Destinations>,
     ) -> Result<Upstream, ProxyError> {
         let mut tls = tls_config(config, provider)?;
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -97,6 +99,7 @@ impl Upstream {
             http2,
             connect_timeout: config.connect_timeout,
             response_timeout: config.response_timeout,
+            destinations,
         })
     }
 
@@ -108,7 +111,13 @@ impl Upstream {
         target: &Target,
         driver: &mpsc::UnboundedSender<ConnFuture>,
     ) -> Result<Sender, UpstreamError> {
-        let tcp = connect_tcp(&target.host, target.port, self.connect_timeout).await?;
+        let tcp = connect_tcp(
+            &target.host,
+            target.port,
+            self.connect_timeout,
+            &self.destinations,
+        )
+        .await?;
         let host = target.host.trim_start_matches('[').trim_end_matches(']');
         if !target.https {
             return self.http1(TokioIo::new(tcp), driver).await;
@@ -170,31 +179,6 @@ impl Upstream {
             }),
         );
         Ok(Sender::H1(sender))
-    }
-}
-
-/// A TCP connection to `host` (IPv6 in brackets or not) and `port`, with
-/// Nagle off, within `timeout`: a 504 when that runs out, else a 502 naming
-/// the cause.
-pub(crate) async fn connect_tcp(
-    host: &str,
-    port: u16,
-    timeout: Duration,
-) -> Result<TcpStream, UpstreamError> {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match tokio::time::timeout(timeout, TcpStream::connect((host, port))).await {
-        Ok(Ok(tcp)) => {
-            let _ = tcp.set_nodelay(true);
-            Ok(tcp)
-        }
-        Ok(Err(e)) => Err(classify(&Cause("tcp connect error", e))),
-        Err(_) => Err(UpstreamError {
-            status: StatusCode::GATEWAY_TIMEOUT,
-            detail: format!(
-                "tcp connect error: no connection within {} ms",
-                timeout.as_millis()
-            ),
-        }),
     }
 }
 
@@ -529,7 +513,7 @@ impl Driver {
 
 /// An error with what was being done when it happened.
 #[derive(Debug)]
-struct Cause(&'static str, std::io::Error);
+pub(crate) struct Cause(pub &'static str, pub std::io::Error);
 
 impl std::fmt::Display for Cause {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -545,7 +529,7 @@ impl StdError for Cause {
 
 /// 504 for a timeout anywhere in the chain (the connect timeout), 502 for
 /// everything else; the detail is the whole chain of causes.
-fn classify(error: &(dyn StdError + 'static)) -> UpstreamError {
+pub(crate) fn classify(error: &(dyn StdError + 'static)) -> UpstreamError {
     let mut detail = String::new();
     let mut timed_out = false;
     let mut cause = Some(error);

@@ -948,6 +948,104 @@ async fn unreachable_upstream_is_502_and_recorded() {
     assert_eq!((report.exchanges, report.errors), (1, 1));
 }
 
+/// However the proxy's own address is spelled, a request to it is refused
+/// with 508 and recorded once, instead of looping: the check is made on
+/// the resolved address, on the relay (plain HTTP), the general path
+/// (HTTP/2, https) and for CONNECT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_to_the_proxy_itself_are_refused_as_a_loop_whatever_the_spelling() {
+    let proxy = RunningProxy::start(ProxyConfig::default()).await;
+    let port = proxy.addr.port();
+    let spellings = [
+        "127.0.0.1",
+        "localhost",
+        "0x7f.1",
+        "0",
+        "2130706433",
+        "127.1",
+        "[::ffff:127.0.0.1]",
+        "[::1]",
+    ];
+    for (i, host) in spellings.iter().enumerate() {
+        for http in [Http::One, Http::Two] {
+            let response = plain_client(http, |b| b)
+                .get(proxy.url(&format!("/http://{host}:{port}/loop")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 508, "{host} {http:?}");
+            let problem: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("is this proxy itself"),
+                "{problem}"
+            );
+        }
+        // One recorded exchange per request sent: no loop.
+        let captured = proxy.recorder.wait_for(2 * (i + 1)).await;
+        assert_eq!(captured.len(), 2 * (i + 1), "{host}");
+    }
+    for c in proxy.recorder.wait_for(2 * spellings.len()).await {
+        assert_eq!(c.exchange.response.as_ref().unwrap().status, 508);
+        assert!(c.answered_by_proxy);
+    }
+    // Absolute form and CONNECT reach the same check.
+    let raw = raw_exchange(
+        proxy.addr,
+        format!("GET http://0x7f.1:{port}/x HTTP/1.1\r\nHost: 0x7f.1:{port}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 508 "), "{raw}");
+    let raw = raw_exchange(
+        proxy.addr,
+        format!("CONNECT 2130706433:{port} HTTP/1.1\r\nHost: 2130706433:{port}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 508 "), "{raw}");
+    proxy.shutdown().await;
+}
+
+/// `--allow-host`: only matching hosts are reached; others get 403,
+/// recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_host_limits_where_requests_go() {
+    let upstream = Upstream::plain().await;
+    let config = ProxyConfig {
+        allow_hosts: vec!["127.0.0.1".into()],
+        ..config_for(&upstream)
+    };
+    let proxy = RunningProxy::start(config).await;
+    let port = upstream.addr.port();
+    let allowed = plain_client(Http::One, |b| b)
+        .get(proxy.url(&format!("/http://127.0.0.1:{port}/json")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    let refused = plain_client(Http::One, |b| b)
+        .get(proxy.url(&format!("/http://localhost:{port}/json")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let problem: Value = serde_json::from_slice(&refused.bytes().await.unwrap()).unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("--allow-host"),
+        "{problem}"
+    );
+    let captured = proxy.recorder.wait_for(2).await;
+    let statuses: Vec<u16> = captured
+        .iter()
+        .map(|c| c.exchange.response.as_ref().unwrap().status)
+        .collect();
+    assert_eq!(statuses, [200, 403]);
+    proxy.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_upstream_is_504_and_recorded() {
     let upstream = Upstream::plain().await;
@@ -1021,6 +1119,186 @@ async fn graceful_shutdown_finishes_in_flight_exchanges() {
         tokio::net::TcpStream::connect(proxy_addr).await.is_err(),
         "new connections are refused"
     );
+}
+
+/// Responses that go out while the proxy stops say `Connection: close`, on
+/// the relay (a plain upstream) and on hyper's path (an https upstream), so
+/// a keep-alive client does not send its next request into a closing
+/// connection; the connection then ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_sent_while_stopping_close_the_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for upstream in [Upstream::plain().await, Upstream::tls().await] {
+        let proxy =
+            RunningProxy::start_with_grace(config_for(&upstream), Duration::from_secs(10)).await;
+        let mut client = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+        let request = format!(
+            "GET /{} HTTP/1.1\r\nHost: proxy\r\n\r\n",
+            upstream.url("/slow?ms=800")
+        );
+        client.write_all(request.as_bytes()).await.unwrap();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while upstream.state.slow_in_flight.load(Ordering::SeqCst) < 1 {
+            assert!(tokio::time::Instant::now() < deadline, "no request arrived");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let stopping = tokio::spawn(proxy.shutdown());
+        let mut received = Vec::new();
+        tokio::time::timeout(WAIT, client.read_to_end(&mut received))
+            .await
+            .expect("the proxy closes the connection after the response")
+            .unwrap();
+        let received = String::from_utf8(received).unwrap().to_ascii_lowercase();
+        let head = &received[..received.find("\r\n\r\n").unwrap()];
+        assert!(head.starts_with("http/1.1 200"), "{received}");
+        assert!(head.contains("\r\nconnection: close"), "{head}");
+        assert!(received.ends_with("slow done"), "{received}");
+        assert_eq!(stopping.await.unwrap().exchanges, 1);
+    }
+}
+
+/// A response body that stops sending (the upstream holds it open) is cut
+/// off after the body timeout, on the relay and on hyper's path, and
+/// recorded as incomplete with what had arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_response_body_is_cut_off_and_recorded_incomplete() {
+    for upstream in [Upstream::plain().await, Upstream::tls().await] {
+        let config = ProxyConfig {
+            body_timeout: Duration::from_millis(300),
+            ..config_for(&upstream)
+        };
+        let proxy = RunningProxy::start(config).await;
+        let started = std::time::Instant::now();
+        let mut sse = plain_client(Http::One, |b| b)
+            .get(proxy.url(&format!("/{}", upstream.url("/sse"))))
+            .send()
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let ended = tokio::time::timeout(WAIT, async {
+            loop {
+                match sse.chunk().await {
+                    Ok(Some(chunk)) => got.extend_from_slice(&chunk),
+                    Ok(None) => return "end",
+                    Err(_) => return "error",
+                }
+            }
+        })
+        .await
+        .expect("the stalled body is cut off");
+        // Cut short: the client sees an error, never a clean end.
+        assert_eq!(ended, "error");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert_eq!(got, SSE_ONE.as_bytes());
+        let c = &proxy.recorder.wait_for(1).await[0];
+        assert_eq!(
+            c.exchange.meta.get("responseIncomplete"),
+            Some(&json!(true))
+        );
+        let response = c.exchange.response.as_ref().unwrap();
+        assert_eq!(response.body.as_deref(), Some(SSE_ONE.as_bytes()));
+        proxy.shutdown().await;
+    }
+}
+
+/// A client connection that sends nothing is closed after the idle
+/// timeout, on a fresh connection and between requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_client_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = Upstream::plain().await;
+    let config = ProxyConfig {
+        idle_timeout: Duration::from_millis(300),
+        ..config_for(&upstream)
+    };
+    let proxy = RunningProxy::start(config).await;
+    let mut silent = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(3), silent.read_to_end(&mut buf)).await;
+    assert!(closed.is_ok(), "a silent connection is closed");
+    let mut after_one = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    let request = format!(
+        "GET /{} HTTP/1.1\r\nHost: proxy\r\n\r\n",
+        upstream.url("/json")
+    );
+    after_one.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let closed =
+        tokio::time::timeout(Duration::from_secs(3), after_one.read_to_end(&mut buf)).await;
+    assert!(closed.is_ok(), "an idle keep-alive connection is closed");
+    assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"));
+    proxy.shutdown().await;
+}
+
+/// A chunked upload with `Expect: 100-continue` is recorded whole when the
+/// upstream reads it; when the upstream answers before reading it, the
+/// recording says the body was not received (`requestBodyIncomplete`)
+/// instead of passing an empty body off as what was sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expect_continue_uploads_are_recorded_whole_or_marked_incomplete() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = Upstream::plain().await;
+    let proxy = RunningProxy::start(config_for(&upstream)).await;
+    let upload = |target: String| async move {
+        let mut client = tokio::net::TcpStream::connect(proxy_addr_of(&target))
+            .await
+            .unwrap();
+        let path = target.split_once(' ').unwrap().1.to_owned();
+        let head = format!(
+            "POST /{path} HTTP/1.1\r\nHost: proxy\r\nExpect: 100-continue\r\n\
+             Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        );
+        client.write_all(head.as_bytes()).await.unwrap();
+        let mut first = [0u8; 256];
+        let n = tokio::time::timeout(WAIT, client.read(&mut first))
+            .await
+            .unwrap()
+            .unwrap();
+        let first = String::from_utf8_lossy(&first[..n]).into_owned();
+        if first.starts_with("HTTP/1.1 100") {
+            let _ = client.write_all(b"5\r\nhello\r\n0\r\n\r\n").await;
+        }
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(WAIT, client.read_to_end(&mut rest)).await;
+        format!("{first}{}", String::from_utf8_lossy(&rest))
+    };
+    fn proxy_addr_of(target: &str) -> String {
+        target.split_once(' ').unwrap().0.to_owned()
+    }
+
+    // Read by the upstream: recorded whole.
+    let answer = upload(format!("{} {}", proxy.addr, upstream.url("/echo"))).await;
+    assert!(answer.contains("HTTP/1.1 200"), "{answer}");
+    let c = &proxy.recorder.wait_for(1).await[0];
+    assert_eq!(c.exchange.request.body.as_deref(), Some(&b"hello"[..]));
+    assert_eq!(c.exchange.meta.get("requestBodyIncomplete"), None);
+
+    // Answered before reading: marked.
+    let early = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let early_addr = early.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut stream, _) = early.accept().await.unwrap();
+        let mut head = [0u8; 4096];
+        let _ = stream.read(&mut head).await;
+        let _ = stream
+            .write_all(
+                b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    });
+    let answer = upload(format!("{} http://{early_addr}/upload", proxy.addr)).await;
+    assert!(answer.contains("413"), "{answer}");
+    let captured = proxy.recorder.wait_for(2).await;
+    let c = &captured[1];
+    assert_eq!(c.exchange.response.as_ref().unwrap().status, 413);
+    assert_eq!(
+        c.exchange.meta.get("requestBodyIncomplete"),
+        Some(&json!(true)),
+        "{:?}",
+        c.exchange
+    );
+    proxy.shutdown().await;
 }
 
 #[tokio::test]

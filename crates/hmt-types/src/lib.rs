@@ -35,6 +35,7 @@ pub mod format;
 mod model;
 mod raw;
 pub mod reader;
+pub mod secrets;
 pub mod writer;
 
 pub use fields::{Fields, decode_form_component, file_safe_host, percent_encode};

@@ -622,13 +622,19 @@ fn the_ca_key_is_created_0600_and_refused_when_others_may_read_it() {
 
 const REMOTE_WARNING: &str = "anyone who can reach its port";
 
-/// The warning for a listener on `at`.
+/// The warning for a listener on `at` from which any host can be reached.
 fn remote_warning(at: &str) -> String {
+    remote_warning_reaching(
+        at,
+        "any host this machine can (your internal network included)",
+    )
+}
+
+fn remote_warning_reaching(at: &str, reach: &str) -> String {
     format!(
         "warning: hmt record listens on {at}, beyond this machine: anyone who can reach its \
-         port can use the proxy to reach any host this machine can (your internal network \
-         included), and sees the traffic it records. Use --bind 127.0.0.1 (the default), or \
-         pass --allow-remote if that is what you want."
+         port can use the proxy to reach {reach}, and sees the traffic it records. Use \
+         --bind 127.0.0.1 (the default), or pass --allow-remote if that is what you want."
     )
 }
 
@@ -669,6 +675,24 @@ fn binding_beyond_loopback_warns_unless_allowed() {
             None => assert!(warnings(&out.stderr).is_empty(), "{args:?}: {}", out.stderr),
         }
     }
+    // With --allow-host, the warning says what is reachable: those hosts.
+    let work = tempdir();
+    let hmt = RecordProcess::start(
+        work.path(),
+        &["--bind", "0.0.0.0", "--allow-host", "*.staging.example"],
+    );
+    let port = hmt.addr.port();
+    let out = hmt.stop();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        warnings(&out.stderr),
+        [remote_warning_reaching(
+            &format!("0.0.0.0:{port}"),
+            "the hosts --allow-host allows"
+        )],
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

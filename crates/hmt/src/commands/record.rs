@@ -63,17 +63,30 @@ struct RunArgs {
     #[arg(long = "upstream-ca", value_name = "FILE")]
     upstream_ca: Vec<PathBuf>,
     /// Upstream connect timeout, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    connect_timeout: f64,
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    connect_timeout: Duration,
     /// Time to wait for upstream response headers, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
-    response_timeout: f64,
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = seconds)]
+    response_timeout: Duration,
+    /// Close a client connection idle this long between requests (or this slow
+    /// to send a request head), in seconds.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = seconds)]
+    idle_timeout: Duration,
+    /// Cut off an exchange whose request or response body sends nothing for this
+    /// long, in seconds (recorded with meta.responseIncomplete).
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = seconds)]
+    body_timeout: Duration,
     /// Record at most this many bytes of each body (forwarding is never limited).
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
     max_body_bytes: usize,
     /// Write one `<host>-recordings.jsonl` per upstream host here.
     #[arg(short = 'l', long = "log-dir", value_name = "DIR")]
     log_dir: Option<PathBuf>,
+    /// Keep at most this many per-host files open at once (the least recently
+    /// used is closed, and reopened when its host comes back).
+    #[arg(long, value_name = "N", default_value_t = HostFiles::DEFAULT_MAX_OPEN as u16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    max_open_files: u16,
     /// Also write every recording to this file, or `-` for stdout.
     #[arg(long, value_name = "FILE|-")]
     output: Option<String>,
@@ -83,6 +96,11 @@ struct RunArgs {
     /// A librdkafka producer setting, such as `security.protocol=SASL_SSL`. Repeatable.
     #[arg(long = "kafka-option", value_name = "KEY=VALUE")]
     kafka_options: Vec<String>,
+    /// Forward only to hosts matching this glob (`*.staging.example.com`, or
+    /// `host:port`); anything else is answered 403 and recorded as refused.
+    /// Repeatable; by default every host is allowed.
+    #[arg(long = "allow-host", value_name = "GLOB")]
+    allow_hosts: Vec<String>,
     /// Record only hosts matching this glob (`*.example.com`). Repeatable.
     #[arg(long = "include-host", value_name = "GLOB")]
     include_hosts: Vec<String>,
@@ -101,22 +119,25 @@ struct RunArgs {
     /// Record only these statuses: `404`, `2xx`, `500-599`. Repeatable.
     #[arg(long = "status", value_name = "STATUS")]
     statuses: Vec<String>,
-    /// Replace this header's values with a stable placeholder (in addition to
-    /// authorization, proxy-authorization, cookie, set-cookie, x-api-key). Repeatable.
+    /// Also replace this header's values with a stable placeholder (secret
+    /// headers, such as authorization, cookie, set-cookie, x-api-key or x-auth-token,
+    /// always are). Repeatable.
     #[arg(long = "redact-header", value_name = "NAME")]
     redact_headers: Vec<String>,
-    /// Replace this query (and form) parameter's values. Repeatable.
+    /// Also replace this query (and form) parameter's values (api_key, token,
+    /// password and other secret names always are). Repeatable.
     #[arg(long = "redact-query", value_name = "NAME")]
     redact_query: Vec<String>,
-    /// Replace the JSON body value at this pointer (`/user/password`). Repeatable.
+    /// Also replace the JSON body value at this pointer (`/user/pin`; members named
+    /// password, token, access_token and other secret names always are). Repeatable.
     #[arg(long = "redact-json", value_name = "POINTER")]
     redact_json: Vec<String>,
     /// Add `Via: 1.1 hmt` to forwarded requests and responses.
     #[arg(long)]
     via: bool,
     /// On SIGINT/SIGTERM, how long in-flight exchanges may take to finish, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    grace: f64,
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    grace: Duration,
     /// Run in the background; `hmt record stop` stops it.
     #[arg(short = 'd', long)]
     daemon: bool,
@@ -170,11 +191,15 @@ fn warn_if_remote(args: &RunArgs, address: SocketAddr) {
     } else {
         address.to_string()
     };
+    let reach = if args.allow_hosts.is_empty() {
+        "any host this machine can (your internal network included)"
+    } else {
+        "the hosts --allow-host allows"
+    };
     eprintln!(
         "warning: hmt record listens on {at}, beyond this machine: anyone who can reach its \
-         port can use the proxy to reach any host this machine can (your internal network \
-         included), and sees the traffic it records. Use --bind 127.0.0.1 (the default), or \
-         pass --allow-remote if that is what you want."
+         port can use the proxy to reach {reach}, and sees the traffic it records. Use \
+         --bind 127.0.0.1 (the default), or pass --allow-remote if that is what you want."
     );
 }
 
@@ -203,13 +228,12 @@ fn serve(args: RunArgs) -> Result<()> {
         methods: args.methods.clone(),
         statuses: args.statuses.clone(),
     })?;
-    let mut headers = RedactionRules::default_headers();
-    headers.extend(args.redact_headers.iter().cloned());
     let redactor = Redactor::new(
         RedactionRules {
-            headers,
+            headers: args.redact_headers.clone(),
             query: args.redact_query.clone(),
             json_pointers: args.redact_json.clone(),
+            ..RedactionRules::default()
         },
         random_key()?,
     );
@@ -222,12 +246,14 @@ fn serve(args: RunArgs) -> Result<()> {
     let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
     let mut sink_names = Vec::new();
     if args.log_dir.is_some() || (args.output.is_none() && args.sinks.is_empty()) {
-        sinks.push(Arc::new(HostFiles::new(&log_dir)?));
+        sinks.push(Arc::new(
+            HostFiles::new(&log_dir)?.with_max_open(usize::from(args.max_open_files)),
+        ));
         sink_names.push(format!("{}/", log_dir.display()));
     }
     match args.output.as_deref() {
         Some("-") => {
-            sinks.push(Arc::new(OutputFile::stdout()));
+            sinks.push(Arc::new(OutputFile::stdout()?));
             sink_names.push("stdout".into());
         }
         Some(path) => {
@@ -265,18 +291,22 @@ fn serve(args: RunArgs) -> Result<()> {
             no_intercept: args.no_intercept.clone(),
             insecure: args.insecure,
             upstream_ca: args.upstream_ca.clone(),
-            connect_timeout: Duration::from_secs_f64(args.connect_timeout),
-            response_timeout: Duration::from_secs_f64(args.response_timeout),
+            connect_timeout: args.connect_timeout,
+            response_timeout: args.response_timeout,
+            idle_timeout: args.idle_timeout,
+            body_timeout: args.body_timeout,
             max_body_bytes: args.max_body_bytes,
             add_via: args.via,
+            allow_hosts: args.allow_hosts.clone(),
         },
         recorder.clone(),
     )?;
 
     let runtime = super::runtime()?;
-    let grace = Duration::from_secs_f64(args.grace);
+    let grace = args.grace;
     let address = SocketAddr::new(args.bind, args.port);
     let report = runtime.block_on(async {
+        survive_file_size_limit();
         // The signal handlers are installed when this is first polled; that
         // has to happen before record.json says the recorder is up, or a
         // SIGTERM sent as soon as it appears kills the process outright,
@@ -333,10 +363,12 @@ fn serve(args: RunArgs) -> Result<()> {
         plural(counts.upstream_errors),
     );
     let mut failed = false;
+    let mut lost = 0;
     for sink in closed {
         match sink {
             Ok(report) => {
                 failed |= report.lost > 0;
+                lost += report.lost;
                 eprintln!("hmt record: {report}");
             }
             Err(error) => {
@@ -345,10 +377,42 @@ fn serve(args: RunArgs) -> Result<()> {
             }
         }
     }
+    if lost > 0 {
+        bail!(
+            "{lost} recording{} could not be stored (counted per destination; see above)",
+            plural(lost)
+        );
+    }
     if failed {
         bail!("some recordings could not be stored (see above)");
     }
     Ok(())
+}
+
+/// Makes a file-size limit (`ulimit -f`) a write error instead of a signal
+/// that kills the recorder: by default SIGXFSZ ends the process, with
+/// every exchange in flight, where the sinks would handle the EFBIG the
+/// write gets otherwise (keep whole lines, count the rest as lost, carry
+/// on). Tokio's handler, once installed, stays for the process's life.
+fn survive_file_size_limit() {
+    // SIGXFSZ: 25 on Linux (x86, Arm, RISC-V) and macOS; tokio names no
+    // kind for it.
+    #[cfg(any(
+        target_os = "macos",
+        all(
+            target_os = "linux",
+            any(
+                target_arch = "x86_64",
+                target_arch = "x86",
+                target_arch = "aarch64",
+                target_arch = "arm",
+                target_arch = "riscv64"
+            )
+        )
+    ))]
+    if let Err(error) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(25)) {
+        tracing::warn!(%error, "SIGXFSZ not handled; a file-size limit will stop the recorder");
+    }
 }
 
 /// A fresh key per run: the same secret gets the same placeholder within a
@@ -385,4 +449,14 @@ fn status() -> Result<()> {
 
 fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// A number of seconds (`10`, `0.5`) as a duration; negative, infinite or
+/// not-a-number values are refused instead of panicking later.
+fn seconds(value: &str) -> Result<Duration, String> {
+    let secs: f64 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("{value:?} is not a usable number of seconds"))
 }
