@@ -98,7 +98,8 @@ impl std::fmt::Debug for CertificateAuthority {
 
 impl CertificateAuthority {
     /// Loads `dir/hmt-ca.pem` + `dir/hmt-ca-key.pem`, or creates them (dir
-    /// created 0700, key file 0600) on first use.
+    /// created 0700, key file 0600) on first use. A key file with a mode
+    /// wider than 0600 is refused.
     pub fn load_or_create(dir: &Path) -> Result<CertificateAuthority, CaError> {
         let cert_path = dir.join(CA_CERT_FILE);
         let key_path = dir.join(CA_KEY_FILE);
@@ -237,6 +238,7 @@ fn load(cert_path: &Path, key_path: &Path) -> Result<(CertificateDer<'static>, K
             source,
         })
     };
+    check_private(key_path)?;
     let cert_pem = read(cert_path)?;
     let key_pem = read(key_path)?;
     let cert =
@@ -257,6 +259,40 @@ fn load(cert_path: &Path, key_path: &Path) -> Result<(CertificateDer<'static>, K
         });
     }
     Ok((cert, key))
+}
+
+/// Refuses a key file others could read or write: whoever can read the key
+/// can sign certificates every client trusting hmt's CA accepts, and whoever
+/// can write it can swap in a key of their own. (hmt creates it 0600; a
+/// wider mode came from a copy, a restore or an archive.)
+#[cfg(unix)]
+fn check_private(key_path: &Path) -> Result<(), CaError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(key_path)
+        .map_err(|source| CaError::Io {
+            path: key_path.to_owned(),
+            source,
+        })?
+        .permissions()
+        .mode()
+        & 0o7777;
+    if mode & !0o600 != 0 {
+        return Err(CaError::Invalid {
+            path: key_path.to_owned(),
+            message: format!(
+                "the CA private key has mode {mode:04o}, wider than 0600: whoever can read \
+                 it can make certificates every client that trusts hmt's CA accepts; \
+                 let only its owner read and write it: chmod 600 {}",
+                key_path.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_key_path: &Path) -> Result<(), CaError> {
+    Ok(())
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -26,6 +26,7 @@ pub mod route;
 mod shutdown;
 pub mod sink;
 mod stall;
+mod trust;
 mod upstream;
 
 pub use ca::{CaError, CertificateAuthority};

@@ -16,13 +16,14 @@
 //! is most of what a hop costs at the rates a proxy sees.
 //!
 //! HTTP/1.1 or HTTP/2 is chosen by TLS ALPN (plain-HTTP upstreams get
-//! HTTP/1.1). TLS is verified against the system's roots, the bundled webpki
-//! roots and any extra CA files the user gives, or not at all with
-//! `insecure`.
+//! HTTP/1.1). TLS is verified by [`UpstreamVerifier`] (the system's roots,
+//! the bundled webpki roots, and the CA or server certificates the user
+//! gives), or not at all with `insecure`.
 
 use crate::destination::{Destinations, connect_tcp};
 use crate::proxy::{ProxyConfig, ProxyError};
 use crate::route::Target;
+use crate::trust::{self, UpstreamVerifier};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -33,8 +34,7 @@ use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
-use rustls_pki_types::pem::PemObject;
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use std::error::Error as StdError;
 use std::future::{Future, poll_fn};
@@ -213,7 +213,15 @@ impl Upstream {
             .tls
             .connect(name, tcp)
             .await
-            .map_err(|e| classify(&Cause("TLS handshake", e)))?;
+            .map_err(|e| match trust::refusal(&e) {
+                // The verifier's reason is the whole story; rustls' own
+                // wrapping of it would only add variant names.
+                Some(why) => UpstreamError {
+                    status: StatusCode::BAD_GATEWAY,
+                    detail: format!("TLS handshake: {why}"),
+                },
+                None => classify(&Cause("TLS handshake", e)),
+            })?;
         if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
             let (sender, conn) = self
                 .http2
@@ -639,40 +647,15 @@ fn tls_config(
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| ProxyError::Tls(e.to_string()))?;
-    if config.insecure {
-        return Ok(builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
-            .with_no_client_auth());
-    }
-    let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let native = rustls_native_certs::load_native_certs();
-    for e in &native.errors {
-        tracing::debug!("system CA certificates: {e}");
-    }
-    roots.add_parsable_certificates(native.certs);
-    for path in &config.upstream_ca {
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| ProxyError::UpstreamCa {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-        if certs.is_empty() {
-            return Err(ProxyError::UpstreamCa {
-                path: path.clone(),
-                message: "no PEM certificate in the file".into(),
-            });
-        }
-        for cert in certs {
-            roots.add(cert).map_err(|e| ProxyError::UpstreamCa {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-        }
-    }
-    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+    let verifier: Arc<dyn ServerCertVerifier> = if config.insecure {
+        Arc::new(AcceptAnyCert(provider))
+    } else {
+        Arc::new(UpstreamVerifier::new(&config.upstream_ca, provider)?)
+    };
+    Ok(builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
 }
 
 /// `insecure`: any certificate, any name, any signature.

@@ -8,6 +8,7 @@ use hmt_record::recorder::Recorder;
 use hmt_record::redact::{RedactionRules, Redactor};
 use hmt_record::sink::{HostFiles, KafkaSink, OutputFile, Sink};
 use hmt_record::{CertificateAuthority, Proxy, ProxyConfig, Routing};
+use std::future::Future;
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -37,9 +38,12 @@ struct RunArgs {
     /// Port to listen on.
     #[arg(short = 'p', long, default_value_t = 8000)]
     port: u16,
-    /// Address to listen on.
+    /// Address to listen on. Beyond loopback, anyone who can reach the port can use the proxy.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
+    /// Listen on a non-loopback `--bind` address without the warning.
+    #[arg(long)]
+    allow_remote: bool,
     /// Route by the Host header and `x-hmt-scheme` instead of by path.
     #[arg(short = 'r', long = "header-routing", conflicts_with = "target")]
     header_routing: bool,
@@ -163,10 +167,40 @@ pub fn run(args: RecordArgs) -> Result<()> {
         // (however the flags were spelled: `-d`, `-dp 0`, `--daemon`); the
         // environment says it is the child.
         None if args.run.daemon && std::env::var_os(DAEMON_CHILD).is_none() => {
+            // Here, where the user sees it; the detached recorder says it
+            // again in its log, with the port it got.
+            warn_if_remote(&args.run, SocketAddr::new(args.run.bind, args.run.port));
             state::daemonize::<RecorderState>(DAEMON_CHILD)
         }
         None => serve(args.run),
     }
+}
+
+/// Says on stderr what a listener beyond loopback exposes, unless the user
+/// said they meant it (`--allow-remote`). A warning and not a refusal: a
+/// recorder in a container or on a test network has to listen beyond
+/// loopback, but nobody should do it by accident.
+fn warn_if_remote(args: &RunArgs, address: SocketAddr) {
+    if args.allow_remote || address.ip().to_canonical().is_loopback() {
+        return;
+    }
+    // Port 0 (any free port) is only known once bound; before that, the
+    // address alone.
+    let at = if address.port() == 0 {
+        address.ip().to_string()
+    } else {
+        address.to_string()
+    };
+    let reach = if args.allow_hosts.is_empty() {
+        "any host this machine can (your internal network included)"
+    } else {
+        "the hosts --allow-host allows"
+    };
+    eprintln!(
+        "warning: hmt record listens on {at}, beyond this machine: anyone who can reach its \
+         port can use the proxy to reach {reach}, and sees the traffic it records. Use \
+         --bind 127.0.0.1 (the default), or pass --allow-remote if that is what you want."
+    );
 }
 
 fn serve(args: RunArgs) -> Result<()> {
@@ -273,10 +307,25 @@ fn serve(args: RunArgs) -> Result<()> {
     let address = SocketAddr::new(args.bind, args.port);
     let report = runtime.block_on(async {
         survive_file_size_limit();
+        // The signal handlers are installed when this is first polled; that
+        // has to happen before record.json says the recorder is up, or a
+        // SIGTERM sent as soon as it appears kills the process outright,
+        // with nothing flushed.
+        let mut signal = std::pin::pin!(super::shutdown_signal());
+        let signalled =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(signal.as_mut().poll(cx).is_ready()))
+                .await;
+        // (A finished future must not be polled again.)
+        let shutdown = async move {
+            if !signalled {
+                signal.await;
+            }
+        };
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
         let address = listener.local_addr()?;
+        warn_if_remote(&args, address);
         let state = RecorderState {
             pid: std::process::id(),
             address: address.to_string(),
@@ -291,7 +340,7 @@ fn serve(args: RunArgs) -> Result<()> {
             recorder.clone(),
             std::io::stderr().is_terminal(),
         ));
-        let served = proxy.serve(listener, super::shutdown_signal(), grace).await;
+        let served = proxy.serve(listener, shutdown, grace).await;
         live.abort();
         if std::io::stderr().is_terminal() {
             eprintln!();
