@@ -172,6 +172,12 @@ impl BodyStats {
         self.json.object_keys()
     }
 
+    /// Whether the JSON bodies included arrays, and the keys of the objects
+    /// in them (see [`crate::schema::Sketch::item_keys`]).
+    pub fn array_item_keys(&self) -> Option<Vec<&str>> {
+        self.json.has_array().then(|| self.json.item_keys())
+    }
+
     /// The schema of the bodies.
     pub fn schema(&self, dialect: Dialect) -> Value {
         match self.class {

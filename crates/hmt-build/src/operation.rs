@@ -280,6 +280,22 @@ impl OperationStats {
         Some((media.clone(), body.object_keys()))
     }
 
+    /// The lowest 2xx status's body, as the sibling comparison sees it: its
+    /// media type, whether it was a JSON array, and the keys of the object
+    /// (or of the objects in the array).
+    fn success_kind(&self) -> Option<(&str, bool, BTreeSet<&str>)> {
+        let (_, stats) = self.responses.range(200..300).next()?;
+        let (media, body) = stats.bodies.iter().next()?;
+        Some(match body.array_item_keys() {
+            Some(keys) => (media.as_str(), true, keys.into_iter().collect()),
+            None => (
+                media.as_str(),
+                false,
+                body.object_keys().into_iter().collect(),
+            ),
+        })
+    }
+
     fn only_errors(&self) -> bool {
         self.responses.keys().all(|s| *s >= 400)
     }
@@ -479,5 +495,83 @@ impl PathPayload for PathData {
                 _ => false,
             }
         })
+    }
+
+    /// An item of a collection: the collection path accepts `POST` or
+    /// lists with `GET`, and this path has only the methods that address one
+    /// member (`GET`, `PUT`, `PATCH`, `DELETE`, `HEAD`); its `GET`, if
+    /// successful, returns an object sharing at least half its keys with the
+    /// listed items, and without such a `GET` it must answer `PUT`, `PATCH`
+    /// or `DELETE` (a `GET` alone could be a view such as `/products/featured`).
+    fn item_of(&self, collection: &PathData) -> bool {
+        let listed = collection
+            .operations
+            .get(&Method::Get)
+            .and_then(|op| op.success_kind())
+            .filter(|(_, array, _)| *array);
+        let creates = collection.operations.contains_key(&Method::Post);
+        if self.operations.is_empty() || !(creates || listed.is_some()) {
+            return false;
+        }
+        let item_methods = [
+            Method::Get,
+            Method::Put,
+            Method::Patch,
+            Method::Delete,
+            Method::Head,
+        ];
+        if !self.operations.keys().all(|m| item_methods.contains(m)) {
+            return false;
+        }
+        let get = self
+            .operations
+            .get(&Method::Get)
+            .and_then(|op| op.success_kind());
+        match (get, listed) {
+            (Some((_, true, _)), _) => false,
+            (Some((media, false, keys)), Some((list_media, _, items))) => {
+                media == list_media
+                    && !keys.is_empty()
+                    && keys.intersection(&items).count() * 2 >= keys.union(&items).count()
+            }
+            _ => [Method::Put, Method::Patch, Method::Delete]
+                .iter()
+                .any(|m| self.operations.contains_key(m)),
+        }
+    }
+
+    /// Symmetric comparison of two sibling paths' traffic: `Some(false)` when
+    /// a method both have answered successfully with different kinds of body
+    /// (another media type, an object against a list, lists or objects
+    /// sharing less than half their keys), `Some(true)` when every such
+    /// method agrees, `None` when no method gives evidence (no shared method,
+    /// or only errors on one side).
+    fn alike(&self, other: &PathData) -> Option<bool> {
+        let mut verdict = None;
+        for (method, op) in &self.operations {
+            let Some(theirs) = other.operations.get(method) else {
+                continue;
+            };
+            if op.only_errors() || theirs.only_errors() {
+                continue;
+            }
+            let same = match (op.success_kind(), theirs.success_kind()) {
+                (Some((media_a, array_a, a)), Some((media_b, array_b, b))) => {
+                    media_a == media_b
+                        && array_a == array_b
+                        // No keys (empty lists, empty objects) is no evidence.
+                        && (a.is_empty()
+                            || b.is_empty()
+                            || a.intersection(&b).count() * 2 >= a.union(&b).count())
+                }
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                return Some(false);
+            }
+            verdict = Some(true);
+        }
+        verdict
     }
 }

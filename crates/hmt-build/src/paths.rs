@@ -81,9 +81,43 @@ use crate::ident::{IdKind, classify_id, is_reserved_word};
 /// paths before they are folded into a parameter while recording.
 pub const COLLAPSE_LIMIT: usize = 64;
 
-/// Minimum number of look-alike literal leaf siblings that become a parameter
-/// when there is no parameter sibling to fold them into.
+/// Minimum number of literal siblings whose own traffic looks alike (and
+/// nothing below them says otherwise) that become a parameter.
 const MIN_LEAF_SIBLINGS: usize = 5;
+
+/// Minimum number of literal siblings sharing structure below them that
+/// become a parameter where the segment before them is a literal such as
+/// `orgs` or `buckets` (a collection, whose children are usually values).
+const MIN_VALUES: usize = 3;
+
+/// The same after a parameter, where segments are usually sub-resources
+/// (`/orgs/{org}/repos`, `/orgs/{org}/members`) and values only sometimes
+/// (`/repos/{owner}/{repo}`); there the group must also hold two thirds of
+/// the non-reserved literal siblings.
+const MIN_VALUES_AFTER_PARAM: usize = 3;
+
+/// The same at the root and after `api` or a version, where segments are
+/// resource names (`/orgs`, `/users`) and almost never values: more
+/// members, and two thirds of the siblings.
+const MIN_VALUES_TOP: usize = 5;
+
+/// What the path segment before a position is, which sets how much
+/// evidence turns the words at the position into a parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Position {
+    /// The root, `api`, `rest` or a version.
+    Top,
+    /// A parameter.
+    AfterParam,
+    /// Any other literal: a collection such as `orgs` or `buckets`.
+    Collection,
+}
+
+/// How deep below a sibling, and how many of its descendants, its structure
+/// profile looks: enough to see `…/issues/{number}`, bounded so that one
+/// comparison costs at most `PROFILE_PATHS²` steps.
+const PROFILE_DEPTH: usize = 3;
+const PROFILE_PATHS: usize = 48;
 
 /// What a path template carries: the builder's per-path statistics.
 pub trait PathPayload: Default {
@@ -96,6 +130,26 @@ pub trait PathPayload: Default {
     ///
     /// Used to decide if `/pokemon/ditto` belongs to `/pokemon/{pokemonId}`.
     fn resembles(&self, template: &Self) -> bool;
+
+    /// Symmetric comparison of two sibling paths' own traffic, for deciding
+    /// whether literal siblings are values of one parameter: `Some(true)`
+    /// when the traffic says they are the same kind of resource,
+    /// `Some(false)` when it says they differ, `None` when it cannot tell
+    /// (for example no method in common).
+    ///
+    /// The default asks [`resembles`](Self::resembles) both ways.
+    fn alike(&self, other: &Self) -> Option<bool> {
+        Some(self.resembles(other) && other.resembles(self))
+    }
+
+    /// Whether this path's traffic is that of one item of the collection
+    /// whose traffic is `collection` (the path one segment up): used when
+    /// too few sibling words were recorded to compare them. The default says
+    /// no.
+    fn item_of(&self, collection: &Self) -> bool {
+        let _ = collection;
+        false
+    }
 }
 
 /// The set of value kinds a parameter has seen: the identifier kinds plus
@@ -179,6 +233,10 @@ pub struct PathTemplate<T> {
 type NodeId = usize;
 
 const ROOT: NodeId = 0;
+
+/// A sibling's structure profile: relative paths below it (literal text,
+/// `None` for a parameter) and the node each one ends on.
+type Profile<'a> = Vec<(Vec<Option<&'a str>>, NodeId)>;
 
 /// A literal child edge.
 #[derive(Clone, Copy, Debug)]
@@ -284,12 +342,6 @@ impl<T> Default for Node<T> {
             slash: 0,
             seq: 0,
         }
-    }
-}
-
-impl<T> Node<T> {
-    fn is_leaf(&self) -> bool {
-        self.literals.is_empty() && self.param.is_none()
     }
 }
 
@@ -407,11 +459,264 @@ impl<T: PathPayload> PathTree<T> {
                 stack.extend(node.param);
                 stack.extend(node.literals.values().rev().map(|l| l.id));
             }
+            changed |= self.fold_value_groups();
             if !changed {
                 break;
             }
         }
         self.emit()
+    }
+
+    /// One bottom-up pass of [`fold_value_group`](Self::fold_value_group)
+    /// over every node; returns whether anything was folded.
+    ///
+    /// Bottom-up, so that the values deeper down are already parameters when
+    /// a position is judged: `/orgs/*` and `/users/*` then both hold a
+    /// parameter, which is no evidence that `orgs` and `users` are values,
+    /// while `/orgs/initech/repos` and `/orgs/hooper/repos` share `repos`.
+    fn fold_value_groups(&mut self) -> bool {
+        let mut order: Vec<(NodeId, Position)> = Vec::new();
+        let mut stack = vec![(ROOT, Position::Top)];
+        while let Some((id, position)) = stack.pop() {
+            let node = &self.nodes[id];
+            if !node.live {
+                continue;
+            }
+            order.push((id, position));
+            stack.extend(node.param.map(|p| (p, Position::AfterParam)));
+            stack.extend(node.literals.iter().rev().map(|(key, lit)| {
+                let position = if is_base_like(&percent_decode(key)) {
+                    Position::Top
+                } else {
+                    Position::Collection
+                };
+                (lit.id, position)
+            }));
+        }
+        let mut changed = false;
+        for (id, position) in order.into_iter().rev() {
+            if self.nodes[id].live {
+                changed |= self.fold_value_group(id, position);
+            }
+        }
+        changed
+    }
+
+    /// Folds the largest group of interchangeable non-reserved literal
+    /// children of `id` into a parameter (see the module docs); returns
+    /// whether anything was folded. `position` says what `id` is.
+    fn fold_value_group(&mut self, id: NodeId, position: Position) -> bool {
+        let node = &self.nodes[id];
+        let mut members: Vec<(Option<&str>, NodeId)> = node
+            .literals
+            .iter()
+            .filter(|(_, lit)| !lit.reserved)
+            .map(|(key, lit)| (Some(key.as_ref()), lit.id))
+            .collect();
+        let literal_count = members.len();
+        // Where segments are usually names, values must also be most of
+        // what is there: `/repos/{owner}/billing-api`, `/website`, `/docs`
+        // all alike, against `/orgs`, `/users` and a dozen other resources
+        // of which two happen to look alike.
+        let majority = (literal_count * 2).div_ceil(3);
+        let min_strong = match position {
+            Position::Collection => MIN_VALUES,
+            Position::AfterParam => MIN_VALUES_AFTER_PARAM.max(majority),
+            Position::Top => MIN_VALUES_TOP.max(majority),
+        };
+        if members.is_empty() {
+            return false;
+        }
+        members.extend(node.param.map(|p| (None, p)));
+        let profiles: Vec<Profile<'_>> = members.iter().map(|(_, m)| self.profile(*m)).collect();
+        let n = members.len();
+        let mut any = UnionFind::new(n);
+        // Members with an edge backed by shared structure below them.
+        let mut strong: Vec<bool> = vec![false; n];
+        // Literals with direct evidence of being like the parameter.
+        let mut like_param: Vec<usize> = Vec::new();
+        let param_index = node.param.map(|_| n - 1);
+        for i in 0..n {
+            for j in i + 1..n {
+                let own = self.payloads_alike(members[i].1, members[j].1);
+                if own == Some(false) {
+                    continue;
+                }
+                // Joining an existing parameter needs the same places
+                // below (or alike traffic of its own): `/orgs/acme/members`
+                // is not `/orgs/{org}/repos` just because both list things.
+                let loose_ok = Some(j) != param_index;
+                match self.shares_structure(&profiles[i], &profiles[j], loose_ok) {
+                    Some(false) => continue,
+                    Some(true) => {
+                        strong[i] = true;
+                        strong[j] = true;
+                    }
+                    None if own == Some(true) => {}
+                    None => continue,
+                }
+                any.union(i, j);
+                if Some(j) == param_index {
+                    like_param.push(i);
+                }
+            }
+        }
+        let seq = |i: usize| self.nodes[members[i].1].seq;
+        let group: Vec<usize> = if param_index.is_some() {
+            // A parameter is already there (identifiers, or words folded
+            // before): that is the evidence that this position holds values,
+            // so each word whose traffic is like the parameter's joins it.
+            like_param
+        } else {
+            // A group qualifies with enough members and some structure
+            // shared below them, or with many members alike by their own
+            // traffic alone (leaves such as `/docs/intro`, `/docs/setup`).
+            let mut groups: Vec<Vec<usize>> = any
+                .groups()
+                .into_iter()
+                .filter(|g| {
+                    g.len() >= MIN_LEAF_SIBLINGS
+                        || (g.len() >= min_strong && g.iter().any(|&i| strong[i]))
+                })
+                .collect();
+            // Largest first; among equals the one seen first: deterministic.
+            groups.sort_by_key(|g| (std::cmp::Reverse(g.len()), g.iter().map(|&i| seq(i)).min()));
+            match groups.into_iter().next() {
+                Some(group) => group,
+                // Too few words to compare: a word is still a value when
+                // the path before it is a collection and the word's traffic
+                // is that of one of its items (`POST /cart/items`, then
+                // `DELETE /cart/items/kt-2041-blk`).
+                None if position == Position::Collection => match &self.nodes[id].payload {
+                    Some(collection) => (0..n)
+                        .filter(|&i| {
+                            self.nodes[members[i].1]
+                                .payload
+                                .as_ref()
+                                .is_some_and(|p| p.item_of(collection))
+                        })
+                        .collect(),
+                    None => return false,
+                },
+                None => return false,
+            }
+        };
+        let mut keys: Vec<(u64, Box<str>)> = group
+            .iter()
+            .filter_map(|&i| members[i].0.map(|k| (seq(i), Box::from(k))))
+            .collect();
+        if keys.is_empty() {
+            return false;
+        }
+        keys.sort();
+        let keys: Vec<Box<str>> = keys.into_iter().map(|(_, k)| k).collect();
+        let Some((param, sources)) = self.detach_into_param(id, keys) else {
+            return false;
+        };
+        self.merge_all(sources.into_iter().map(|s| (param, s)).collect(), false);
+        self.repair_clashes(param);
+        true
+    }
+
+    /// [`PathPayload::alike`] of two nodes' payloads; `None` unless both
+    /// have one.
+    fn payloads_alike(&self, a: NodeId, b: NodeId) -> Option<bool> {
+        match (&self.nodes[a].payload, &self.nodes[b].payload) {
+            (Some(a), Some(b)) => a.alike(b),
+            _ => None,
+        }
+    }
+
+    /// Whether two siblings' profiles show the same structure below them:
+    /// `Some(true)` when some relative path of one lines up with one of the
+    /// other ([`paths_line_up`]) and no lined-up pair has traffic that
+    /// differs, `Some(false)` when one does, `None` when nothing lines up.
+    /// Without `loose_ok`, loosely lined-up paths are never evidence.
+    fn shares_structure(&self, a: &Profile<'_>, b: &Profile<'_>, loose_ok: bool) -> Option<bool> {
+        let mut verdict = None;
+        for (p, x) in a {
+            for (q, y) in b {
+                let Some(line_up) = paths_line_up(p, q) else {
+                    continue;
+                };
+                match (line_up, self.payloads_alike(*x, *y)) {
+                    (LineUp::Loose, Some(false) | None) => {}
+                    (LineUp::Loose, Some(true)) if !loose_ok => {}
+                    (LineUp::Corresponding { .. }, Some(false)) => return Some(false),
+                    (_, Some(true)) | (LineUp::Corresponding { shared: true }, None) => {
+                        verdict = Some(true)
+                    }
+                    (LineUp::Corresponding { shared: false }, None) => {}
+                }
+            }
+        }
+        verdict
+    }
+
+    /// Restores, below `top`, the rule that no parameter sits next to a
+    /// literal named like a word folded into it: such a literal joins the
+    /// parameter (merging two subtrees can bring `/repos/{repo}` with the
+    /// word `billing` next to another side's literal `/repos/billing`).
+    fn repair_clashes(&mut self, top: NodeId) {
+        let mut stack = vec![top];
+        while let Some(id) = stack.pop() {
+            if !self.nodes[id].live {
+                continue;
+            }
+            let node = &self.nodes[id];
+            if let Some(param) = node.param
+                && let Some(stats) = &self.nodes[param].stats
+            {
+                let keys: Vec<Box<str>> = node
+                    .literals
+                    .iter()
+                    .filter(|(key, lit)| {
+                        !lit.reserved && (stats.many_words || stats.words.contains(*key))
+                    })
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                if !keys.is_empty()
+                    && let Some((param, sources)) = self.detach_into_param(id, keys)
+                {
+                    self.merge_all(sources.into_iter().map(|s| (param, s)).collect(), false);
+                }
+            }
+            let node = &self.nodes[id];
+            if node.live {
+                stack.extend(node.param);
+                stack.extend(node.literals.values().map(|l| l.id));
+            }
+        }
+    }
+
+    /// The relative paths below `start`, at most [`PROFILE_DEPTH`] segments
+    /// deep and [`PROFILE_PATHS`] of them (literal text, `None` for a
+    /// parameter), in a fixed order.
+    fn profile(&self, start: NodeId) -> Profile<'_> {
+        let mut out: Profile<'_> = Vec::new();
+        let mut stack: Vec<(NodeId, Vec<Option<&str>>)> = vec![(start, Vec::new())];
+        while let Some((id, path)) = stack.pop() {
+            if out.len() >= PROFILE_PATHS {
+                break;
+            }
+            let node = &self.nodes[id];
+            if path.len() < PROFILE_DEPTH {
+                if let Some(param) = node.param {
+                    let mut below = path.clone();
+                    below.push(None);
+                    stack.push((param, below));
+                }
+                for (key, lit) in node.literals.iter().rev() {
+                    let mut below = path.clone();
+                    below.push(Some(key.as_ref()));
+                    stack.push((lit.id, below));
+                }
+            }
+            if !path.is_empty() {
+                out.push((path, id));
+            }
+        }
+        out
     }
 
     /// Follows (creating if needed) the child of `id` for segment `raw`.
@@ -705,28 +1010,9 @@ impl<T: PathPayload> PathTree<T> {
                 .filter(|(_, lit)| !lit.reserved && self.compatible(lit.id, param))
                 .map(|(key, _)| key.clone())
                 .collect(),
-            None => {
-                let leaves: Vec<(&Box<str>, &T)> = node
-                    .literals
-                    .iter()
-                    .filter(|(_, lit)| !lit.reserved)
-                    .filter_map(|(key, lit)| {
-                        let child = &self.nodes[lit.id];
-                        match &child.payload {
-                            Some(payload) if child.is_leaf() => Some((key, payload)),
-                            _ => None,
-                        }
-                    })
-                    .collect();
-                let alike = match leaves.split_first() {
-                    Some(((_, first), rest)) => rest.iter().all(|(_, p)| p.resembles(first)),
-                    None => false,
-                };
-                if leaves.len() < MIN_LEAF_SIBLINGS || !alike {
-                    return false;
-                }
-                leaves.into_iter().map(|(key, _)| key.clone()).collect()
-            }
+            // Without a parameter sibling, words become one only as a
+            // group: see `fold_value_group`.
+            None => return false,
         };
         if keys.is_empty() {
             return false;
@@ -804,6 +1090,80 @@ impl<T: PathPayload> PathTree<T> {
                 payload: self.nodes[id].payload.take().unwrap_or_default(),
             })
             .collect()
+    }
+}
+
+/// How two relative paths below two siblings line up (see
+/// [`paths_line_up`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LineUp {
+    /// The same place in both subtrees: wherever the paths differ, one of
+    /// them has a parameter (`{repo}/pulls` against `website/pulls`), or
+    /// they have a literal in common (`billing-api/pulls` against
+    /// `website/pulls`, `shared`). Their traffic must be alike.
+    Corresponding { shared: bool },
+    /// Different literals at some place and none in common (`sdk` against
+    /// `core-api`, but also `repos` against `members`): evidence only if
+    /// their traffic is alike, and no contradiction if it is not.
+    Loose,
+}
+
+/// How two relative paths below two siblings line up; `None` when their
+/// lengths differ.
+fn paths_line_up(p: &[Option<&str>], q: &[Option<&str>]) -> Option<LineUp> {
+    if p.len() != q.len() {
+        return None;
+    }
+    let mut shared = false;
+    let mut differ = false;
+    for (x, y) in p.iter().zip(q) {
+        if let (Some(x), Some(y)) = (x, y) {
+            if x == y {
+                shared = true;
+            } else {
+                differ = true;
+            }
+        }
+    }
+    Some(if shared || !differ {
+        LineUp::Corresponding { shared }
+    } else {
+        LineUp::Loose
+    })
+}
+
+/// Union-find over `0..n`, for grouping siblings that are alike.
+struct UnionFind(Vec<usize>);
+
+impl UnionFind {
+    fn new(n: usize) -> UnionFind {
+        UnionFind((0..n).collect())
+    }
+
+    fn find(&mut self, mut i: usize) -> usize {
+        while self.0[i] != i {
+            self.0[i] = self.0[self.0[i]];
+            i = self.0[i];
+        }
+        i
+    }
+
+    fn union(&mut self, a: usize, b: usize) {
+        let (a, b) = (self.find(a), self.find(b));
+        // The smaller index is the root: the result does not depend on the
+        // order of unions.
+        let (low, high) = if a < b { (a, b) } else { (b, a) };
+        self.0[high] = low;
+    }
+
+    /// The groups, each sorted, in order of their smallest member.
+    fn groups(&mut self) -> Vec<Vec<usize>> {
+        let mut by_root: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for i in 0..self.0.len() {
+            let root = self.find(i);
+            by_root.entry(root).or_default().push(i);
+        }
+        by_root.into_values().collect()
     }
 }
 
@@ -1363,9 +1723,12 @@ mod tests {
         assert_eq!(t[1].params[0].example, "intro");
         assert_eq!(t[1].payload.count, 5);
 
+        // A word whose traffic differs keeps its own template; the five
+        // alike ones still fold (the traffic says only `zzz` is different).
         let mut unlike: Vec<(&str, &str)> = five.iter().map(|p| (*p, "doc")).collect();
         unlike.push(("/docs/zzz", "other"));
-        assert_eq!(build(&unlike).len(), 7);
+        let t = build(&unlike);
+        assert_eq!(names(&t), ["/docs/search", "/docs/zzz", "/docs/{docId}"]);
     }
 
     #[test]

@@ -229,6 +229,21 @@ impl Sketch {
             .unwrap_or_default()
     }
 
+    /// Whether any array was observed (at the top level of this sketch).
+    pub fn has_array(&self) -> bool {
+        self.array.is_some()
+    }
+
+    /// The property names of the objects inside arrays: what a list of
+    /// resources holds, for telling a list of repositories from a list of
+    /// members.
+    pub fn item_keys(&self) -> Vec<&str> {
+        self.array
+            .as_ref()
+            .map(|a| a.items.object_keys())
+            .unwrap_or_default()
+    }
+
     /// An OpenAPI Schema Object for `dialect`, keys in the fixed order
     /// `type`, `format`, `nullable`, `enum`, `items`, `properties`,
     /// `required`, `additionalProperties`, `oneOf`.
