@@ -296,6 +296,15 @@ impl OperationStats {
         })
     }
 
+    /// The lowest 2xx status's body as a list: its media type and the keys
+    /// of the listed objects (bare array or envelope), if it is one.
+    fn listed_items(&self) -> Option<(&str, BTreeSet<&str>)> {
+        let (_, stats) = self.responses.range(200..300).next()?;
+        let (media, body) = stats.bodies.iter().next()?;
+        let keys = body.listed_item_keys()?;
+        Some((media.as_str(), keys.into_iter().collect()))
+    }
+
     fn only_errors(&self) -> bool {
         self.responses.keys().all(|s| *s >= 400)
     }
@@ -498,7 +507,7 @@ impl PathPayload for PathData {
     }
 
     /// An item of a collection: the collection path accepts `POST` or
-    /// lists with `GET`, and this path has only the methods that address one
+    /// lists with `GET` (a bare array or an envelope holding one), and this path has only the methods that address one
     /// member (`GET`, `PUT`, `PATCH`, `DELETE`, `HEAD`); its `GET`, if
     /// successful, returns an object sharing at least half its keys with the
     /// listed items, and without such a `GET` it must answer `PUT`, `PATCH`
@@ -507,8 +516,7 @@ impl PathPayload for PathData {
         let listed = collection
             .operations
             .get(&Method::Get)
-            .and_then(|op| op.success_kind())
-            .filter(|(_, array, _)| *array);
+            .and_then(|op| op.listed_items());
         let creates = collection.operations.contains_key(&Method::Post);
         if self.operations.is_empty() || !(creates || listed.is_some()) {
             return false;
@@ -529,7 +537,7 @@ impl PathPayload for PathData {
             .and_then(|op| op.success_kind());
         match (get, listed) {
             (Some((_, true, _)), _) => false,
-            (Some((media, false, keys)), Some((list_media, _, items))) => {
+            (Some((media, false, keys)), Some((list_media, items))) => {
                 media == list_media
                     && !keys.is_empty()
                     && keys.intersection(&items).count() * 2 >= keys.union(&items).count()

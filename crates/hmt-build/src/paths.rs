@@ -180,6 +180,9 @@ pub struct PathParam {
     pub name: String,
     /// The first value recorded for the parameter (percent-decoded).
     pub example: String,
+    /// Words (not identifiers) that were folded into the parameter,
+    /// percent-decoded and sorted; at most 64 are remembered.
+    pub words: Vec<String>,
     kinds: ValueKinds,
 }
 
@@ -536,10 +539,23 @@ impl<T: PathPayload> PathTree<T> {
         // Literals with direct evidence of being like the parameter.
         let mut like_param: Vec<usize> = Vec::new();
         let param_index = node.param.map(|_| n - 1);
+        // Literals whose traffic contradicts the parameter's.
+        let mut unlike_param: Vec<bool> = vec![false; n];
+        // A parameter that already holds several words is a position of
+        // values established by evidence: there any word joins it unless
+        // its traffic says otherwise (`/orgs/hollow-maple/members`, the only
+        // org seen with members, next to `/orgs/{org}` from ten orgs).
+        let established = node
+            .param
+            .and_then(|p| self.nodes[p].stats.as_ref())
+            .is_some_and(|stats| stats.many_words || stats.words.len() >= MIN_VALUES);
         for i in 0..n {
             for j in i + 1..n {
                 let own = self.payloads_alike(members[i].1, members[j].1);
                 if own == Some(false) {
+                    if Some(j) == param_index {
+                        unlike_param[i] = true;
+                    }
                     continue;
                 }
                 // Joining an existing parameter needs the same places
@@ -547,7 +563,12 @@ impl<T: PathPayload> PathTree<T> {
                 // is not `/orgs/{org}/repos` just because both list things.
                 let loose_ok = Some(j) != param_index;
                 match self.shares_structure(&profiles[i], &profiles[j], loose_ok) {
-                    Some(false) => continue,
+                    Some(false) => {
+                        if Some(j) == param_index {
+                            unlike_param[i] = true;
+                        }
+                        continue;
+                    }
                     Some(true) => {
                         strong[i] = true;
                         strong[j] = true;
@@ -562,11 +583,37 @@ impl<T: PathPayload> PathTree<T> {
             }
         }
         let seq = |i: usize| self.nodes[members[i].1].seq;
+        // Words whose own traffic is that of one item of the collection one
+        // segment up (`POST /cart/items`, then `DELETE /cart/items/kt-2041`).
+        let items_of_collection = || -> Vec<usize> {
+            let Some(collection) = &self.nodes[id].payload else {
+                return Vec::new();
+            };
+            if position != Position::Collection {
+                return Vec::new();
+            }
+            (0..literal_count)
+                .filter(|&i| {
+                    self.nodes[members[i].1]
+                        .payload
+                        .as_ref()
+                        .is_some_and(|p| p.item_of(collection))
+                })
+                .collect()
+        };
         let group: Vec<usize> = if param_index.is_some() {
             // A parameter is already there (identifiers, or words folded
             // before): that is the evidence that this position holds values,
-            // so each word whose traffic is like the parameter's joins it.
-            like_param
+            // so each word whose traffic is like the parameter's, or is that
+            // of an item of the collection, joins it.
+            let mut group = like_param;
+            group.extend(items_of_collection());
+            if established {
+                group.extend((0..literal_count).filter(|&i| !unlike_param[i]));
+            }
+            group.sort_unstable();
+            group.dedup();
+            group
         } else {
             // A group qualifies with enough members and some structure
             // shared below them, or with many members alike by their own
@@ -584,21 +631,8 @@ impl<T: PathPayload> PathTree<T> {
             match groups.into_iter().next() {
                 Some(group) => group,
                 // Too few words to compare: a word is still a value when
-                // the path before it is a collection and the word's traffic
-                // is that of one of its items (`POST /cart/items`, then
-                // `DELETE /cart/items/kt-2041-blk`).
-                None if position == Position::Collection => match &self.nodes[id].payload {
-                    Some(collection) => (0..n)
-                        .filter(|&i| {
-                            self.nodes[members[i].1]
-                                .payload
-                                .as_ref()
-                                .is_some_and(|p| p.item_of(collection))
-                        })
-                        .collect(),
-                    None => return false,
-                },
-                None => return false,
+                // its traffic is that of an item of the collection.
+                None => items_of_collection(),
             }
         };
         let mut keys: Vec<(u64, Box<str>)> = group
@@ -1056,13 +1090,22 @@ impl<T: PathPayload> PathTree<T> {
                             template.push('{');
                             template.push_str(&name);
                             template.push('}');
-                            let (example, kinds) = match &self.nodes[*param].stats {
-                                Some(stats) => (stats.example.clone(), stats.kinds),
-                                None => (String::new(), ValueKinds::default()),
+                            let (example, kinds, words) = match &self.nodes[*param].stats {
+                                Some(stats) => (
+                                    stats.example.clone(),
+                                    stats.kinds,
+                                    stats
+                                        .words
+                                        .iter()
+                                        .map(|w| percent_decode(w).into_owned())
+                                        .collect(),
+                                ),
+                                None => (String::new(), ValueKinds::default(), Vec::new()),
                             };
                             params.push(PathParam {
                                 name,
                                 example,
+                                words,
                                 kinds,
                             });
                         }
