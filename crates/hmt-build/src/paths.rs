@@ -54,13 +54,62 @@
 //!
 //!   The word then counts as a parameter value, making the parameter a plain
 //!   string; the parameter's example stays its own first value.
-//!   Where there is no parameter sibling at all, five or more non-structural
-//!   literal leaf paths side by side whose traffic all resembles each other
-//!   (`/docs/intro`, `/docs/setup`, ...) are folded into a new parameter;
-//!   structural siblings such as `/docs/search` stay as they are.
 //!   Merging works from the root down, so the traffic of every recorded path
 //!   ends up in the template that a router preferring literal segments over
 //!   parameters picks for that path.
+//! - **Words that behave like values become a parameter.** Real APIs name
+//!   resources with words (`/orgs/initech/repos/billing-api/issues/17`), so
+//!   spelling cannot be the only evidence. After each top-down pass, a
+//!   bottom-up pass looks at every position's non-structural literal
+//!   children and asks whether they are interchangeable: values of one
+//!   parameter have the same structure below them and answer alike, while
+//!   names of resources have different structure and answer differently.
+//!   Bottom-up, so that deeper values are already parameters when a
+//!   position is judged (`/orgs/*` and `/users/*` both then hold a parameter,
+//!   which by itself is no evidence, while `/orgs/initech/repos` and
+//!   `/orgs/hooper/repos` share `repos`). For two siblings:
+//!   - their **own traffic** is compared ([`PathPayload::alike`]: a method
+//!     both answered successfully must answer with the same media type, both
+//!     objects or both lists, sharing at least half their keys, list items'
+//!     keys for lists); a difference separates them;
+//!   - their **structure** is compared: the relative paths below each (3
+//!     levels, at most 48 per sibling, in a fixed order) are lined up by
+//!     length. Paths with a literal in common at the same place, or differing
+//!     only where one has a parameter, *correspond*: their traffic must be
+//!     alike (else the siblings are apart), and a literal in common, or alike
+//!     traffic, is **structural evidence**. Paths differing in literals only
+//!     (`sdk` against `core-api`, or `repos` against `members`) count only
+//!     when their traffic is alike, and never separate.
+//!
+//!   Siblings with evidence and no difference are linked; the largest linked
+//!   group (ties: the one seen first) becomes a parameter when it has
+//!   - 5 or more members (`MIN_LEAF_SIBLINGS`), whatever the evidence (five
+//!     `/docs/intro`, `/docs/setup`... answering alike), or
+//!   - structural evidence and 3 or more members (`MIN_VALUES`) after a
+//!     literal segment (a collection: `/orgs/initech`, `/orgs/hooper`,
+//!     `/orgs/acme`), 3 or more and two thirds of the literal siblings after
+//!     a parameter (`MIN_VALUES_AFTER_PARAM`: `/repos/{owner}/{repo}`, where
+//!     `/orgs/{org}/repos` and `/members` are usually structure), 5 or more
+//!     and two thirds at the root and after `api` or a version
+//!     (`MIN_VALUES_TOP`: the first segments are resource names).
+//!
+//!   Where a parameter is already there (identifiers, or words folded
+//!   before), it is itself the evidence that the position holds values: a
+//!   word joins it when the two are linked, and when the parameter already
+//!   holds 3 or more words, any word whose traffic does not differ from it
+//!   joins (`/orgs/lonely/members`, the only org seen with members, next to
+//!   ten orgs in `/orgs/{orgId}/repos`). A parameter made only of
+//!   identifiers asks for the link. And a lone word is a value when the path
+//!   before it is a collection and the word's traffic is that of one item
+//!   ([`PathPayload::item_of`]: `POST /cart/items`, then
+//!   `DELETE /cart/items/kt-2041-blk`; a `GET` returning an object like the
+//!   listed items). Structural words (versions, `me`, `search`, `login`...)
+//!   never fold, so `/users/me`, `/auth/login` and `/auth/logout`, `/v1` and
+//!   `/v2` stay. Folding merges the siblings' subtrees; a literal that then
+//!   sits next to a parameter holding a word of its name joins the parameter,
+//!   so routing stays exact. Each fold frees nodes, so the passes end.
+//!   Thresholds count distinct values, never requests, and are the same for
+//!   every input size: more traffic gives more evidence, not other rules.
 //! - **Bounded memory.** Once a position has seen more than
 //!   [`COLLAPSE_LIMIT`] (64) distinct non-structural words, they are folded into
 //!   a parameter there and then, and every later word at that position goes
@@ -1750,6 +1799,106 @@ mod tests {
         );
         assert_eq!(t[0].payload.count, 200);
         assert_eq!(t[0].params[1].schema(), json!({"type": "integer"}));
+    }
+
+    #[test]
+    fn words_with_shared_structure_become_a_parameter() {
+        // No identifier anywhere: only the structure below the org names
+        // (and their alike traffic) says they are values.
+        let t = build(&[
+            ("/orgs/initech/repos", "repos"),
+            ("/orgs/hooper-labs/members", "members"),
+            ("/orgs/acme/repos", "repos"),
+            ("/orgs/acme/members", "members"),
+            ("/orgs/initech", "org"),
+            ("/orgs/globex", "org"),
+        ]);
+        assert_eq!(
+            names(&t),
+            [
+                "/orgs/{orgId}",
+                "/orgs/{orgId}/members",
+                "/orgs/{orgId}/repos"
+            ]
+        );
+        assert_eq!(find(&t, "/orgs/{orgId}/repos").payload.count, 2);
+        assert_eq!(t[0].params[0].schema(), json!({"type": "string"}));
+        assert_eq!(t[0].params[0].example, "initech");
+        assert_eq!(
+            t[0].params[0].words,
+            ["acme", "globex", "hooper-labs", "initech"]
+        );
+
+        // Two of them are not enough evidence: they stay literal.
+        let t = build(&[
+            ("/orgs/initech/repos", "repos"),
+            ("/orgs/acme/repos", "repos"),
+        ]);
+        assert_eq!(names(&t), ["/orgs/acme/repos", "/orgs/initech/repos"]);
+    }
+
+    #[test]
+    fn structural_siblings_stay_literal() {
+        // Sub-resources after a parameter answer differently.
+        let t = build(&[
+            ("/orgs/1/repos", "repos"),
+            ("/orgs/2/members", "members"),
+            ("/orgs/3/teams", "teams"),
+            ("/orgs/4/hooks", "hooks"),
+            ("/orgs/5/projects", "projects"),
+        ]);
+        assert_eq!(t.len(), 5, "{:?}", names(&t));
+        // Leaves after a literal with different traffic.
+        let t = build(&[
+            ("/settings/profile", "profile"),
+            ("/settings/notifications", "notifications"),
+            ("/settings/security", "security"),
+        ]);
+        assert_eq!(t.len(), 3);
+        // Resources at the root, even with alike items below them: a
+        // handful of names there is structure, not values.
+        let t = build_alike(&["/orgs/1", "/users/2", "/teams/3", "/gists/4"]);
+        assert_eq!(
+            names(&t),
+            [
+                "/gists/{gistId}",
+                "/orgs/{orgId}",
+                "/teams/{teamId}",
+                "/users/{userId}"
+            ]
+        );
+        let t = build_alike(&["/auth/login", "/auth/logout", "/v1/a", "/v2/a"]);
+        assert_eq!(t.len(), 4);
+    }
+
+    #[test]
+    fn two_word_parameters_in_a_row() {
+        let t = build(&[
+            ("/repos/initech/billing-api/pulls", "pulls"),
+            ("/repos/initech/ledger/pulls", "pulls"),
+            ("/repos/hooper/website/pulls", "pulls"),
+            ("/repos/acme/docs/pulls", "pulls"),
+            ("/repos/acme/docs", "repo"),
+            ("/repos/hooper/cli", "repo"),
+        ]);
+        assert_eq!(
+            names(&t),
+            ["/repos/{repoId}/{id}", "/repos/{repoId}/{id}/pulls"]
+        );
+        assert_eq!(t[1].payload.count, 4);
+    }
+
+    #[test]
+    fn established_parameter_takes_unseen_words() {
+        // Ten orgs made `{orgId}` a position of values; the one org seen
+        // only with `members` joins it, as its traffic does not differ.
+        let mut paths: Vec<(String, &str)> = (0..10)
+            .map(|i| (format!("/orgs/org{}x/repos", "q".repeat(i)), "repos"))
+            .collect();
+        paths.push(("/orgs/lonely/members".into(), "members"));
+        let refs: Vec<(&str, &str)> = paths.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+        let t = build(&refs);
+        assert_eq!(names(&t), ["/orgs/{orgId}/members", "/orgs/{orgId}/repos"]);
     }
 
     #[test]
