@@ -95,17 +95,21 @@
 //!
 //!   Where a parameter is already there (identifiers, or words folded
 //!   before), it is itself the evidence that the position holds values: a
-//!   word joins it when the two are linked, and when the parameter already
-//!   holds 3 or more words, any word whose traffic does not differ from it
-//!   joins (`/orgs/lonely/members`, the only org seen with members, next to
-//!   ten orgs in `/orgs/{orgId}/repos`). A parameter made only of
-//!   identifiers asks for the link. And a lone word is a value when the path
+//!   word joins it when the two are linked; and when the parameter holds
+//!   words, the words whose traffic does not differ from it join once they
+//!   and the parameter's words together reach the group size above
+//!   (`/orgs/lonely/members`, the only org seen with members, next to ten
+//!   orgs in `/orgs/{orgId}/repos`). A parameter made only of identifiers
+//!   asks for the link. And a lone word is a value when the path
 //!   before it is a collection and the word's traffic is that of one item
 //!   ([`PathPayload::item_of`]: `POST /cart/items`, then
 //!   `DELETE /cart/items/kt-2041-blk`; a `GET` returning an object like the
 //!   listed items). Structural words (versions, `me`, `search`, `login`...)
 //!   never fold, so `/users/me`, `/auth/login` and `/auth/logout`, `/v1` and
-//!   `/v2` stay. Folding merges the siblings' subtrees; a literal that then
+//!   `/v2` stay; the nouns among them (`archive`, `settings`: see
+//!   [`NOUN_RESERVED_WORDS`](crate::ident::NOUN_RESERVED_WORDS)) join a
+//!   parameter holding 3 or more words when they have structure in common
+//!   with it (a bucket named `archive`). Folding merges the siblings' subtrees; a literal that then
 //!   sits next to a parameter holding a word of its name joins the parameter,
 //!   so routing stays exact. Each fold frees nodes, so the passes end.
 //!   Thresholds count distinct values, never requests, and are the same for
@@ -124,7 +128,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use crate::ident::{IdKind, classify_id, is_reserved_word};
+use crate::ident::{IdKind, classify_id, is_noun_reserved_word, is_reserved_word};
 
 /// How many distinct non-structural words one position may hold as literal
 /// paths before they are folded into a parameter while recording.
@@ -566,6 +570,20 @@ impl<T: PathPayload> PathTree<T> {
             .map(|(key, lit)| (Some(key.as_ref()), lit.id))
             .collect();
         let literal_count = members.len();
+        // Nouns among the structural words (`archive`, `settings`) come
+        // last; they only ever join a parameter that holds several words,
+        // and only with structure in common (see below).
+        if node.param.is_some() {
+            members.extend(
+                node.literals
+                    .iter()
+                    .filter(|(key, lit)| {
+                        lit.reserved && is_noun_reserved_word(&percent_decode(key))
+                    })
+                    .map(|(key, lit)| (Some(key.as_ref()), lit.id)),
+            );
+        }
+        let noun_count = members.len() - literal_count;
         // Where segments are usually names, values must also be most of
         // what is there: `/repos/{owner}/billing-api`, `/website`, `/docs`
         // all alike, against `/orgs`, `/users` and a dozen other resources
@@ -576,7 +594,7 @@ impl<T: PathPayload> PathTree<T> {
             Position::AfterParam => MIN_VALUES_AFTER_PARAM.max(majority),
             Position::Top => MIN_VALUES_TOP.max(majority),
         };
-        if members.is_empty() {
+        if literal_count + noun_count == 0 {
             return false;
         }
         members.extend(node.param.map(|p| (None, p)));
@@ -590,14 +608,18 @@ impl<T: PathPayload> PathTree<T> {
         let param_index = node.param.map(|_| n - 1);
         // Literals whose traffic contradicts the parameter's.
         let mut unlike_param: Vec<bool> = vec![false; n];
-        // A parameter that already holds several words is a position of
-        // values established by evidence: there any word joins it unless
-        // its traffic says otherwise (`/orgs/hollow-maple/members`, the only
-        // org seen with members, next to `/orgs/{org}` from ten orgs).
-        let established = node
+        // Words already folded into the parameter: values seen at this
+        // position, counted with the words still literal below.
+        let param_words = node
             .param
             .and_then(|p| self.nodes[p].stats.as_ref())
-            .is_some_and(|stats| stats.many_words || stats.words.len() >= MIN_VALUES);
+            .map_or(0, |stats| {
+                if stats.many_words {
+                    MAX_TRACKED_WORDS
+                } else {
+                    stats.words.len()
+                }
+            });
         for i in 0..n {
             for j in i + 1..n {
                 let own = self.payloads_alike(members[i].1, members[j].1);
@@ -622,6 +644,9 @@ impl<T: PathPayload> PathTree<T> {
                         strong[i] = true;
                         strong[j] = true;
                     }
+                    // A noun joins only with structure in common with a
+                    // parameter that holds several words.
+                    None if i >= literal_count => continue,
                     None if own == Some(true) => {}
                     None => continue,
                 }
@@ -655,10 +680,20 @@ impl<T: PathPayload> PathTree<T> {
             // before): that is the evidence that this position holds values,
             // so each word whose traffic is like the parameter's, or is that
             // of an item of the collection, joins it.
-            let mut group = like_param;
+            let nouns_may_join = param_words >= MIN_VALUES;
+            let mut group: Vec<usize> = like_param
+                .into_iter()
+                .filter(|&i| i < literal_count || nouns_may_join)
+                .collect();
             group.extend(items_of_collection());
-            if established {
-                group.extend((0..literal_count).filter(|&i| !unlike_param[i]));
+            // A parameter holding words is a position of values: with the
+            // words not contradicting it, enough distinct words in all
+            // (folded or not) make every such word join, evidence or not
+            // (`/orgs/hollow-maple/members`, the only org seen with members,
+            // next to `/orgs/{orgId}/repos` from ten orgs).
+            let fitting: Vec<usize> = (0..literal_count).filter(|&i| !unlike_param[i]).collect();
+            if param_words > 0 && param_words + fitting.len() >= min_strong {
+                group.extend(fitting);
             }
             group.sort_unstable();
             group.dedup();
@@ -1899,6 +1934,35 @@ mod tests {
         let refs: Vec<(&str, &str)> = paths.iter().map(|(p, s)| (p.as_str(), *s)).collect();
         let t = build(&refs);
         assert_eq!(names(&t), ["/orgs/{orgId}/members", "/orgs/{orgId}/repos"]);
+    }
+
+    #[test]
+    fn nouns_among_structural_words_can_be_values() {
+        // A bucket named `archive` has the structure of the other buckets.
+        let t = build_alike(&[
+            "/buckets/assets/files/1",
+            "/buckets/media/files/2",
+            "/buckets/logs/files/3",
+            "/buckets/archive/files/4",
+        ]);
+        assert_eq!(names(&t), ["/buckets/{bucketId}/files/{fileId}"]);
+        // `me` is never a value, however alike its traffic; nor is a noun
+        // without structure in common.
+        let t = build_alike(&[
+            "/users/alice/repos",
+            "/users/bob/repos",
+            "/users/carol/repos",
+            "/users/me/repos",
+            "/users/settings",
+        ]);
+        assert_eq!(
+            names(&t),
+            [
+                "/users/me/repos",
+                "/users/settings",
+                "/users/{userId}/repos"
+            ]
+        );
     }
 
     #[test]
