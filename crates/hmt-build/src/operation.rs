@@ -421,6 +421,10 @@ impl OperationStats {
     }
 }
 
+/// A query or header parameter present in every request is `required` only
+/// when the operation was recorded at least this many times.
+const REQUIRED_MIN_REQUESTS: u64 = 5;
+
 fn render_param(
     name: &str,
     location: &str,
@@ -432,7 +436,11 @@ fn render_param(
     let mut param = Map::new();
     param.insert("name".into(), name.into());
     param.insert("in".into(), location.into());
-    param.insert("required".into(), (stats.seen == total).into());
+    // Present in every request is only evidence of "required" when there
+    // were several requests: a filter sent in both of two recorded requests
+    // is not one the next day's clients must send.
+    let required = stats.seen == total && total >= REQUIRED_MIN_REQUESTS;
+    param.insert("required".into(), required.into());
     if let Some(example) = stats.example(&schema) {
         param.insert("example".into(), example);
     }
