@@ -109,11 +109,15 @@
 //!   `/v2` stay; the nouns among them (`archive`, `settings`: see
 //!   [`NOUN_RESERVED_WORDS`](crate::ident::NOUN_RESERVED_WORDS)) join a
 //!   parameter holding 3 or more words when they have structure in common
-//!   with it (a bucket named `archive`). Folding merges the siblings' subtrees; a literal that then
-//!   sits next to a parameter holding a word of its name joins the parameter,
-//!   so routing stays exact. Each fold frees nodes, so the passes end.
-//!   Thresholds count distinct values, never requests, and are the same for
-//!   every input size: more traffic gives more evidence, not other rules.
+//!   with it (a bucket named `archive`). Folding merges the siblings'
+//!   subtrees; a literal that then sits next to a parameter holding a word
+//!   of its name joins the parameter, so routing stays exact. Each fold
+//!   frees nodes, so the passes end, and a position compares at most
+//!   [`COLLAPSE_LIMIT`] words, so the work is bounded too. Thresholds count
+//!   distinct values, never requests, and are the same for every input
+//!   size: more traffic gives more evidence, not other rules. `make
+//!   eval-build` (`scripts/gen_eval.py`, `scripts/eval_build.py`) measures
+//!   the rule on generated APIs with ground truth.
 //! - **Bounded memory.** Once a position has seen more than
 //!   [`COLLAPSE_LIMIT`] (64) distinct non-structural words, they are folded into
 //!   a parameter there and then, and every later word at that position goes
