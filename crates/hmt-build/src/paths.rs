@@ -76,16 +76,19 @@
 //!     levels, at most 48 per sibling, in a fixed order) are lined up by
 //!     length. Paths with a literal in common at the same place, or differing
 //!     only where one has a parameter, *correspond*: their traffic must be
-//!     alike (else the siblings are apart), and a literal in common, or alike
-//!     traffic, is **structural evidence**. Paths differing in literals only
-//!     (`sdk` against `core-api`, or `repos` against `members`) count only
-//!     when their traffic is alike, and never separate.
+//!     alike (else the siblings are apart), and a literal in common is
+//!     **structural evidence**. Alike traffic at corresponding places, or at
+//!     paths differing in literals only (`sdk` against `core-api`), is weak
+//!     evidence, as for their own traffic: collections of look-alike items
+//!     (`/catalog/brands/{id}`, `/catalog/categories/{id}`, both
+//!     `{id, name, slug}`) show that much. Paths differing in literals only
+//!     never separate (`repos` against `members`).
 //!
 //!   Siblings with evidence and no difference are linked; the largest linked
 //!   group (ties: the one seen first) becomes a parameter when it has
 //!   - 5 or more members (`MIN_LEAF_SIBLINGS`), whatever the evidence (five
 //!     `/docs/intro`, `/docs/setup`... answering alike), or
-//!   - structural evidence and 3 or more members (`MIN_VALUES`) after a
+//!   - a link with structural evidence and 3 or more members (`MIN_VALUES`) after a
 //!     literal segment (a collection: `/orgs/initech`, `/orgs/hooper`,
 //!     `/orgs/acme`), 3 or more and two thirds of the literal siblings after
 //!     a parameter (`MIN_VALUES_AFTER_PARAM`: `/repos/{owner}/{repo}`, where
@@ -638,19 +641,20 @@ impl<T: PathPayload> PathTree<T> {
                 // is not `/orgs/{org}/repos` just because both list things.
                 let loose_ok = Some(j) != param_index;
                 match self.shares_structure(&profiles[i], &profiles[j], loose_ok) {
-                    Some(false) => {
+                    Some(Below::Differ) => {
                         if Some(j) == param_index {
                             unlike_param[i] = true;
                         }
                         continue;
                     }
-                    Some(true) => {
+                    Some(Below::Shared) => {
                         strong[i] = true;
                         strong[j] = true;
                     }
                     // A noun joins only with structure in common with a
                     // parameter that holds several words.
-                    None if i >= literal_count => continue,
+                    _ if i >= literal_count => continue,
+                    Some(Below::Alike) => {}
                     None if own == Some(true) => {}
                     None => continue,
                 }
@@ -749,27 +753,25 @@ impl<T: PathPayload> PathTree<T> {
         }
     }
 
-    /// Whether two siblings' profiles show the same structure below them:
-    /// `Some(true)` when some relative path of one lines up with one of the
-    /// other ([`paths_line_up`]) and no lined-up pair has traffic that
-    /// differs, `Some(false)` when one does, `None` when nothing lines up.
-    /// Without `loose_ok`, loosely lined-up paths are never evidence.
-    fn shares_structure(&self, a: &Profile<'_>, b: &Profile<'_>, loose_ok: bool) -> Option<bool> {
+    /// What two siblings' profiles say about the structure below them
+    /// (`None`: nothing lines up; see [`Below`]). Without `loose_ok`,
+    /// loosely lined-up paths are never evidence.
+    fn shares_structure(&self, a: &Profile<'_>, b: &Profile<'_>, loose_ok: bool) -> Option<Below> {
         let mut verdict = None;
         for (p, x) in a {
             for (q, y) in b {
                 let Some(line_up) = paths_line_up(p, q) else {
                     continue;
                 };
-                match (line_up, self.payloads_alike(*x, *y)) {
-                    (LineUp::Loose, Some(false) | None) => {}
-                    (LineUp::Loose, Some(true)) if !loose_ok => {}
-                    (LineUp::Corresponding { .. }, Some(false)) => return Some(false),
-                    (_, Some(true)) | (LineUp::Corresponding { shared: true }, None) => {
-                        verdict = Some(true)
-                    }
-                    (LineUp::Corresponding { shared: false }, None) => {}
-                }
+                let found = match (line_up, self.payloads_alike(*x, *y)) {
+                    (LineUp::Loose, Some(false) | None) => continue,
+                    (LineUp::Loose, Some(true)) if !loose_ok => continue,
+                    (LineUp::Corresponding { .. }, Some(false)) => return Some(Below::Differ),
+                    (LineUp::Corresponding { shared: true }, _) => Below::Shared,
+                    (_, Some(true)) => Below::Alike,
+                    (LineUp::Corresponding { shared: false }, None) => continue,
+                };
+                verdict = verdict.max(Some(found));
             }
         }
         verdict
@@ -1222,6 +1224,22 @@ impl<T: PathPayload> PathTree<T> {
             })
             .collect()
     }
+}
+
+/// What the structure below two siblings says about them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Below {
+    /// Only alike traffic at places that line up through parameters or
+    /// differing literals (`{issue}` against `{issue}`, `sdk` against
+    /// `core-api`): what any two collections of look-alike items show
+    /// (`/catalog/brands/{id}` and `/catalog/categories/{id}` both hold
+    /// `{id, name, slug}` objects), so weak evidence.
+    Alike,
+    /// A literal in common at the same place, with no traffic that differs
+    /// (`initech/repos` and `hooper/repos`): structural evidence.
+    Shared,
+    /// Traffic that differs at corresponding places.
+    Differ,
 }
 
 /// How two relative paths below two siblings line up (see
@@ -1908,6 +1926,25 @@ mod tests {
         );
         let t = build_alike(&["/auth/login", "/auth/logout", "/v1/a", "/v2/a"]);
         assert_eq!(t.len(), 4);
+    }
+
+    #[test]
+    fn collections_of_look_alike_items_stay_apart() {
+        // Three resource collections whose items share most keys are still
+        // three resources: alike items below a parameter are weak evidence.
+        let t = build_alike(&[
+            "/catalog/brands/1",
+            "/catalog/categories/2",
+            "/catalog/tags/3",
+        ]);
+        assert_eq!(
+            names(&t),
+            [
+                "/catalog/brands/{brandId}",
+                "/catalog/categories/{categoryId}",
+                "/catalog/tags/{tagId}"
+            ]
+        );
     }
 
     #[test]
