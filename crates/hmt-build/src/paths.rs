@@ -96,6 +96,12 @@
 //!     and two thirds at the root and after `api` or a version
 //!     (`MIN_VALUES_TOP`: the first segments are resource names).
 //!
+//!   After a literal segment, 5 or more words (`MIN_LEAF_SIBLINGS`) of which
+//!   some are linked and no two differ are a parameter too, however small
+//!   their linked groups: sparse traffic (`/users/ada`, `/users/bob/repos`,
+//!   `/users/eve/followers`) leaves values in small groups, but
+//!   sub-resources and actions differ from each other.
+//!
 //!   Where a parameter is already there (identifiers, or words folded
 //!   before), it is itself the evidence that the position holds values: a
 //!   word joins it when the two are linked; and when the parameter holds
@@ -615,6 +621,10 @@ impl<T: PathPayload> PathTree<T> {
         let param_index = node.param.map(|_| n - 1);
         // Literals whose traffic contradicts the parameter's.
         let mut unlike_param: Vec<bool> = vec![false; n];
+        // Whether any two words' traffic contradicts each other, and
+        // whether any two are linked.
+        let mut words_differ = false;
+        let mut words_linked = false;
         // Words already folded into the parameter: values seen at this
         // position, counted with the words still literal below.
         let param_words = node
@@ -634,6 +644,9 @@ impl<T: PathPayload> PathTree<T> {
                     if Some(j) == param_index {
                         unlike_param[i] = true;
                     }
+                    if j < literal_count {
+                        words_differ = true;
+                    }
                     continue;
                 }
                 // Joining an existing parameter needs the same places
@@ -644,6 +657,9 @@ impl<T: PathPayload> PathTree<T> {
                     Some(Below::Differ) => {
                         if Some(j) == param_index {
                             unlike_param[i] = true;
+                        }
+                        if j < literal_count {
+                            words_differ = true;
                         }
                         continue;
                     }
@@ -659,6 +675,7 @@ impl<T: PathPayload> PathTree<T> {
                     None => continue,
                 }
                 any.union(i, j);
+                words_linked |= j < literal_count;
                 if Some(j) == param_index {
                     like_param.push(i);
                 }
@@ -722,6 +739,18 @@ impl<T: PathPayload> PathTree<T> {
             groups.sort_by_key(|g| (std::cmp::Reverse(g.len()), g.iter().map(|&i| seq(i)).min()));
             match groups.into_iter().next() {
                 Some(group) => group,
+                // Many words after a collection, some linked and none
+                // contradicting another, are values even when sparse traffic
+                // left them in small groups (`/users/ada`, `/users/bob/repos`,
+                // `/users/eve/followers`...): sub-resources and actions
+                // differ from each other, values do not.
+                None if position == Position::Collection
+                    && literal_count >= MIN_LEAF_SIBLINGS
+                    && words_linked
+                    && !words_differ =>
+                {
+                    (0..literal_count).collect()
+                }
                 // Too few words to compare: a word is still a value when
                 // its traffic is that of an item of the collection.
                 None => items_of_collection(),
@@ -1945,6 +1974,31 @@ mod tests {
                 "/catalog/tags/{tagId}"
             ]
         );
+    }
+
+    #[test]
+    fn many_uncontradicted_words_are_values() {
+        let users = [
+            ("/users/ada", "user"),
+            ("/users/bob", "user"),
+            ("/users/cy", "user"),
+            ("/users/dee/repos", "repos"),
+            ("/users/eve/repos", "repos"),
+            ("/users/fay/followers", "followers"),
+        ];
+        let t = build(&users);
+        assert_eq!(
+            names(&t),
+            [
+                "/users/{userId}",
+                "/users/{userId}/followers",
+                "/users/{userId}/repos"
+            ]
+        );
+        // One word whose traffic differs from another's keeps them apart.
+        let mut differing = users.to_vec();
+        differing.push(("/users/gus", "something-else"));
+        assert_eq!(build(&differing).len(), 7);
     }
 
     #[test]
