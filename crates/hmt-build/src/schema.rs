@@ -1287,6 +1287,25 @@ mod tests {
     }
 
     #[test]
+    fn no_enum_while_a_value_was_seen_once() {
+        // 12 samples, 3 values, 4 per value on average, but `c` only once:
+        // the set is still growing.
+        let mut samples = repeat(&[json!("a")], 6);
+        samples.extend(repeat(&[json!("b")], 5));
+        samples.push(json!("c"));
+        check_both(&samples, json!({"type": "string"}));
+        // Across a merge the counts add up: `c` seen twice is a closed set.
+        let (left, right) = samples.split_at(6);
+        let mut sketch = sketch_of(left);
+        sketch.merge(sketch_of(right));
+        sketch.merge(sketch_of(&[json!("c")]));
+        assert_eq!(
+            sketch.to_schema(Dialect::OpenApi31),
+            json!({"type": "string", "enum": ["a", "b", "c"]})
+        );
+    }
+
+    #[test]
     fn enum_at_most_eight_values() {
         let eight: Vec<Value> = (0..8).map(|i| json!(format!("v{i}"))).collect();
         let want: Vec<Value> = (0..8).map(|i| json!(format!("v{i}"))).collect();
