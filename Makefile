@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build demo test test-deps lint bench bench-build bench-record bench-mock clean
+.PHONY: all build demo test test-deps lint bench bench-build bench-record bench-mock eval-build clean
 
 all: build
 
@@ -45,6 +45,11 @@ bench-record:
 
 bench-mock:
 	scripts/bench-mock.sh
+
+## Path templating and second-day validity on the evaluation set (scripts/gen_eval.py):
+## a table of precision/recall/F1 per API at 50, 200 and 2,000 exchanges.
+eval-build:
+	scripts/eval-build.sh
 
 clean:
 	$(CARGO) clean

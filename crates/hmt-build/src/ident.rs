@@ -281,6 +281,24 @@ pub const RESERVED_WORDS: &[&str] = &[
     "webhooks",
 ];
 
+/// Reserved words that are nouns and so can also be a resource's name (a
+/// bucket called `archive`, a project called `settings`): they stay literal
+/// unless a position already holds several word values and the word has the
+/// same structure below it as they do (see `paths.rs`). The other reserved
+/// words (versions, `api`, `me`, `self`, `login`, `search`, actions such as
+/// `refund`) always stay literal. Sorted.
+pub const NOUN_RESERVED_WORDS: &[&str] = &[
+    "about", "account", "accounts", "admin", "archive", "config", "count", "history", "info",
+    "latest", "list", "public", "settings", "stats", "status", "summary", "version", "webhooks",
+];
+
+/// Whether `segment` is one of [`NOUN_RESERVED_WORDS`] (ASCII case ignored).
+pub fn is_noun_reserved_word(segment: &str) -> bool {
+    NOUN_RESERVED_WORDS
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(segment))
+}
+
 /// Whether `segment` is a structural word or a version marker (`v1`, `v2`,
 /// `v1beta2`, `v1.1`) that must stay literal.
 ///
@@ -386,6 +404,8 @@ mod tests {
     #[test]
     fn reserved_words_are_sorted_for_binary_search() {
         assert!(RESERVED_WORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(NOUN_RESERVED_WORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(NOUN_RESERVED_WORDS.iter().all(|w| is_reserved_word(w)));
     }
 
     #[test]

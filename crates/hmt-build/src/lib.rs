@@ -24,6 +24,7 @@
 //! assert_eq!(op["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["id"]["type"], "integer");
 //! ```
 
+mod generalise;
 pub mod headers;
 pub mod ident;
 pub mod initial;
@@ -330,6 +331,11 @@ impl Builder {
         for (host, model) in self.hosts {
             let templates = model.paths.finish();
             let base = common_base_path(&templates);
+            let path_words: BTreeSet<String> = templates
+                .iter()
+                .flat_map(|t| &t.params)
+                .flat_map(|p| p.words.iter().cloned())
+                .collect();
             let rendered = templates
                 .into_iter()
                 .map(|t| RenderedPath {
@@ -348,7 +354,8 @@ impl Builder {
                 exchanges: model.exchanges,
             };
             let mut notes = RenderNotes::default();
-            let document = spec::render(&plan, &rendered, &mut notes);
+            let mut document = spec::render(&plan, &rendered, &mut notes);
+            generalise::generalise(&mut document, &path_words);
             note_warnings(&host, &notes, &mut warnings);
             specs.push(BuiltSpec {
                 file_stem: if several {

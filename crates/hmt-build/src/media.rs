@@ -172,6 +172,21 @@ impl BodyStats {
         self.json.object_keys()
     }
 
+    /// The keys of listed items: of the objects in a top-level array, or in
+    /// the first array of objects inside an envelope object.
+    pub fn listed_item_keys(&self) -> Option<Vec<&str>> {
+        match self.array_item_keys() {
+            Some(keys) => Some(keys),
+            None => self.json.wrapped_item_keys(),
+        }
+    }
+
+    /// Whether the JSON bodies included arrays, and the keys of the objects
+    /// in them (see [`crate::schema::Sketch::item_keys`]).
+    pub fn array_item_keys(&self) -> Option<Vec<&str>> {
+        self.json.has_array().then(|| self.json.item_keys())
+    }
+
     /// The schema of the bodies.
     pub fn schema(&self, dialect: Dialect) -> Value {
         match self.class {

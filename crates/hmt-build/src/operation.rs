@@ -280,6 +280,31 @@ impl OperationStats {
         Some((media.clone(), body.object_keys()))
     }
 
+    /// The lowest 2xx status's body, as the sibling comparison sees it: its
+    /// media type, whether it was a JSON array, and the keys of the object
+    /// (or of the objects in the array).
+    fn success_kind(&self) -> Option<(&str, bool, BTreeSet<&str>)> {
+        let (_, stats) = self.responses.range(200..300).next()?;
+        let (media, body) = stats.bodies.iter().next()?;
+        Some(match body.array_item_keys() {
+            Some(keys) => (media.as_str(), true, keys.into_iter().collect()),
+            None => (
+                media.as_str(),
+                false,
+                body.object_keys().into_iter().collect(),
+            ),
+        })
+    }
+
+    /// The lowest 2xx status's body as a list: its media type and the keys
+    /// of the listed objects (bare array or envelope), if it is one.
+    fn listed_items(&self) -> Option<(&str, BTreeSet<&str>)> {
+        let (_, stats) = self.responses.range(200..300).next()?;
+        let (media, body) = stats.bodies.iter().next()?;
+        let keys = body.listed_item_keys()?;
+        Some((media.as_str(), keys.into_iter().collect()))
+    }
+
     fn only_errors(&self) -> bool {
         self.responses.keys().all(|s| *s >= 400)
     }
@@ -396,6 +421,10 @@ impl OperationStats {
     }
 }
 
+/// A query or header parameter present in every request is `required` only
+/// when the operation was recorded at least this many times.
+const REQUIRED_MIN_REQUESTS: u64 = 5;
+
 fn render_param(
     name: &str,
     location: &str,
@@ -407,7 +436,11 @@ fn render_param(
     let mut param = Map::new();
     param.insert("name".into(), name.into());
     param.insert("in".into(), location.into());
-    param.insert("required".into(), (stats.seen == total).into());
+    // Present in every request is only evidence of "required" when there
+    // were several requests: a filter sent in both of two recorded requests
+    // is not one the next day's clients must send.
+    let required = stats.seen == total && total >= REQUIRED_MIN_REQUESTS;
+    param.insert("required".into(), required.into());
     if let Some(example) = stats.example(&schema) {
         param.insert("example".into(), example);
     }
@@ -479,5 +512,82 @@ impl PathPayload for PathData {
                 _ => false,
             }
         })
+    }
+
+    /// An item of a collection: the collection path accepts `POST` or
+    /// lists with `GET` (a bare array or an envelope holding one), and this path has only the methods that address one
+    /// member (`GET`, `PUT`, `PATCH`, `DELETE`, `HEAD`); its `GET`, if
+    /// successful, returns an object sharing at least half its keys with the
+    /// listed items, and without such a `GET` it must answer `PUT`, `PATCH`
+    /// or `DELETE` (a `GET` alone could be a view such as `/products/featured`).
+    fn item_of(&self, collection: &PathData) -> bool {
+        let listed = collection
+            .operations
+            .get(&Method::Get)
+            .and_then(|op| op.listed_items());
+        let creates = collection.operations.contains_key(&Method::Post);
+        if self.operations.is_empty() || !(creates || listed.is_some()) {
+            return false;
+        }
+        let item_methods = [
+            Method::Get,
+            Method::Put,
+            Method::Patch,
+            Method::Delete,
+            Method::Head,
+        ];
+        if !self.operations.keys().all(|m| item_methods.contains(m)) {
+            return false;
+        }
+        let get = self
+            .operations
+            .get(&Method::Get)
+            .and_then(|op| op.success_kind());
+        match (get, listed) {
+            (Some((_, true, _)), _) => false,
+            (Some((media, false, keys)), Some((list_media, items))) => {
+                media == list_media
+                    && !keys.is_empty()
+                    && keys.intersection(&items).count() * 2 >= keys.union(&items).count()
+            }
+            _ => [Method::Put, Method::Patch, Method::Delete]
+                .iter()
+                .any(|m| self.operations.contains_key(m)),
+        }
+    }
+
+    /// Symmetric comparison of two sibling paths' traffic: `Some(false)` when
+    /// a method both have answered successfully with different kinds of body
+    /// (another media type, an object against a list, lists or objects
+    /// sharing less than half their keys), `Some(true)` when every such
+    /// method agrees, `None` when no method gives evidence (no shared method,
+    /// or only errors on one side).
+    fn alike(&self, other: &PathData) -> Option<bool> {
+        let mut verdict = None;
+        for (method, op) in &self.operations {
+            let Some(theirs) = other.operations.get(method) else {
+                continue;
+            };
+            if op.only_errors() || theirs.only_errors() {
+                continue;
+            }
+            let same = match (op.success_kind(), theirs.success_kind()) {
+                (Some((media_a, array_a, a)), Some((media_b, array_b, b))) => {
+                    media_a == media_b
+                        && array_a == array_b
+                        // No keys (empty lists, empty objects) is no evidence.
+                        && (a.is_empty()
+                            || b.is_empty()
+                            || a.intersection(&b).count() * 2 >= a.union(&b).count())
+                }
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                return Some(false);
+            }
+            verdict = Some(true);
+        }
+        verdict
     }
 }

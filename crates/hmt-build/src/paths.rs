@@ -54,13 +54,79 @@
 //!
 //!   The word then counts as a parameter value, making the parameter a plain
 //!   string; the parameter's example stays its own first value.
-//!   Where there is no parameter sibling at all, five or more non-structural
-//!   literal leaf paths side by side whose traffic all resembles each other
-//!   (`/docs/intro`, `/docs/setup`, ...) are folded into a new parameter;
-//!   structural siblings such as `/docs/search` stay as they are.
 //!   Merging works from the root down, so the traffic of every recorded path
 //!   ends up in the template that a router preferring literal segments over
 //!   parameters picks for that path.
+//! - **Words that behave like values become a parameter.** Real APIs name
+//!   resources with words (`/orgs/initech/repos/billing-api/issues/17`), so
+//!   spelling cannot be the only evidence. After each top-down pass, a
+//!   bottom-up pass looks at every position's non-structural literal
+//!   children and asks whether they are interchangeable: values of one
+//!   parameter have the same structure below them and answer alike, while
+//!   names of resources have different structure and answer differently.
+//!   Bottom-up, so that deeper values are already parameters when a
+//!   position is judged (`/orgs/*` and `/users/*` both then hold a parameter,
+//!   which by itself is no evidence, while `/orgs/initech/repos` and
+//!   `/orgs/hooper/repos` share `repos`). For two siblings:
+//!   - their **own traffic** is compared ([`PathPayload::alike`]: a method
+//!     both answered successfully must answer with the same media type, both
+//!     objects or both lists, sharing at least half their keys, list items'
+//!     keys for lists); a difference separates them;
+//!   - their **structure** is compared: the relative paths below each (3
+//!     levels, at most 48 per sibling, in a fixed order) are lined up by
+//!     length. Paths with a literal in common at the same place, or differing
+//!     only where one has a parameter, *correspond*: their traffic must be
+//!     alike (else the siblings are apart), and a literal in common is
+//!     **structural evidence**. Alike traffic at corresponding places, or at
+//!     paths differing in literals only (`sdk` against `core-api`), is weak
+//!     evidence, as for their own traffic: collections of look-alike items
+//!     (`/catalog/brands/{id}`, `/catalog/categories/{id}`, both
+//!     `{id, name, slug}`) show that much. Paths differing in literals only
+//!     never separate (`repos` against `members`).
+//!
+//!   Siblings with evidence and no difference are linked; the largest linked
+//!   group (ties: the one seen first) becomes a parameter when it has
+//!   - 5 or more members (`MIN_LEAF_SIBLINGS`), whatever the evidence (five
+//!     `/docs/intro`, `/docs/setup`... answering alike), or
+//!   - a link with structural evidence and 3 or more members (`MIN_VALUES`) after a
+//!     literal segment (a collection: `/orgs/initech`, `/orgs/hooper`,
+//!     `/orgs/acme`), 3 or more and two thirds of the literal siblings after
+//!     a parameter (`MIN_VALUES_AFTER_PARAM`: `/repos/{owner}/{repo}`, where
+//!     `/orgs/{org}/repos` and `/members` are usually structure), 5 or more
+//!     and two thirds at the root and after `api` or a version
+//!     (`MIN_VALUES_TOP`: the first segments are resource names).
+//!
+//!   After a literal segment, 5 or more words (`MIN_LEAF_SIBLINGS`) of which
+//!   some are linked and no two differ are a parameter too, however small
+//!   their linked groups: sparse traffic (`/users/ada`, `/users/bob/repos`,
+//!   `/users/eve/followers`) leaves values in small groups, but
+//!   sub-resources and actions differ from each other.
+//!
+//!   Where a parameter is already there (identifiers, or words folded
+//!   before), it is itself the evidence that the position holds values: a
+//!   word joins it when the two are linked; and when the parameter holds
+//!   words, the words whose traffic does not differ from it join once they
+//!   and the parameter's words together reach the group size above
+//!   (`/orgs/lonely/members`, the only org seen with members, next to ten
+//!   orgs in `/orgs/{orgId}/repos`). A parameter made only of identifiers
+//!   asks for the link. And a lone word is a value when the path
+//!   before it is a collection and the word's traffic is that of one item
+//!   ([`PathPayload::item_of`]: `POST /cart/items`, then
+//!   `DELETE /cart/items/kt-2041-blk`; a `GET` returning an object like the
+//!   listed items). Structural words (versions, `me`, `search`, `login`...)
+//!   never fold, so `/users/me`, `/auth/login` and `/auth/logout`, `/v1` and
+//!   `/v2` stay; the nouns among them (`archive`, `settings`: see
+//!   [`NOUN_RESERVED_WORDS`](crate::ident::NOUN_RESERVED_WORDS)) join a
+//!   parameter holding 3 or more words when they have structure in common
+//!   with it (a bucket named `archive`). Folding merges the siblings'
+//!   subtrees; a literal that then sits next to a parameter holding a word
+//!   of its name joins the parameter, so routing stays exact. Each fold
+//!   frees nodes, so the passes end, and a position compares at most
+//!   [`COLLAPSE_LIMIT`] words, so the work is bounded too. Thresholds count
+//!   distinct values, never requests, and are the same for every input
+//!   size: more traffic gives more evidence, not other rules. `make
+//!   eval-build` (`scripts/gen_eval.py`, `scripts/eval_build.py`) measures
+//!   the rule on generated APIs with ground truth.
 //! - **Bounded memory.** Once a position has seen more than
 //!   [`COLLAPSE_LIMIT`] (64) distinct non-structural words, they are folded into
 //!   a parameter there and then, and every later word at that position goes
@@ -75,15 +141,49 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use crate::ident::{IdKind, classify_id, is_reserved_word};
+use crate::ident::{IdKind, classify_id, is_noun_reserved_word, is_reserved_word};
 
 /// How many distinct non-structural words one position may hold as literal
 /// paths before they are folded into a parameter while recording.
 pub const COLLAPSE_LIMIT: usize = 64;
 
-/// Minimum number of look-alike literal leaf siblings that become a parameter
-/// when there is no parameter sibling to fold them into.
+/// Minimum number of literal siblings whose own traffic looks alike (and
+/// nothing below them says otherwise) that become a parameter.
 const MIN_LEAF_SIBLINGS: usize = 5;
+
+/// Minimum number of literal siblings sharing structure below them that
+/// become a parameter where the segment before them is a literal such as
+/// `orgs` or `buckets` (a collection, whose children are usually values).
+const MIN_VALUES: usize = 3;
+
+/// The same after a parameter, where segments are usually sub-resources
+/// (`/orgs/{org}/repos`, `/orgs/{org}/members`) and values only sometimes
+/// (`/repos/{owner}/{repo}`); there the group must also hold two thirds of
+/// the non-reserved literal siblings.
+const MIN_VALUES_AFTER_PARAM: usize = 3;
+
+/// The same at the root and after `api` or a version, where segments are
+/// resource names (`/orgs`, `/users`) and almost never values: more
+/// members, and two thirds of the siblings.
+const MIN_VALUES_TOP: usize = 5;
+
+/// What the path segment before a position is, which sets how much
+/// evidence turns the words at the position into a parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Position {
+    /// The root, `api`, `rest` or a version.
+    Top,
+    /// A parameter.
+    AfterParam,
+    /// Any other literal: a collection such as `orgs` or `buckets`.
+    Collection,
+}
+
+/// How deep below a sibling, and how many of its descendants, its structure
+/// profile looks: enough to see `…/issues/{number}`, bounded so that one
+/// comparison costs at most `PROFILE_PATHS²` steps.
+const PROFILE_DEPTH: usize = 3;
+const PROFILE_PATHS: usize = 48;
 
 /// What a path template carries: the builder's per-path statistics.
 pub trait PathPayload: Default {
@@ -96,6 +196,26 @@ pub trait PathPayload: Default {
     ///
     /// Used to decide if `/pokemon/ditto` belongs to `/pokemon/{pokemonId}`.
     fn resembles(&self, template: &Self) -> bool;
+
+    /// Symmetric comparison of two sibling paths' own traffic, for deciding
+    /// whether literal siblings are values of one parameter: `Some(true)`
+    /// when the traffic says they are the same kind of resource,
+    /// `Some(false)` when it says they differ, `None` when it cannot tell
+    /// (for example no method in common).
+    ///
+    /// The default asks [`resembles`](Self::resembles) both ways.
+    fn alike(&self, other: &Self) -> Option<bool> {
+        Some(self.resembles(other) && other.resembles(self))
+    }
+
+    /// Whether this path's traffic is that of one item of the collection
+    /// whose traffic is `collection` (the path one segment up): used when
+    /// too few sibling words were recorded to compare them. The default says
+    /// no.
+    fn item_of(&self, collection: &Self) -> bool {
+        let _ = collection;
+        false
+    }
 }
 
 /// The set of value kinds a parameter has seen: the identifier kinds plus
@@ -126,6 +246,9 @@ pub struct PathParam {
     pub name: String,
     /// The first value recorded for the parameter (percent-decoded).
     pub example: String,
+    /// Words (not identifiers) that were folded into the parameter,
+    /// percent-decoded and sorted; at most 64 are remembered.
+    pub words: Vec<String>,
     kinds: ValueKinds,
 }
 
@@ -179,6 +302,10 @@ pub struct PathTemplate<T> {
 type NodeId = usize;
 
 const ROOT: NodeId = 0;
+
+/// A sibling's structure profile: relative paths below it (literal text,
+/// `None` for a parameter) and the node each one ends on.
+type Profile<'a> = Vec<(Vec<Option<&'a str>>, NodeId)>;
 
 /// A literal child edge.
 #[derive(Clone, Copy, Debug)]
@@ -284,12 +411,6 @@ impl<T> Default for Node<T> {
             slash: 0,
             seq: 0,
         }
-    }
-}
-
-impl<T> Node<T> {
-    fn is_leaf(&self) -> bool {
-        self.literals.is_empty() && self.param.is_none()
     }
 }
 
@@ -407,11 +528,348 @@ impl<T: PathPayload> PathTree<T> {
                 stack.extend(node.param);
                 stack.extend(node.literals.values().rev().map(|l| l.id));
             }
+            changed |= self.fold_value_groups();
             if !changed {
                 break;
             }
         }
         self.emit()
+    }
+
+    /// One bottom-up pass of [`fold_value_group`](Self::fold_value_group)
+    /// over every node; returns whether anything was folded.
+    ///
+    /// Bottom-up, so that the values deeper down are already parameters when
+    /// a position is judged: `/orgs/*` and `/users/*` then both hold a
+    /// parameter, which is no evidence that `orgs` and `users` are values,
+    /// while `/orgs/initech/repos` and `/orgs/hooper/repos` share `repos`.
+    fn fold_value_groups(&mut self) -> bool {
+        let mut order: Vec<(NodeId, Position)> = Vec::new();
+        let mut stack = vec![(ROOT, Position::Top)];
+        while let Some((id, position)) = stack.pop() {
+            let node = &self.nodes[id];
+            if !node.live {
+                continue;
+            }
+            order.push((id, position));
+            stack.extend(node.param.map(|p| (p, Position::AfterParam)));
+            stack.extend(node.literals.iter().rev().map(|(key, lit)| {
+                let position = if is_base_like(&percent_decode(key)) {
+                    Position::Top
+                } else {
+                    Position::Collection
+                };
+                (lit.id, position)
+            }));
+        }
+        let mut changed = false;
+        for (id, position) in order.into_iter().rev() {
+            if self.nodes[id].live {
+                changed |= self.fold_value_group(id, position);
+            }
+        }
+        changed
+    }
+
+    /// Folds the largest group of interchangeable non-reserved literal
+    /// children of `id` into a parameter (see the module docs); returns
+    /// whether anything was folded. `position` says what `id` is.
+    fn fold_value_group(&mut self, id: NodeId, position: Position) -> bool {
+        let node = &self.nodes[id];
+        let mut members: Vec<(Option<&str>, NodeId)> = node
+            .literals
+            .iter()
+            .filter(|(_, lit)| !lit.reserved)
+            .map(|(key, lit)| (Some(key.as_ref()), lit.id))
+            .collect();
+        let literal_count = members.len();
+        // Nouns among the structural words (`archive`, `settings`) come
+        // last; they only ever join a parameter that holds several words,
+        // and only with structure in common (see below).
+        if node.param.is_some() {
+            members.extend(
+                node.literals
+                    .iter()
+                    .filter(|(key, lit)| {
+                        lit.reserved && is_noun_reserved_word(&percent_decode(key))
+                    })
+                    .map(|(key, lit)| (Some(key.as_ref()), lit.id)),
+            );
+        }
+        let noun_count = members.len() - literal_count;
+        // Where segments are usually names, values must also be most of
+        // what is there: `/repos/{owner}/billing-api`, `/website`, `/docs`
+        // all alike, against `/orgs`, `/users` and a dozen other resources
+        // of which two happen to look alike.
+        let majority = (literal_count * 2).div_ceil(3);
+        let min_strong = match position {
+            Position::Collection => MIN_VALUES,
+            Position::AfterParam => MIN_VALUES_AFTER_PARAM.max(majority),
+            Position::Top => MIN_VALUES_TOP.max(majority),
+        };
+        if literal_count + noun_count == 0 {
+            return false;
+        }
+        members.extend(node.param.map(|p| (None, p)));
+        let profiles: Vec<Profile<'_>> = members.iter().map(|(_, m)| self.profile(*m)).collect();
+        let n = members.len();
+        let mut any = UnionFind::new(n);
+        // Members with an edge backed by shared structure below them.
+        let mut strong: Vec<bool> = vec![false; n];
+        // Literals with direct evidence of being like the parameter.
+        let mut like_param: Vec<usize> = Vec::new();
+        let param_index = node.param.map(|_| n - 1);
+        // Literals whose traffic contradicts the parameter's.
+        let mut unlike_param: Vec<bool> = vec![false; n];
+        // Whether any two words' traffic contradicts each other, and
+        // whether any two are linked.
+        let mut words_differ = false;
+        let mut words_linked = false;
+        // Words already folded into the parameter: values seen at this
+        // position, counted with the words still literal below.
+        let param_words = node
+            .param
+            .and_then(|p| self.nodes[p].stats.as_ref())
+            .map_or(0, |stats| {
+                if stats.many_words {
+                    MAX_TRACKED_WORDS
+                } else {
+                    stats.words.len()
+                }
+            });
+        for i in 0..n {
+            for j in i + 1..n {
+                let own = self.payloads_alike(members[i].1, members[j].1);
+                if own == Some(false) {
+                    if Some(j) == param_index {
+                        unlike_param[i] = true;
+                    }
+                    if j < literal_count {
+                        words_differ = true;
+                    }
+                    continue;
+                }
+                // Joining an existing parameter needs the same places
+                // below (or alike traffic of its own): `/orgs/acme/members`
+                // is not `/orgs/{org}/repos` just because both list things.
+                let loose_ok = Some(j) != param_index;
+                match self.shares_structure(&profiles[i], &profiles[j], loose_ok) {
+                    Some(Below::Differ) => {
+                        if Some(j) == param_index {
+                            unlike_param[i] = true;
+                        }
+                        if j < literal_count {
+                            words_differ = true;
+                        }
+                        continue;
+                    }
+                    Some(Below::Shared) => {
+                        strong[i] = true;
+                        strong[j] = true;
+                    }
+                    // A noun joins only with structure in common with a
+                    // parameter that holds several words.
+                    _ if i >= literal_count => continue,
+                    Some(Below::Alike) => {}
+                    None if own == Some(true) => {}
+                    None => continue,
+                }
+                any.union(i, j);
+                words_linked |= j < literal_count;
+                if Some(j) == param_index {
+                    like_param.push(i);
+                }
+            }
+        }
+        let seq = |i: usize| self.nodes[members[i].1].seq;
+        // Words whose own traffic is that of one item of the collection one
+        // segment up (`POST /cart/items`, then `DELETE /cart/items/kt-2041`).
+        let items_of_collection = || -> Vec<usize> {
+            let Some(collection) = &self.nodes[id].payload else {
+                return Vec::new();
+            };
+            if position != Position::Collection {
+                return Vec::new();
+            }
+            (0..literal_count)
+                .filter(|&i| {
+                    self.nodes[members[i].1]
+                        .payload
+                        .as_ref()
+                        .is_some_and(|p| p.item_of(collection))
+                })
+                .collect()
+        };
+        let group: Vec<usize> = if param_index.is_some() {
+            // A parameter is already there (identifiers, or words folded
+            // before): that is the evidence that this position holds values,
+            // so each word whose traffic is like the parameter's, or is that
+            // of an item of the collection, joins it.
+            let nouns_may_join = param_words >= MIN_VALUES;
+            let mut group: Vec<usize> = like_param
+                .into_iter()
+                .filter(|&i| i < literal_count || nouns_may_join)
+                .collect();
+            group.extend(items_of_collection());
+            // A parameter holding words is a position of values: with the
+            // words not contradicting it, enough distinct words in all
+            // (folded or not) make every such word join, evidence or not
+            // (`/orgs/hollow-maple/members`, the only org seen with members,
+            // next to `/orgs/{orgId}/repos` from ten orgs).
+            let fitting: Vec<usize> = (0..literal_count).filter(|&i| !unlike_param[i]).collect();
+            if param_words > 0 && param_words + fitting.len() >= min_strong {
+                group.extend(fitting);
+            }
+            group.sort_unstable();
+            group.dedup();
+            group
+        } else {
+            // A group qualifies with enough members and some structure
+            // shared below them, or with many members alike by their own
+            // traffic alone (leaves such as `/docs/intro`, `/docs/setup`).
+            let mut groups: Vec<Vec<usize>> = any
+                .groups()
+                .into_iter()
+                .filter(|g| {
+                    g.len() >= MIN_LEAF_SIBLINGS
+                        || (g.len() >= min_strong && g.iter().any(|&i| strong[i]))
+                })
+                .collect();
+            // Largest first; among equals the one seen first: deterministic.
+            groups.sort_by_key(|g| (std::cmp::Reverse(g.len()), g.iter().map(|&i| seq(i)).min()));
+            match groups.into_iter().next() {
+                Some(group) => group,
+                // Many words after a collection, some linked and none
+                // contradicting another, are values even when sparse traffic
+                // left them in small groups (`/users/ada`, `/users/bob/repos`,
+                // `/users/eve/followers`...): sub-resources and actions
+                // differ from each other, values do not.
+                None if position == Position::Collection
+                    && literal_count >= MIN_LEAF_SIBLINGS
+                    && words_linked
+                    && !words_differ =>
+                {
+                    (0..literal_count).collect()
+                }
+                // Too few words to compare: a word is still a value when
+                // its traffic is that of an item of the collection.
+                None => items_of_collection(),
+            }
+        };
+        let mut keys: Vec<(u64, Box<str>)> = group
+            .iter()
+            .filter_map(|&i| members[i].0.map(|k| (seq(i), Box::from(k))))
+            .collect();
+        if keys.is_empty() {
+            return false;
+        }
+        keys.sort();
+        let keys: Vec<Box<str>> = keys.into_iter().map(|(_, k)| k).collect();
+        let Some((param, sources)) = self.detach_into_param(id, keys) else {
+            return false;
+        };
+        self.merge_all(sources.into_iter().map(|s| (param, s)).collect(), false);
+        self.repair_clashes(param);
+        true
+    }
+
+    /// [`PathPayload::alike`] of two nodes' payloads; `None` unless both
+    /// have one.
+    fn payloads_alike(&self, a: NodeId, b: NodeId) -> Option<bool> {
+        match (&self.nodes[a].payload, &self.nodes[b].payload) {
+            (Some(a), Some(b)) => a.alike(b),
+            _ => None,
+        }
+    }
+
+    /// What two siblings' profiles say about the structure below them
+    /// (`None`: nothing lines up; see [`Below`]). Without `loose_ok`,
+    /// loosely lined-up paths are never evidence.
+    fn shares_structure(&self, a: &Profile<'_>, b: &Profile<'_>, loose_ok: bool) -> Option<Below> {
+        let mut verdict = None;
+        for (p, x) in a {
+            for (q, y) in b {
+                let Some(line_up) = paths_line_up(p, q) else {
+                    continue;
+                };
+                let found = match (line_up, self.payloads_alike(*x, *y)) {
+                    (LineUp::Loose, Some(false) | None) => continue,
+                    (LineUp::Loose, Some(true)) if !loose_ok => continue,
+                    (LineUp::Corresponding { .. }, Some(false)) => return Some(Below::Differ),
+                    (LineUp::Corresponding { shared: true }, _) => Below::Shared,
+                    (_, Some(true)) => Below::Alike,
+                    (LineUp::Corresponding { shared: false }, None) => continue,
+                };
+                verdict = verdict.max(Some(found));
+            }
+        }
+        verdict
+    }
+
+    /// Restores, below `top`, the rule that no parameter sits next to a
+    /// literal named like a word folded into it: such a literal joins the
+    /// parameter (merging two subtrees can bring `/repos/{repo}` with the
+    /// word `billing` next to another side's literal `/repos/billing`).
+    fn repair_clashes(&mut self, top: NodeId) {
+        let mut stack = vec![top];
+        while let Some(id) = stack.pop() {
+            if !self.nodes[id].live {
+                continue;
+            }
+            let node = &self.nodes[id];
+            if let Some(param) = node.param
+                && let Some(stats) = &self.nodes[param].stats
+            {
+                let keys: Vec<Box<str>> = node
+                    .literals
+                    .iter()
+                    .filter(|(key, lit)| {
+                        !lit.reserved && (stats.many_words || stats.words.contains(*key))
+                    })
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                if !keys.is_empty()
+                    && let Some((param, sources)) = self.detach_into_param(id, keys)
+                {
+                    self.merge_all(sources.into_iter().map(|s| (param, s)).collect(), false);
+                }
+            }
+            let node = &self.nodes[id];
+            if node.live {
+                stack.extend(node.param);
+                stack.extend(node.literals.values().map(|l| l.id));
+            }
+        }
+    }
+
+    /// The relative paths below `start`, at most [`PROFILE_DEPTH`] segments
+    /// deep and [`PROFILE_PATHS`] of them (literal text, `None` for a
+    /// parameter), in a fixed order.
+    fn profile(&self, start: NodeId) -> Profile<'_> {
+        let mut out: Profile<'_> = Vec::new();
+        let mut stack: Vec<(NodeId, Vec<Option<&str>>)> = vec![(start, Vec::new())];
+        while let Some((id, path)) = stack.pop() {
+            if out.len() >= PROFILE_PATHS {
+                break;
+            }
+            let node = &self.nodes[id];
+            if path.len() < PROFILE_DEPTH {
+                if let Some(param) = node.param {
+                    let mut below = path.clone();
+                    below.push(None);
+                    stack.push((param, below));
+                }
+                for (key, lit) in node.literals.iter().rev() {
+                    let mut below = path.clone();
+                    below.push(Some(key.as_ref()));
+                    stack.push((lit.id, below));
+                }
+            }
+            if !path.is_empty() {
+                out.push((path, id));
+            }
+        }
+        out
     }
 
     /// Follows (creating if needed) the child of `id` for segment `raw`.
@@ -705,28 +1163,9 @@ impl<T: PathPayload> PathTree<T> {
                 .filter(|(_, lit)| !lit.reserved && self.compatible(lit.id, param))
                 .map(|(key, _)| key.clone())
                 .collect(),
-            None => {
-                let leaves: Vec<(&Box<str>, &T)> = node
-                    .literals
-                    .iter()
-                    .filter(|(_, lit)| !lit.reserved)
-                    .filter_map(|(key, lit)| {
-                        let child = &self.nodes[lit.id];
-                        match &child.payload {
-                            Some(payload) if child.is_leaf() => Some((key, payload)),
-                            _ => None,
-                        }
-                    })
-                    .collect();
-                let alike = match leaves.split_first() {
-                    Some(((_, first), rest)) => rest.iter().all(|(_, p)| p.resembles(first)),
-                    None => false,
-                };
-                if leaves.len() < MIN_LEAF_SIBLINGS || !alike {
-                    return false;
-                }
-                leaves.into_iter().map(|(key, _)| key.clone()).collect()
-            }
+            // Without a parameter sibling, words become one only as a
+            // group: see `fold_value_group`.
+            None => return false,
         };
         if keys.is_empty() {
             return false;
@@ -770,13 +1209,22 @@ impl<T: PathPayload> PathTree<T> {
                             template.push('{');
                             template.push_str(&name);
                             template.push('}');
-                            let (example, kinds) = match &self.nodes[*param].stats {
-                                Some(stats) => (stats.example.clone(), stats.kinds),
-                                None => (String::new(), ValueKinds::default()),
+                            let (example, kinds, words) = match &self.nodes[*param].stats {
+                                Some(stats) => (
+                                    stats.example.clone(),
+                                    stats.kinds,
+                                    stats
+                                        .words
+                                        .iter()
+                                        .map(|w| percent_decode(w).into_owned())
+                                        .collect(),
+                                ),
+                                None => (String::new(), ValueKinds::default(), Vec::new()),
                             };
                             params.push(PathParam {
                                 name,
                                 example,
+                                words,
                                 kinds,
                             });
                         }
@@ -804,6 +1252,96 @@ impl<T: PathPayload> PathTree<T> {
                 payload: self.nodes[id].payload.take().unwrap_or_default(),
             })
             .collect()
+    }
+}
+
+/// What the structure below two siblings says about them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Below {
+    /// Only alike traffic at places that line up through parameters or
+    /// differing literals (`{issue}` against `{issue}`, `sdk` against
+    /// `core-api`): what any two collections of look-alike items show
+    /// (`/catalog/brands/{id}` and `/catalog/categories/{id}` both hold
+    /// `{id, name, slug}` objects), so weak evidence.
+    Alike,
+    /// A literal in common at the same place, with no traffic that differs
+    /// (`initech/repos` and `hooper/repos`): structural evidence.
+    Shared,
+    /// Traffic that differs at corresponding places.
+    Differ,
+}
+
+/// How two relative paths below two siblings line up (see
+/// [`paths_line_up`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LineUp {
+    /// The same place in both subtrees: wherever the paths differ, one of
+    /// them has a parameter (`{repo}/pulls` against `website/pulls`), or
+    /// they have a literal in common (`billing-api/pulls` against
+    /// `website/pulls`, `shared`). Their traffic must be alike.
+    Corresponding { shared: bool },
+    /// Different literals at some place and none in common (`sdk` against
+    /// `core-api`, but also `repos` against `members`): evidence only if
+    /// their traffic is alike, and no contradiction if it is not.
+    Loose,
+}
+
+/// How two relative paths below two siblings line up; `None` when their
+/// lengths differ.
+fn paths_line_up(p: &[Option<&str>], q: &[Option<&str>]) -> Option<LineUp> {
+    if p.len() != q.len() {
+        return None;
+    }
+    let mut shared = false;
+    let mut differ = false;
+    for (x, y) in p.iter().zip(q) {
+        if let (Some(x), Some(y)) = (x, y) {
+            if x == y {
+                shared = true;
+            } else {
+                differ = true;
+            }
+        }
+    }
+    Some(if shared || !differ {
+        LineUp::Corresponding { shared }
+    } else {
+        LineUp::Loose
+    })
+}
+
+/// Union-find over `0..n`, for grouping siblings that are alike.
+struct UnionFind(Vec<usize>);
+
+impl UnionFind {
+    fn new(n: usize) -> UnionFind {
+        UnionFind((0..n).collect())
+    }
+
+    fn find(&mut self, mut i: usize) -> usize {
+        while self.0[i] != i {
+            self.0[i] = self.0[self.0[i]];
+            i = self.0[i];
+        }
+        i
+    }
+
+    fn union(&mut self, a: usize, b: usize) {
+        let (a, b) = (self.find(a), self.find(b));
+        // The smaller index is the root: the result does not depend on the
+        // order of unions.
+        let (low, high) = if a < b { (a, b) } else { (b, a) };
+        self.0[high] = low;
+    }
+
+    /// The groups, each sorted, in order of their smallest member.
+    fn groups(&mut self) -> Vec<Vec<usize>> {
+        let mut by_root: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for i in 0..self.0.len() {
+            let root = self.find(i);
+            by_root.entry(root).or_default().push(i);
+        }
+        by_root.into_values().collect()
     }
 }
 
@@ -1350,6 +1888,179 @@ mod tests {
     }
 
     #[test]
+    fn words_with_shared_structure_become_a_parameter() {
+        // No identifier anywhere: only the structure below the org names
+        // (and their alike traffic) says they are values.
+        let t = build(&[
+            ("/orgs/initech/repos", "repos"),
+            ("/orgs/hooper-labs/members", "members"),
+            ("/orgs/acme/repos", "repos"),
+            ("/orgs/acme/members", "members"),
+            ("/orgs/initech", "org"),
+            ("/orgs/globex", "org"),
+        ]);
+        assert_eq!(
+            names(&t),
+            [
+                "/orgs/{orgId}",
+                "/orgs/{orgId}/members",
+                "/orgs/{orgId}/repos"
+            ]
+        );
+        assert_eq!(find(&t, "/orgs/{orgId}/repos").payload.count, 2);
+        assert_eq!(t[0].params[0].schema(), json!({"type": "string"}));
+        assert_eq!(t[0].params[0].example, "initech");
+        assert_eq!(
+            t[0].params[0].words,
+            ["acme", "globex", "hooper-labs", "initech"]
+        );
+
+        // Two of them are not enough evidence: they stay literal.
+        let t = build(&[
+            ("/orgs/initech/repos", "repos"),
+            ("/orgs/acme/repos", "repos"),
+        ]);
+        assert_eq!(names(&t), ["/orgs/acme/repos", "/orgs/initech/repos"]);
+    }
+
+    #[test]
+    fn structural_siblings_stay_literal() {
+        // Sub-resources after a parameter answer differently.
+        let t = build(&[
+            ("/orgs/1/repos", "repos"),
+            ("/orgs/2/members", "members"),
+            ("/orgs/3/teams", "teams"),
+            ("/orgs/4/hooks", "hooks"),
+            ("/orgs/5/projects", "projects"),
+        ]);
+        assert_eq!(t.len(), 5, "{:?}", names(&t));
+        // Leaves after a literal with different traffic.
+        let t = build(&[
+            ("/settings/profile", "profile"),
+            ("/settings/notifications", "notifications"),
+            ("/settings/security", "security"),
+        ]);
+        assert_eq!(t.len(), 3);
+        // Resources at the root, even with alike items below them: a
+        // handful of names there is structure, not values.
+        let t = build_alike(&["/orgs/1", "/users/2", "/teams/3", "/gists/4"]);
+        assert_eq!(
+            names(&t),
+            [
+                "/gists/{gistId}",
+                "/orgs/{orgId}",
+                "/teams/{teamId}",
+                "/users/{userId}"
+            ]
+        );
+        let t = build_alike(&["/auth/login", "/auth/logout", "/v1/a", "/v2/a"]);
+        assert_eq!(t.len(), 4);
+    }
+
+    #[test]
+    fn collections_of_look_alike_items_stay_apart() {
+        // Three resource collections whose items share most keys are still
+        // three resources: alike items below a parameter are weak evidence.
+        let t = build_alike(&[
+            "/catalog/brands/1",
+            "/catalog/categories/2",
+            "/catalog/tags/3",
+        ]);
+        assert_eq!(
+            names(&t),
+            [
+                "/catalog/brands/{brandId}",
+                "/catalog/categories/{categoryId}",
+                "/catalog/tags/{tagId}"
+            ]
+        );
+    }
+
+    #[test]
+    fn many_uncontradicted_words_are_values() {
+        let users = [
+            ("/users/ada", "user"),
+            ("/users/bob", "user"),
+            ("/users/cy", "user"),
+            ("/users/dee/repos", "repos"),
+            ("/users/eve/repos", "repos"),
+            ("/users/fay/followers", "followers"),
+        ];
+        let t = build(&users);
+        assert_eq!(
+            names(&t),
+            [
+                "/users/{userId}",
+                "/users/{userId}/followers",
+                "/users/{userId}/repos"
+            ]
+        );
+        // One word whose traffic differs from another's keeps them apart.
+        let mut differing = users.to_vec();
+        differing.push(("/users/gus", "something-else"));
+        assert_eq!(build(&differing).len(), 7);
+    }
+
+    #[test]
+    fn two_word_parameters_in_a_row() {
+        let t = build(&[
+            ("/repos/initech/billing-api/pulls", "pulls"),
+            ("/repos/initech/ledger/pulls", "pulls"),
+            ("/repos/hooper/website/pulls", "pulls"),
+            ("/repos/acme/docs/pulls", "pulls"),
+            ("/repos/acme/docs", "repo"),
+            ("/repos/hooper/cli", "repo"),
+        ]);
+        assert_eq!(
+            names(&t),
+            ["/repos/{repoId}/{id}", "/repos/{repoId}/{id}/pulls"]
+        );
+        assert_eq!(t[1].payload.count, 4);
+    }
+
+    #[test]
+    fn established_parameter_takes_unseen_words() {
+        // Ten orgs made `{orgId}` a position of values; the one org seen
+        // only with `members` joins it, as its traffic does not differ.
+        let mut paths: Vec<(String, &str)> = (0..10)
+            .map(|i| (format!("/orgs/org{}x/repos", "q".repeat(i)), "repos"))
+            .collect();
+        paths.push(("/orgs/lonely/members".into(), "members"));
+        let refs: Vec<(&str, &str)> = paths.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+        let t = build(&refs);
+        assert_eq!(names(&t), ["/orgs/{orgId}/members", "/orgs/{orgId}/repos"]);
+    }
+
+    #[test]
+    fn nouns_among_structural_words_can_be_values() {
+        // A bucket named `archive` has the structure of the other buckets.
+        let t = build_alike(&[
+            "/buckets/assets/files/1",
+            "/buckets/media/files/2",
+            "/buckets/logs/files/3",
+            "/buckets/archive/files/4",
+        ]);
+        assert_eq!(names(&t), ["/buckets/{bucketId}/files/{fileId}"]);
+        // `me` is never a value, however alike its traffic; nor is a noun
+        // without structure in common.
+        let t = build_alike(&[
+            "/users/alice/repos",
+            "/users/bob/repos",
+            "/users/carol/repos",
+            "/users/me/repos",
+            "/users/settings",
+        ]);
+        assert_eq!(
+            names(&t),
+            [
+                "/users/me/repos",
+                "/users/settings",
+                "/users/{userId}/repos"
+            ]
+        );
+    }
+
+    #[test]
     fn leaf_siblings_without_param() {
         let docs = ["/docs/intro", "/docs/setup", "/docs/usage", "/docs/faq"];
         let t = build_alike(&docs);
@@ -1363,9 +2074,12 @@ mod tests {
         assert_eq!(t[1].params[0].example, "intro");
         assert_eq!(t[1].payload.count, 5);
 
+        // A word whose traffic differs keeps its own template; the five
+        // alike ones still fold (the traffic says only `zzz` is different).
         let mut unlike: Vec<(&str, &str)> = five.iter().map(|p| (*p, "doc")).collect();
         unlike.push(("/docs/zzz", "other"));
-        assert_eq!(build(&unlike).len(), 7);
+        let t = build(&unlike);
+        assert_eq!(names(&t), ["/docs/search", "/docs/zzz", "/docs/{docId}"]);
     }
 
     #[test]

@@ -50,7 +50,11 @@
 //!   there are at least 10 (`ENUM_MIN_SAMPLES`) string samples, at least 2 and at most 8
 //!   (`ENUM_MAX_VALUES`) distinct values, each seen at least 4
 //!   (`ENUM_MIN_SAMPLES_PER_VALUE`) times on average
-//!   (`distinct * 4 <= samples`), and no format was detected.
+//!   (`distinct * 4 <= samples`), none seen only once (a value seen once
+//!   says the set is still growing, so the next day's traffic would likely
+//!   bring one the enum rejects), and no format was detected. Enums listing
+//!   words that the recording also used as path parameter values (bucket or
+//!   category names) are dropped when the spec is assembled: such names grow.
 //! * **Numbers** carry no `minimum`/`maximum`: the output stays general and
 //!   stable as more traffic arrives.
 //!
@@ -59,8 +63,8 @@
 //! `required` and `enum` are sorted, so the same input always gives
 //! byte-identical output.
 
+use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
@@ -229,6 +233,32 @@ impl Sketch {
             .unwrap_or_default()
     }
 
+    /// The item keys of the first array-of-objects property of an object
+    /// (`{"files": [{...}], "next": ...}`): a list wrapped in an envelope.
+    pub fn wrapped_item_keys(&self) -> Option<Vec<&str>> {
+        let object = self.object.as_ref()?;
+        object
+            .props
+            .values()
+            .map(|prop| prop.sketch.item_keys())
+            .find(|keys| !keys.is_empty())
+    }
+
+    /// Whether any array was observed (at the top level of this sketch).
+    pub fn has_array(&self) -> bool {
+        self.array.is_some()
+    }
+
+    /// The property names of the objects inside arrays: what a list of
+    /// resources holds, for telling a list of repositories from a list of
+    /// members.
+    pub fn item_keys(&self) -> Vec<&str> {
+        self.array
+            .as_ref()
+            .map(|a| a.items.object_keys())
+            .unwrap_or_default()
+    }
+
     /// An OpenAPI Schema Object for `dialect`, keys in the fixed order
     /// `type`, `format`, `nullable`, `enum`, `items`, `properties`,
     /// `required`, `additionalProperties`, `oneOf`.
@@ -388,8 +418,9 @@ struct StringStats {
     count: u64,
     /// Formats every sample satisfies; [`FormatSet::ALL`] before any sample.
     formats: FormatSet,
-    /// Distinct values while enum tracking is on; `None` once it is off.
-    values: Option<BTreeSet<String>>,
+    /// Distinct values and how often each was seen, while enum tracking is
+    /// on; `None` once it is off.
+    values: Option<BTreeMap<String, u64>>,
 }
 
 impl Default for StringStats {
@@ -397,7 +428,7 @@ impl Default for StringStats {
         Self {
             count: 0,
             formats: FormatSet::ALL,
-            values: Some(BTreeSet::new()),
+            values: Some(BTreeMap::new()),
         }
     }
 }
@@ -411,11 +442,19 @@ impl StringStats {
         let keep = match &mut self.values {
             None => true,
             Some(_) if s.len() > ENUM_VALUE_MAX_BYTES => false,
-            Some(values) if values.contains(s) => true,
-            Some(values) if values.len() >= ENUM_TRACK_MAX => false,
             Some(values) => {
-                values.insert(s.to_owned());
-                true
+                let full = values.len() >= ENUM_TRACK_MAX;
+                match values.get_mut(s) {
+                    Some(seen) => {
+                        *seen += 1;
+                        true
+                    }
+                    None if full => false,
+                    None => {
+                        values.insert(s.to_owned(), 1);
+                        true
+                    }
+                }
             }
         };
         if !keep {
@@ -431,7 +470,9 @@ impl StringStats {
                 if a.len() < b.len() {
                     std::mem::swap(&mut a, &mut b);
                 }
-                a.extend(b);
+                for (value, seen) in b {
+                    *a.entry(value).or_default() += seen;
+                }
                 (a.len() <= ENUM_TRACK_MAX).then_some(a)
             }
             _ => None,
@@ -447,8 +488,13 @@ impl StringStats {
             && values.len() >= 2
             && values.len() <= ENUM_MAX_VALUES
             && distinct * ENUM_MIN_SAMPLES_PER_VALUE <= self.count
+            // A value seen only once says the set is still growing: by
+            // Good-Turing, the chance that the next sample is a new value
+            // is about (values seen once) / samples. Only a set whose every
+            // value came back is taken as closed.
+            && values.values().all(|seen| *seen >= 2)
             && self.formats.best().is_none();
-        emit.then(|| values.iter().map(|v| Value::String(v.clone())).collect())
+        emit.then(|| values.keys().map(|v| Value::String(v.clone())).collect())
     }
 
     fn parts(&self) -> Parts {
@@ -1238,6 +1284,25 @@ mod tests {
         check_both(&samples, json!({"type": "string"}));
         samples.push(json!("c"));
         check_both(&samples, json!({"type": "string", "enum": ["a", "b", "c"]}));
+    }
+
+    #[test]
+    fn no_enum_while_a_value_was_seen_once() {
+        // 12 samples, 3 values, 4 per value on average, but `c` only once:
+        // the set is still growing.
+        let mut samples = repeat(&[json!("a")], 6);
+        samples.extend(repeat(&[json!("b")], 5));
+        samples.push(json!("c"));
+        check_both(&samples, json!({"type": "string"}));
+        // Across a merge the counts add up: `c` seen twice is a closed set.
+        let (left, right) = samples.split_at(6);
+        let mut sketch = sketch_of(left);
+        sketch.merge(sketch_of(right));
+        sketch.merge(sketch_of(&[json!("c")]));
+        assert_eq!(
+            sketch.to_schema(Dialect::OpenApi31),
+            json!({"type": "string", "enum": ["a", "b", "c"]})
+        );
     }
 
     #[test]
