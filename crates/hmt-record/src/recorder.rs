@@ -18,6 +18,7 @@ use crate::decode::decode_bodies;
 use crate::filter::Filter;
 use crate::redact::Redactor;
 use crate::sink::{Record, Sink, SinkReport};
+use std::sync::Condvar;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
@@ -77,6 +78,56 @@ impl Counters {
 /// bounded in memory.
 const QUEUE: usize = 1024;
 
+/// The body bytes that may wait for the recorder thread. A count alone
+/// does not bound memory: 1,024 exchanges of two 16 MiB bodies each would
+/// be 32 GiB. Past this many bytes waiting, `on_exchange` blocks as it does
+/// on a full queue (one exchange larger than this still goes through, on
+/// its own).
+const QUEUE_BYTES: usize = 256 * 1024 * 1024;
+
+/// A batch is written once its lines reach this size, so a burst of large
+/// exchanges never sits in memory as one huge batch.
+const BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// The body bytes a captured exchange holds.
+fn body_bytes(captured: &Captured) -> usize {
+    let exchange = &captured.exchange;
+    exchange.request.body.as_ref().map_or(0, Vec::len)
+        + exchange
+            .response
+            .as_ref()
+            .and_then(|r| r.body.as_ref())
+            .map_or(0, Vec::len)
+}
+
+/// The body bytes waiting in the queue, and a signal when some leave.
+#[derive(Default)]
+struct Waiting {
+    bytes: Mutex<usize>,
+    left: Condvar,
+}
+
+impl Waiting {
+    /// Waits until `size` more bytes fit (or nothing waits), then counts
+    /// them in.
+    fn enter(&self, size: usize) {
+        let mut bytes = lock(&self.bytes);
+        while *bytes > 0 && *bytes + size > QUEUE_BYTES {
+            bytes = self
+                .left
+                .wait(bytes)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *bytes += size;
+    }
+
+    fn leave(&self, size: usize) {
+        let mut bytes = lock(&self.bytes);
+        *bytes = bytes.saturating_sub(size);
+        self.left.notify_all();
+    }
+}
+
 /// How long the thread lets exchanges gather after writing a batch. A
 /// waiting sender would otherwise wake it for each exchange (a system call
 /// and a context switch per request); a millisecond is nothing for a
@@ -102,6 +153,8 @@ struct Core {
     trouble: Vec<Mutex<Option<u64>>>,
     max_body_bytes: usize,
     counters: Arc<Counters>,
+    /// Body bytes in the queue (see [`QUEUE_BYTES`]).
+    waiting: Waiting,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -123,6 +176,7 @@ impl Recorder {
             sinks,
             max_body_bytes,
             counters: Arc::new(Counters::default()),
+            waiting: Waiting::default(),
         });
         let (tx, rx) = sync_channel(QUEUE);
         let thread = {
@@ -186,12 +240,19 @@ impl Recorder {
 impl OnExchange for Recorder {
     fn on_exchange(&self, captured: Captured) {
         let captured = match &*self.queue.read().unwrap_or_else(PoisonError::into_inner) {
-            // Blocks while the queue is full (see `QUEUE`).
-            Some(queue) => match queue.send(captured) {
-                Ok(()) => return,
-                // The thread is gone (it panicked): record here.
-                Err(error) => error.0,
-            },
+            // Blocks while the queue is full (see `QUEUE` and `QUEUE_BYTES`).
+            Some(queue) => {
+                let size = body_bytes(&captured);
+                self.core.waiting.enter(size);
+                match queue.send(captured) {
+                    Ok(()) => return,
+                    // The thread is gone (it panicked): record here.
+                    Err(error) => {
+                        self.core.waiting.leave(size);
+                        error.0
+                    }
+                }
+            }
             None => captured,
         };
         let mut batch = Vec::with_capacity(1);
@@ -208,11 +269,15 @@ impl Core {
         let mut batch = Vec::new();
         // Waits for the first exchange of a batch.
         while let Ok(first) = queue.recv() {
-            self.prepare_guarded(first, &mut batch);
+            let mut batch_bytes = self.take(first, &mut batch);
             let mut open = true;
-            loop {
+            let mut full = false;
+            while !full {
                 match queue.try_recv() {
-                    Ok(captured) => self.prepare_guarded(captured, &mut batch),
+                    Ok(captured) => {
+                        batch_bytes += self.take(captured, &mut batch);
+                        full = batch_bytes >= BATCH_BYTES;
+                    }
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
                         open = false;
@@ -225,8 +290,21 @@ impl Core {
             if !open {
                 return;
             }
-            std::thread::sleep(GATHER);
+            // A full batch means more is waiting: no time to gather.
+            if !full {
+                std::thread::sleep(GATHER);
+            }
         }
+    }
+
+    /// Prepares an exchange from the queue into `batch`, lets its bytes
+    /// out of the queue's count, and returns the size of its line.
+    fn take(&self, captured: Captured, batch: &mut Vec<Record>) -> usize {
+        let size = body_bytes(&captured);
+        let before = batch.len();
+        self.prepare_guarded(captured, batch);
+        self.waiting.leave(size);
+        batch[before..].iter().map(|r| r.line.len()).sum()
     }
 
     /// `prepare`, but a panic (a bug in decoding or redaction) costs only
@@ -330,6 +408,34 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The queue's byte budget holds back a sender until the thread has
+    /// taken enough out; a lone large exchange still goes through.
+    #[test]
+    fn queued_body_bytes_are_bounded() {
+        let waiting = Arc::new(Waiting::default());
+        waiting.enter(QUEUE_BYTES - 10);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sender = {
+            let waiting = waiting.clone();
+            std::thread::spawn(move || {
+                waiting.enter(100);
+                tx.send(()).unwrap();
+            })
+        };
+        assert!(
+            rx.recv_timeout(Duration::from_millis(200)).is_err(),
+            "the second exchange waits while the budget is spent"
+        );
+        waiting.leave(QUEUE_BYTES - 10);
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("it enters once room is made");
+        sender.join().unwrap();
+        waiting.leave(100);
+        // Larger than the whole budget, with nothing waiting: let through.
+        waiting.enter(QUEUE_BYTES * 2);
+        assert_eq!(*lock(&waiting.bytes), QUEUE_BYTES * 2);
+    }
     use crate::redact::RedactionRules;
     use crate::sink::OutputFile;
     use hmt_types::{Exchange, Method, Request, Response};
