@@ -103,7 +103,8 @@ fn body_bytes(captured: &Captured) -> usize {
 /// The body bytes waiting in the queue, and a signal when some leave.
 #[derive(Default)]
 struct Waiting {
-    bytes: Mutex<usize>,
+    /// Bytes waiting, and senders blocked until some leave.
+    state: Mutex<(usize, usize)>,
     left: Condvar,
 }
 
@@ -111,20 +112,26 @@ impl Waiting {
     /// Waits until `size` more bytes fit (or nothing waits), then counts
     /// them in.
     fn enter(&self, size: usize) {
-        let mut bytes = lock(&self.bytes);
-        while *bytes > 0 && *bytes + size > QUEUE_BYTES {
-            bytes = self
+        let mut state = lock(&self.state);
+        while state.0 > 0 && state.0 + size > QUEUE_BYTES {
+            state.1 += 1;
+            state = self
                 .left
-                .wait(bytes)
+                .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+            state.1 -= 1;
         }
-        *bytes += size;
+        state.0 += size;
     }
 
     fn leave(&self, size: usize) {
-        let mut bytes = lock(&self.bytes);
-        *bytes = bytes.saturating_sub(size);
-        self.left.notify_all();
+        let mut state = lock(&self.state);
+        state.0 = state.0.saturating_sub(size);
+        // A notification is a system call even with nobody waiting, and
+        // this runs once per exchange: only when a sender is blocked.
+        if state.1 > 0 {
+            self.left.notify_all();
+        }
     }
 }
 
@@ -434,7 +441,7 @@ mod tests {
         waiting.leave(100);
         // Larger than the whole budget, with nothing waiting: let through.
         waiting.enter(QUEUE_BYTES * 2);
-        assert_eq!(*lock(&waiting.bytes), QUEUE_BYTES * 2);
+        assert_eq!(lock(&waiting.state).0, QUEUE_BYTES * 2);
     }
     use crate::redact::RedactionRules;
     use crate::sink::OutputFile;

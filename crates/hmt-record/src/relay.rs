@@ -111,6 +111,20 @@ fn head_too_large() -> Refusal {
     }
 }
 
+/// `io` within `limit`. Most reads and writes of a busy connection are
+/// ready at once: those are done without reading the clock or arming a
+/// timer, which `tokio::time::timeout` does for every call.
+async fn within<F: std::future::Future>(
+    limit: Duration,
+    io: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut io = std::pin::pin!(io);
+    if let std::task::Poll::Ready(done) = futures_util::poll!(io.as_mut()) {
+        return Ok(done);
+    }
+    tokio::time::timeout(limit, io).await
+}
+
 /// Why the relay does not relay a request.
 enum NotRelayed {
     /// It is for the general path.
@@ -524,7 +538,7 @@ impl Relay {
             // A client that stops reading, or an upstream that stops
             // sending, for longer than the body timeout ends the exchange.
             let stall = self.shared.config.body_timeout;
-            match tokio::time::timeout(stall, self.client.write_all(&self.out)).await {
+            match within(stall, self.client.write_all(&self.out)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) | Err(_) => return false,
             }
@@ -534,8 +548,7 @@ impl Relay {
             self.out.clear();
             upstream.buf.clear();
             upstream.buf.reserve(READ_SIZE);
-            ended = match tokio::time::timeout(stall, upstream.io.read_buf(&mut upstream.buf)).await
-            {
+            ended = match within(stall, upstream.io.read_buf(&mut upstream.buf)).await {
                 Ok(Ok(n)) => n == 0,
                 Ok(Err(_)) => return false,
                 Err(_) => {
@@ -559,7 +572,7 @@ impl Relay {
         // taking it, for longer than the body timeout ends the exchange.
         let stall = self.shared.config.body_timeout;
         self.buf.reserve(READ_SIZE);
-        match tokio::time::timeout(stall, self.client.read_buf(&mut self.buf)).await {
+        match within(stall, self.client.read_buf(&mut self.buf)).await {
             Ok(Ok(0) | Err(_)) | Err(_) => return Err(Stream::ClientGone),
             Ok(Ok(_)) => {}
         }
@@ -568,7 +581,7 @@ impl Relay {
             .take(&self.buf, &mut self.out, copy, max)
             .map_err(|BadFraming| Stream::BadBody)?;
         self.buf.advance(used);
-        match tokio::time::timeout(stall, upstream.io.write_all(&self.out)).await {
+        match within(stall, upstream.io.write_all(&self.out)).await {
             Ok(result) => result.map_err(Stream::Upstream)?,
             Err(_) => {
                 let stalled =

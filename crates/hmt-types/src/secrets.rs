@@ -194,15 +194,48 @@ const NEEDLES: [&[u8]; 4] = [b"pass", b"secret", b"token", b"key"];
 /// assert!(!may_hold_secrets(br#"{"name":"ada","items":[1,2]}"#));
 /// ```
 pub fn may_hold_secrets(body: &[u8]) -> bool {
-    body.windows(2).any(|w| w == b"\\u")
-        || body.iter().enumerate().any(|(start, first)| {
-            // Most bytes start no needle: one comparison rules them out.
-            matches!(first.to_ascii_lowercase(), b'p' | b's' | b't' | b'k')
-                && NEEDLES
-                    .iter()
-                    .any(|needle| matches_ignoring_separators(body, start, needle))
-        })
+    // This runs on every recorded JSON body, so a byte that starts no
+    // needle must cost one table look-up; a candidate is then tried against
+    // the one needle its letter starts, its next letter first.
+    for (start, &first) in body.iter().enumerate() {
+        let class = NEEDLE_START[usize::from(first)];
+        if class == 0 {
+            continue;
+        }
+        if class == ESCAPE {
+            if body.get(start + 1) == Some(&b'u') {
+                return true;
+            }
+            continue;
+        }
+        let needle = NEEDLES[usize::from(class - 1)];
+        let next_may_match = body
+            .get(start + 1)
+            .is_some_and(|b| b.eq_ignore_ascii_case(&needle[1]) || *b == b'-' || *b == b'_');
+        if next_may_match && matches_ignoring_separators(body, start, needle) {
+            return true;
+        }
+    }
+    false
 }
+
+/// [`NEEDLE_START`]'s mark for `\`, which may start a `\u` escape.
+const ESCAPE: u8 = u8::MAX;
+
+/// For each byte: 0 if it starts no needle, else 1 + the index in
+/// [`NEEDLES`] of the needle it starts (either case), or [`ESCAPE`].
+const NEEDLE_START: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < NEEDLES.len() {
+        let first = NEEDLES[i][0];
+        table[first as usize] = i as u8 + 1;
+        table[first.to_ascii_uppercase() as usize] = i as u8 + 1;
+        i += 1;
+    }
+    table[b'\\' as usize] = ESCAPE;
+    table
+};
 
 /// Whether `needle` starts at `body[start]`, ignoring ASCII case and any
 /// `-`/`_` between its letters.

@@ -3,12 +3,12 @@
 
 mod commands;
 
-/// The proxy allocates per request (headers, captured bodies, the line it
-/// writes) from several threads; mimalloc's thread-local free lists cut that
-/// cost well below glibc's (see `make bench-record`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+mod alloc;
 mod logging;
+
+/// mimalloc, with large buffers left to the system (see `alloc.rs`).
+#[global_allocator]
+static ALLOCATOR: alloc::Allocator = alloc::Allocator;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -34,6 +34,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    alloc::configure();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Record(args) => commands::record::run(*args),
