@@ -16,7 +16,9 @@ const METHODS: &[&str] = &[
 ];
 
 fn shared_specs() -> PathBuf {
-    PathBuf::from("/work/shared/fixtures/hmt/hmt/tests/serve/mock/schemas")
+    // The original HMT's fixtures, beside the repository (see the README).
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/hmt/hmt/tests/serve/mock/schemas")
 }
 
 fn own_fixtures() -> PathBuf {
