@@ -241,7 +241,12 @@ impl Relay {
         else {
             return Err(NotRelayed::HandOver);
         };
-        let head = RequestHead::read(request.headers, minor == 0)?;
+        let version = if minor == 0 {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
+        };
+        let head = RequestHead::read(request.headers, version)?;
         let Some(recorded_method) = Method::parse(method).filter(|_| method != "CONNECT") else {
             return Err(NotRelayed::HandOver);
         };
@@ -879,7 +884,10 @@ impl<'a> RequestHead<'a> {
     /// ambiguous is refused (see `framing.rs`) before anything else is
     /// decided, also when it would be handed over, so that no path ever
     /// forwards it.
-    fn read(headers: &[httparse::Header<'a>], http10: bool) -> Result<RequestHead<'a>, NotRelayed> {
+    fn read(
+        headers: &[httparse::Header<'a>],
+        version: Version,
+    ) -> Result<RequestHead<'a>, NotRelayed> {
         let mut head = RequestHead {
             upgrade: false,
             host: None,
@@ -918,16 +926,11 @@ impl<'a> RequestHead<'a> {
                 expect = true;
             }
         }
-        let version = if http10 {
-            Version::HTTP_10
-        } else {
-            Version::HTTP_11
-        };
         let length = framing.finish(version).map_err(NotRelayed::Refuse)?;
         // HTTP/1.0, `Expect` and a body before switching protocols are the
         // general path's job.
         let body_before_upgrade = head.upgrade && length != BodyLength::Empty;
-        if http10 || expect || body_before_upgrade {
+        if version == Version::HTTP_10 || expect || body_before_upgrade {
             return Err(NotRelayed::HandOver);
         }
         head.body = length.into();

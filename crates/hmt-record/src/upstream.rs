@@ -42,6 +42,7 @@ use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Sleep;
 
@@ -127,37 +128,10 @@ impl Upstream {
             )
             .await?;
             let (mut sender, conn) = if target.https {
-                let host = target.host.trim_start_matches('[').trim_end_matches(']');
-                let name = ServerName::try_from(host)
-                    .map_err(|e| UpstreamError {
-                        status: StatusCode::BAD_GATEWAY,
-                        detail: format!("invalid TLS server name {host:?}: {e}"),
-                    })?
-                    .to_owned();
-                let tls = self
-                    .tls_http1
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| classify(&Cause("TLS handshake", e)))?;
-                let (sender, conn) = self
-                    .http1
-                    .handshake::<_, UpstreamBody>(TokioIo::new(tls))
-                    .await
-                    .map_err(|e| classify(&e))?;
-                (
-                    sender,
-                    Box::pin(async move { conn.with_upgrades().await }) as UpgradeConn,
-                )
+                let tls = self.tls_handshake(&self.tls_http1, target, tcp).await?;
+                self.upgradable(TokioIo::new(tls)).await?
             } else {
-                let (sender, conn) = self
-                    .http1
-                    .handshake::<_, UpstreamBody>(TokioIo::new(tcp))
-                    .await
-                    .map_err(|e| classify(&e))?;
-                (
-                    sender,
-                    Box::pin(async move { conn.with_upgrades().await }) as UpgradeConn,
-                )
+                self.upgradable(TokioIo::new(tcp)).await?
             };
             // Its own task: after a 101 the connection outlives the request.
             tokio::spawn(async move {
@@ -184,6 +158,51 @@ impl Upstream {
         }
     }
 
+    /// TLS over `tcp` to `target`'s host, with `connector` (ALPN offering
+    /// h2 or only HTTP/1.1); a refusal says why in words.
+    async fn tls_handshake(
+        &self,
+        connector: &tokio_rustls::TlsConnector,
+        target: &Target,
+        tcp: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, UpstreamError> {
+        let host = target.host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host)
+            .map_err(|e| UpstreamError {
+                status: StatusCode::BAD_GATEWAY,
+                detail: format!("invalid TLS server name {host:?}: {e}"),
+            })?
+            .to_owned();
+        connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| match trust::refusal(&e) {
+                // The verifier's reason is the whole story; rustls' own
+                // wrapping of it would only add variant names.
+                Some(why) => UpstreamError {
+                    status: StatusCode::BAD_GATEWAY,
+                    detail: format!("TLS handshake: {why}"),
+                },
+                None => classify(&Cause("TLS handshake", e)),
+            })
+    }
+
+    /// An HTTP/1.1 connection over `io` that can switch protocols.
+    async fn upgradable<T>(
+        &self,
+        io: T,
+    ) -> Result<(http1::SendRequest<UpstreamBody>, UpgradeConn), UpstreamError>
+    where
+        T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let (sender, conn) = self
+            .http1
+            .handshake::<_, UpstreamBody>(io)
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok((sender, Box::pin(async move { conn.with_upgrades().await })))
+    }
+
     /// Opens a connection to `target`: TCP (within the connect timeout),
     /// TLS for https, then HTTP/2 if ALPN chose it, else HTTP/1.1. The
     /// connection's future goes to `driver`.
@@ -199,29 +218,10 @@ impl Upstream {
             &self.destinations,
         )
         .await?;
-        let host = target.host.trim_start_matches('[').trim_end_matches(']');
         if !target.https {
             return self.http1(TokioIo::new(tcp), driver).await;
         }
-        let name = ServerName::try_from(host)
-            .map_err(|e| UpstreamError {
-                status: StatusCode::BAD_GATEWAY,
-                detail: format!("invalid TLS server name {host:?}: {e}"),
-            })?
-            .to_owned();
-        let tls = self
-            .tls
-            .connect(name, tcp)
-            .await
-            .map_err(|e| match trust::refusal(&e) {
-                // The verifier's reason is the whole story; rustls' own
-                // wrapping of it would only add variant names.
-                Some(why) => UpstreamError {
-                    status: StatusCode::BAD_GATEWAY,
-                    detail: format!("TLS handshake: {why}"),
-                },
-                None => classify(&Cause("TLS handshake", e)),
-            })?;
+        let tls = self.tls_handshake(&self.tls, target, tcp).await?;
         if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
             let (sender, conn) = self
                 .http2
