@@ -1,0 +1,379 @@
+//! The engine: an ordered list of stubs, each `matchers -> responses`.
+//!
+//! A request is answered by the first stub whose matchers all accept it
+//! (a stub without matchers accepts everything). Its responses form a
+//! circular queue: each request takes the next one, an entry with
+//! `repeat: N` is taken N times before the queue moves on, and after the
+//! last entry the queue starts again.
+//!
+//! Matchers and responders are traits ([`Match`], [`Respond`]) with
+//! closure implementations, so the same engine runs stubs written as data
+//! (mountebank's JSON, compiled by [`Stub::from_json`]) and stubs written
+//! as code in a test. A stub that came from JSON keeps that JSON, which is
+//! what the imposters API shows and saves: what was sent is what is read
+//! back, byte for byte.
+
+use crate::error::StubError;
+use crate::predicate::Predicate;
+use crate::reply::{Action, Reply};
+use crate::request::Request;
+use crate::response::{MbResponse, repeat_of, upcast};
+use serde_json::{Map, Value};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Decides whether a stub applies to a request.
+///
+/// Implemented by compiled predicates and by any `Fn(&Request) -> bool`.
+pub trait Match: Send + Sync {
+    /// Whether the request is accepted.
+    fn matches(&self, request: &Request) -> bool;
+}
+
+impl<F> Match for F
+where
+    F: Fn(&Request) -> bool + Send + Sync,
+{
+    fn matches(&self, request: &Request) -> bool {
+        self(request)
+    }
+}
+
+impl Match for Predicate {
+    fn matches(&self, request: &Request) -> bool {
+        Predicate::matches(self, request)
+    }
+}
+
+/// Produces what a stub answers.
+///
+/// Implemented by compiled mountebank responses and by any
+/// `Fn(&Request) -> R` where `R` is a [`Reply`], a [`crate::Fault`] or an
+/// [`Action`]. It takes `&self`: a responder that keeps state across
+/// requests holds it behind its own lock, as the stub keeps its queue.
+pub trait Respond: Send + Sync {
+    /// The answer to this request.
+    fn respond(&self, request: &Request) -> Action;
+}
+
+impl<F, R> Respond for F
+where
+    F: Fn(&Request) -> R + Send + Sync,
+    R: Into<Action>,
+{
+    fn respond(&self, request: &Request) -> Action {
+        self(request).into()
+    }
+}
+
+impl Respond for Reply {
+    fn respond(&self, _request: &Request) -> Action {
+        Action::Reply(self.clone())
+    }
+}
+
+struct Entry {
+    respond: Box<dyn Respond>,
+    repeat: u64,
+}
+
+/// Where a stub's queue stands: the entry and how often it has been used.
+#[derive(Default)]
+struct Cursor {
+    entry: usize,
+    used: u64,
+}
+
+/// One stub: matchers, a queue of responses, and the JSON it came from.
+pub struct Stub {
+    matchers: Vec<Box<dyn Match>>,
+    entries: Vec<Entry>,
+    cursor: Mutex<Cursor>,
+    definition: Option<Value>,
+}
+
+impl std::fmt::Debug for Stub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stub")
+            .field("matchers", &self.matchers.len())
+            .field("responses", &self.entries.len())
+            .field("definition", &self.definition)
+            .finish()
+    }
+}
+
+/// Options that decide what a stub may contain.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompileOptions {
+    /// Whether JavaScript (`inject`, `decorate`, `wait` functions) is
+    /// allowed, as mountebank's `--allowInjection`.
+    pub allow_injection: bool,
+}
+
+impl Stub {
+    /// An empty stub written in code: it matches everything and answers
+    /// with an empty 200 until matchers and responses are added.
+    pub fn new() -> Stub {
+        Stub {
+            matchers: Vec::new(),
+            entries: Vec::new(),
+            cursor: Mutex::new(Cursor::default()),
+            definition: None,
+        }
+    }
+
+    /// Adds a matcher; all of a stub's matchers must accept a request.
+    pub fn matching(mut self, matcher: impl Match + 'static) -> Stub {
+        self.matchers.push(Box::new(matcher));
+        self
+    }
+
+    /// Adds a response to the queue, used `repeat` times in a row (at least once).
+    pub fn respond_with(mut self, respond: impl Respond + 'static, repeat: u64) -> Stub {
+        self.entries.push(Entry {
+            respond: Box::new(respond),
+            repeat: repeat.max(1),
+        });
+        self
+    }
+
+    /// Compiles a stub from mountebank's JSON (`{"predicates": [...],
+    /// "responses": [...]}`). `defaults` is the imposter's
+    /// `defaultResponse`, which fills what a response leaves out;
+    /// `pointer` locates the stub in the document for errors.
+    pub fn from_json(
+        json: &Value,
+        pointer: &str,
+        defaults: Arc<Value>,
+        options: CompileOptions,
+    ) -> Result<Stub, StubError> {
+        let mut definition = json.clone();
+        let object = definition
+            .as_object_mut()
+            .ok_or_else(|| StubError::bad_data(pointer, "a stub must be a JSON object"))?;
+        // What the API adds when it shows a stub is not part of it.
+        object.remove("_links");
+        object.remove("matches");
+        let mut stub = Stub::new();
+        match object.get("predicates") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(predicates)) => {
+                for (index, predicate) in predicates.iter().enumerate() {
+                    let at = format!("{pointer}/predicates/{index}");
+                    stub.matchers
+                        .push(Box::new(Predicate::compile(predicate, &at, options)?));
+                }
+            }
+            Some(_) => {
+                return Err(StubError::bad_data(
+                    &format!("{pointer}/predicates"),
+                    "'predicates' must be an array",
+                ));
+            }
+        }
+        match object.get_mut("responses") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(responses)) => {
+                for (index, response) in responses.iter_mut().enumerate() {
+                    let at = format!("{pointer}/responses/{index}");
+                    upcast(response);
+                    let repeat = repeat_of(response, &at)?;
+                    let compiled = MbResponse::compile(response, &at, defaults.clone(), options)?;
+                    stub.entries.push(Entry {
+                        respond: Box::new(compiled),
+                        repeat,
+                    });
+                }
+            }
+            Some(_) => {
+                return Err(StubError::bad_data(
+                    &format!("{pointer}/responses"),
+                    "'responses' must be an array",
+                ));
+            }
+        }
+        stub.definition = Some(definition);
+        Ok(stub)
+    }
+
+    /// The JSON this stub was compiled from (mountebank's form, with the
+    /// old `_behaviors` upcast); `None` for a stub written in code.
+    pub fn definition(&self) -> Option<&Value> {
+        self.definition.as_ref()
+    }
+
+    /// Whether every matcher accepts the request.
+    pub fn matches(&self, request: &Request) -> bool {
+        self.matchers.iter().all(|matcher| matcher.matches(request))
+    }
+
+    /// Takes the next response from the queue and produces it; an empty
+    /// 200 for a stub without responses.
+    pub fn respond(&self, request: &Request, defaults: &Value) -> Action {
+        if self.entries.is_empty() {
+            return Action::Reply(crate::response::render(
+                &Value::Object(Map::new()),
+                defaults,
+            ));
+        }
+        let entry = {
+            let mut cursor = self.cursor.lock().unwrap_or_else(PoisonError::into_inner);
+            let at = cursor.entry % self.entries.len();
+            cursor.used += 1;
+            if cursor.used >= self.entries[at].repeat {
+                cursor.used = 0;
+                cursor.entry = (at + 1) % self.entries.len();
+            }
+            at
+        };
+        self.entries[entry].respond.respond(request)
+    }
+}
+
+impl Default for Stub {
+    fn default() -> Stub {
+        Stub::new()
+    }
+}
+
+/// An ordered list of stubs and the response used when none matches.
+#[derive(Debug, Default)]
+pub struct Stubs {
+    stubs: Vec<Stub>,
+    defaults: Arc<Value>,
+}
+
+/// The answer to a request, and which stub gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// Index of the stub that matched.
+    pub stub: usize,
+    /// What to do.
+    pub action: Action,
+}
+
+impl Stubs {
+    /// No stubs; `defaults` is mountebank's `defaultResponse` (`{}` for none).
+    pub fn new(defaults: Value) -> Stubs {
+        Stubs {
+            stubs: Vec::new(),
+            defaults: Arc::new(defaults),
+        }
+    }
+
+    /// Compiles mountebank's `stubs` array. Nothing is kept if any stub is
+    /// refused, so a bad request never leaves a half-built list.
+    pub fn from_json(
+        stubs: &Value,
+        defaults: Value,
+        options: CompileOptions,
+    ) -> Result<Stubs, StubError> {
+        let mut compiled = Stubs::new(defaults);
+        match stubs {
+            Value::Null => {}
+            Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    compiled.stubs.push(compiled.compile(
+                        item,
+                        &format!("/stubs/{index}"),
+                        options,
+                    )?);
+                }
+            }
+            _ => return Err(StubError::bad_data("/stubs", "'stubs' must be an array")),
+        }
+        Ok(compiled)
+    }
+
+    /// Compiles one stub against this list's default response.
+    pub fn compile(
+        &self,
+        json: &Value,
+        pointer: &str,
+        options: CompileOptions,
+    ) -> Result<Stub, StubError> {
+        Stub::from_json(json, pointer, self.defaults.clone(), options)
+    }
+
+    /// The default response (`defaultResponse`).
+    pub fn defaults(&self) -> &Value {
+        &self.defaults
+    }
+
+    /// The stubs in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Stub> {
+        self.stubs.iter()
+    }
+
+    /// How many stubs there are.
+    pub fn len(&self) -> usize {
+        self.stubs.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.stubs.is_empty()
+    }
+
+    /// Appends a stub.
+    pub fn push(&mut self, stub: Stub) {
+        self.stubs.push(stub);
+    }
+
+    /// Inserts a stub at `index` (appends past the end).
+    pub fn insert(&mut self, index: usize, stub: Stub) {
+        let index = index.min(self.stubs.len());
+        self.stubs.insert(index, stub);
+    }
+
+    /// Replaces the stub at `index`; `false` when there is none.
+    pub fn replace(&mut self, index: usize, stub: Stub) -> bool {
+        match self.stubs.get_mut(index) {
+            Some(slot) => {
+                *slot = stub;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the stub at `index`; later stubs move up.
+    pub fn remove(&mut self, index: usize) -> Option<Stub> {
+        (index < self.stubs.len()).then(|| self.stubs.remove(index))
+    }
+
+    /// Removes every stub `keep` refuses.
+    pub fn retain(&mut self, keep: impl FnMut(&Stub) -> bool) {
+        self.stubs.retain(keep);
+    }
+
+    /// The first stub that matches, and its next response.
+    pub fn answer(&self, request: &Request) -> Option<Answer> {
+        let (index, stub) = self
+            .stubs
+            .iter()
+            .enumerate()
+            .find(|(_, stub)| stub.matches(request))?;
+        Some(Answer {
+            stub: index,
+            action: stub.respond(request, &self.defaults),
+        })
+    }
+
+    /// What is sent when no stub matches: the default response, else an empty 200.
+    pub fn fallback(&self) -> Reply {
+        crate::response::render(&Value::Object(Map::new()), &self.defaults)
+    }
+
+    /// The stubs as mountebank's JSON array (stubs written in code are left out).
+    pub fn to_json(&self) -> Value {
+        Value::Array(
+            self.stubs
+                .iter()
+                .filter_map(|stub| stub.definition.clone())
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,407 @@
+use super::*;
+use serde_json::json;
+
+fn get(target: &str) -> Request {
+    Request::new("GET", target)
+}
+
+fn post_json(body: &str) -> Request {
+    Request::new("POST", "/")
+        .with_header("Content-Type", "application/json")
+        .with_body(body)
+}
+
+fn check(predicate: Value, request: &Request) -> bool {
+    Predicate::compile(&predicate, "/predicates/0", CompileOptions::default())
+        .unwrap_or_else(|error| panic!("{predicate}: {error}"))
+        .matches(request)
+}
+
+/// (what, predicate, request, whether it matches)
+fn cases() -> Vec<(&'static str, Value, Request, bool)> {
+    vec![
+        (
+            "equals on path ignores case by default",
+            json!({"equals": {"path": "/TEST"}}),
+            get("/test"),
+            true,
+        ),
+        (
+            "caseSensitive keeps case",
+            json!({"equals": {"path": "/TEST"}, "caseSensitive": true}),
+            get("/test"),
+            false,
+        ),
+        (
+            "equals on method",
+            json!({"equals": {"method": "post"}}),
+            get("/"),
+            false,
+        ),
+        (
+            "several fields must all match",
+            json!({"equals": {"method": "GET", "path": "/a"}}),
+            get("/b"),
+            false,
+        ),
+        (
+            "query is a subset match",
+            json!({"equals": {"query": {"a": "1"}}}),
+            get("/?a=1&b=2"),
+            true,
+        ),
+        (
+            "a missing query key is the empty string",
+            json!({"equals": {"query": {"a": ""}}}),
+            get("/"),
+            true,
+        ),
+        (
+            "deepEquals query {} matches no query",
+            json!({"deepEquals": {"query": {}}}),
+            get("/"),
+            true,
+        ),
+        (
+            "deepEquals query {} refuses a query",
+            json!({"deepEquals": {"query": {}}}),
+            get("/?a=1"),
+            false,
+        ),
+        (
+            "deepEquals query must be exact",
+            json!({"deepEquals": {"query": {"a": "1"}}}),
+            get("/?a=1&b=2"),
+            false,
+        ),
+        (
+            "deepEquals repeated keys ignore order",
+            json!({"deepEquals": {"query": {"k": ["2", "1"]}}}),
+            get("/?k=1&k=2"),
+            true,
+        ),
+        (
+            "a repeated query key matches any of its values",
+            json!({"equals": {"query": {"k": "2"}}}),
+            get("/?k=1&k=2"),
+            true,
+        ),
+        (
+            "header names ignore case",
+            json!({"equals": {"headers": {"content-type": "APPLICATION/JSON"}}}),
+            post_json("{}"),
+            true,
+        ),
+        (
+            "contains on body",
+            json!({"contains": {"body": "needle"}}),
+            post_json("hay NEEDLE hay"),
+            true,
+        ),
+        (
+            "startsWith on path",
+            json!({"startsWith": {"path": "/api"}}),
+            get("/api/v1"),
+            true,
+        ),
+        (
+            "startsWith refuses the middle",
+            json!({"startsWith": {"path": "/v1"}}),
+            get("/api/v1"),
+            false,
+        ),
+        (
+            "endsWith on path",
+            json!({"endsWith": {"path": ".json"}}),
+            get("/a/b.JSON"),
+            true,
+        ),
+        (
+            "matches a regex",
+            json!({"matches": {"path": "^/users/\\d+$"}}),
+            get("/users/42"),
+            true,
+        ),
+        (
+            "matches keeps \\W apart from \\w",
+            json!({"matches": {"path": "^\\W"}}),
+            get("/x"),
+            true,
+        ),
+        (
+            "matches ignores case by default",
+            json!({"matches": {"path": "^/USERS"}}),
+            get("/users"),
+            true,
+        ),
+        (
+            "matches honours caseSensitive",
+            json!({"matches": {"path": "^/USERS"}, "caseSensitive": true}),
+            get("/users"),
+            false,
+        ),
+        (
+            "matches on a JSON field with an upper-case key",
+            json!({"matches": {"body": {"Key": "^Val"}}}),
+            post_json(r#"{"Key":"Value"}"#),
+            true,
+        ),
+        (
+            "exists true on a present query key",
+            json!({"exists": {"query": {"q": true}}}),
+            get("/?q=1"),
+            true,
+        ),
+        (
+            "exists true on a missing query key",
+            json!({"exists": {"query": {"q": true}}}),
+            get("/"),
+            false,
+        ),
+        (
+            "exists false on a missing query key",
+            json!({"exists": {"query": {"q": false}}}),
+            get("/"),
+            true,
+        ),
+        (
+            "exists true on an empty body",
+            json!({"exists": {"body": true}}),
+            get("/"),
+            false,
+        ),
+        (
+            "exists on a header",
+            json!({"exists": {"headers": {"Content-Type": true}}}),
+            post_json("{}"),
+            true,
+        ),
+        (
+            "not",
+            json!({"not": {"equals": {"path": "/a"}}}),
+            get("/b"),
+            true,
+        ),
+        (
+            "or",
+            json!({"or": [{"equals": {"path": "/a"}}, {"equals": {"path": "/b"}}]}),
+            get("/b"),
+            true,
+        ),
+        (
+            "and",
+            json!({"and": [{"equals": {"path": "/a"}}, {"equals": {"method": "POST"}}]}),
+            get("/a"),
+            false,
+        ),
+        (
+            "except removes before comparing",
+            json!({"equals": {"body": "hello"}, "except": "\\d+"}),
+            post_json("hel123lo"),
+            true,
+        ),
+        (
+            "JSON body subset",
+            json!({"equals": {"body": {"name": "ann"}}}),
+            post_json(r#"{"name":"Ann","age":3}"#),
+            true,
+        ),
+        (
+            "JSON body wrong value",
+            json!({"equals": {"body": {"name": "bob"}}}),
+            post_json(r#"{"name":"Ann"}"#),
+            false,
+        ),
+        (
+            "a number equals its text",
+            json!({"equals": {"body": {"id": 5}}}),
+            post_json(r#"{"id":"5"}"#),
+            true,
+        ),
+        (
+            "a scalar matches an array that contains it",
+            json!({"equals": {"body": {"tags": "b"}}}),
+            post_json(r#"{"tags":["a","b"]}"#),
+            true,
+        ),
+        (
+            "an expected array is a subset of the actual",
+            json!({"equals": {"body": {"tags": ["b"]}}}),
+            post_json(r#"{"tags":["a","b"]}"#),
+            true,
+        ),
+        (
+            "an expected array needs every element",
+            json!({"equals": {"body": {"tags": ["b", "c"]}}}),
+            post_json(r#"{"tags":["a","b"]}"#),
+            false,
+        ),
+        (
+            "deepEquals on a JSON body ignores array order",
+            json!({"deepEquals": {"body": {"tags": ["b", "a"]}}}),
+            post_json(r#"{"tags":["a","b"]}"#),
+            true,
+        ),
+        (
+            "deepEquals on a JSON body refuses extra fields",
+            json!({"deepEquals": {"body": {"a": 1}}}),
+            post_json(r#"{"a":1,"b":2}"#),
+            false,
+        ),
+        (
+            "null in a JSON body",
+            json!({"equals": {"body": {"gone": null}}}),
+            post_json(r#"{"gone":null}"#),
+            true,
+        ),
+        (
+            "deepEquals with null",
+            json!({"deepEquals": {"body": {"gone": null}}}),
+            post_json(r#"{"gone":null}"#),
+            true,
+        ),
+        (
+            "Cyrillic keys",
+            json!({"equals": {"body": {"Имя": "Анна"}}}),
+            post_json(r#"{"имя":"анна"}"#),
+            true,
+        ),
+        (
+            "an object predicate against an array of objects",
+            json!({"equals": {"body": {"key": "third"}}}),
+            post_json(r#"[{"key":"first"},{"different":true},{"key":"third"}]"#),
+            true,
+        ),
+        (
+            "jsonpath selects a field",
+            json!({"equals": {"body": "ann"}, "jsonpath": {"selector": "$.user.name"}}),
+            post_json(r#"{"user":{"name":"Ann"}}"#),
+            true,
+        ),
+        (
+            "jsonpath with several matches",
+            json!({"equals": {"body": "b"}, "jsonpath": {"selector": "$.items[*].id"}}),
+            post_json(r#"{"items":[{"id":"a"},{"id":"b"}]}"#),
+            true,
+        ),
+        (
+            "jsonpath that selects nothing",
+            json!({"equals": {"body": "x"}, "jsonpath": {"selector": "$.nope"}}),
+            post_json(r#"{"a":1}"#),
+            false,
+        ),
+        (
+            "keyCaseSensitive false with caseSensitive true",
+            json!({"equals": {"query": {"KEY": "Value"}}, "caseSensitive": true, "keyCaseSensitive": false}),
+            get("/?key=Value"),
+            true,
+        ),
+        (
+            "caseSensitive keys",
+            json!({"equals": {"query": {"KEY": "Value"}}, "caseSensitive": true}),
+            get("/?key=Value"),
+            false,
+        ),
+        (
+            "requestFrom by its mountebank name",
+            json!({"startsWith": {"requestFrom": "127.0.0.1"}}),
+            get("/").with_client("127.0.0.1:4000", "127.0.0.1"),
+            true,
+        ),
+        (
+            "form fields of an urlencoded body",
+            json!({"equals": {"form": {"name": "ann smith"}}}),
+            Request::new("POST", "/")
+                .with_header(
+                    "Content-Type",
+                    "application/x-www-form-urlencoded; charset=utf-8",
+                )
+                .with_body("name=ann+smith&x=1"),
+            true,
+        ),
+        (
+            "no form without the content type",
+            json!({"equals": {"form": {"name": "ann"}}}),
+            post_json("name=ann"),
+            false,
+        ),
+    ]
+}
+
+#[test]
+fn predicates_match_as_mountebank_does() {
+    let mut failures = Vec::new();
+    for (what, predicate, request, expected) in cases() {
+        if check(predicate.clone(), &request) != expected {
+            failures.push(format!(
+                "{what}: {predicate} should {}match",
+                if expected { "" } else { "not " }
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn bad_predicates_are_refused_with_where() {
+    let cases = [
+        (
+            json!({"equal": {"path": "/"}}),
+            "/predicates/0",
+            "missing predicate",
+        ),
+        (
+            json!({"matches": {"path": "("}}),
+            "/predicates/0/matches/path",
+            "not a regular expression",
+        ),
+        (
+            json!({"equals": "/"}),
+            "/predicates/0/equals",
+            "takes an object",
+        ),
+        (
+            json!({"or": {"equals": {}}}),
+            "/predicates/0/or",
+            "array of predicates",
+        ),
+        (
+            json!({"and": [{"equals": {}}, {"nope": 1}]}),
+            "/predicates/0/and/1",
+            "missing predicate",
+        ),
+        (
+            json!({"equals": {"body": "x"}, "jsonpath": {"selector": "$[?("}}),
+            "/predicates/0/jsonpath/selector",
+            "not a JSONPath",
+        ),
+        (
+            json!({"equals": {}, "caseSensitive": "yes"}),
+            "/predicates/0/caseSensitive",
+            "true or false",
+        ),
+        (json!([]), "/predicates/0", "JSON object"),
+    ];
+    for (predicate, pointer, message) in cases {
+        let error =
+            Predicate::compile(&predicate, "/predicates/0", CompileOptions::default()).unwrap_err();
+        assert_eq!(error.pointer, pointer, "{predicate}");
+        assert!(
+            error.message.contains(message),
+            "{predicate}: {}",
+            error.message
+        );
+        assert_eq!(error.code, "bad data");
+    }
+}
+
+#[test]
+fn injection_is_refused_unless_allowed() {
+    let error = Predicate::compile(
+        &json!({"inject": "r => true"}),
+        "",
+        CompileOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(error.code, "invalid injection");
+}
