@@ -359,6 +359,12 @@ impl Stubs {
         })
     }
 
+    /// A mountebank `is` response rendered against this list's default
+    /// response (a proxy's answer, before it is recorded).
+    pub fn render(&self, is: &Value) -> Reply {
+        crate::response::render(is, &self.defaults)
+    }
+
     /// What is sent when no stub matches: the default response, else an empty 200.
     pub fn fallback(&self) -> Reply {
         crate::response::render(&Value::Object(Map::new()), &self.defaults)
