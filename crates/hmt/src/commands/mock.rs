@@ -21,15 +21,29 @@ pub struct MockArgs {
     /// Serve the exchanges in these http-types JSONL files exactly, without a build step. Repeatable.
     #[arg(long = "recordings", value_name = "FILE")]
     recordings: Vec<PathBuf>,
-    /// Port to listen on.
-    #[arg(short = 'p', long, default_value_t = 8000)]
-    port: u16,
+    /// Port to listen on (default 8000). Without specs or recordings, no mock port is
+    /// opened unless this is given: the admin API and its imposters are the server.
+    #[arg(short = 'p', long)]
+    port: Option<u16>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
-    /// Port of the admin API (on 127.0.0.1).
+    /// Port of the admin API (on 127.0.0.1): hmt's `/admin/...` and mountebank's
+    /// imposters API (`/imposters`, `/config`, `/logs`). Use 2525 for mountebank's clients.
     #[arg(short = 'a', long = "admin-port", default_value_t = 8888)]
     admin_port: u16,
+    /// Allow JavaScript in imposters (mountebank's --allowInjection); refused otherwise.
+    #[arg(long = "allow-injection")]
+    allow_injection: bool,
+    /// Keep imposters in this directory, so that they survive a restart (mountebank's --datadir).
+    #[arg(long, value_name = "DIR")]
+    datadir: Option<PathBuf>,
+    /// Create the imposters in this JSON file at start (`{"imposters": [...]}`, mountebank's --configfile).
+    #[arg(long, value_name = "FILE")]
+    configfile: Option<PathBuf>,
+    /// Requests each imposter keeps with `recordRequests` (the oldest go first; at most 64 MiB of them).
+    #[arg(long = "saved-requests", value_name = "N", default_value_t = 10_000)]
+    saved_requests: usize,
     /// Route by the Host header and `x-hmt-scheme` instead of by path.
     #[arg(short = 'r', long = "header-routing")]
     header_routing: bool,
@@ -110,9 +124,14 @@ pub fn run(args: MockArgs) -> Result<()> {
     if args.daemon && std::env::var_os(DAEMON_CHILD).is_none() {
         return state::daemonize::<MockState>(DAEMON_CHILD);
     }
-    if args.specs.is_empty() && args.recordings.is_empty() {
-        bail!("nothing to serve: give spec files or directories, or --recordings FILE");
-    }
+    // Without specs or recordings, hmt mock is an imposters server, as
+    // mountebank is; it opens a mock port only when asked to.
+    let imposters_only = args.specs.is_empty() && args.recordings.is_empty();
+    let mock_port = match (args.port, imposters_only) {
+        (Some(port), _) => Some(port),
+        (None, true) => None,
+        (None, false) => Some(8000),
+    };
     let started = std::time::Instant::now();
     let loaded = load(&args)?;
     let operations: usize = loaded.specs.iter().map(|s| s.operations.len()).sum();
@@ -160,27 +179,69 @@ pub fn run(args: MockArgs) -> Result<()> {
     };
     let runtime = super::runtime()?;
     runtime.block_on(async move {
-        let address = SocketAddr::new(args.bind, args.port);
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .with_context(|| format!("cannot listen on {address}"))?;
+        let listener = match mock_port {
+            Some(port) => {
+                let address = SocketAddr::new(args.bind, port);
+                Some(
+                    tokio::net::TcpListener::bind(address)
+                        .await
+                        .with_context(|| format!("cannot listen on {address}"))?,
+                )
+            }
+            None => None,
+        };
         let admin_address = SocketAddr::new(IpAddr::from([127, 0, 0, 1]), args.admin_port);
         let admin_listener = tokio::net::TcpListener::bind(admin_address)
             .await
             .with_context(|| format!("cannot listen on {admin_address} for the admin API (-a PORT to choose another)"))?;
-        eprintln!(
-            "hmt mock: {specs} spec{}, {operations} operation{}{callbacks} on http://{}, admin API on http://{} (ready in {} ms)",
-            plural(specs),
-            plural(operations),
-            listener.local_addr()?,
-            admin_listener.local_addr()?,
-            started.elapsed().as_millis()
-        );
+        let admin_port = admin_listener.local_addr()?.port();
+        let api = Arc::new(hmt_imposters::Api::new(
+            hmt_imposters::Imposters::new(hmt_imposters::ImpostersConfig {
+                bind: args.bind,
+                allow_injection: args.allow_injection,
+                saved: hmt_imposters::SavedLimit {
+                    requests: args.saved_requests,
+                    ..hmt_imposters::SavedLimit::default()
+                },
+                datadir: args.datadir.clone(),
+            }),
+            admin_port,
+        ));
+        let restored = api
+            .imposters()
+            .restore()
+            .await
+            .map_err(|error| anyhow::anyhow!("--datadir: {error}"))?;
+        let configured = match &args.configfile {
+            Some(file) => configure(&api, file).await?,
+            None => 0,
+        };
+        let imposters = match restored + configured {
+            0 => String::new(),
+            n => format!(", {n} imposter{}", plural(n)),
+        };
+        let admin_url = admin_listener.local_addr()?;
+        match &listener {
+            Some(listener) => eprintln!(
+                "hmt mock: {specs} spec{}, {operations} operation{}{callbacks} on http://{}, admin API on http://{admin_url}{imposters} (ready in {} ms)",
+                plural(specs),
+                plural(operations),
+                listener.local_addr()?,
+                started.elapsed().as_millis()
+            ),
+            None => eprintln!(
+                "hmt mock: imposters API on http://{admin_url}{imposters} (ready in {} ms)",
+                started.elapsed().as_millis()
+            ),
+        }
         if args.daemon {
             state::write(&MockState {
                 pid: std::process::id(),
-                address: listener.local_addr()?.to_string(),
-                admin: admin_listener.local_addr()?.to_string(),
+                address: match &listener {
+                    Some(listener) => listener.local_addr()?.to_string(),
+                    None => String::new(),
+                },
+                admin: admin_url.to_string(),
                 specs: args.specs.iter().chain(&args.recordings).map(|p| p.display().to_string()).collect(),
                 operations,
             })?;
@@ -188,12 +249,21 @@ pub fn run(args: MockArgs) -> Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let admin = {
             let mock = mock.clone();
+            let api = api.clone();
             let mut stopped = stopped.clone();
             tokio::spawn(hmt_mock::listen::serve(
                 admin_listener,
-                Arc::new(move |request| {
+                Arc::new(move |request: http::Request<hyper::body::Incoming>| {
                     let mock = mock.clone();
-                    async move { hmt_mock::admin::handle(&mock, request).await }
+                    let api = api.clone();
+                    async move {
+                        // hmt's own API under /admin; mountebank's everywhere else.
+                        if request.uri().path().starts_with("/admin") {
+                            hmt_mock::admin::handle(&mock, request).await
+                        } else {
+                            api.serve(request).await
+                        }
+                    }
                 }),
                 async move {
                     let _ = stopped.wait_for(|s| *s).await;
@@ -201,22 +271,55 @@ pub fn run(args: MockArgs) -> Result<()> {
                 Duration::from_secs(5),
             ))
         };
-        let handler = {
-            let mock = mock.clone();
-            Arc::new(move |request| {
-                let mock = mock.clone();
-                async move { mock.handle(request).await }
-            })
-        };
-        hmt_mock::listen::serve(listener, handler, super::shutdown_signal(), Duration::from_secs(5)).await;
+        match listener {
+            Some(listener) => {
+                let handler = {
+                    let mock = mock.clone();
+                    Arc::new(move |request| {
+                        let mock = mock.clone();
+                        async move { mock.handle(request).await }
+                    })
+                };
+                hmt_mock::listen::serve(listener, handler, super::shutdown_signal(), Duration::from_secs(5)).await;
+            }
+            None => super::shutdown_signal().await,
+        }
         let _ = stop.send(true);
         let _ = admin.await;
+        api.imposters().shutdown().await;
         if args.daemon {
             state::remove::<MockState>();
         }
         eprintln!("hmt mock: stopped");
         anyhow::Ok(())
     })
+}
+
+/// Creates the imposters of a `--configfile`: `{"imposters": [...]}`.
+async fn configure(api: &hmt_imposters::Api, file: &std::path::Path) -> Result<usize> {
+    let name = file.display();
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {name}"))?;
+    if text.contains("<%") {
+        bail!("{name}: mountebank's EJS templating (<% ... %>) is not supported; give plain JSON");
+    }
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|error| {
+        anyhow::anyhow!(
+            "{name}:{}:{}: not JSON: {error}",
+            error.line(),
+            error.column()
+        )
+    })?;
+    let list = match json.get("imposters") {
+        Some(serde_json::Value::Array(list)) => list.clone(),
+        _ => bail!("{name}: expected {{\"imposters\": [...]}}"),
+    };
+    for (index, imposter) in list.iter().enumerate() {
+        api.imposters()
+            .create(imposter)
+            .await
+            .map_err(|error| anyhow::anyhow!("{name}: at /imposters/{index}: {}", error.message))?;
+    }
+    Ok(list.len())
 }
 
 /// Specs, then one replay spec per host of the recordings, and callbacks.
