@@ -146,7 +146,7 @@ impl Definition {
     }
 
     /// Compiles the stubs; `at` is the imposter's pointer for errors.
-    pub fn compile(&self, options: CompileOptions, at: &str) -> Result<Stubs, ApiError> {
+    pub fn compile(&self, options: &CompileOptions, at: &str) -> Result<Stubs, ApiError> {
         if !self.stubs.is_array() {
             return Err(ApiError::bad_data(format!(
                 "at {at}/stubs: 'stubs' must be an array"
@@ -302,14 +302,14 @@ impl Imposter {
 
     fn compile_one(&self, stubs: &Stubs, json: &Value) -> Result<hmt_stub::Stub, ApiError> {
         stubs
-            .compile(json, "", self.options)
+            .compile(json, "", &self.options)
             .map_err(|error| ApiError::from_stub(error, json, ""))
     }
 
     /// `PUT /imposters/:id/stubs`: every stub replaced, or none if one is refused.
     pub fn replace_stubs(&self, json: &Value) -> Result<(), ApiError> {
         let mut stubs = self.write_stubs();
-        let compiled = Stubs::from_json(json, stubs.defaults().clone(), self.options)
+        let compiled = Stubs::from_json(json, stubs.defaults().clone(), &self.options)
             .map_err(|error| ApiError::from_stub(error, &json!({"stubs": json}), ""))?;
         *stubs = compiled;
         Ok(())
@@ -370,7 +370,7 @@ impl Imposter {
             kept.push(stub);
         }
         if let Ok(compiled) =
-            Stubs::from_json(&Value::Array(kept), stubs.defaults().clone(), self.options)
+            Stubs::from_json(&Value::Array(kept), stubs.defaults().clone(), &self.options)
         {
             *stubs = compiled;
         }

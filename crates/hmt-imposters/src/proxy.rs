@@ -428,11 +428,23 @@ fn record(
     is: &Value,
     elapsed: u64,
 ) {
-    let predicates = predicates_for(request, config.get("predicateGenerators"));
+    let predicates = predicates_for(
+        request,
+        config.get("predicateGenerators"),
+        imposter.options.scripts.as_deref(),
+    );
     let mut response = Map::new();
     response.insert("is".into(), is.clone());
+    let mut behaviors = Vec::new();
     if config.get("addWaitBehavior").and_then(Value::as_bool) == Some(true) {
-        response.insert("behaviors".into(), json!([{"wait": elapsed}]));
+        behaviors.push(json!({"wait": elapsed}));
+    }
+    // Replays are decorated; the response proxied now is not.
+    if let Some(source) = config.get("addDecorateBehavior") {
+        behaviors.push(json!({"decorate": source}));
+    }
+    if !behaviors.is_empty() {
+        response.insert("behaviors".into(), Value::Array(behaviors));
     }
     let response = Value::Object(response);
     let mut stubs = imposter
@@ -456,31 +468,43 @@ fn record(
             if let Some(Value::Array(responses)) = definition.get_mut("responses") {
                 responses.push(response);
             }
-            if let Ok(compiled) = stubs.compile(&definition, "", imposter.options) {
+            if let Ok(compiled) = stubs.compile(&definition, "", &imposter.options) {
                 stubs.replace(index, compiled);
             }
             return;
         }
         let recorded = json!({"predicates": predicates, "responses": [response]});
-        if let Ok(compiled) = stubs.compile(&recorded, "", imposter.options) {
+        if let Ok(compiled) = stubs.compile(&recorded, "", &imposter.options) {
             stubs.push(compiled);
         }
     } else {
         let recorded = json!({"predicates": predicates, "responses": [response]});
-        if let Ok(compiled) = stubs.compile(&recorded, "", imposter.options) {
+        if let Ok(compiled) = stubs.compile(&recorded, "", &imposter.options) {
             stubs.insert(stub, compiled);
         }
     }
 }
 
 /// mountebank's `predicatesFor`: one predicate per field a generator names.
-fn predicates_for(request: &Request, generators: Option<&Value>) -> Value {
+fn predicates_for(
+    request: &Request,
+    generators: Option<&Value>,
+    scripts: Option<&dyn hmt_stub::Scripts>,
+) -> Value {
     let fields = request.to_json();
     let mut predicates = Vec::new();
     for generator in generators.and_then(Value::as_array).into_iter().flatten() {
         let Some(generator) = generator.as_object() else {
             continue;
         };
+        if let (Some(Value::String(source)), Some(scripts)) = (generator.get("inject"), scripts) {
+            // A generator that fails records no predicates from it (the
+            // recorded stub then matches more, never less).
+            if let Ok(Value::Array(generated)) = scripts.generate(source, fields) {
+                predicates.extend(generated);
+            }
+            continue;
+        }
         let Some(matches) = generator.get("matches").and_then(Value::as_object) else {
             continue;
         };
@@ -588,7 +612,7 @@ mod tests {
         ];
         for (generators, expected) in cases {
             assert_eq!(
-                predicates_for(&request, Some(&generators)),
+                predicates_for(&request, Some(&generators), None),
                 expected,
                 "{generators}"
             );

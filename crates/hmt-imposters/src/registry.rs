@@ -53,6 +53,7 @@ pub struct Imposters {
 struct Prepared {
     definition: Definition,
     stubs: hmt_stub::Stubs,
+    options: CompileOptions,
 }
 
 impl Imposters {
@@ -69,16 +70,29 @@ impl Imposters {
         &self.config
     }
 
-    fn options(&self) -> CompileOptions {
-        CompileOptions {
-            allow_injection: self.config.allow_injection,
+    /// Each imposter gets its own JavaScript runtime, as mountebank gives
+    /// each its own `state`.
+    fn options(&self) -> Result<CompileOptions, ApiError> {
+        if !self.config.allow_injection {
+            return Ok(CompileOptions::default());
         }
+        let engine = hmt_js::Engine::new(hmt_js::Limits::default()).map_err(|error| {
+            ApiError::bad_data(format!("cannot start the JavaScript engine: {error}"))
+        })?;
+        Ok(CompileOptions {
+            scripts: Some(Arc::new(engine)),
+        })
     }
 
     fn prepare(&self, json: &Value, at: &str) -> Result<Prepared, ApiError> {
         let definition = Definition::parse(json, at)?;
-        let stubs = definition.compile(self.options(), at)?;
-        Ok(Prepared { definition, stubs })
+        let options = self.options()?;
+        let stubs = definition.compile(&options, at)?;
+        Ok(Prepared {
+            definition,
+            stubs,
+            options,
+        })
     }
 
     /// `POST /imposters`: creates one; its port is listening on return.
@@ -122,7 +136,7 @@ impl Imposters {
             port,
             prepared.stubs,
             self.config.saved,
-            self.options(),
+            prepared.options,
             self.config.datadir.clone(),
         ));
         let (stop, stopped) = watch::channel(false);

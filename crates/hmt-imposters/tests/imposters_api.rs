@@ -798,3 +798,89 @@ async fn imposters_survive_a_restart_with_a_datadir() {
         "added"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_runs_when_injection_is_allowed() {
+    let admin = start(ImpostersConfig {
+        allow_injection: true,
+        ..ImpostersConfig::default()
+    })
+    .await;
+    let port = admin
+        .imposter(json!({"protocol": "http", "stubs": [
+            {"predicates": [{"inject": "config => config.request.headers['x-vip'] === 'yes'"}],
+             "responses": [{"inject": "(config) => { config.state.calls = (config.state.calls || 0) + 1; return {statusCode: 202, body: 'vip ' + config.state.calls}; }"}]},
+            {"predicates": [{"equals": {"path": "/decorated"}}],
+             "responses": [{"is": {"body": "plain"}, "behaviors": [
+                 {"wait": "() => 120"},
+                 {"decorate": "(config) => { config.response.body = config.response.body.toUpperCase() + ' ' + config.request.path; }"}]}]},
+            {"predicates": [{"equals": {"path": "/broken"}}], "responses": [{"inject": "() => { throw new Error('no luck'); }"}]}
+        ]}))
+        .await;
+    let vip = |n: &'static str| {
+        let client = client();
+        async move {
+            let response = client
+                .get(format!("http://127.0.0.1:{port}/"))
+                .header("X-Vip", n)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    assert_eq!(vip("yes").await, (202, "vip 1".to_string()));
+    assert_eq!(vip("yes").await, (202, "vip 2".to_string()));
+    assert_eq!(vip("no").await, (200, String::new()));
+    let started = Instant::now();
+    assert_eq!(
+        call(port, "GET", "/decorated").await.text().await.unwrap(),
+        "PLAIN /decorated"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(120));
+    let broken = call(port, "GET", "/broken").await;
+    assert_eq!(broken.status(), 500);
+    let error: Value = serde_json::from_str(&broken.text().await.unwrap()).unwrap();
+    assert_eq!(error["errors"][0]["code"], "invalid injection");
+    assert!(
+        error["errors"][0]["data"]
+            .as_str()
+            .unwrap()
+            .contains("no luck"),
+        "{error}"
+    );
+
+    // A function that does not compile is refused when the stub is created.
+    let (status, error) = admin
+        .post(
+            "/imposters",
+            json!({"protocol": "http", "stubs": [{"predicates": [{"inject": "function ("}]}]}),
+        )
+        .await;
+    assert_eq!(
+        (status, &error["errors"][0]["code"]),
+        (400, &json!("invalid injection")),
+        "{error}"
+    );
+
+    // A proxy's recorded replays are decorated; what it proxied first is not.
+    let proxy = admin
+        .imposter(json!({"protocol": "http", "stubs": [{"responses": [{"proxy": {
+            "to": format!("http://127.0.0.1:{port}"),
+            "addDecorateBehavior": "(config) => { config.response.body = 'replayed: ' + config.response.body; }",
+            "predicateGenerators": [{"inject": "config => [{equals: {path: config.request.path}}]"}]
+        }}]}]}))
+        .await;
+    assert_eq!(
+        call(proxy, "GET", "/decorated").await.text().await.unwrap(),
+        "PLAIN /decorated"
+    );
+    let replay = call(proxy, "GET", "/decorated").await.text().await.unwrap();
+    let (_, shown) = admin.get(&format!("/imposters/{proxy}")).await;
+    assert_eq!(replay, "replayed: PLAIN /decorated", "{shown}");
+    let (_, shown) = admin.get(&format!("/imposters/{proxy}")).await;
+    assert_eq!(
+        shown["stubs"][0]["predicates"],
+        json!([{"equals": {"path": "/decorated"}}])
+    );
+}

@@ -102,11 +102,20 @@ impl std::fmt::Debug for Stub {
 }
 
 /// Options that decide what a stub may contain.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone, Default)]
 pub struct CompileOptions {
-    /// Whether JavaScript (`inject`, `decorate`, `wait` functions) is
-    /// allowed, as mountebank's `--allowInjection`.
-    pub allow_injection: bool,
+    /// Where mountebank's JavaScript (`inject`, `decorate`, `wait`
+    /// functions) runs; `None` refuses it with `invalid injection`, as
+    /// mountebank does without `--allowInjection`.
+    pub scripts: Option<Arc<dyn crate::Scripts>>,
+}
+
+impl std::fmt::Debug for CompileOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompileOptions")
+            .field("scripts", &self.scripts.is_some())
+            .finish()
+    }
 }
 
 impl Stub {
@@ -144,7 +153,7 @@ impl Stub {
         json: &Value,
         pointer: &str,
         defaults: Arc<Value>,
-        options: CompileOptions,
+        options: &CompileOptions,
     ) -> Result<Stub, StubError> {
         let mut definition = json.clone();
         let object = definition
@@ -265,7 +274,7 @@ impl Stubs {
     pub fn from_json(
         stubs: &Value,
         defaults: Value,
-        options: CompileOptions,
+        options: &CompileOptions,
     ) -> Result<Stubs, StubError> {
         let mut compiled = Stubs::new(defaults);
         match stubs {
@@ -289,7 +298,7 @@ impl Stubs {
         &self,
         json: &Value,
         pointer: &str,
-        options: CompileOptions,
+        options: &CompileOptions,
     ) -> Result<Stub, StubError> {
         Stub::from_json(json, pointer, self.defaults.clone(), options)
     }

@@ -54,9 +54,11 @@ mod predicate;
 mod reply;
 mod request;
 mod response;
+mod scripts;
 
 pub use engine::{Answer, CompileOptions, Match, Respond, Stub, Stubs};
 pub use error::StubError;
 pub use predicate::Predicate;
 pub use reply::{Action, Fault, Reply};
 pub use request::Request;
+pub use scripts::Scripts;

@@ -18,6 +18,7 @@ pub use crate::engine::CompileOptions;
 use crate::error::StubError;
 use crate::js;
 use crate::request::Request;
+use crate::scripts::Script;
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
@@ -35,6 +36,7 @@ enum Kind {
     Not(Box<Predicate>),
     Or(Vec<Predicate>),
     And(Vec<Predicate>),
+    Inject(Script),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +141,7 @@ impl Predicate {
     pub fn compile(
         json: &Value,
         pointer: &str,
-        options: CompileOptions,
+        options: &CompileOptions,
     ) -> Result<Predicate, StubError> {
         let object = json
             .as_object()
@@ -172,13 +174,8 @@ impl Predicate {
                     return Ok(Predicate { kind });
                 }
                 "inject" => {
-                    return Err(if options.allow_injection {
-                        StubError::bad_data(
-                            &at,
-                            "JavaScript predicates are not supported by this server",
-                        )
-                    } else {
-                        StubError::invalid_injection(&at)
+                    return Ok(Predicate {
+                        kind: Kind::Inject(Script::compile(value, &at, options)?),
                     });
                 }
                 _ => {}
@@ -200,6 +197,12 @@ impl Predicate {
             Kind::Not(inner) => !inner.matches(request),
             Kind::Or(items) => items.iter().any(|item| item.matches(request)),
             Kind::And(items) => items.iter().all(|item| item.matches(request)),
+            // A function that fails matches nothing: the request falls
+            // through to the next stub rather than failing the server.
+            Kind::Inject(script) => script
+                .scripts
+                .predicate(&script.source, request.to_json())
+                .unwrap_or(false),
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::js;
 use crate::predicate::escape;
 use crate::reply::{Action, Fault, Reply};
 use crate::request::Request;
+use crate::scripts::Script;
 use base64::Engine as _;
 use regex::RegexBuilder;
 use serde_json::{Map, Value};
@@ -36,11 +37,14 @@ enum ResponseKind {
     Is(Value),
     Proxy(Value),
     Fault(Option<Fault>),
+    Inject(Script),
 }
 
 #[derive(Debug)]
 enum Behavior {
     Wait(Duration),
+    WaitScript(Script),
+    Decorate(Script),
     Copy {
         from: From,
         using: Using,
@@ -126,7 +130,7 @@ impl MbResponse {
         response: &Value,
         pointer: &str,
         defaults: Arc<Value>,
-        options: crate::CompileOptions,
+        options: &crate::CompileOptions,
     ) -> Result<MbResponse, StubError> {
         let object = response
             .as_object()
@@ -163,19 +167,14 @@ impl MbResponse {
                         "a proxy needs a 'to' URL",
                     ));
                 }
+                check_proxy_scripts(proxy, &format!("{pointer}/proxy"), options)?;
                 ResponseKind::Proxy(proxy.clone())
             }
-            Some("inject") => {
-                let at = format!("{pointer}/inject");
-                return Err(if options.allow_injection {
-                    StubError::bad_data(
-                        &at,
-                        "JavaScript responses are not supported by this server",
-                    )
-                } else {
-                    StubError::invalid_injection(&at)
-                });
-            }
+            Some("inject") => ResponseKind::Inject(Script::compile(
+                &object["inject"],
+                &format!("{pointer}/inject"),
+                options,
+            )?),
             _ => ResponseKind::Fault(match object["fault"].as_str() {
                 Some("CONNECTION_RESET_BY_PEER") => Some(Fault::ConnectionResetByPeer),
                 Some("RANDOM_DATA_THEN_CLOSE") => Some(Fault::RandomDataThenClose),
@@ -213,7 +212,7 @@ impl MbResponse {
 fn compile_behaviors(
     item: &Value,
     pointer: &str,
-    options: crate::CompileOptions,
+    options: &crate::CompileOptions,
 ) -> Result<Vec<Behavior>, StubError> {
     let object = item
         .as_object()
@@ -233,7 +232,7 @@ fn compile_behaviors(
                     compiled.push(Behavior::Wait(Duration::from_secs_f64(ms / 1000.0)));
                 }
                 Value::String(_) => {
-                    return Err(injection(&at, options, "JavaScript wait functions"));
+                    compiled.push(Behavior::WaitScript(Script::compile(config, &at, options)?))
                 }
                 _ => {
                     return Err(StubError::bad_data(
@@ -261,7 +260,7 @@ fn compile_behaviors(
                 }
             }
             "lookup" => compiled.push(Behavior::Lookup(Box::new(compile_lookup(config, &at)?))),
-            "decorate" => return Err(injection(&at, options, "JavaScript decorate behaviors")),
+            "decorate" => compiled.push(Behavior::Decorate(Script::compile(config, &at, options)?)),
             "shellTransform" => {
                 return Err(StubError::bad_data(
                     &at,
@@ -285,12 +284,43 @@ fn compile_behaviors(
     Ok(compiled)
 }
 
-fn injection(at: &str, options: crate::CompileOptions, what: &str) -> StubError {
-    if options.allow_injection {
-        StubError::bad_data(at, format!("{what} are not supported by this server"))
-    } else {
-        StubError::invalid_injection(at)
+/// A proxy's JavaScript (`addDecorateBehavior`, predicate generators'
+/// `inject`) is checked when the stub is created, like any other.
+fn check_proxy_scripts(
+    proxy: &Value,
+    at: &str,
+    options: &crate::CompileOptions,
+) -> Result<(), StubError> {
+    if let Some(source) = proxy.get("addDecorateBehavior") {
+        Script::compile(source, &format!("{at}/addDecorateBehavior"), options)?;
     }
+    if let Some(Value::Array(generators)) = proxy.get("predicateGenerators") {
+        for (index, generator) in generators.iter().enumerate() {
+            if let Some(source) = generator.get("inject") {
+                Script::compile(
+                    source,
+                    &format!("{at}/predicateGenerators/{index}/inject"),
+                    options,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// mountebank's answer when a function fails while answering: 500 with
+/// `invalid injection`, the source and the engine's message.
+fn injection_failed(what: &str, script: &Script, message: &str) -> Reply {
+    let body = serde_json::json!({"errors": [{
+        "code": "invalid injection",
+        "message": format!("invalid {what} injection"),
+        "source": script.source,
+        "data": message,
+    }]});
+    Reply::new(500)
+        .with_header("Content-Type", "application/json")
+        .with_header("Connection", "close")
+        .with_body(pretty(&body))
 }
 
 fn compile_from(from: Option<&Value>, at: &str) -> Result<From, StubError> {
@@ -414,11 +444,42 @@ impl Respond for MbResponse {
             ResponseKind::Fault(Some(fault)) => return Action::Fault(*fault),
             ResponseKind::Fault(None) => Value::Object(Map::new()),
             ResponseKind::Is(is) => is.clone(),
+            ResponseKind::Inject(script) => {
+                match script.scripts.response(&script.source, request.to_json()) {
+                    Ok(Value::Object(response)) => Value::Object(response),
+                    Ok(_) => Value::Object(Map::new()),
+                    Err(message) => {
+                        return Action::Reply(injection_failed("response", script, &message));
+                    }
+                }
+            }
         };
         let mut delay = Duration::ZERO;
         for behavior in &self.behaviors {
             match behavior {
                 Behavior::Wait(wait) => delay += *wait,
+                Behavior::WaitScript(script) => {
+                    match script.scripts.wait(&script.source, request.to_json()) {
+                        Ok(ms) if ms.is_finite() && ms > 0.0 => {
+                            delay += Duration::from_secs_f64(ms / 1000.0)
+                        }
+                        Ok(_) => {}
+                        Err(message) => {
+                            return Action::Reply(injection_failed("wait", script, &message));
+                        }
+                    }
+                }
+                Behavior::Decorate(script) => {
+                    match script
+                        .scripts
+                        .decorate(&script.source, request.to_json(), response)
+                    {
+                        Ok(decorated) => response = decorated,
+                        Err(message) => {
+                            return Action::Reply(injection_failed("decorator", script, &message));
+                        }
+                    }
+                }
                 Behavior::Copy { from, using, into } => {
                     let values = select(from, using, request);
                     replace_tokens(&mut response, &|text| replace_indexed(text, into, &values));

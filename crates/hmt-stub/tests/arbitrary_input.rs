@@ -107,7 +107,7 @@ proptest! {
     #[test]
     fn arbitrary_stubs_compile_or_are_refused_and_never_panic(stubs in prop::collection::vec(json_value(), 0..4), requests in prop::collection::vec(request(), 1..4)) {
         let document = Value::Array(stubs);
-        if let Ok(compiled) = Stubs::from_json(&document, json!({}), CompileOptions::default()) {
+        if let Ok(compiled) = Stubs::from_json(&document, json!({}), &CompileOptions::default()) {
             for request in &requests {
                 if let Some(answer) = compiled.answer(request) {
                     prop_assert!(answer.stub < compiled.len());
@@ -117,7 +117,7 @@ proptest! {
                 }
             }
             // What compiled reads back and compiles again.
-            let again = Stubs::from_json(&compiled.to_json(), json!({}), CompileOptions::default());
+            let again = Stubs::from_json(&compiled.to_json(), json!({}), &CompileOptions::default());
             prop_assert!(again.is_ok(), "{:?}", again.err());
         }
     }
@@ -126,7 +126,7 @@ proptest! {
     fn shaped_predicates_never_panic(operator in words(), field in words(), expected in json_value(), flags in (any::<bool>(), any::<bool>()), request in request()) {
         let predicate = json!({operator: {field: expected}, "caseSensitive": flags.0, "keyCaseSensitive": flags.1});
         let document = json!([{"predicates": [predicate], "responses": [{"is": {"body": "x"}}]}]);
-        if let Ok(compiled) = Stubs::from_json(&document, json!({}), CompileOptions::default()) {
+        if let Ok(compiled) = Stubs::from_json(&document, json!({}), &CompileOptions::default()) {
             let _ = compiled.answer(&request);
         }
     }

@@ -17,7 +17,7 @@ fn the_first_matching_stub_answers() {
             {"responses": [{"is": {"body": "catch-all"}}]}
         ]),
         json!({}),
-        CompileOptions::default(),
+        &CompileOptions::default(),
     )
     .unwrap();
     let answer = |path: &str| {
@@ -38,7 +38,7 @@ fn responses_cycle_and_repeat() {
             {"is": {"body": "c"}, "_behaviors": {"repeat": 2}}
         ]}]),
         json!({}),
-        CompileOptions::default(),
+        &CompileOptions::default(),
     )
     .unwrap();
     let request = Request::new("GET", "/");
@@ -53,7 +53,7 @@ fn no_match_falls_back_to_the_default_response() {
     let stubs = Stubs::from_json(
         &json!([{"predicates": [{"equals": {"method": "POST"}}], "responses": [{"is": {}}]}]),
         json!({"statusCode": 404, "body": "nothing here"}),
-        CompileOptions::default(),
+        &CompileOptions::default(),
     )
     .unwrap();
     assert!(stubs.answer(&Request::new("GET", "/")).is_none());
@@ -75,11 +75,11 @@ fn the_json_read_back_is_what_was_sent() {
         {"responses": [{"proxy": {"to": "http://localhost:1", "mode": "proxyAlways", "predicateGenerators": [{"matches": {"path": true}}]}}]},
         {"responses": [{"fault": "CONNECTION_RESET_BY_PEER"}]}
     ]);
-    let stubs = Stubs::from_json(&sent, json!({}), CompileOptions::default()).unwrap();
+    let stubs = Stubs::from_json(&sent, json!({}), &CompileOptions::default()).unwrap();
     let read = stubs.to_json();
     assert_eq!(read, sent);
     // And again: a read-back set compiles to the same bytes.
-    let again = Stubs::from_json(&read, json!({}), CompileOptions::default()).unwrap();
+    let again = Stubs::from_json(&read, json!({}), &CompileOptions::default()).unwrap();
     assert_eq!(
         serde_json::to_string(&again.to_json()).unwrap(),
         serde_json::to_string(&sent).unwrap()
@@ -89,7 +89,7 @@ fn the_json_read_back_is_what_was_sent() {
 #[test]
 fn links_and_matches_shown_by_the_api_are_not_part_of_a_stub() {
     let shown = json!([{"responses": [{"is": {}}], "_links": {"self": {"href": "http://localhost:2525/imposters/4545/stubs/0"}}, "matches": []}]);
-    let stubs = Stubs::from_json(&shown, json!({}), CompileOptions::default()).unwrap();
+    let stubs = Stubs::from_json(&shown, json!({}), &CompileOptions::default()).unwrap();
     assert_eq!(stubs.to_json(), json!([{"responses": [{"is": {}}]}]));
 }
 
@@ -98,7 +98,7 @@ fn a_bad_stub_refuses_the_whole_list_and_says_where() {
     let error = Stubs::from_json(
         &json!([{"responses": [{"is": {}}]}, {"predicates": [{"equals": {"path": "/"}}, {"matches": {"body": "["}}]}]),
         json!({}),
-        CompileOptions::default(),
+        &CompileOptions::default(),
     )
     .unwrap_err();
     assert_eq!(error.pointer, "/stubs/1/predicates/1/matches/body");
@@ -115,7 +115,7 @@ fn stubs_in_code_use_the_same_queue() {
                 Predicate::compile(
                     &json!({"equals": {"method": "POST"}}),
                     "",
-                    CompileOptions::default(),
+                    &CompileOptions::default(),
                 )
                 .unwrap(),
             )
@@ -152,7 +152,7 @@ fn editing_the_list() {
             .compile(
                 &json!({"responses": [{"is": {"body": body}}]}),
                 "",
-                CompileOptions::default(),
+                &CompileOptions::default(),
             )
             .unwrap()
     };

@@ -12,7 +12,7 @@ fn post_json(body: &str) -> Request {
 }
 
 fn check(predicate: Value, request: &Request) -> bool {
-    Predicate::compile(&predicate, "/predicates/0", CompileOptions::default())
+    Predicate::compile(&predicate, "/predicates/0", &CompileOptions::default())
         .unwrap_or_else(|error| panic!("{predicate}: {error}"))
         .matches(request)
 }
@@ -383,8 +383,8 @@ fn bad_predicates_are_refused_with_where() {
         (json!([]), "/predicates/0", "JSON object"),
     ];
     for (predicate, pointer, message) in cases {
-        let error =
-            Predicate::compile(&predicate, "/predicates/0", CompileOptions::default()).unwrap_err();
+        let error = Predicate::compile(&predicate, "/predicates/0", &CompileOptions::default())
+            .unwrap_err();
         assert_eq!(error.pointer, pointer, "{predicate}");
         assert!(
             error.message.contains(message),
@@ -400,7 +400,7 @@ fn injection_is_refused_unless_allowed() {
     let error = Predicate::compile(
         &json!({"inject": "r => true"}),
         "",
-        CompileOptions::default(),
+        &CompileOptions::default(),
     )
     .unwrap_err();
     assert_eq!(error.code, "invalid injection");

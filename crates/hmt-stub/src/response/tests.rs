@@ -7,7 +7,7 @@ fn respond(response: Value, defaults: Value, request: &Request) -> Action {
         &response,
         "/responses/0",
         Arc::new(defaults),
-        CompileOptions::default(),
+        &CompileOptions::default(),
     )
     .unwrap_or_else(|error| panic!("{response}: {error}"))
     .respond(request)
@@ -256,7 +256,7 @@ fn bad_responses_are_refused_with_where() {
             &response,
             "/responses/0",
             Arc::new(json!({})),
-            CompileOptions::default(),
+            &CompileOptions::default(),
         )
         .unwrap_err();
         assert_eq!(error.pointer, pointer, "{response}");
@@ -275,7 +275,7 @@ fn bad_responses_are_refused_with_where() {
             &response,
             "",
             Arc::new(json!({})),
-            CompileOptions::default(),
+            &CompileOptions::default(),
         )
         .unwrap_err();
         assert_eq!(error.code, "invalid injection", "{response}");
