@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build demo test test-deps lint bench bench-build bench-record bench-mock eval-build clean
+.PHONY: all build demo test test-deps lint bench bench-build bench-record bench-mock bench-imposters eval-build clean
 
 all: build
 
@@ -35,7 +35,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## Benchmarks (release builds; not part of `make test`).
-bench: bench-build bench-record bench-mock
+bench: bench-build bench-record bench-mock bench-imposters
 
 bench-build:
 	scripts/bench-build.sh
@@ -45,6 +45,10 @@ bench-record:
 
 bench-mock:
 	scripts/bench-mock.sh
+
+## One mountebank imposter: hmt against nginx and mountebank (npm, pinned), and flat memory with recordRequests.
+bench-imposters:
+	scripts/bench-imposters.sh
 
 ## Path templating and second-day validity on the evaluation set (scripts/gen_eval.py):
 ## a table of precision/recall/F1 per API at 50, 200 and 2,000 exchanges.
