@@ -235,7 +235,7 @@ impl SpecValidators {
                 } else {
                     body.content
                         .iter()
-                        .position(|(media, _)| media_accepts(media, &sent))
+                        .position(|(media, _)| crate::media::media_accepts(media, &sent))
                 };
                 let Some(position) = position else {
                     return Err(Refusal::UnsupportedMediaType {
@@ -308,18 +308,6 @@ fn body_schema<'a>(spec: &'a Spec, operation: &Operation, position: usize) -> Op
     spec.document.pointer(pointer)
 }
 
-/// Whether a documented request media type (maybe a range) accepts `sent`.
-fn media_accepts(documented: &str, sent: &str) -> bool {
-    let documented = documented.split(';').next().unwrap_or("").trim();
-    if documented == "*/*" || documented == sent {
-        return true;
-    }
-    match (documented.split_once('/'), sent.split_once('/')) {
-        (Some((dt, "*")), Some((st, _))) => dt == st,
-        _ => false,
-    }
-}
-
 /// The body as a JSON value to validate: JSON parsed, forms read as
 /// objects of typed fields; `None` for media types that are not validated.
 fn parse_body(
@@ -328,7 +316,7 @@ fn parse_body(
     root: &Value,
     schema: Option<&Value>,
 ) -> Result<Option<Value>, String> {
-    if crate::respond::is_json(media) || media.is_empty() {
+    if crate::media::is_json(media) || media.is_empty() {
         return serde_json::from_slice(body)
             .map(Some)
             .map_err(|e| format!("the body is not valid JSON: {e}"));
