@@ -30,6 +30,22 @@ pub struct Issue {
     pub pointer: String,
     /// What is wrong.
     pub message: String,
+    /// Whether something required is missing or a value is wrong; not
+    /// part of the mock's problem documents.
+    #[serde(skip)]
+    pub kind: IssueKind,
+}
+
+/// What kind of thing is wrong with a request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IssueKind {
+    /// A required parameter is absent.
+    Missing,
+    /// A required body is absent.
+    MissingBody,
+    /// A value does not match its schema (or a body does not parse).
+    #[default]
+    Invalid,
 }
 
 /// What validation needs to know about a request.
@@ -150,9 +166,27 @@ impl SpecValidators {
         index: usize,
         request: &RequestView<'_>,
     ) -> Result<(), Refusal> {
+        let mut issues = Vec::new();
+        self.check_parameters(spec, index, request, &mut issues);
+        self.check_body(spec, index, request, &mut issues)?;
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal::Invalid(issues))
+        }
+    }
+
+    /// Checks the parameters of `request` against operation `index` of
+    /// `spec`, adding what is wrong to `issues`.
+    pub fn check_parameters(
+        &self,
+        spec: &Spec,
+        index: usize,
+        request: &RequestView<'_>,
+        issues: &mut Vec<Issue>,
+    ) {
         let operation = &spec.operations[index];
         let validators = self.operation(spec, index);
-        let mut issues = Vec::new();
         for (parameter, validator) in operation.parameters.iter().zip(&validators.parameters) {
             let (location, values) = match parameter.location {
                 Location::Path => (
@@ -191,6 +225,7 @@ impl SpecValidators {
                         name: parameter.name.clone(),
                         pointer: String::new(),
                         message: format!("the {location} parameter {} is required", parameter.name),
+                        kind: IssueKind::Missing,
                     });
                 }
                 continue;
@@ -206,9 +241,24 @@ impl SpecValidators {
                     name: parameter.name.clone(),
                     pointer: error.instance_path().to_string(),
                     message: format!("the {location} parameter {}: {error}", parameter.name),
+                    kind: IssueKind::Invalid,
                 });
             }
         }
+    }
+
+    /// Checks the body of `request` against operation `index` of `spec`,
+    /// adding what is wrong to `issues`; a media type the operation does
+    /// not accept is refused at once.
+    pub fn check_body(
+        &self,
+        spec: &Spec,
+        index: usize,
+        request: &RequestView<'_>,
+        issues: &mut Vec<Issue>,
+    ) -> Result<(), Refusal> {
+        let operation = &spec.operations[index];
+        let validators = self.operation(spec, index);
         if let Some(body) = &operation.request_body {
             if request.body.is_empty() {
                 if body.required {
@@ -217,6 +267,7 @@ impl SpecValidators {
                         name: String::new(),
                         pointer: String::new(),
                         message: "a request body is required".into(),
+                        kind: IssueKind::MissingBody,
                     });
                 }
             } else if !body.content.is_empty() {
@@ -265,6 +316,7 @@ impl SpecValidators {
                                         "the body at {}: {error}",
                                         pointer_or_root(&error.instance_path().to_string())
                                     ),
+                                    kind: IssueKind::Invalid,
                                 });
                             }
                         }
@@ -274,16 +326,20 @@ impl SpecValidators {
                             name: String::new(),
                             pointer: String::new(),
                             message,
+                            kind: IssueKind::Invalid,
                         }),
                     }
                 }
             }
         }
-        if issues.is_empty() {
-            Ok(())
-        } else {
-            Err(Refusal::Invalid(issues))
-        }
+        Ok(())
+    }
+
+    /// A validator for the schema at `pointer` in `spec`'s document,
+    /// `$ref`s resolving against the whole document; `None` (with a
+    /// warning) when it cannot be compiled.
+    pub fn validator(&self, spec: &Spec, pointer: &str) -> Option<Validator> {
+        self.compile(spec, pointer)
     }
 }
 
@@ -310,7 +366,8 @@ fn body_schema<'a>(spec: &'a Spec, operation: &Operation, position: usize) -> Op
 
 /// The body as a JSON value to validate: JSON parsed, forms read as
 /// objects of typed fields; `None` for media types that are not validated.
-fn parse_body(
+/// `schema` (the media type's, in `root`) types the form fields.
+pub fn parse_body(
     media: &str,
     body: &[u8],
     root: &Value,
