@@ -46,15 +46,16 @@ use jsonschema::Validator;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// Checks exchanges, one at a time, against one spec.
 pub struct Checker {
     specs: Vec<Spec>,
     routes: Routes,
     validators: SpecValidators,
-    /// Body validators by schema pointer, compiled on first use.
-    body_validators: RefCell<HashMap<String, Option<Validator>>>,
+    /// Body validators by schema pointer, compiled on first use, or why
+    /// they cannot be.
+    body_validators: RefCell<BTreeMap<String, Result<Validator, String>>>,
     report: Report,
 }
 
@@ -67,7 +68,7 @@ impl Checker {
             routes: Routes::new(&specs),
             specs,
             validators,
-            body_validators: RefCell::new(HashMap::new()),
+            body_validators: RefCell::new(BTreeMap::new()),
             report: Report::new(name),
         }
     }
@@ -80,7 +81,15 @@ impl Checker {
 
     /// The report on every exchange checked.
     pub fn finish(self) -> Report {
-        self.report
+        let mut report = self.report;
+        for (pointer, validator) in self.body_validators.into_inner() {
+            if let Err(error) = validator {
+                report.warnings.push(format!(
+                    "the schema at #{pointer} cannot be compiled ({error}); bodies were not validated against it"
+                ));
+            }
+        }
+        report
     }
 
     fn findings(&self, exchange: &Exchange, location: &Location) -> Vec<Finding> {
@@ -179,7 +188,16 @@ impl Checker {
             })
         };
         for (name, _) in request.query.iter() {
-            if !declared(ParamLocation::Query, name) && !hmt_types::secrets::is_secret_query(name) {
+            // `filter[status]`, `ids[]`: bracket notation of a declared
+            // (deepObject or array) parameter.
+            let base = name
+                .split_once('[')
+                .filter(|_| name.ends_with(']'))
+                .map_or(name, |(base, _)| base);
+            if !declared(ParamLocation::Query, name)
+                && !declared(ParamLocation::Query, base)
+                && !hmt_types::secrets::is_secret_query(name)
+            {
                 out.push(
                     Kind::UndocumentedParameter,
                     "request.query",
@@ -255,7 +273,7 @@ impl Checker {
                 Some(issue.name),
                 pointer,
                 Some(spec_pointer),
-                issue.message,
+                shorten(issue.message),
             );
         }
 
@@ -462,7 +480,7 @@ impl Checker {
                 Some((_, _, count)) => *count += 1,
                 None => places.push((key, finding, 1)),
             };
-        if let Some(validator) = validator {
+        if let Ok(validator) = validator {
             for error in validator.iter_errors(&value) {
                 let at = error.instance_path().to_string();
                 // The keyword that failed, where it is in the document
@@ -500,14 +518,22 @@ impl Checker {
                         }
                     }
                     None => add(
-                        format!("{}|{}", report::shape(&at), error.kind().keyword()),
+                        format!(
+                            "{}|{}|{}",
+                            report::shape(&at),
+                            error.schema_path(),
+                            match error.kind() {
+                                ValidationErrorKind::Required { property } => property.to_string(),
+                                _ => String::new(),
+                            }
+                        ),
                         out.finding(
                             Kind::SchemaViolation,
                             part,
                             None,
                             Some(at.clone()),
                             spec_at,
-                            format!("{} at {}: {error}", body_name(part), or_root(&at)),
+                            shorten(format!("{} at {}: {error}", body_name(part), or_root(&at))),
                         ),
                     ),
                 }
@@ -583,6 +609,23 @@ impl Findings<'_> {
         let finding = self.finding(kind, part, name, pointer, spec_pointer, message);
         self.list.push(finding);
     }
+}
+
+/// The longest message a finding gets: the validator quotes the value it
+/// rejects, which can be a whole body.
+const MAX_MESSAGE: usize = 400;
+
+/// `message`, cut at [`MAX_MESSAGE`] bytes (on a character boundary).
+fn shorten(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str("...");
+    }
+    message
 }
 
 /// `GET /users/{id}`.

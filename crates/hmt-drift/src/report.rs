@@ -250,6 +250,9 @@ pub struct Report {
     pub exchanges_with_drift: u64,
     /// Findings listed, in traffic order.
     pub findings: Vec<Finding>,
+    /// What could not be checked, and why (a schema the validator cannot
+    /// compile, say).
+    pub warnings: Vec<String>,
     counts: BTreeMap<Kind, u64>,
     places: BTreeMap<Place, PlaceCount>,
     omitted: u64,
@@ -263,6 +266,7 @@ impl Report {
             exchanges: 0,
             exchanges_with_drift: 0,
             findings: Vec::new(),
+            warnings: Vec::new(),
             counts: BTreeMap::new(),
             places: BTreeMap::new(),
             omitted: 0,
@@ -314,7 +318,7 @@ impl Report {
     ///  "findings": [{"kind": "undocumented-path", "location": {"file": "t.jsonl", "line": 2},
     ///    "request": "GET /stores/7", "operation": null, "part": "request.path", "name": null,
     ///    "pointer": null, "specPointer": "#/paths", "message": "..."}],
-    ///  "omittedFindings": 0}
+    ///  "omittedFindings": 0, "warnings": []}
     /// ```
     pub fn to_json(&self) -> Value {
         let mut counts = Map::new();
@@ -330,6 +334,7 @@ impl Report {
             "counts": counts,
             "findings": self.findings.iter().map(Finding::to_json).collect::<Vec<_>>(),
             "omittedFindings": self.omitted,
+            "warnings": self.warnings,
         })
     }
 
@@ -338,6 +343,7 @@ impl Report {
     /// locations; then a summary line.
     pub fn to_text(&self) -> String {
         const SHOWN_LOCATIONS: usize = 5;
+        const SHOWN_MESSAGES: usize = 3;
         let mut out = String::new();
         for kind in Kind::ALL {
             let total = self.count(kind);
@@ -366,25 +372,39 @@ impl Report {
                     format!(" [{} times]", count.total)
                 };
                 let _ = writeln!(out, "  {head}{times}");
-                let _ = writeln!(out, "    {}", finding.message);
+                // Findings at one place may say different things (each
+                // required property missing): the first few, distinct.
+                let listed = count.listed.iter().map(|&i| &self.findings[i]);
+                let messages = distinct(listed.clone().map(|f| f.message.as_str()));
+                for message in messages.iter().take(SHOWN_MESSAGES) {
+                    let _ = writeln!(out, "    {message}");
+                }
+                if messages.len() > SHOWN_MESSAGES {
+                    let _ = writeln!(
+                        out,
+                        "    ({} other messages)",
+                        messages.len() - SHOWN_MESSAGES
+                    );
+                }
                 if let Some(spec_pointer) = &finding.spec_pointer {
                     let _ = writeln!(out, "    spec: {spec_pointer}");
                 }
-                let shown: Vec<String> = count
-                    .listed
-                    .iter()
-                    .take(SHOWN_LOCATIONS)
-                    .map(|&i| self.findings[i].location.to_string())
-                    .collect();
-                let more = count.total - shown.len() as u64;
+                let locations: Vec<String> = listed.map(|f| f.location.to_string()).collect();
+                let locations = distinct(locations.iter().map(String::as_str));
+                let shown = locations.len().min(SHOWN_LOCATIONS);
+                let more =
+                    (locations.len() - shown) as u64 + count.total - count.listed.len() as u64;
                 let more = if more > 0 {
                     format!(" and {more} more")
                 } else {
                     String::new()
                 };
-                let _ = writeln!(out, "    at {}{more}", shown.join(", "));
+                let _ = writeln!(out, "    at {}{more}", locations[..shown].join(", "));
             }
             out.push('\n');
+        }
+        for warning in &self.warnings {
+            let _ = writeln!(out, "warning: {warning}");
         }
         let findings: u64 = self.counts.values().sum();
         if self.omitted > 0 {
@@ -415,6 +435,17 @@ impl Report {
         }
         out
     }
+}
+
+/// `items` without repeats, in first-seen order.
+fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
 }
 
 fn plural(n: u64) -> &'static str {

@@ -499,7 +499,8 @@ fn the_json_report_has_a_stable_shape() {
                 "specPointer": "#/paths",
                 "message": "no path of the spec matches /v1/users/7/orders (the nearest is /users/{id})"
             }],
-            "omittedFindings": 0
+            "omittedFindings": 0,
+            "warnings": []
         })
     );
     // Key order is part of the shape.
@@ -520,7 +521,8 @@ fn the_json_report_has_a_stable_shape() {
             "drift",
             "counts",
             "findings",
-            "omittedFindings"
+            "omittedFindings",
+            "warnings"
         ]
     );
 }
@@ -566,4 +568,28 @@ fn repeats_at_one_place_are_counted_beyond_the_first_twenty() {
     assert_eq!(report.omitted(), 10);
     assert_eq!(report.to_json()["omittedFindings"], 10);
     assert!(report.to_text().contains("[30 times]"));
+}
+
+#[test]
+fn a_schema_that_cannot_be_compiled_is_a_warning_not_a_silent_pass() {
+    let mut document = spec();
+    document["paths"]["/users/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] =
+        json!({"$ref": "#/components/schemas/Missing"});
+    let report = check_against(
+        document,
+        &[get_user(json!({"id": 7})), get_user(json!({"id": 8}))],
+    );
+    assert!(!report.drifted());
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    assert!(
+        report.warnings[0]
+            .starts_with("the schema at #/components/schemas/Missing cannot be compiled ("),
+        "{}",
+        report.warnings[0]
+    );
+    assert!(
+        report
+            .to_text()
+            .starts_with("warning: the schema at #/components/schemas/Missing")
+    );
 }

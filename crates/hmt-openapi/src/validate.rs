@@ -120,20 +120,29 @@ impl SpecValidators {
     }
 
     fn compile(&self, spec: &Spec, pointer: &str) -> Option<Validator> {
-        let registry = self.registry(spec)?;
-        let reference = serde_json::json!({"$ref": format!("{SPEC_URI}#{}", fragment(pointer))});
-        match jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft202012)
-            .with_registry(registry)
-            .should_validate_formats(true)
-            .build(&reference)
-        {
+        match self.validator(spec, pointer) {
             Ok(validator) => Some(validator),
             Err(error) => {
                 tracing::warn!(file = %spec.file.display(), pointer, %error, "schema cannot be compiled; not validated");
                 None
             }
         }
+    }
+
+    /// A validator for the schema at `pointer` in `spec`'s document,
+    /// `$ref`s resolving against the whole document, or why it cannot be
+    /// compiled.
+    pub fn validator(&self, spec: &Spec, pointer: &str) -> Result<Validator, String> {
+        let registry = self
+            .registry(spec)
+            .ok_or("the spec's schemas cannot be read as JSON Schema")?;
+        let reference = serde_json::json!({"$ref": format!("{SPEC_URI}#{}", fragment(pointer))});
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .with_registry(registry)
+            .should_validate_formats(true)
+            .build(&reference)
+            .map_err(|error| error.to_string())
     }
 
     fn operation(&self, spec: &Spec, index: usize) -> &OperationValidators {
@@ -333,13 +342,6 @@ impl SpecValidators {
             }
         }
         Ok(())
-    }
-
-    /// A validator for the schema at `pointer` in `spec`'s document,
-    /// `$ref`s resolving against the whole document; `None` (with a
-    /// warning) when it cannot be compiled.
-    pub fn validator(&self, spec: &Spec, pointer: &str) -> Option<Validator> {
-        self.compile(spec, pointer)
     }
 }
 

@@ -404,3 +404,60 @@ fn check_options_that_make_no_sense_are_usage_errors() {
     );
     assert!(outcome.stderr.contains("--check"), "{}", outcome.stderr);
 }
+
+#[test]
+fn stripe_spec_forms_brackets_and_unions() {
+    let dir = tempdir();
+    let traffic = write(
+        dir.path(),
+        "stripe.jsonl",
+        &lines(&[
+            json!({"request": {"method": "get", "host": "api.stripe.com", "path": "/v1/customers/cus_123?expand[]=default_source",
+                               "headers": {"authorization": "Bearer sk_test_x"}},
+                   "response": {"statusCode": 200, "headers": {"content-type": "application/json"},
+                                "body": r#"{"id":"cus_123","object":"customer","nickname":"x"}"#}}),
+            json!({"request": {"method": "post", "host": "api.stripe.com", "path": "/v1/customers",
+                               "headers": {"content-type": "application/x-www-form-urlencoded"}, "body": "email=a%40b.c&balance=ten"},
+                   "response": {"statusCode": 402, "headers": {"content-type": "application/json"}, "body": r#"{"error":{"type":"card_error"}}"#}}),
+        ]),
+    );
+    let spec = hmt_fixtures().join("hmt/tests/serve/mock/schemas/stripe/index.yaml");
+    let outcome = check(&spec, &traffic, &["--report", "json"]);
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+    let report = json_report(&outcome);
+    let found: Vec<(String, u64, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_owned(),
+                f["location"]["line"].as_u64().unwrap(),
+                f["message"].as_str().unwrap().chars().take(60).collect(),
+            )
+        })
+        .collect();
+    // `expand[]` is Stripe's declared `expand`; the customer is one branch
+    // of an anyOf (so missing fields break it), `nickname` is no field of
+    // it; the form's `balance` is read as the integer its schema says.
+    assert_eq!(
+        found,
+        [
+            (
+                "schema-violation".to_owned(),
+                1,
+                "the response body at /: {\"id\":\"cus_123\",\"object\":\"customer\",".to_owned()
+            ),
+            (
+                "undocumented-field".to_owned(),
+                1,
+                "property \"nickname\" is not in the schema (#/components/schem".to_owned()
+            ),
+            (
+                "schema-violation".to_owned(),
+                2,
+                "the request body at /balance: \"ten\" is not of type \"integer\"".to_owned()
+            ),
+        ]
+    );
+}
