@@ -123,14 +123,14 @@ impl Checker {
                     .first()
                     .map(|op| format!(" (the nearest is {})", op.template))
                     .unwrap_or_default();
-                out.push(
+                out.list.push(out.finding(
                     Kind::UndocumentedPath,
                     "request.path",
                     None,
                     None,
                     Some("#/paths".to_owned()),
                     format!("no path of the spec matches {}{nearest}", request.pathname),
-                );
+                ));
             }
             Err(Miss::MethodNotAllowed(allowed)) => {
                 // The documented path, through one of its methods.
@@ -151,7 +151,7 @@ impl Checker {
                     None => (None, None),
                 };
                 out.operation = operation;
-                out.push(
+                out.list.push(out.finding(
                     Kind::UndocumentedOperation,
                     "request.method",
                     None,
@@ -161,7 +161,7 @@ impl Checker {
                         "{method_name} is not documented for this path (documented: {})",
                         documented.join(", ")
                     ),
-                );
+                ));
             }
         }
         out.list
@@ -187,39 +187,31 @@ impl Checker {
                     if *at == location && (key == name || (location == ParamLocation::Header && key.eq_ignore_ascii_case(name))))
             })
         };
-        for (name, _) in request.query.iter() {
+        let query_names = request.query.iter().filter_map(|(name, _)| {
             // `filter[status]`, `ids[]`: bracket notation of a declared
             // (deepObject or array) parameter.
             let base = name
                 .split_once('[')
                 .filter(|_| name.ends_with(']'))
                 .map_or(name, |(base, _)| base);
-            if !declared(ParamLocation::Query, name)
+            (!declared(ParamLocation::Query, name)
                 && !declared(ParamLocation::Query, base)
-                && !hmt_types::secrets::is_secret_query(name)
-            {
-                out.push(
-                    Kind::UndocumentedParameter,
-                    "request.query",
-                    Some(name.to_owned()),
-                    None,
-                    Some(format!("{op_pointer}/parameters")),
-                    format!("the query parameter {name} is not documented"),
-                );
-            }
-        }
-        for (name, _) in request.headers.iter() {
-            if headers::needs_declaring(name) && !declared(ParamLocation::Header, name) {
-                let name = name.to_ascii_lowercase();
-                out.push(
-                    Kind::UndocumentedParameter,
-                    "request.header",
-                    Some(name.clone()),
-                    None,
-                    Some(format!("{op_pointer}/parameters")),
-                    format!("the header {name} is not documented"),
-                );
-            }
+                && !hmt_types::secrets::is_secret_query(name))
+            .then(|| ("request.query", "query parameter", name.to_owned()))
+        });
+        let header_names = request.headers.iter().filter_map(|(name, _)| {
+            (headers::needs_declaring(name) && !declared(ParamLocation::Header, name))
+                .then(|| ("request.header", "header", name.to_ascii_lowercase()))
+        });
+        for (part, what, name) in query_names.chain(header_names) {
+            out.list.push(out.finding(
+                Kind::UndocumentedParameter,
+                part,
+                Some(name.clone()),
+                None,
+                Some(format!("{op_pointer}/parameters")),
+                format!("the {what} {name} is not documented"),
+            ));
         }
 
         // Declared parameters: present when required, values valid.
@@ -267,20 +259,20 @@ impl Checker {
                 .and_then(|p| p.schema_pointer.as_deref())
                 .map(|p| format!("#{p}"))
                 .unwrap_or_else(|| format!("{op_pointer}/parameters"));
-            out.push(
+            out.list.push(out.finding(
                 kind,
                 part,
                 Some(issue.name),
                 pointer,
                 Some(spec_pointer),
                 shorten(issue.message),
-            );
+            ));
         }
 
         // The body.
         let Some(documented) = &operation.request_body else {
             if !body.is_empty() {
-                out.push(
+                out.list.push(out.finding(
                     Kind::UndocumentedMediaType,
                     "request.body",
                     None,
@@ -292,21 +284,21 @@ impl Checker {
                             .map(|t| format!(" ({})", essence(t)))
                             .unwrap_or_default()
                     ),
-                );
+                ));
             }
             return;
         };
         let body_pointer = format!("{op_pointer}/requestBody");
         if body.is_empty() {
             if documented.required {
-                out.push(
+                out.list.push(out.finding(
                     Kind::SchemaViolation,
                     "request.body",
                     None,
                     None,
                     Some(body_pointer),
                     "a request body is required".to_owned(),
-                );
+                ));
             }
             return;
         }
@@ -324,7 +316,7 @@ impl Checker {
                 .position(|(media, _)| media_accepts(media, &sent))
         };
         let Some(position) = position else {
-            out.push(
+            out.list.push(out.finding(
                 Kind::UndocumentedMediaType,
                 "request.body",
                 None,
@@ -334,7 +326,7 @@ impl Checker {
                     "the request body is {sent}; the operation documents {}",
                     list(documented.content.iter().map(|(m, _)| m.as_str()))
                 ),
-            );
+            ));
             return;
         };
         let (media, schema_pointer) = &documented.content[position];
@@ -358,7 +350,7 @@ impl Checker {
                 .iter()
                 .map(|r| status_key_name(r.status))
                 .collect();
-            out.push(
+            out.list.push(out.finding(
                 Kind::UndocumentedStatus,
                 "response.status",
                 None,
@@ -373,7 +365,7 @@ impl Checker {
                         keys.join(", ")
                     }
                 ),
-            );
+            ));
             return;
         };
         let body = response.body.as_deref().unwrap_or(b"");
@@ -390,7 +382,7 @@ impl Checker {
             .map(essence)
             .unwrap_or_default();
         if documented.content.is_empty() {
-            out.push(
+            out.list.push(out.finding(
                 Kind::UndocumentedMediaType,
                 "response.body",
                 None,
@@ -405,7 +397,7 @@ impl Checker {
                         format!(" ({sent})")
                     }
                 ),
-            );
+            ));
             return;
         }
         let media = if sent.is_empty() {
@@ -417,7 +409,7 @@ impl Checker {
                 .find(|m| media_accepts(&m.media_type, &sent))
         };
         let Some(media) = media else {
-            out.push(
+            out.list.push(out.finding(
                 Kind::UndocumentedMediaType,
                 "response.body",
                 None,
@@ -428,7 +420,7 @@ impl Checker {
                     response.status,
                     list(documented.content.iter().map(|m| m.media_type.as_str()))
                 ),
-            );
+            ));
             return;
         };
         let media_type = if sent.is_empty() {
@@ -457,14 +449,14 @@ impl Checker {
             Ok(Some(value)) => value,
             Ok(None) => return,
             Err(message) => {
-                out.push(
+                out.list.push(out.finding(
                     Kind::SchemaViolation,
                     part,
                     None,
                     Some(String::new()),
                     Some(format!("#{schema_pointer}")),
                     message,
-                );
+                ));
                 return;
             }
         };
@@ -595,19 +587,6 @@ impl Findings<'_> {
             spec_pointer,
             message,
         }
-    }
-
-    fn push(
-        &mut self,
-        kind: Kind,
-        part: &'static str,
-        name: Option<String>,
-        pointer: Option<String>,
-        spec_pointer: Option<String>,
-        message: String,
-    ) {
-        let finding = self.finding(kind, part, name, pointer, spec_pointer, message);
-        self.list.push(finding);
     }
 }
 
