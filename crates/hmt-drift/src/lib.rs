@@ -199,10 +199,12 @@ impl Checker {
                 && !hmt_types::secrets::is_secret_query(name))
             .then(|| ("request.query", "query parameter", name.to_owned()))
         });
-        let header_names = request.headers.iter().filter_map(|(name, _)| {
-            (headers::needs_declaring(name) && !declared(ParamLocation::Header, name))
-                .then(|| ("request.header", "header", name.to_ascii_lowercase()))
-        });
+        let header_names = request
+            .headers
+            .iter()
+            .map(|(name, _)| name)
+            .filter(|name| headers::needs_declaring(name) && !declared(ParamLocation::Header, name))
+            .map(|name| ("request.header", "header", name.to_ascii_lowercase()));
         for (part, what, name) in query_names.chain(header_names) {
             out.list.push(out.finding(
                 Kind::UndocumentedParameter,
