@@ -9,64 +9,10 @@
 //! shared with `hmt record`'s redaction, in [`hmt_types::secrets`].
 
 /// Request and response headers never documented as parameters or response
-/// headers, nor used to match replayed requests (lower-case).
-pub const IGNORED_HEADERS: &[&str] = &[
-    // hop-by-hop (RFC 9110 §7.6.1)
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    // transport and caching details that vary per request
-    "accept-encoding",
-    "age",
-    "content-encoding",
-    "content-length",
-    "date",
-    "host",
-    "user-agent",
-    "via",
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-port",
-    "x-forwarded-proto",
-    "x-real-ip",
-    "cdn-loop",
-    "cf-connecting-ip",
-    "cf-ray",
-    "cf-cache-status",
-    "x-cache",
-    "x-cache-hits",
-    "x-served-by",
-    "x-timer",
-    // tracing and correlation ids
-    "traceparent",
-    "tracestate",
-    "x-request-id",
-    "x-correlation-id",
-    "x-session-id",
-    "request-id",
-    "x-amzn-trace-id",
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-parentspanid",
-    "x-b3-sampled",
-    "x-cloud-trace-context",
-    // described elsewhere in OpenAPI: media types and security schemes
-    "accept",
-    "content-type",
-    "authorization",
-    "cookie",
-    "set-cookie",
-    // conditional request validators: a replay must not depend on them
-    "if-none-match",
-    "if-modified-since",
-];
+/// headers, nor used to match replayed requests (lower-case). The list is
+/// shared with `hmt build --check`, which does not expect a spec to
+/// declare them ([`hmt_types::headers`]).
+pub use hmt_types::headers::IGNORED_HEADERS;
 
 /// Whether a header (any case) is left out of the spec and of matching.
 ///

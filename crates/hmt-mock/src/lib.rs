@@ -8,30 +8,26 @@
 //! example or data [`generate`]d from the schema ([`dialect`] reads
 //! OpenAPI 3.0 schemas as the JSON Schema 2020-12 both use). The [`admin`]
 //! API shows what was received and resets state.
+//!
+//! Reading specs (loading, the compiled model, routing, validation, the
+//! dialect and `x-hmt-replay`) lives in `hmt-openapi`, shared with
+//! `hmt build --check`; its modules are re-exported here under their old
+//! names.
 
 mod access;
 pub mod admin;
 pub mod callbacks;
-pub mod dialect;
 pub mod generate;
 mod journal;
 pub mod listen;
-pub mod load;
-pub mod model;
 pub mod pregen;
-pub mod replay;
 pub mod respond;
-pub mod route;
 pub mod server;
-pub mod validate;
 pub mod watch;
 
-pub use load::{LoadError, LoadedSpec, load_specs};
-pub use model::{Spec, compile};
-pub use server::{Loaded, Mock, MockConfig};
+pub use hmt_openapi::{dialect, load, model, replay, route, validate};
 
-/// Loads and compiles the specs in `paths` (files, or directories searched
-/// recursively): what `hmt mock PATH...` serves.
-pub fn load(paths: &[std::path::PathBuf]) -> Result<Vec<Spec>, LoadError> {
-    load_specs(paths)?.into_iter().map(compile).collect()
-}
+// `load` is both the module and the function that loads and compiles the
+// specs `hmt mock PATH...` serves.
+pub use hmt_openapi::{LoadError, LoadedSpec, Spec, compile, load_specs};
+pub use server::{Loaded, Mock, MockConfig};

@@ -258,19 +258,7 @@ fn media_matches(range: &str, media: &str) -> bool {
     }
 }
 
-/// JSON and `+json` media types.
-pub fn is_json(media: &str) -> bool {
-    let essence = media
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || essence.ends_with("+json")
-        || essence == "*/*"
-        || essence == "application/*"
-}
+pub use hmt_openapi::media::is_json;
 
 /// The example to serve, by name when asked for, else the first; `None`
 /// when there is none and data must be generated.

@@ -32,6 +32,7 @@
 pub mod clock;
 mod fields;
 pub mod format;
+pub mod headers;
 mod model;
 mod raw;
 pub mod reader;

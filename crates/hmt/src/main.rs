@@ -44,6 +44,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Said already; only the status is left to give.
+        Err(ref error) if let Some(exit) = error.downcast_ref::<commands::check::Exit>() => {
+            ExitCode::from(exit.0)
+        }
         Err(error) => {
             eprintln!("hmt: error: {error:#}");
             ExitCode::from(1)

@@ -63,6 +63,25 @@ pub struct BuildArgs {
     /// Count invalid lines and report them at the end instead of stopping.
     #[arg(long)]
     skip_invalid: bool,
+
+    /// Compare the recordings with this OpenAPI 3.0/3.1 spec (JSON or YAML) instead of
+    /// building one, and report every drift: undocumented paths, operations, status codes,
+    /// media types, parameters and fields, missing parameters, schema violations. Writes
+    /// nothing. Exit status 0: the traffic fits; 1: it drifted; 2: the spec or the traffic
+    /// cannot be read.
+    #[arg(long, value_name = "SPEC", conflicts_with_all = ["out", "mode", "initial", "format", "openapi", "kafka_group"])]
+    check: Option<PathBuf>,
+
+    /// With --check: the report on stdout, `text` (grouped, for people) or `json` (for CI).
+    /// (`--format` is the format of a spec written without --check.)
+    #[arg(
+        long,
+        value_enum,
+        ignore_case = true,
+        default_value = "text",
+        requires = "check"
+    )]
+    report: super::check::ReportArg,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -91,6 +110,9 @@ const SHOWN_INVALID_LINES: u64 = 20;
 
 /// Runs `hmt build`.
 pub fn run(args: BuildArgs) -> Result<()> {
+    if let Some(spec) = &args.check {
+        return super::check::run(spec, &args.inputs, args.skip_invalid, args.report);
+    }
     let initial = match &args.initial {
         Some(path) => {
             let text = std::fs::read_to_string(path)

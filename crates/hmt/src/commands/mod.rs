@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod ca;
+pub mod check;
 pub mod mock;
 pub mod record;
 pub mod state;

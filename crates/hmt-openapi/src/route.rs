@@ -274,7 +274,7 @@ fn positional(template: &str) -> (String, Vec<String>) {
 
 /// Matches `path` against `template` segment by segment; a segment may hold
 /// several parameters between literal text. Parameters never span a `/`.
-pub(crate) fn match_segments(template: &str, path: &str) -> Option<Vec<String>> {
+pub fn match_segments(template: &str, path: &str) -> Option<Vec<String>> {
     let t: Vec<&str> = template.split('/').collect();
     let p: Vec<&str> = path.split('/').collect();
     if t.len() != p.len() {

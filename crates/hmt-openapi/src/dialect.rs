@@ -1,6 +1,6 @@
 //! OpenAPI 3.0 Schema Objects rewritten as the JSON Schema 2020-12 that OpenAPI 3.1 uses.
 //!
-//! The mock server validates requests and generated responses with the `jsonschema` crate, which
+//! hmt validates requests, responses and generated data with the `jsonschema` crate, which
 //! only knows real JSON Schema. OpenAPI 3.0 Schema Objects are a dialect of draft 4/5 with two
 //! keywords that change what validates: `nullable` (ignored by a JSON Schema validator, so `null`
 //! would be rejected) and the boolean `exclusiveMinimum`/`exclusiveMaximum` (invalid in 2020-12,
@@ -51,7 +51,7 @@ const NULL_REJECTING: &[&str] = &["$ref", "allOf", "anyOf", "oneOf", "not", "enu
 ///   maximum); `false` is dropped.
 ///
 /// ```
-/// use hmt_mock::dialect::normalise_schema;
+/// use hmt_openapi::dialect::normalise_schema;
 /// use serde_json::json;
 ///
 /// let mut schema = json!({"type": "integer", "nullable": true, "minimum": 0, "exclusiveMinimum": true});
@@ -91,7 +91,7 @@ pub fn normalise_schema(schema: &mut Value) {
 /// Examples are data, not schemas, and are left alone.
 ///
 /// ```
-/// use hmt_mock::dialect::normalise_document;
+/// use hmt_openapi::dialect::normalise_document;
 /// use serde_json::json;
 ///
 /// let mut doc = json!({"openapi": "3.0.3", "components": {"schemas": {

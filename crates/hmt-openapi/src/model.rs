@@ -169,6 +169,8 @@ pub struct MediaDef {
     pub media_type: String,
     /// Its schema.
     pub schema: Option<Value>,
+    /// JSON pointer to the schema, for validation.
+    pub schema_pointer: Option<String>,
     /// Named examples in document order; a single `example` is named
     /// `example`, and a schema's `example`, `examples` or `default` comes
     /// last, named `schema`.
@@ -533,6 +535,11 @@ impl<'a> Context<'a> {
                     format!("{key:?} is not a status code, range such as 2XX, or `default`"),
                 )
             })?;
+            // Pointers into a referenced response are the target's.
+            let response_at = match response.get("$ref").and_then(Value::as_str) {
+                Some(reference) => reference.trim_start_matches('#').to_owned(),
+                None => at.clone(),
+            };
             let response = self.resolve(response, &at)?;
             let headers_map = self.object_at(response.get("headers"), &format!("{at}/headers"))?;
             let mut headers = Vec::new();
@@ -559,9 +566,17 @@ impl<'a> Context<'a> {
             let content_map = self.object_at(response.get("content"), &format!("{at}/content"))?;
             let mut content = Vec::new();
             for (media_type, media) in content_map {
-                let media_at = format!("{at}/content/{}", escape(media_type));
+                let media_at = format!("{response_at}/content/{}", escape(media_type));
+                // Through a reference, the schema's pointer is the target's.
+                let media_base = match media.get("$ref").and_then(Value::as_str) {
+                    Some(reference) => reference.trim_start_matches('#').to_owned(),
+                    None => media_at.clone(),
+                };
                 let media = self.resolve(media, &media_at)?;
                 let schema = media.get("schema").cloned();
+                let schema_pointer = schema
+                    .as_ref()
+                    .map(|s| self.schema_pointer(s, &format!("{media_base}/schema")));
                 let mut examples = Vec::new();
                 if let Some(example) = media.get("example") {
                     examples.push(("example".to_owned(), example.clone()));
@@ -588,6 +603,7 @@ impl<'a> Context<'a> {
                 content.push(MediaDef {
                     media_type: media_type.clone(),
                     schema,
+                    schema_pointer,
                     examples,
                 });
             }

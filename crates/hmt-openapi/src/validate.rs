@@ -30,6 +30,22 @@ pub struct Issue {
     pub pointer: String,
     /// What is wrong.
     pub message: String,
+    /// Whether something required is missing or a value is wrong; not
+    /// part of the mock's problem documents.
+    #[serde(skip)]
+    pub kind: IssueKind,
+}
+
+/// What kind of thing is wrong with a request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IssueKind {
+    /// A required parameter is absent.
+    Missing,
+    /// A required body is absent.
+    MissingBody,
+    /// A value does not match its schema (or a body does not parse).
+    #[default]
+    Invalid,
 }
 
 /// What validation needs to know about a request.
@@ -104,20 +120,29 @@ impl SpecValidators {
     }
 
     fn compile(&self, spec: &Spec, pointer: &str) -> Option<Validator> {
-        let registry = self.registry(spec)?;
-        let reference = serde_json::json!({"$ref": format!("{SPEC_URI}#{}", fragment(pointer))});
-        match jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft202012)
-            .with_registry(registry)
-            .should_validate_formats(true)
-            .build(&reference)
-        {
+        match self.validator(spec, pointer) {
             Ok(validator) => Some(validator),
             Err(error) => {
                 tracing::warn!(file = %spec.file.display(), pointer, %error, "schema cannot be compiled; not validated");
                 None
             }
         }
+    }
+
+    /// A validator for the schema at `pointer` in `spec`'s document,
+    /// `$ref`s resolving against the whole document, or why it cannot be
+    /// compiled.
+    pub fn validator(&self, spec: &Spec, pointer: &str) -> Result<Validator, String> {
+        let registry = self
+            .registry(spec)
+            .ok_or("the spec's schemas cannot be read as JSON Schema")?;
+        let reference = serde_json::json!({"$ref": format!("{SPEC_URI}#{}", fragment(pointer))});
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .with_registry(registry)
+            .should_validate_formats(true)
+            .build(&reference)
+            .map_err(|error| error.to_string())
     }
 
     fn operation(&self, spec: &Spec, index: usize) -> &OperationValidators {
@@ -150,9 +175,27 @@ impl SpecValidators {
         index: usize,
         request: &RequestView<'_>,
     ) -> Result<(), Refusal> {
+        let mut issues = Vec::new();
+        self.check_parameters(spec, index, request, &mut issues);
+        self.check_body(spec, index, request, &mut issues)?;
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal::Invalid(issues))
+        }
+    }
+
+    /// Checks the parameters of `request` against operation `index` of
+    /// `spec`, adding what is wrong to `issues`.
+    pub fn check_parameters(
+        &self,
+        spec: &Spec,
+        index: usize,
+        request: &RequestView<'_>,
+        issues: &mut Vec<Issue>,
+    ) {
         let operation = &spec.operations[index];
         let validators = self.operation(spec, index);
-        let mut issues = Vec::new();
         for (parameter, validator) in operation.parameters.iter().zip(&validators.parameters) {
             let (location, values) = match parameter.location {
                 Location::Path => (
@@ -191,6 +234,7 @@ impl SpecValidators {
                         name: parameter.name.clone(),
                         pointer: String::new(),
                         message: format!("the {location} parameter {} is required", parameter.name),
+                        kind: IssueKind::Missing,
                     });
                 }
                 continue;
@@ -206,9 +250,24 @@ impl SpecValidators {
                     name: parameter.name.clone(),
                     pointer: error.instance_path().to_string(),
                     message: format!("the {location} parameter {}: {error}", parameter.name),
+                    kind: IssueKind::Invalid,
                 });
             }
         }
+    }
+
+    /// Checks the body of `request` against operation `index` of `spec`,
+    /// adding what is wrong to `issues`; a media type the operation does
+    /// not accept is refused at once.
+    pub fn check_body(
+        &self,
+        spec: &Spec,
+        index: usize,
+        request: &RequestView<'_>,
+        issues: &mut Vec<Issue>,
+    ) -> Result<(), Refusal> {
+        let operation = &spec.operations[index];
+        let validators = self.operation(spec, index);
         if let Some(body) = &operation.request_body {
             if request.body.is_empty() {
                 if body.required {
@@ -217,6 +276,7 @@ impl SpecValidators {
                         name: String::new(),
                         pointer: String::new(),
                         message: "a request body is required".into(),
+                        kind: IssueKind::MissingBody,
                     });
                 }
             } else if !body.content.is_empty() {
@@ -235,7 +295,7 @@ impl SpecValidators {
                 } else {
                     body.content
                         .iter()
-                        .position(|(media, _)| media_accepts(media, &sent))
+                        .position(|(media, _)| crate::media::media_accepts(media, &sent))
                 };
                 let Some(position) = position else {
                     return Err(Refusal::UnsupportedMediaType {
@@ -265,6 +325,7 @@ impl SpecValidators {
                                         "the body at {}: {error}",
                                         pointer_or_root(&error.instance_path().to_string())
                                     ),
+                                    kind: IssueKind::Invalid,
                                 });
                             }
                         }
@@ -274,16 +335,13 @@ impl SpecValidators {
                             name: String::new(),
                             pointer: String::new(),
                             message,
+                            kind: IssueKind::Invalid,
                         }),
                     }
                 }
             }
         }
-        if issues.is_empty() {
-            Ok(())
-        } else {
-            Err(Refusal::Invalid(issues))
-        }
+        Ok(())
     }
 }
 
@@ -308,27 +366,16 @@ fn body_schema<'a>(spec: &'a Spec, operation: &Operation, position: usize) -> Op
     spec.document.pointer(pointer)
 }
 
-/// Whether a documented request media type (maybe a range) accepts `sent`.
-fn media_accepts(documented: &str, sent: &str) -> bool {
-    let documented = documented.split(';').next().unwrap_or("").trim();
-    if documented == "*/*" || documented == sent {
-        return true;
-    }
-    match (documented.split_once('/'), sent.split_once('/')) {
-        (Some((dt, "*")), Some((st, _))) => dt == st,
-        _ => false,
-    }
-}
-
 /// The body as a JSON value to validate: JSON parsed, forms read as
 /// objects of typed fields; `None` for media types that are not validated.
-fn parse_body(
+/// `schema` (the media type's, in `root`) types the form fields.
+pub fn parse_body(
     media: &str,
     body: &[u8],
     root: &Value,
     schema: Option<&Value>,
 ) -> Result<Option<Value>, String> {
-    if crate::respond::is_json(media) || media.is_empty() {
+    if crate::media::is_json(media) || media.is_empty() {
         return serde_json::from_slice(body)
             .map(Some)
             .map_err(|e| format!("the body is not valid JSON: {e}"));
