@@ -32,13 +32,17 @@
 pub mod clock;
 mod fields;
 pub mod format;
+pub mod har;
 mod model;
 mod raw;
 pub mod reader;
 pub mod secrets;
+mod source;
 pub mod writer;
 
 pub use fields::{Fields, decode_form_component, file_safe_host, percent_encode};
+pub use har::{HarReader, HarWriter};
 pub use model::{BodyEncoding, Exchange, Method, Protocol, Request, Response};
 pub use reader::{Input, JsonlReader, ReadError};
+pub use source::{Exchanges, Format};
 pub use writer::JsonlWriter;

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod ca;
+pub mod convert;
 pub mod mock;
 pub mod record;
 pub mod state;
