@@ -336,7 +336,13 @@ impl Exchange {
             .as_deref()
             .filter(|h| url_safe_host(h))
             .unwrap_or(PLACEHOLDER_HOST);
-        let url = format!("{}://{host}{}", scheme.as_str(), r.path());
+        // An origin-form path; anything else (`OPTIONS *`) goes into `_hmt`.
+        let path = if r.pathname.starts_with('/') {
+            r.path()
+        } else {
+            "/".to_owned()
+        };
+        let url = format!("{}://{host}{path}", scheme.as_str());
         let (native_protocol, native_host, native_pathname, native_qs) = match parse_url(&url) {
             Ok(view) => (
                 Some(view.protocol),
@@ -856,6 +862,13 @@ impl Exchange {
     /// On error, returns the JSON pointer within the entry
     /// (`/request/url`) and a message.
     pub fn from_har_entry(entry: Value) -> Result<Exchange, (String, String)> {
+        if !entry.is_object() {
+            // (serde would read an array as the struct's fields in order.)
+            return Err(invalid(
+                "",
+                format!("expected a HAR entry object, found {}", kind(&entry)),
+            ));
+        }
         let entry: InEntry = serde_path_to_error::deserialize(entry).map_err(|e| {
             let pointer = json_pointer(e.path());
             (pointer, e.into_inner().to_string())
@@ -925,6 +938,18 @@ impl Exchange {
             response,
             meta,
         })
+    }
+}
+
+/// What a JSON value is, for messages.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -1254,5 +1279,659 @@ impl<'de> Visitor<'de> for Entries<'_> {
         }
         progress.entries_done = true;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A minimal entry as exporters write it, with `request` and `response`
+    /// patched by `f`.
+    fn entry(f: impl FnOnce(&mut Value)) -> Value {
+        let mut entry = json!({
+            "startedDateTime": "2024-05-01T10:00:00.000Z",
+            "time": 12.5,
+            "request": {
+                "method": "GET", "url": "https://api.example.com/v1/pets?limit=2",
+                "httpVersion": "HTTP/1.1", "cookies": [], "headers": [],
+                "queryString": [{"name": "limit", "value": "2"}],
+                "headersSize": -1, "bodySize": 0
+            },
+            "response": {
+                "status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1",
+                "cookies": [], "headers": [{"name": "content-type", "value": "application/json"}],
+                "content": {"size": 2, "mimeType": "application/json", "text": "[]"},
+                "redirectURL": "", "headersSize": -1, "bodySize": -1
+            },
+            "cache": {},
+            "timings": {"send": 0, "wait": 12.5, "receive": 0}
+        });
+        f(&mut entry);
+        entry
+    }
+
+    fn read(entry: Value) -> Exchange {
+        Exchange::from_har_entry(entry).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn request_body(x: &Exchange) -> Option<&[u8]> {
+        x.request.body.as_deref()
+    }
+
+    fn response_body(x: &Exchange) -> Option<&[u8]> {
+        x.response.as_ref().and_then(|r| r.body.as_deref())
+    }
+
+    #[test]
+    fn what_real_exporters_write_reads_as_one_exchange() {
+        type Check = fn(&Exchange);
+        let cases: Vec<(&str, Value, Check)> = vec![
+            ("the plain entry", entry(|_| {}), |x| {
+                assert_eq!(x.request.method, Method::Get);
+                assert_eq!(x.request.protocol, Some(Protocol::Https));
+                assert_eq!(x.request.host.as_deref(), Some("api.example.com"));
+                assert_eq!(x.request.pathname, "/v1/pets");
+                assert_eq!(x.request.query_string.as_deref(), Some("limit=2"));
+                assert_eq!(x.request.query.get("limit"), Some("2"));
+                assert_eq!(
+                    x.request.timestamp.as_deref(),
+                    Some("2024-05-01T10:00:00.000Z")
+                );
+                assert_eq!(request_body(x), None);
+                let res = x.response.as_ref().unwrap();
+                assert_eq!(res.status, 200);
+                assert_eq!(res.headers.get("content-type"), Some("application/json"));
+                assert_eq!(res.body.as_deref(), Some(&b"[]"[..]));
+                assert_eq!(res.timestamp, None);
+                assert!(x.meta.is_empty());
+            }),
+            (
+                "a base64 response body (Chrome, mitmproxy)",
+                entry(
+                    |e| e["response"]["content"] = json!({"size": 4, "mimeType": "image/png", "text": "iVBO/w==", "encoding": "base64"}),
+                ),
+                |x| assert_eq!(response_body(x), Some(&[0x89, 0x50, 0x4e, 0xff][..])),
+            ),
+            (
+                "base64 wrapped over lines, without padding",
+                entry(
+                    |e| e["response"]["content"] = json!({"size": 4, "mimeType": "x", "text": "iVBO\r\n/w", "encoding": "BASE64"}),
+                ),
+                |x| assert_eq!(response_body(x), Some(&[0x89, 0x50, 0x4e, 0xff][..])),
+            ),
+            (
+                "form fields without text (postData.params)",
+                entry(|e| {
+                    e["request"]["method"] = json!("POST");
+                    e["request"]["postData"] = json!({"mimeType": "application/x-www-form-urlencoded",
+                        "params": [{"name": "user", "value": "ann lee"}, {"name": "pw", "value": "a&b=c"}, {"name": "flag"}]});
+                }),
+                |x| {
+                    assert_eq!(
+                        request_body(x),
+                        Some(&b"user=ann+lee&pw=a%26b%3Dc&flag="[..])
+                    )
+                },
+            ),
+            (
+                "an empty text beside params",
+                entry(|e| {
+                    e["request"]["postData"] =
+                        json!({"mimeType": "", "text": "", "params": [{"name": "a", "value": "1"}]})
+                }),
+                |x| assert_eq!(request_body(x), Some(&b"a=1"[..])),
+            ),
+            (
+                "multipart params, with the boundary of the mime type",
+                entry(|e| {
+                    e["request"]["postData"] = json!({"mimeType": "multipart/form-data; boundary=\"XyZ\"",
+                        "params": [{"name": "caption", "value": "hi"}, {"name": "file", "value": "PNG", "fileName": "a.png", "contentType": "image/png"}]});
+                }),
+                |x| {
+                    assert_eq!(
+                        std::str::from_utf8(request_body(x).unwrap()).unwrap(),
+                        "--XyZ\r\nContent-Disposition: form-data; name=\"caption\"\r\n\r\nhi\r\n\
+                     --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\nPNG\r\n--XyZ--\r\n"
+                    )
+                },
+            ),
+            (
+                "text wins over params (Firefox writes both)",
+                entry(|e| {
+                    e["request"]["postData"] = json!({"mimeType": "application/x-www-form-urlencoded",
+                        "text": "a=%31", "params": [{"name": "a", "value": "1"}]})
+                }),
+                |x| assert_eq!(request_body(x), Some(&b"a=%31"[..])),
+            ),
+            (
+                "a base64 request body (postData.encoding or hmt's _encoding)",
+                entry(|e| {
+                    e["request"]["postData"] =
+                        json!({"mimeType": "", "text": "/w==", "_encoding": "base64"})
+                }),
+                |x| assert_eq!(request_body(x), Some(&[0xff][..])),
+            ),
+            (
+                "postData.encoding",
+                entry(|e| {
+                    e["request"]["postData"] =
+                        json!({"mimeType": "", "text": "/w==", "encoding": "base64"})
+                }),
+                |x| assert_eq!(request_body(x), Some(&[0xff][..])),
+            ),
+            (
+                "sizes missing, -1, or fractional; comments; vendor fields everywhere",
+                entry(|e| {
+                    for part in ["request", "response"] {
+                        let o = e[part].as_object_mut().unwrap();
+                        o.remove("headersSize");
+                        o.insert("bodySize".into(), json!(-1));
+                        o.insert("comment".into(), json!("a comment"));
+                        o.insert("_transferSize".into(), json!(-1));
+                    }
+                    e["response"]["content"]["size"] = json!(-1);
+                    e["response"]["content"]["comment"] = json!("");
+                    e["response"]["content"]["_file"] = json!("body.json");
+                    e["time"] = json!(12.75);
+                    e["comment"] = json!("");
+                    e["_initiator"] = json!({"type": "script", "stack": {"callFrames": []}});
+                    e["_priority"] = json!("High");
+                    e["_webSocketMessages"] =
+                        json!([{"type": "send", "time": 1.5, "opcode": 1, "data": "x"}]);
+                    e["request"]["headers"] =
+                        json!([{"name": "accept", "value": "*/*", "comment": "", "_x": 1}]);
+                    e["timings"] = json!({"blocked": -1, "dns": -1, "connect": -1, "ssl": -1, "send": 0.1, "wait": -1, "receive": 0.2, "_blocked_queueing": 0.9});
+                    e.as_object_mut().unwrap().remove("cache");
+                }),
+                |x| {
+                    assert_eq!(x.request.headers.get("accept"), Some("*/*"));
+                    assert_eq!(response_body(x), Some(&b"[]"[..]));
+                },
+            ),
+            (
+                "no startedDateTime, no headers, no queryString, no content",
+                entry(|e| {
+                    let o = e.as_object_mut().unwrap();
+                    o.remove("startedDateTime");
+                    let request = e["request"].as_object_mut().unwrap();
+                    request.remove("headers");
+                    request.remove("queryString");
+                    request.remove("httpVersion");
+                    request.remove("cookies");
+                    let response = e["response"].as_object_mut().unwrap();
+                    response.remove("content");
+                    response.insert("headers".into(), Value::Null);
+                }),
+                |x| {
+                    assert_eq!(x.request.timestamp, None);
+                    assert!(x.request.headers.is_empty());
+                    let res = x.response.as_ref().unwrap();
+                    assert!(res.headers.is_empty());
+                    assert_eq!(res.body, None);
+                },
+            ),
+            (
+                "an empty text is an empty body, not none",
+                entry(|e| e["response"]["content"]["text"] = json!("")),
+                |x| assert_eq!(response_body(x), Some(&b""[..])),
+            ),
+            (
+                "user info, port and fragment in the URL",
+                entry(|e| {
+                    e["request"]["url"] =
+                        json!("HTTPS://ann:pw@api.example.com:8443/a/b?x=1&x=2#top")
+                }),
+                |x| {
+                    assert_eq!(x.request.protocol, Some(Protocol::Https));
+                    assert_eq!(x.request.host.as_deref(), Some("api.example.com:8443"));
+                    assert_eq!(x.request.pathname, "/a/b");
+                    assert_eq!(x.request.query.get_all("x"), &["1", "2"]);
+                },
+            ),
+            (
+                "a URL without a path",
+                entry(|e| e["request"]["url"] = json!("http://api.example.com")),
+                |x| {
+                    assert_eq!(x.request.protocol, Some(Protocol::Http));
+                    assert_eq!(x.request.pathname, "/");
+                    // The URL's (absent) query wins over queryString's pairs.
+                    assert_eq!(x.request.query.get("limit"), Some("2"));
+                },
+            ),
+            (
+                "a WebSocket upgrade (Chrome's wss:// entries)",
+                entry(|e| {
+                    e["request"]["url"] = json!("wss://api.example.com/socket");
+                    e["response"]["status"] = json!(101);
+                }),
+                |x| {
+                    assert_eq!(x.request.protocol, Some(Protocol::Https));
+                    assert_eq!(x.response.as_ref().unwrap().status, 101);
+                },
+            ),
+            (
+                "queryString alone, the URL without a query",
+                entry(|e| {
+                    e["request"]["url"] = json!("https://api.example.com/search");
+                    e["request"]["queryString"] = json!([{"name": "q", "value": "a b"}, {"name": "tag", "value": "x"}, {"name": "tag", "value": "y"}]);
+                }),
+                |x| {
+                    assert_eq!(x.request.query_string.as_deref(), Some("q=a+b&tag=x&tag=y"));
+                    assert_eq!(x.request.query.get_all("tag"), &["x", "y"]);
+                },
+            ),
+            (
+                "HTTP/2 pseudo-headers left out, duplicates kept in order",
+                entry(|e| {
+                    e["request"]["httpVersion"] = json!("h2");
+                    e["request"]["headers"] = json!([
+                        {"name": ":authority", "value": "api.example.com"}, {"name": ":method", "value": "GET"},
+                        {"name": ":path", "value": "/v1/pets?limit=2"}, {"name": ":scheme", "value": "https"},
+                        {"name": "accept", "value": "a"}, {"name": "x-b", "value": "1"}, {"name": "accept", "value": "b"},
+                        {"name": "x-null", "value": null}, {"name": "x-none"}
+                    ]);
+                    e["response"]["headers"] = json!([{"name": ":status", "value": "200"},
+                        {"name": "set-cookie", "value": "a=1"}, {"name": "set-cookie", "value": "b=2"}]);
+                }),
+                |x| {
+                    let names: Vec<_> = x.request.headers.iter().map(|(n, _)| n).collect();
+                    assert_eq!(names, ["accept", "x-b", "x-null", "x-none"]);
+                    assert_eq!(x.request.headers.get_all("accept"), &["a", "b"]);
+                    assert_eq!(x.request.headers.get("x-null"), Some(""));
+                    let res = x.response.as_ref().unwrap();
+                    assert_eq!(res.headers.len(), 1);
+                    assert_eq!(res.headers.get_all("set-cookie"), &["a=1", "b=2"]);
+                },
+            ),
+            (
+                "httpVersion in any spelling, or not a string",
+                entry(|e| {
+                    e["request"]["httpVersion"] = json!("http/2.0");
+                    e["response"]["httpVersion"] = json!(3);
+                }),
+                |x| assert_eq!(x.response.as_ref().unwrap().status, 200),
+            ),
+            (
+                "status 0: blocked or failed, no response (Chrome)",
+                entry(|e| {
+                    e["response"] = json!({"status": 0, "statusText": "", "httpVersion": "", "headers": [], "cookies": [],
+                        "content": {"size": 0, "mimeType": "x-unknown"}, "redirectURL": "", "headersSize": -1,
+                        "bodySize": -1, "_error": "net::ERR_BLOCKED_BY_CLIENT"});
+                }),
+                |x| assert_eq!(x.response, None),
+            ),
+            (
+                "no response at all",
+                entry(|e| {
+                    e.as_object_mut().unwrap().remove("response");
+                }),
+                |x| assert_eq!(x.response, None),
+            ),
+            (
+                "a status written as 200.0",
+                entry(|e| e["response"]["status"] = json!(200.0)),
+                |x| assert_eq!(x.response.as_ref().unwrap().status, 200),
+            ),
+            (
+                "a lower-case method",
+                entry(|e| e["request"]["method"] = json!("patch")),
+                |x| assert_eq!(x.request.method, Method::Patch),
+            ),
+        ];
+        for (name, entry, check) in cases {
+            let exchange =
+                Exchange::from_har_entry(entry).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            let caught = std::panic::catch_unwind(|| check(&exchange));
+            assert!(caught.is_ok(), "case {name:?} failed: {exchange:?}");
+        }
+    }
+
+    #[test]
+    fn an_invalid_entry_names_the_pointer_within_it() {
+        let cases: Vec<(Value, &str, &str)> = vec![
+            (
+                entry(|e| e["request"]["url"] = json!("/v1/pets")),
+                "/request/url",
+                "\"/v1/pets\" is not an absolute URL",
+            ),
+            (
+                entry(|e| e["request"]["url"] = json!("ftp://h/x")),
+                "/request/url",
+                "not an http or https URL",
+            ),
+            (
+                entry(|e| e["request"]["url"] = json!("https:///x")),
+                "/request/url",
+                "has no host",
+            ),
+            (
+                entry(|e| e["request"]["url"] = json!(5)),
+                "/request/url",
+                "invalid type: integer `5`",
+            ),
+            (
+                entry(|e| e["request"]["method"] = json!("FETCH")),
+                "/request/method",
+                "unknown method \"FETCH\"",
+            ),
+            (
+                entry(|e| {
+                    e["request"].as_object_mut().unwrap().remove("url");
+                }),
+                "/request",
+                "missing field `url`",
+            ),
+            (
+                entry(|e| {
+                    e.as_object_mut().unwrap().remove("request");
+                }),
+                "",
+                "missing field `request`",
+            ),
+            (
+                entry(|e| e["request"]["headers"] = json!([{"value": "x"}])),
+                "/request/headers/0",
+                "missing field `name`",
+            ),
+            (
+                entry(|e| e["request"]["headers"] = json!({"a": "b"})),
+                "/request/headers",
+                "invalid type: map",
+            ),
+            (
+                entry(|e| e["response"]["status"] = json!("200")),
+                "/response/status",
+                "status \"200\" is not a whole number",
+            ),
+            (
+                entry(|e| e["response"]["status"] = json!(1000)),
+                "/response/status",
+                "status 1000",
+            ),
+            (
+                entry(|e| e["response"]["status"] = json!(-1)),
+                "/response/status",
+                "status -1",
+            ),
+            (
+                entry(|e| {
+                    e["response"]["content"]["text"] = json!("**");
+                    e["response"]["content"]["encoding"] = json!("base64");
+                }),
+                "/response/content/text",
+                "marked base64 but does not decode",
+            ),
+            (
+                entry(|e| e["response"]["content"]["encoding"] = json!("gzip")),
+                "/response/content/encoding",
+                "unknown encoding \"gzip\"",
+            ),
+            (
+                entry(|e| e["request"]["postData"] = json!({"text": "x", "_encoding": "hex"})),
+                "/request/postData/_encoding",
+                "unknown encoding",
+            ),
+            (
+                entry(|e| e["request"]["postData"] = json!({"text": "%%", "encoding": "base64"})),
+                "/request/postData/text",
+                "does not decode",
+            ),
+            (
+                entry(|e| e["_hmt"] = json!({"query": "a=1"})),
+                "/_hmt/query",
+                "invalid type: string",
+            ),
+            (
+                json!([1, 2]),
+                "",
+                "expected a HAR entry object, found an array",
+            ),
+        ];
+        for (entry, pointer, message) in cases {
+            let (at, what) = Exchange::from_har_entry(entry).expect_err(message);
+            assert_eq!(at, pointer, "{what}");
+            assert!(what.contains(message), "{what:?} should say {message:?}");
+        }
+    }
+
+    fn document(entries: &[Value]) -> String {
+        let entries: Vec<String> = entries.iter().map(Value::to_string).collect();
+        format!(
+            "{{\"log\": {{\"version\": \"1.2\", \"creator\": {{\"name\": \"t\", \"version\": \"1\"}}, \"entries\": [\n{}\n], \"comment\": \"\"}}}}\n",
+            entries.join(",\n")
+        )
+    }
+
+    fn read_all(text: impl Into<Vec<u8>>) -> (Vec<Result<Exchange, String>>, Vec<String>) {
+        let mut reader = HarReader::new(io::Cursor::new(text.into()), "s.har");
+        let items = reader
+            .by_ref()
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect();
+        (items, reader.warnings().to_vec())
+    }
+
+    #[test]
+    fn a_bad_entry_is_skippable_and_the_next_ones_are_read() {
+        let bad = entry(|e| e["request"]["url"] = json!("/relative"));
+        let (items, warnings) = read_all(document(&[entry(|_| {}), bad, entry(|_| {})]));
+        assert_eq!(items.len(), 3);
+        assert!(items[0].is_ok() && items[2].is_ok());
+        assert_eq!(
+            items[1].as_ref().unwrap_err(),
+            "s.har: at /log/entries/1/request/url: \"/relative\" is not an absolute URL"
+        );
+        assert!(warnings.is_empty());
+        let mut reader = HarReader::new(
+            io::Cursor::new(document(&[entry(|e| e["request"]["method"] = json!(1))])),
+            "s.har",
+        );
+        let error = reader.next().unwrap().unwrap_err();
+        assert!(error.is_invalid_line(), "{error}");
+    }
+
+    #[test]
+    fn a_document_that_is_not_har_stops_with_where_and_what() {
+        let good = entry(|_| {});
+        let cases: Vec<(String, usize, &str)> = vec![
+            (
+                "not json".into(),
+                0,
+                "s.har: expected ident at line 1 column 2",
+            ),
+            (
+                "[1]".into(),
+                0,
+                "s.har: invalid type: sequence, expected a HAR document",
+            ),
+            (
+                "{\"other\": 1}".into(),
+                0,
+                "s.har: not a HAR document: the object has no `log` member",
+            ),
+            (
+                "{\"log\": 5}".into(),
+                0,
+                "s.har: at /log: invalid type: integer `5`, expected the `log` object",
+            ),
+            (
+                "{\"log\": {\"entries\": {}}}".into(),
+                0,
+                "s.har: at /log/entries: invalid type: map, expected an array of entries",
+            ),
+            (
+                format!("{{\"log\": {{\"entries\": [{good}, {{\"request\": }}]}}}}"),
+                1,
+                "s.har: at /log/entries/1: expected value at line 1",
+            ),
+            (
+                format!("{} trailing", document(&[good.clone()])),
+                1,
+                "s.har: trailing characters at line 4",
+            ),
+            (
+                "{\"log\": {\"version\": \"1.".into(),
+                0,
+                "s.har: at /log: EOF while parsing a string",
+            ),
+        ];
+        for (text, read, message) in cases {
+            let (items, _) = read_all(text.clone());
+            assert_eq!(items.len(), read + 1, "{text}: {items:?}");
+            assert!(items[..read].iter().all(Result::is_ok), "{text}");
+            let error = items[read].as_ref().unwrap_err();
+            assert!(
+                error.starts_with(message),
+                "{error:?} should start {message:?}"
+            );
+        }
+        let mut reader = HarReader::new(io::Cursor::new("[]"), "s.har");
+        assert!(!reader.next().unwrap().unwrap_err().is_invalid_line());
+    }
+
+    #[test]
+    fn a_file_cut_short_yields_its_complete_entries_and_a_warning() {
+        let whole = document(&[entry(|_| {}), entry(|_| {}), entry(|_| {})]);
+        let second_ends = whole.match_indices("\"timings\"").nth(1).unwrap().0;
+        // Cut inside the third entry, inside the second, right after the
+        // array, and right after the header.
+        let third = whole
+            .find("},\n{")
+            .map(|_| whole.rfind(",\n{").unwrap() + 10)
+            .unwrap();
+        let after_array = whole.rfind(']').unwrap() + 1;
+        let header = whole.find('[').unwrap() + 1;
+        for (cut, read, warning) in [
+            (
+                third,
+                2,
+                "s.har: the file ends inside /log/entries/2 (cut short, as by a crash); the 2 complete entries before it were read",
+            ),
+            (second_ends, 1, "s.har: the file ends inside /log/entries/1"),
+            (
+                after_array,
+                3,
+                "s.har: the file ends before the document does (cut short, as by a crash); all 3 entries were read",
+            ),
+            (header, 0, "s.har: the file ends inside /log/entries/0"),
+        ] {
+            let (items, warnings) = read_all(&whole.as_bytes()[..cut]);
+            assert_eq!(items.len(), read, "cut at {cut}: {items:?}");
+            assert!(items.iter().all(Result::is_ok));
+            assert_eq!(warnings.len(), 1, "cut at {cut}");
+            assert!(warnings[0].starts_with(warning), "{:?}", warnings[0]);
+        }
+        let (items, warnings) = read_all(whole.clone());
+        assert_eq!((items.len(), warnings.len()), (3, 0));
+    }
+
+    #[test]
+    fn dropping_the_reader_stops_its_thread() {
+        let many: Vec<Value> = (0..(QUEUE * 8)).map(|_| entry(|_| {})).collect();
+        let mut reader = HarReader::new(io::Cursor::new(document(&many)), "s.har");
+        assert!(reader.next().unwrap().is_ok());
+        drop(reader); // would hang a join, or leak a blocked thread, if not stopped
+    }
+
+    #[test]
+    fn written_entries_read_back_equal_with_hmt_only_where_needed() {
+        let plain = read(entry(|_| {}));
+        let mut no_scheme_no_host = plain.clone();
+        no_scheme_no_host.request.protocol = None;
+        no_scheme_no_host.request.host = None;
+        let mut odd_host = plain.clone();
+        odd_host.request.host = Some("a b/c".into());
+        let mut url_and_query = plain.clone();
+        url_and_query.request.url = Some("/v1/pets?limit=2".into());
+        url_and_query.request.query = Fields::parse_query("limit=3");
+        let mut pseudo = plain.clone();
+        pseudo.request.headers.append(":odd", "1");
+        pseudo.request.headers = Fields::from_entries(
+            pseudo
+                .request
+                .headers
+                .iter()
+                .map(|(n, v)| (n.to_owned(), v.to_vec()))
+                .chain([("empty".to_owned(), Vec::new())]),
+        );
+        let mut binary = plain.clone();
+        binary.request.body = Some(vec![0xff, 0, 1]);
+        binary.response.as_mut().unwrap().body = Some(vec![0xfe]);
+        let mut timestamps = plain.clone();
+        timestamps.request.timestamp = Some("yesterday".into());
+        timestamps.response.as_mut().unwrap().timestamp = Some("2024-05-01T10:00:00.050Z".into());
+        let mut no_response = plain.clone();
+        no_response.response = None;
+        no_response.request.timestamp = None;
+        let mut meta = plain.clone();
+        meta.meta.insert("latencyMs".into(), json!(12));
+        meta.meta
+            .insert("redacted".into(), json!(["header:authorization"]));
+        let mut options_star = plain.clone();
+        options_star.request = Request::new(Method::Options, "*");
+        let mut built = plain.clone();
+        built.request.query_string = None;
+        built.request.query = Fields::parse_query("a=1&b=2");
+        let mut empty_bodies = plain.clone();
+        empty_bodies.request.body = Some(Vec::new());
+        empty_bodies.response.as_mut().unwrap().body = Some(Vec::new());
+
+        for (name, exchange, hmt_keys) in [
+            ("plain", &plain, vec![]),
+            (
+                "no scheme, no host",
+                &no_scheme_no_host,
+                vec!["protocol", "host"],
+            ),
+            ("a host no URL can hold", &odd_host, vec!["host"]),
+            (
+                "url recorded, query apart",
+                &url_and_query,
+                vec!["url", "query"],
+            ),
+            ("headers HAR readers drop", &pseudo, vec!["requestHeaders"]),
+            ("binary bodies", &binary, vec![]),
+            (
+                "timestamps",
+                &timestamps,
+                vec!["requestTimestamp", "responseTimestamp"],
+            ),
+            ("no response", &no_response, vec!["requestTimestamp"]),
+            ("meta", &meta, vec!["meta"]),
+            (
+                "OPTIONS *",
+                &options_star,
+                vec!["protocol", "host", "pathname", "requestTimestamp"],
+            ),
+            ("query without query string", &built, vec!["queryString"]),
+            ("empty bodies", &empty_bodies, vec![]),
+        ] {
+            let text = exchange.to_har_entry();
+            let value: Value = serde_json::from_str(&text).unwrap();
+            let keys: Vec<&str> = value
+                .get("_hmt")
+                .and_then(Value::as_object)
+                .map(|o| o.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            assert_eq!(keys, hmt_keys, "{name}: {text}");
+            assert_eq!(&read(value), exchange, "{name}: {text}");
+            assert_eq!(exchange.to_har_entry(), text, "{name}: deterministic");
+        }
+        let text = binary.to_har_entry();
+        assert!(
+            text.contains(r#""postData":{"mimeType":"","text":"/wAB","_encoding":"base64"}"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""text":"/g==","encoding":"base64""#),
+            "{text}"
+        );
+        let text = meta.to_har_entry();
+        assert!(
+            text.contains(r#""time":12,"#) && text.contains(r#""wait":12,"#),
+            "{text}"
+        );
     }
 }
