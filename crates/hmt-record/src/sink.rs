@@ -1595,6 +1595,93 @@ mod tests {
         assert_eq!(read("c.test"), "{\"host\":\"c.test\",\"n\":1}\n");
     }
 
+    /// An http-types line for `/n`.
+    fn exchange_line(n: usize) -> Record {
+        Record {
+            host: "api.example.com".into(),
+            line: format!(
+                "{{\"request\":{{\"method\":\"get\",\"protocol\":\"https\",\"host\":\"api.example.com\",\"path\":\"/{n}\"}},\"response\":{{\"statusCode\":200,\"body\":\"{n}\"}}}}\n"
+            )
+            .into_bytes(),
+        }
+    }
+
+    fn har_paths(path: &Path) -> Vec<String> {
+        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap())
+            .unwrap_or_else(|e| panic!("{} is not one JSON document: {e}", path.display()));
+        doc["log"]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["request"]["url"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn har_file_is_a_complete_document_after_every_write_and_is_added_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.har");
+        let har = HarFile::create(&path).unwrap();
+        assert!(
+            har_paths(&path).is_empty(),
+            "a valid, empty HAR from the start"
+        );
+        har.write(&exchange_line(0)).unwrap();
+        assert_eq!(har_paths(&path), ["https://api.example.com/0"]);
+        let bad = Record {
+            host: "x".into(),
+            line: b"{\"nope\":1}\n".to_vec(),
+        };
+        let mut failed = Vec::new();
+        har.write_batch(
+            &[exchange_line(1), bad, exchange_line(2)],
+            &mut |record, error| failed.push((record.host.clone(), error.to_string())),
+        );
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(failed[0].1.contains("not an http-types line"), "{failed:?}");
+        assert_eq!(har_paths(&path).len(), 3);
+        let report = har.close().unwrap();
+        assert_eq!((report.delivered, report.lost), (3, 1));
+        assert!(matches!(
+            har.write(&exchange_line(9)),
+            Err(SinkError::Closed(_))
+        ));
+
+        // Opened again: added to, entry after entry.
+        let har = HarFile::create(&path).unwrap();
+        har.write(&exchange_line(3)).unwrap();
+        har.close().unwrap();
+        let paths = har_paths(&path);
+        assert_eq!(paths.len(), 4);
+        assert_eq!(paths[3], "https://api.example.com/3");
+
+        // Anything else that exists is refused and left alone.
+        for text in [
+            "",
+            "{\"log\":{\"entries\":[]}}",
+            "{\"log\":{\"entries\":[\n{}",
+        ] {
+            let other = dir.path().join("other.har");
+            std::fs::write(&other, text).unwrap();
+            if text.is_empty() {
+                HarFile::create(&other).unwrap().close().unwrap();
+                assert!(
+                    har_paths(&other).is_empty(),
+                    "an empty file becomes an empty HAR"
+                );
+                continue;
+            }
+            let error = HarFile::create(&other).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("not a complete HAR file hmt wrote"),
+                "{error}"
+            );
+            assert_eq!(std::fs::read_to_string(&other).unwrap(), text);
+        }
+    }
+
     #[test]
     fn whole_lines_counts_the_lines_a_short_write_completed() {
         let lines: [&[u8]; 3] = [b"ab\n", b"cde\n", b"f\n"];

@@ -775,7 +775,7 @@ fn post_body(post: InPostData) -> Result<Option<Vec<u8>>, Invalid> {
     let base64 = is_base64(encoding, pointer)?;
     let params = post.params.unwrap_or_default();
     match post.text {
-        Some(text) if !(text.is_empty() && !params.is_empty()) => {
+        Some(text) if !text.is_empty() || params.is_empty() => {
             decode_text(text, base64, "/request/postData/text").map(Some)
         }
         _ if params.is_empty() => Ok(None),
@@ -999,9 +999,17 @@ fn apply(
 
 // ---- reading: the document -------------------------------------------------------------
 
+/// What the parsing thread hands over (boxed: an exchange is large, a
+/// warning small).
 enum Message {
-    Exchange(Result<Exchange, ReadError>),
+    Exchange(Box<Result<Exchange, ReadError>>),
     Warning(String),
+}
+
+impl Message {
+    fn error(error: ReadError) -> Message {
+        Message::Exchange(Box::new(Err(error)))
+    }
 }
 
 /// Reads the exchanges of a HAR document, one entry at a time; see the
@@ -1049,10 +1057,10 @@ impl HarReader {
         if let Err(error) = spawned {
             // The sender went with the closure; report through a new channel.
             let (sender, messages) = sync_channel(1);
-            let _ = sender.send(Message::Exchange(Err(ReadError::Io {
+            let _ = sender.send(Message::error(ReadError::Io {
                 source_name: source_name.clone(),
                 error,
-            })));
+            }));
             return HarReader {
                 source_name,
                 messages,
@@ -1084,7 +1092,7 @@ impl Iterator for HarReader {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             match self.messages.recv() {
-                Ok(Message::Exchange(item)) => return Some(item),
+                Ok(Message::Exchange(item)) => return Some(*item),
                 Ok(Message::Warning(warning)) => self.warnings.push(warning),
                 Err(_) => return None,
             }
@@ -1138,17 +1146,17 @@ fn read_document(reader: impl Read, name: String, sender: SyncSender<Message>) {
     .deserialize(&mut de)
     .and_then(|()| de.end());
     let message = match parsed {
-        Ok(()) if !progress.saw_log => Message::Exchange(Err(ReadError::InvalidDocument {
+        Ok(()) if !progress.saw_log => Message::error(ReadError::InvalidDocument {
             source_name: name,
             pointer: String::new(),
             message: "not a HAR document: the object has no `log` member".into(),
-        })),
+        }),
         Ok(()) => return,
         Err(_) if progress.stopped => return,
-        Err(error) if error.is_io() => Message::Exchange(Err(ReadError::Io {
+        Err(error) if error.is_io() => Message::error(ReadError::Io {
             source_name: name,
             error: error.into(),
-        })),
+        }),
         Err(error) if error.is_eof() && progress.in_entries => {
             let read = progress.entries;
             Message::Warning(if progress.entries_done {
@@ -1163,11 +1171,11 @@ fn read_document(reader: impl Read, name: String, sender: SyncSender<Message>) {
                 )
             })
         }
-        Err(error) => Message::Exchange(Err(ReadError::InvalidDocument {
+        Err(error) => Message::error(ReadError::InvalidDocument {
             source_name: name,
             pointer: progress.pointer(),
             message: error.to_string(),
-        })),
+        }),
     };
     let _ = sender.send(message);
 }
@@ -1272,7 +1280,7 @@ impl<'de> Visitor<'de> for Entries<'_> {
                     message,
                 }
             });
-            if sender.send(Message::Exchange(item)).is_err() {
+            if sender.send(Message::Exchange(Box::new(item))).is_err() {
                 progress.stopped = true;
                 return Err(de::Error::custom("the reader was dropped"));
             }
@@ -1767,7 +1775,7 @@ mod tests {
                 "s.har: at /log/entries/1: expected value at line 1",
             ),
             (
-                format!("{} trailing", document(&[good.clone()])),
+                format!("{} trailing", document(std::slice::from_ref(&good))),
                 1,
                 "s.har: trailing characters at line 4",
             ),

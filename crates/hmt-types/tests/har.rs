@@ -404,7 +404,7 @@ prop_compose! {
         request.headers = headers;
         request.body = request_body;
         request.timestamp = request_timestamp;
-        let response = has_response.then(|| Response {
+        let response = has_response.then_some(Response {
             status,
             headers: response_headers,
             body: response_body,
