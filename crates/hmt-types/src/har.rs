@@ -426,7 +426,7 @@ impl Exchange {
                 };
                 OutResponse {
                     status: res.status,
-                    status_text: reason_phrase(res.status),
+                    status_text: crate::reason_phrase(res.status).unwrap_or(""),
                     http_version: "HTTP/1.1",
                     cookies: [],
                     headers: pairs(&res.headers)
@@ -509,46 +509,6 @@ fn method_upper(method: Method) -> &'static str {
         Method::Trace => "TRACE",
         Method::Head => "HEAD",
         Method::Connect => "CONNECT",
-    }
-}
-
-/// The usual reason phrase of a status (HAR's `statusText`), or `""`.
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        101 => "Switching Protocols",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        203 => "Non-Authoritative Information",
-        204 => "No Content",
-        206 => "Partial Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        406 => "Not Acceptable",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        412 => "Precondition Failed",
-        413 => "Content Too Large",
-        415 => "Unsupported Media Type",
-        422 => "Unprocessable Content",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "",
     }
 }
 

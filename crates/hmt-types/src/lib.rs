@@ -47,7 +47,7 @@ pub mod writer;
 
 pub use fields::{Fields, decode_form_component, file_safe_host, percent_encode};
 pub use har::{HarReader, HarWriter};
-pub use model::{BodyEncoding, Exchange, Method, Protocol, Request, Response};
+pub use model::{BodyEncoding, Exchange, Method, Protocol, Request, Response, reason_phrase};
 pub use reader::{Input, JsonlReader, ReadError};
 pub use source::{Exchanges, Format};
 pub use writer::JsonlWriter;
