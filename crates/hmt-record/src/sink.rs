@@ -33,6 +33,7 @@
 //! - [`HostFiles`] writes one `<host>-recordings.jsonl` per upstream host in a
 //!   directory (the layout HMT used).
 //! - [`OutputFile`] writes every record to one file, or to stdout.
+//! - [`HarFile`] writes every record as an entry of one HAR 1.2 file.
 //! - [`KafkaSink`] produces one message per record (key = host) on a topic, with a
 //!   spill file for what Kafka cannot take.
 //!
@@ -882,6 +883,229 @@ impl Sink for OutputFile {
     }
 }
 
+/// Every record as an entry of one HAR 1.2 file (see [`hmt_types::har`]).
+///
+/// HAR is one JSON document, so it cannot be appended to line by line:
+/// the file always ends with the document's trailer
+/// ([`hmt_types::har::TRAILER`], `]}}`), and each batch is written over
+/// it, its entries (one per line) followed by the trailer again, with one
+/// positioned write. Between batches the file is a complete HAR document,
+/// whatever happens to the recorder; a crash (or `kill -9`) during a
+/// write leaves the complete entries and one cut short, which hmt's HAR
+/// reader reads, with a warning.
+///
+/// A write that fails (a full disk) is undone: the file is cut back to
+/// where the batch began and the trailer written again, and every record
+/// of the batch counts as lost.
+///
+/// An existing file that hmt wrote (one that ends with the trailer) is
+/// added to, as [`OutputFile`] appends; any other existing file is refused
+/// at start, never overwritten.
+///
+/// Records are the http-types lines every sink gets; this sink parses
+/// each back into an exchange to write its entry, the one sink that
+/// serialises again.
+pub struct HarFile {
+    name: String,
+    state: Mutex<HarState>,
+    delivered: AtomicU64,
+    lost: AtomicU64,
+}
+
+enum HarState {
+    Open {
+        file: File,
+        /// Where the trailer starts: the next entry is written here.
+        end: u64,
+        /// Whether an entry precedes the trailer (the next needs a comma).
+        has_entries: bool,
+    },
+    Closed,
+}
+
+impl HarFile {
+    /// Opens `path`, creating it as an empty HAR document, or adding to it
+    /// when hmt wrote it before; see [`HarFile`].
+    pub fn create(path: &Path) -> Result<HarFile, SinkError> {
+        use hmt_types::har::{HEADER, TRAILER};
+        use std::os::unix::fs::FileExt;
+        let name = path.display().to_string();
+        let io = |source| SinkError::Io {
+            path: name.clone(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let trailer = TRAILER.len() as u64;
+        let (end, has_entries) = if len == 0 {
+            file.write_all_at(format!("{HEADER}{TRAILER}").as_bytes(), 0)
+                .map_err(io)?;
+            (HEADER.len() as u64, false)
+        } else {
+            let mut start = [0u8; 8];
+            let mut tail = vec![0u8; TRAILER.len() + 1];
+            let ours = len > trailer
+                && file.read_exact_at(&mut start, 0).is_ok()
+                && start.starts_with(b"{\"log\":")
+                && file.read_exact_at(&mut tail, len - trailer - 1).is_ok()
+                && tail[1..] == *TRAILER.as_bytes();
+            if !ours {
+                return Err(io(std::io::Error::new(
+                    ErrorKind::AlreadyExists,
+                    "exists and is not a complete HAR file hmt wrote, so it cannot be added \
+                     to; move it away or name another file",
+                )));
+            }
+            (len - trailer, tail[0] != b'[')
+        };
+        Ok(HarFile {
+            name,
+            state: Mutex::new(HarState::Open {
+                file,
+                end,
+                has_entries,
+            }),
+            delivered: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+        })
+    }
+
+    fn io_error(&self, source: std::io::Error) -> SinkError {
+        SinkError::Io {
+            path: self.name.clone(),
+            source,
+        }
+    }
+}
+
+impl fmt::Debug for HarFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HarFile")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sink for HarFile {
+    fn write(&self, record: &Record) -> Result<(), SinkError> {
+        let mut error = None;
+        self.write_batch(std::slice::from_ref(record), &mut |_, e| {
+            // The one record's error, as it was (errors are not `Clone`).
+            error = Some(match e {
+                SinkError::Io { path, source } => SinkError::Io {
+                    path: path.clone(),
+                    source: std::io::Error::new(source.kind(), source.to_string()),
+                },
+                SinkError::Kafka(message) => SinkError::Kafka(message.clone()),
+                SinkError::Closed(name) => SinkError::Closed(name.clone()),
+            });
+        });
+        error.map_or(Ok(()), Err)
+    }
+
+    /// The batch's entries and the trailer in one positioned write.
+    fn write_batch(&self, records: &[Record], failed: &mut dyn FnMut(&Record, &SinkError)) {
+        use hmt_types::har::{FIRST_SEPARATOR, SEPARATOR, TRAILER};
+        use std::os::unix::fs::FileExt;
+        let mut state = lock(&self.state);
+        let HarState::Open {
+            file,
+            end,
+            has_entries,
+        } = &mut *state
+        else {
+            let closed = SinkError::Closed(self.name.clone());
+            for record in records {
+                failed(record, &closed);
+            }
+            return;
+        };
+        let mut bytes = Vec::with_capacity(records.iter().map(|r| r.line.len() + 512).sum());
+        let mut written = Vec::with_capacity(records.len());
+        for record in records {
+            let line = record.line.strip_suffix(b"\n").unwrap_or(&record.line);
+            match hmt_types::Exchange::from_json_slice(line) {
+                Ok(exchange) => {
+                    let first = !*has_entries && written.is_empty();
+                    bytes.extend_from_slice(
+                        if first { FIRST_SEPARATOR } else { SEPARATOR }.as_bytes(),
+                    );
+                    exchange.write_har_entry(&mut bytes);
+                    written.push(record);
+                }
+                Err((pointer, message)) => {
+                    self.lost.fetch_add(1, Ordering::SeqCst);
+                    let source = std::io::Error::new(
+                        ErrorKind::InvalidData,
+                        format!("not an http-types line (at {pointer:?}: {message})"),
+                    );
+                    failed(record, &self.io_error(source));
+                }
+            }
+        }
+        if written.is_empty() {
+            return;
+        }
+        let entries = bytes.len() as u64;
+        bytes.extend_from_slice(TRAILER.as_bytes());
+        match file.write_all_at(&bytes, *end) {
+            Ok(()) => {
+                *end += entries;
+                *has_entries = true;
+                self.delivered
+                    .fetch_add(written.len() as u64, Ordering::SeqCst);
+            }
+            Err(error) => {
+                // Back to the document as it was before this batch.
+                let undone = file
+                    .set_len(*end)
+                    .and_then(|()| file.write_all_at(TRAILER.as_bytes(), *end));
+                let error = match undone {
+                    Ok(()) => error,
+                    Err(undo) => std::io::Error::new(
+                        error.kind(),
+                        format!(
+                            "{error}; the entries written in part could not be cut off \
+                             ({undo}): the file ends inside an entry"
+                        ),
+                    ),
+                };
+                self.lost.fetch_add(written.len() as u64, Ordering::SeqCst);
+                let error = self.io_error(error);
+                for record in written {
+                    failed(record, &error);
+                }
+            }
+        }
+    }
+
+    fn destination(&self) -> String {
+        self.name.clone()
+    }
+
+    fn close(&self) -> Result<SinkReport, SinkError> {
+        let mut state = lock(&self.state);
+        match std::mem::replace(&mut *state, HarState::Closed) {
+            HarState::Open { file, .. } => {
+                file.sync_all().map_err(|e| self.io_error(e))?;
+            }
+            HarState::Closed => return Err(SinkError::Closed(self.name.clone())),
+        }
+        Ok(SinkReport {
+            destination: self.name.clone(),
+            delivered: self.delivered.load(Ordering::SeqCst),
+            lost: self.lost.load(Ordering::SeqCst),
+            ..SinkReport::default()
+        })
+    }
+}
+
 /// One Kafka message per record: key = `record.host` (so one host's
 /// exchanges share a partition and keep their order), value =
 /// `record.line`.
@@ -1369,6 +1593,93 @@ mod tests {
         );
         assert_eq!(read("b.test"), "{\"host\":\"b.test\",\"n\":1}\n");
         assert_eq!(read("c.test"), "{\"host\":\"c.test\",\"n\":1}\n");
+    }
+
+    /// An http-types line for `/n`.
+    fn exchange_line(n: usize) -> Record {
+        Record {
+            host: "api.example.com".into(),
+            line: format!(
+                "{{\"request\":{{\"method\":\"get\",\"protocol\":\"https\",\"host\":\"api.example.com\",\"path\":\"/{n}\"}},\"response\":{{\"statusCode\":200,\"body\":\"{n}\"}}}}\n"
+            )
+            .into_bytes(),
+        }
+    }
+
+    fn har_paths(path: &Path) -> Vec<String> {
+        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap())
+            .unwrap_or_else(|e| panic!("{} is not one JSON document: {e}", path.display()));
+        doc["log"]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["request"]["url"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn har_file_is_a_complete_document_after_every_write_and_is_added_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.har");
+        let har = HarFile::create(&path).unwrap();
+        assert!(
+            har_paths(&path).is_empty(),
+            "a valid, empty HAR from the start"
+        );
+        har.write(&exchange_line(0)).unwrap();
+        assert_eq!(har_paths(&path), ["https://api.example.com/0"]);
+        let bad = Record {
+            host: "x".into(),
+            line: b"{\"nope\":1}\n".to_vec(),
+        };
+        let mut failed = Vec::new();
+        har.write_batch(
+            &[exchange_line(1), bad, exchange_line(2)],
+            &mut |record, error| failed.push((record.host.clone(), error.to_string())),
+        );
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(failed[0].1.contains("not an http-types line"), "{failed:?}");
+        assert_eq!(har_paths(&path).len(), 3);
+        let report = har.close().unwrap();
+        assert_eq!((report.delivered, report.lost), (3, 1));
+        assert!(matches!(
+            har.write(&exchange_line(9)),
+            Err(SinkError::Closed(_))
+        ));
+
+        // Opened again: added to, entry after entry.
+        let har = HarFile::create(&path).unwrap();
+        har.write(&exchange_line(3)).unwrap();
+        har.close().unwrap();
+        let paths = har_paths(&path);
+        assert_eq!(paths.len(), 4);
+        assert_eq!(paths[3], "https://api.example.com/3");
+
+        // Anything else that exists is refused and left alone.
+        for text in [
+            "",
+            "{\"log\":{\"entries\":[]}}",
+            "{\"log\":{\"entries\":[\n{}",
+        ] {
+            let other = dir.path().join("other.har");
+            std::fs::write(&other, text).unwrap();
+            if text.is_empty() {
+                HarFile::create(&other).unwrap().close().unwrap();
+                assert!(
+                    har_paths(&other).is_empty(),
+                    "an empty file becomes an empty HAR"
+                );
+                continue;
+            }
+            let error = HarFile::create(&other).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("not a complete HAR file hmt wrote"),
+                "{error}"
+            );
+            assert_eq!(std::fs::read_to_string(&other).unwrap(), text);
+        }
     }
 
     #[test]

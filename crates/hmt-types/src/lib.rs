@@ -1,4 +1,5 @@
-//! The http-types exchange model and its streaming JSONL reader and writer.
+//! The http-types exchange model and its streaming JSONL reader and writer,
+//! and HAR 1.2 in and out ([`har`]).
 //!
 //! Every hmt tool speaks this one format: `hmt record` writes it, `hmt build`
 //! reads it, `hmt mock` serves and logs it. An [`Exchange`] is one HTTP
@@ -11,6 +12,10 @@
 //! unknown field is an error that names it. Writing is canonical: one
 //! compact line per exchange with a fixed key order, so the same exchange
 //! is always the same bytes.
+//!
+//! [`Input`] tells JSONL from HAR by content (after gunzipping) and
+//! [`Input::exchanges`] reads either, so every tool reads both through one
+//! loop.
 //!
 //! Bodies are bytes. A body that is not UTF-8 is written base64-encoded
 //! and marked in `meta` (`"requestBodyEncoding": "base64"` or
@@ -33,13 +38,17 @@ pub mod clock;
 mod fields;
 pub mod format;
 pub mod headers;
+pub mod har;
 mod model;
 mod raw;
 pub mod reader;
 pub mod secrets;
+mod source;
 pub mod writer;
 
 pub use fields::{Fields, decode_form_component, file_safe_host, percent_encode};
-pub use model::{BodyEncoding, Exchange, Method, Protocol, Request, Response};
+pub use har::{HarReader, HarWriter};
+pub use model::{BodyEncoding, Exchange, Method, Protocol, Request, Response, reason_phrase};
 pub use reader::{Input, JsonlReader, ReadError};
+pub use source::{Exchanges, Format};
 pub use writer::JsonlWriter;

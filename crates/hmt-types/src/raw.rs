@@ -203,15 +203,15 @@ impl RawResponse {
     }
 }
 
-struct UrlParts<'a> {
-    protocol: Option<Protocol>,
-    host: Option<&'a str>,
-    pathname: &'a str,
-    query: Option<&'a str>,
+pub(crate) struct UrlParts<'a> {
+    pub(crate) protocol: Option<Protocol>,
+    pub(crate) host: Option<&'a str>,
+    pub(crate) pathname: &'a str,
+    pub(crate) query: Option<&'a str>,
 }
 
 /// Splits `scheme://host/path?query#fragment`, or an origin-form `/path?query`.
-fn split_url(url: &str) -> UrlParts<'_> {
+pub(crate) fn split_url(url: &str) -> UrlParts<'_> {
     let url = url.split_once('#').map_or(url, |(u, _)| u);
     let (protocol, host, rest) = match url.split_once("://") {
         Some((scheme, rest)) => {

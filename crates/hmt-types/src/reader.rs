@@ -7,7 +7,9 @@
 //! bad line stops the run or is counted and skipped.
 
 use crate::Exchange;
+use crate::har::HarReader;
 use crate::raw::RawExchange;
+use crate::source::{Exchanges, Format};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::Arc;
@@ -24,6 +26,28 @@ pub enum ReadError {
         /// 1-based line number.
         line: u64,
         /// JSON pointer to the offending value; empty for the whole line.
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An entry of a document (`log.entries[i]` of a HAR file) is not a
+    /// valid exchange; the entries after it are still read.
+    #[error("{source_name}: {}{message}", pointer_prefix(.pointer))]
+    InvalidEntry {
+        /// File name, or `<stdin>`.
+        source_name: String,
+        /// JSON pointer from the document's root, `/log/entries/17/request/url`.
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The document as a whole cannot be read (not JSON, not HAR, cut off
+    /// before its entries); nothing after it is read.
+    #[error("{source_name}: {}{message}", pointer_prefix(.pointer))]
+    InvalidDocument {
+        /// File name, or `<stdin>`.
+        source_name: String,
+        /// JSON pointer to where reading stopped; empty for the whole document.
         pointer: String,
         /// What is wrong.
         message: String,
@@ -47,10 +71,13 @@ fn pointer_prefix(pointer: &str) -> String {
 }
 
 impl ReadError {
-    /// Whether this is a bad line (as opposed to a failing source); bad
-    /// lines can be skipped.
+    /// Whether this is a bad line or entry (as opposed to a failing source
+    /// or an unreadable document); bad lines and entries can be skipped.
     pub fn is_invalid_line(&self) -> bool {
-        matches!(self, ReadError::Invalid { .. })
+        matches!(
+            self,
+            ReadError::Invalid { .. } | ReadError::InvalidEntry { .. }
+        )
     }
 }
 
@@ -92,18 +119,7 @@ fn locate_error(json: &[u8]) -> (String, String) {
     match serde_path_to_error::deserialize::<_, RawExchange>(&mut de) {
         Ok(_) => (String::new(), "invalid exchange".to_owned()),
         Err(err) => {
-            let mut pointer = String::new();
-            for segment in err.path().iter() {
-                use serde_path_to_error::Segment;
-                pointer.push('/');
-                match segment {
-                    Segment::Seq { index } => pointer.push_str(&index.to_string()),
-                    Segment::Map { key } | Segment::Enum { variant: key } => {
-                        pointer.push_str(&key.replace('~', "~0").replace('/', "~1"))
-                    }
-                    Segment::Unknown => pointer.push('?'),
-                }
-            }
+            let mut pointer = json_pointer(err.path());
             let inner = err.into_inner();
             let mut message = inner.to_string();
             // serde_json appends " at line 1 column N"; a line has one line,
@@ -120,6 +136,24 @@ fn locate_error(json: &[u8]) -> (String, String) {
             (pointer, message)
         }
     }
+}
+
+/// The JSON pointer of a path serde_path_to_error tracked; `?` where the
+/// key was not known.
+pub(crate) fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        pointer.push('/');
+        match segment {
+            Segment::Seq { index } => pointer.push_str(&index.to_string()),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"))
+            }
+            Segment::Unknown => pointer.push('?'),
+        }
+    }
+    pointer
 }
 
 /// Reads exchanges from JSONL, one line at a time.
@@ -214,10 +248,13 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
     }
 }
 
-/// An opened input: a file (plain or gzip, detected by content), or stdin.
+/// An opened input: a file (plain or gzip, detected by content), or stdin,
+/// holding http-types JSONL or a HAR document (also detected by content).
 pub struct Input {
     /// `<stdin>` or the path as given.
     pub name: String,
+    /// What the (decompressed) bytes hold, from their first bytes.
+    pub format: Format,
     /// The decoded byte stream.
     pub reader: Box<dyn BufRead + Send>,
     /// Size of the underlying file, when known (for progress).
@@ -238,7 +275,8 @@ impl Input {
         Input::from_reader(path, file, len)
     }
 
-    /// Wraps any byte source; gzip is detected from its first bytes.
+    /// Wraps any byte source; gzip, and then JSONL or HAR, are detected
+    /// from its first bytes.
     pub fn from_reader(
         name: impl Into<String>,
         reader: impl Read + Send + 'static,
@@ -259,17 +297,22 @@ impl Input {
         } else {
             Box::new(buffered)
         };
+        let (format, reader) = crate::source::sniff(reader)?;
         Ok(Input {
             name: name.into(),
+            format,
             reader,
             len,
             consumed,
         })
     }
 
-    /// The exchanges of this input.
-    pub fn exchanges(self) -> JsonlReader<Box<dyn BufRead + Send>> {
-        JsonlReader::new(self.reader, self.name)
+    /// The exchanges of this input, read as its [`format`](Input::format) says.
+    pub fn exchanges(self) -> Exchanges {
+        match self.format {
+            Format::Jsonl => Exchanges::Jsonl(JsonlReader::new(self.reader, self.name)),
+            Format::Har => Exchanges::Har(HarReader::new(self.reader, self.name)),
+        }
     }
 }
 

@@ -23,10 +23,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Record traffic through a proxy, as http-types JSONL.
+    /// Record traffic through a proxy, as http-types JSONL (and HAR).
     Record(Box<commands::record::RecordArgs>),
-    /// Build an OpenAPI spec from recorded http-types JSONL.
+    /// Build an OpenAPI spec from recordings: http-types JSONL or HAR.
     Build(commands::build::BuildArgs),
+    /// Convert recordings between http-types JSONL and HAR 1.2, losslessly.
+    Convert(commands::convert::ConvertArgs),
     /// Serve OpenAPI specs and recordings as a mock server.
     Mock(commands::mock::MockArgs),
     /// Show the CA certificate `hmt record` intercepts HTTPS with, and how to trust it.
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Record(args) => commands::record::run(*args),
         Command::Build(args) => commands::build::run(args),
+        Command::Convert(args) => commands::convert::run(args),
         Command::Mock(args) => commands::mock::run(args),
         Command::Ca(args) => commands::ca::run(args),
     };

@@ -4,7 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use hmt_build::initial::{OpenApiVersion, parse_initial_spec};
 use hmt_build::{Builder, Mode, Options};
-use hmt_types::{Exchange, Input, ReadError};
+use hmt_types::{Exchange, Input};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 /// Arguments of `hmt build`.
 #[derive(Args)]
 pub struct BuildArgs {
-    /// Recordings to read: http-types JSONL, plain or gzip; `-` for stdin; or a Kafka
-    /// topic, `kafka://host:9092[,host2:9092]/topic`, read up to its end. Repeatable.
+    /// Recordings to read: http-types JSONL or HAR 1.2, plain or gzip (told apart by
+    /// content); `-` for stdin; or a Kafka topic, `kafka://host:9092[,host2:9092]/topic`,
+    /// read up to its end. Repeatable.
     #[arg(
         short = 'i',
         long = "input-file",
@@ -60,7 +61,7 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value = "3.0")]
     openapi: OpenApiArg,
 
-    /// Count invalid lines and report them at the end instead of stopping.
+    /// Count invalid lines (or HAR entries) and report them at the end instead of stopping.
     #[arg(long)]
     skip_invalid: bool,
 
@@ -167,18 +168,22 @@ pub fn run(args: BuildArgs) -> Result<()> {
     for input in inputs {
         match input {
             Source::File(input) => {
-                for exchange in input.exchanges() {
+                let mut exchanges = input.exchanges();
+                for exchange in exchanges.by_ref() {
                     match exchange {
                         Ok(exchange) => {
                             builder.add(&exchange);
                             progress.tick(builder.exchanges());
                         }
-                        Err(error @ ReadError::Invalid { .. }) => on_invalid(error.to_string())?,
+                        Err(error) if error.is_invalid_line() => on_invalid(error.to_string())?,
                         Err(error) => {
                             progress.finish();
                             bail!(error);
                         }
                     }
+                }
+                for warning in exchanges.warnings() {
+                    progress.println(&format!("hmt: warning: {warning}"));
                 }
             }
             Source::Kafka(url) => {

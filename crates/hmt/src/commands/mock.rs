@@ -18,7 +18,8 @@ pub struct MockArgs {
     /// OpenAPI specs (JSON or YAML, 3.0 or 3.1), or directories searched recursively.
     #[arg(value_name = "PATH")]
     specs: Vec<PathBuf>,
-    /// Serve the exchanges in these http-types JSONL files exactly, without a build step. Repeatable.
+    /// Serve the exchanges in these recordings (http-types JSONL or HAR, plain or gzip) exactly,
+    /// without a build step. Repeatable.
     #[arg(long = "recordings", value_name = "FILE")]
     recordings: Vec<PathBuf>,
     /// Port to listen on (default 8000). Without specs or recordings, no mock port is

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use hmt_record::filter::{Filter, FilterRules};
 use hmt_record::recorder::Recorder;
 use hmt_record::redact::{RedactionRules, Redactor};
-use hmt_record::sink::{HostFiles, KafkaSink, OutputFile, Sink};
+use hmt_record::sink::{HarFile, HostFiles, KafkaSink, OutputFile, Sink};
 use hmt_record::{CertificateAuthority, Proxy, ProxyConfig, Routing};
 use std::future::Future;
 use std::io::IsTerminal;
@@ -79,7 +79,8 @@ struct RunArgs {
     /// Record at most this many bytes of each body (forwarding is never limited).
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
     max_body_bytes: usize,
-    /// Write one `<host>-recordings.jsonl` per upstream host here.
+    /// Write one `<host>-recordings.jsonl` per upstream host here (`logs/` by default, when
+    /// neither --output, --har nor --sink names a destination).
     #[arg(short = 'l', long = "log-dir", value_name = "DIR")]
     log_dir: Option<PathBuf>,
     /// Keep at most this many per-host files open at once (the least recently
@@ -87,9 +88,16 @@ struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = HostFiles::DEFAULT_MAX_OPEN as u16,
           value_parser = clap::value_parser!(u16).range(1..))]
     max_open_files: u16,
-    /// Also write every recording to this file, or `-` for stdout.
+    /// Also write every recording (http-types JSONL) to this file, or `-` for stdout.
     #[arg(long, value_name = "FILE|-")]
     output: Option<String>,
+    /// Also write every recording to this HAR 1.2 file, one entry per exchange, the file a
+    /// complete HAR document after every write (closed properly however the recorder stops;
+    /// a file hmt wrote before is added to, any other existing file refused). Like --output,
+    /// naming it alone turns off the default `logs/` directory: add `-l DIR` to keep the
+    /// per-host JSONL files too.
+    #[arg(long, value_name = "FILE")]
+    har: Option<PathBuf>,
     /// Send recordings to Kafka: `kafka://host:9092[,host2:9092]/topic`. Repeatable.
     #[arg(long = "sink", value_name = "URL")]
     sinks: Vec<String>,
@@ -238,14 +246,17 @@ fn serve(args: RunArgs) -> Result<()> {
         random_key()?,
     );
 
-    // With no sink named, recordings go to `logs/` as HMT did.
+    // With no sink named (--log-dir, --output, --har, --sink), recordings go
+    // to `logs/` as HMT did.
     let log_dir = args
         .log_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("logs"));
     let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
     let mut sink_names = Vec::new();
-    if args.log_dir.is_some() || (args.output.is_none() && args.sinks.is_empty()) {
+    if args.log_dir.is_some()
+        || (args.output.is_none() && args.har.is_none() && args.sinks.is_empty())
+    {
         sinks.push(Arc::new(
             HostFiles::new(&log_dir)?.with_max_open(usize::from(args.max_open_files)),
         ));
@@ -261,6 +272,10 @@ fn serve(args: RunArgs) -> Result<()> {
             sink_names.push(path.to_owned());
         }
         None => {}
+    }
+    if let Some(path) = &args.har {
+        sinks.push(Arc::new(HarFile::create(path)?));
+        sink_names.push(path.display().to_string());
     }
     let kafka_options = super::kafka_options(&args.kafka_options)?;
     for url in &args.sinks {
