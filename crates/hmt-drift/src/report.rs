@@ -52,6 +52,14 @@ impl Location {
         }
     }
 
+    /// The entry at `pointer` of `source` (`/log/entries/17` in a HAR file).
+    pub fn pointer(source: &Arc<str>, pointer: String) -> Location {
+        Location {
+            source: Arc::clone(source),
+            position: Position::Pointer(pointer),
+        }
+    }
+
     fn to_json(&self) -> Value {
         match &self.position {
             Position::Line(line) => json!({"file": &*self.source, "line": line}),

@@ -1002,6 +1002,8 @@ pub struct HarReader {
     source_name: String,
     messages: Receiver<Message>,
     warnings: Vec<String>,
+    /// Entries yielded so far.
+    yielded: u64,
 }
 
 impl HarReader {
@@ -1025,12 +1027,14 @@ impl HarReader {
                 source_name,
                 messages,
                 warnings: Vec::new(),
+                yielded: 0,
             };
         }
         HarReader {
             source_name,
             messages,
             warnings: Vec::new(),
+            yielded: 0,
         }
     }
 
@@ -1044,6 +1048,11 @@ impl HarReader {
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
+
+    /// The JSON pointer of the entry last yielded (`/log/entries/17`).
+    pub fn pointer(&self) -> String {
+        format!("/log/entries/{}", self.yielded.saturating_sub(1))
+    }
 }
 
 impl Iterator for HarReader {
@@ -1052,7 +1061,10 @@ impl Iterator for HarReader {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             match self.messages.recv() {
-                Ok(Message::Exchange(item)) => return Some(*item),
+                Ok(Message::Exchange(item)) => {
+                    self.yielded += 1;
+                    return Some(*item);
+                }
                 Ok(Message::Warning(warning)) => self.warnings.push(warning),
                 Err(_) => return None,
             }

@@ -37,8 +37,8 @@
 pub mod clock;
 mod fields;
 pub mod format;
-pub mod headers;
 pub mod har;
+pub mod headers;
 mod model;
 mod raw;
 pub mod reader;

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use clap::ValueEnum;
 use hmt_drift::{Checker, Location};
-use hmt_types::{Input, ReadError};
+use hmt_types::{Exchanges, Input};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -61,8 +61,14 @@ pub fn run(spec: &Path, inputs: &[String], skip_invalid: bool, report: ReportArg
         let mut reader = input.exchanges();
         while let Some(exchange) = reader.next() {
             match exchange {
-                Ok(exchange) => checker.check(&exchange, Location::line(&name, reader.line())),
-                Err(error @ ReadError::Invalid { .. }) if skip_invalid => {
+                Ok(exchange) => {
+                    let location = match &reader {
+                        Exchanges::Jsonl(lines) => Location::line(&name, lines.line()),
+                        Exchanges::Har(entries) => Location::pointer(&name, entries.pointer()),
+                    };
+                    checker.check(&exchange, location);
+                }
+                Err(error) if skip_invalid && error.is_invalid_line() => {
                     skipped += 1;
                     eprintln!("hmt: skipped {error}");
                 }
