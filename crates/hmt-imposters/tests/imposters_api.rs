@@ -884,3 +884,28 @@ async fn javascript_runs_when_injection_is_allowed() {
         json!([{"equals": {"path": "/decorated"}}])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shell_transform_runs_a_command_only_when_injection_is_allowed() {
+    let definition = json!({"protocol": "http", "stubs": [{"responses": [{"is": {"body": "old text"}, "behaviors": [
+        {"shellTransform": "sh -c 'echo \"$MB_RESPONSE\" | sed s/old/new/'"}
+    ]}]}]});
+    let refusing = start(ImpostersConfig::default()).await;
+    let (status, error) = refusing.post("/imposters", definition.clone()).await;
+    assert_eq!(
+        (status, &error["errors"][0]["code"]),
+        (400, &json!("invalid injection")),
+        "{error}"
+    );
+
+    let admin = start(ImpostersConfig {
+        allow_injection: true,
+        ..ImpostersConfig::default()
+    })
+    .await;
+    let port = admin.imposter(definition).await;
+    assert_eq!(
+        call(port, "GET", "/").await.text().await.unwrap(),
+        "new text"
+    );
+}

@@ -55,6 +55,7 @@ mod reply;
 mod request;
 mod response;
 mod scripts;
+mod shell;
 
 pub use engine::{Answer, CompileOptions, Match, Respond, Stub, Stubs};
 pub use error::StubError;

@@ -17,6 +17,7 @@ use crate::predicate::escape;
 use crate::reply::{Action, Fault, Reply};
 use crate::request::Request;
 use crate::scripts::Script;
+use crate::shell::ShellCommand;
 use base64::Engine as _;
 use regex::RegexBuilder;
 use serde_json::{Map, Value};
@@ -45,6 +46,7 @@ enum Behavior {
     Wait(Duration),
     WaitScript(Script),
     Decorate(Script),
+    Shell(ShellCommand),
     Copy {
         from: From,
         using: Using,
@@ -262,10 +264,28 @@ fn compile_behaviors(
             "lookup" => compiled.push(Behavior::Lookup(Box::new(compile_lookup(config, &at)?))),
             "decorate" => compiled.push(Behavior::Decorate(Script::compile(config, &at, options)?)),
             "shellTransform" => {
-                return Err(StubError::bad_data(
-                    &at,
-                    "shellTransform is not supported by this server yet",
-                ));
+                // Running a user's command is injection in mountebank's terms.
+                if options.scripts.is_none() {
+                    return Err(StubError::invalid_injection(&at));
+                }
+                let lines: Vec<&Value> = match config {
+                    Value::Array(lines) => lines.iter().collect(),
+                    line => vec![line],
+                };
+                for (index, line) in lines.into_iter().enumerate() {
+                    let at = if config.is_array() {
+                        format!("{at}/{index}")
+                    } else {
+                        at.clone()
+                    };
+                    let command = line.as_str().and_then(ShellCommand::parse).ok_or_else(|| {
+                        StubError::bad_data(
+                            &at,
+                            "'shellTransform' must be a command line (its quotes closed)",
+                        )
+                    })?;
+                    compiled.push(Behavior::Shell(command));
+                }
             }
             "repeat" => {
                 return Err(StubError::bad_data(
@@ -484,6 +504,22 @@ impl Respond for MbResponse {
                     let values = select(from, using, request);
                     replace_tokens(&mut response, &|text| replace_indexed(text, into, &values));
                 }
+                Behavior::Shell(command) => match command.run(request.to_json(), &response) {
+                    Ok(transformed) => response = transformed,
+                    Err(message) => {
+                        let body = serde_json::json!({"errors": [{
+                            "code": "invalid injection",
+                            "message": format!("shellTransform {:?} failed", command.line()),
+                            "data": message,
+                        }]});
+                        return Action::Reply(
+                            Reply::new(500)
+                                .with_header("Content-Type", "application/json")
+                                .with_header("Connection", "close")
+                                .with_body(pretty(&body)),
+                        );
+                    }
+                },
                 Behavior::Lookup(lookup) => {
                     let keys = select(&lookup.from, &lookup.using, request);
                     let row = keys
