@@ -273,6 +273,7 @@ impl Api {
                 }
                 Ok(ok(imposter.to_json(form(&request.query, false), base)))
             }
+            (&Method::GET, ["misses"]) => Ok(ok(json!({"misses": imposter.misses()}))),
             (&Method::DELETE, ["savedRequests"]) => {
                 imposter.clear_requests();
                 Ok(full(&imposter))

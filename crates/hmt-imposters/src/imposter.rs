@@ -214,6 +214,9 @@ pub struct Imposter {
     pub(crate) stubs: RwLock<Stubs>,
     saved: Mutex<Kept<Value>>,
     proxied: Mutex<Kept<String>>,
+    misses: Mutex<Kept<Value>>,
+    /// mountebank's `--debug`: stubs keep what they answered.
+    pub(crate) debug: bool,
     datadir: Option<std::path::PathBuf>,
     limit: SavedLimit,
     count: AtomicU64,
@@ -238,6 +241,7 @@ impl Imposter {
         limit: SavedLimit,
         options: CompileOptions,
         datadir: Option<std::path::PathBuf>,
+        debug: bool,
     ) -> Imposter {
         Imposter {
             definition,
@@ -245,6 +249,8 @@ impl Imposter {
             stubs: RwLock::new(stubs),
             saved: Mutex::new(Kept::default()),
             proxied: Mutex::new(Kept::default()),
+            misses: Mutex::new(Kept::default()),
+            debug,
             datadir,
             limit,
             count: AtomicU64::new(0),
@@ -270,6 +276,72 @@ impl Imposter {
     pub(crate) fn remember_proxied(&self, line: String) {
         let size = line.len();
         lock(&self.proxied).push(line, size, self.limit);
+    }
+
+    /// Keeps a request no stub answered, with the nearest stub and why
+    /// each of its predicates refused (the last 100).
+    pub(crate) fn remember_miss(&self, request: &Request, stubs: &Stubs) {
+        let mut miss = json!({
+            "timestamp": hmt_types::clock::rfc3339_millis(std::time::SystemTime::now()),
+            "request": request.to_json(),
+        });
+        if let Some(nearest) = stubs.nearest(request) {
+            let definition = stubs
+                .get(nearest.stub)
+                .and_then(|stub| stub.definition())
+                .cloned();
+            let refused: Vec<Value> = nearest
+                .refused
+                .iter()
+                .map(|(index, why)| {
+                    let predicate = definition
+                        .as_ref()
+                        .and_then(|stub| stub.get("predicates"))
+                        .and_then(|predicates| predicates.get(*index))
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    json!({"index": index, "predicate": predicate, "why": why})
+                })
+                .collect();
+            miss["nearestStub"] = json!({"index": nearest.stub, "refused": refused});
+        }
+        let size = miss.to_string().len();
+        let limit = SavedLimit {
+            requests: 100,
+            bytes: self.limit.bytes,
+        };
+        lock(&self.misses).push(miss, size, limit);
+    }
+
+    /// The requests no stub answered (the last 100), each with the nearest
+    /// stub and why it refused: hmt's `GET /imposters/:port/misses`.
+    pub fn misses(&self) -> Vec<Value> {
+        lock(&self.misses)
+            .items
+            .iter()
+            .map(|(miss, _)| miss.clone())
+            .collect()
+    }
+
+    /// With `--debug`, keeps what stub `index` answered, as mountebank's `matches`.
+    pub(crate) fn remember_match(&self, index: usize, request: &Request, reply: &hmt_stub::Reply) {
+        let stubs = self.stubs.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(stub) = stubs.get(index) {
+            let headers: Map<String, Value> = reply
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+                .collect();
+            stub.remember_match(json!({
+                "timestamp": hmt_types::clock::rfc3339_millis(std::time::SystemTime::now()),
+                "request": request.to_json(),
+                "response": {
+                    "statusCode": reply.status,
+                    "headers": headers,
+                    "body": String::from_utf8_lossy(&reply.body),
+                },
+            }));
+        }
     }
 
     /// The proxied exchanges kept, oldest first, as http-types lines.
@@ -414,6 +486,15 @@ impl Imposter {
     fn stubs_json(&self, form: Form) -> Vec<Value> {
         let stubs = self.stubs.read().unwrap_or_else(PoisonError::into_inner);
         let mut list: Vec<Value> = stubs.to_json().as_array().cloned().unwrap_or_default();
+        if self.debug && !form.replayable {
+            // mountebank's debug mode shows each stub's `matches`.
+            let with_json = stubs.iter().filter(|stub| stub.definition().is_some());
+            for (stub, json) in with_json.zip(list.iter_mut()) {
+                if let Value::Object(fields) = json {
+                    fields.insert("matches".into(), Value::Array(stub.matches_json()));
+                }
+            }
+        }
         if form.replayable {
             for stub in &mut list {
                 for response in responses_mut(stub) {

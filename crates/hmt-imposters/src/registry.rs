@@ -24,6 +24,8 @@ pub struct ImpostersConfig {
     pub saved: SavedLimit,
     /// mountebank's `--datadir`: imposters saved here survive a restart.
     pub datadir: Option<PathBuf>,
+    /// mountebank's `--debug`: each stub shows the requests it answered (`matches`).
+    pub debug: bool,
 }
 
 impl Default for ImpostersConfig {
@@ -33,6 +35,7 @@ impl Default for ImpostersConfig {
             allow_injection: false,
             saved: SavedLimit::default(),
             datadir: None,
+            debug: false,
         }
     }
 }
@@ -138,6 +141,7 @@ impl Imposters {
             self.config.saved,
             prepared.options,
             self.config.datadir.clone(),
+            self.config.debug,
         ));
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(serve::run(listener, imposter.clone(), stopped));

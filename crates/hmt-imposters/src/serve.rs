@@ -123,6 +123,7 @@ async fn handle(
         hmt_types::clock::rfc3339_millis(SystemTime::now()),
     );
     let (stub, action) = answer(imposter, &request);
+    let proxied = matches!(action, Action::Proxy(_));
     let reply = match action {
         Action::Reply(reply) => reply,
         Action::Fault(fault) => {
@@ -139,6 +140,9 @@ async fn handle(
     } else {
         reply
     };
+    if imposter.debug && !proxied {
+        imposter.remember_match(stub, &request, &reply);
+    }
     render(reply)
 }
 
@@ -223,7 +227,8 @@ fn inflate(encoding: Option<&str>, body: Bytes) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The matching stub's index and action; the default response when none matches.
+/// The matching stub's index and action; the default response when none
+/// matches, and the miss kept with the nearest stub and why it refused.
 fn answer(imposter: &Imposter, request: &Request) -> (usize, Action) {
     let stubs = imposter
         .stubs
@@ -231,7 +236,10 @@ fn answer(imposter: &Imposter, request: &Request) -> (usize, Action) {
         .unwrap_or_else(PoisonError::into_inner);
     match stubs.answer(request) {
         Some(answer) => (answer.stub, answer.action),
-        None => (stubs.len(), Action::Reply(stubs.fallback())),
+        None => {
+            imposter.remember_miss(request, &stubs);
+            (stubs.len(), Action::Reply(stubs.fallback()))
+        }
     }
 }
 

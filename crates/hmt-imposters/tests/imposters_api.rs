@@ -909,3 +909,51 @@ async fn shell_transform_runs_a_command_only_when_injection_is_allowed() {
         "new text"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_miss_is_kept_with_the_nearest_stub_and_why() {
+    let admin = start(ImpostersConfig::default()).await;
+    let port = admin
+        .imposter(json!({"protocol": "http", "stubs": [
+            {"predicates": [{"equals": {"method": "DELETE"}}], "responses": [{"is": {"body": "gone"}}]},
+            {"predicates": [{"equals": {"method": "GET"}}, {"equals": {"path": "/orders"}}], "responses": [{"is": {"body": "orders"}}]}
+        ]}))
+        .await;
+    assert_eq!(call(port, "GET", "/order").await.text().await.unwrap(), "");
+    assert_eq!(
+        call(port, "GET", "/orders").await.text().await.unwrap(),
+        "orders"
+    );
+    let (status, misses) = admin.get(&format!("/imposters/{port}/misses")).await;
+    assert_eq!(status, 200);
+    let misses = misses["misses"].as_array().unwrap();
+    assert_eq!(misses.len(), 1, "{misses:?}");
+    assert_eq!(misses[0]["request"]["path"], "/order");
+    assert_eq!(
+        misses[0]["nearestStub"],
+        json!({"index": 1, "refused": [{"index": 1, "predicate": {"equals": {"path": "/orders"}},
+            "why": "equals: path should equal \"/orders\"; the request has \"/order\""}]})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_mode_shows_what_each_stub_answered() {
+    let admin = start(ImpostersConfig {
+        debug: true,
+        ..ImpostersConfig::default()
+    })
+    .await;
+    let port = admin.imposter(json!({"protocol": "http", "stubs": [{"responses": [{"is": {"statusCode": 202, "body": "seen"}}]}]})).await;
+    call(port, "GET", "/first").await;
+    let (_, shown) = admin.get(&format!("/imposters/{port}")).await;
+    let matches = shown["stubs"][0]["matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 1);
+    assert_eq!(matches[0]["request"]["path"], "/first");
+    assert_eq!(matches[0]["response"]["statusCode"], 202);
+    assert_eq!(matches[0]["response"]["body"], "seen");
+    // Not part of what recreates the imposter.
+    let (_, replayable) = admin
+        .get(&format!("/imposters/{port}?replayable=true"))
+        .await;
+    assert!(replayable["stubs"][0].get("matches").is_none());
+}

@@ -27,6 +27,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub trait Match: Send + Sync {
     /// Whether the request is accepted.
     fn matches(&self, request: &Request) -> bool;
+
+    /// Why the request is refused, for the report of a request no stub
+    /// answered; `None` when it is accepted.
+    fn explain(&self, request: &Request) -> Option<String> {
+        (!self.matches(request)).then(|| "refused by a matcher written in code".to_string())
+    }
 }
 
 impl<F> Match for F
@@ -41,6 +47,10 @@ where
 impl Match for Predicate {
     fn matches(&self, request: &Request) -> bool {
         Predicate::matches(self, request)
+    }
+
+    fn explain(&self, request: &Request) -> Option<String> {
+        Predicate::explain(self, request)
     }
 }
 
@@ -89,7 +99,12 @@ pub struct Stub {
     entries: Vec<Entry>,
     cursor: Mutex<Cursor>,
     definition: Option<Value>,
+    /// What the stub answered, when the server keeps it (mountebank's `--debug`).
+    matches: Mutex<std::collections::VecDeque<Value>>,
 }
+
+/// How many answers a stub keeps for `--debug`.
+const KEPT_MATCHES: usize = 100;
 
 impl std::fmt::Debug for Stub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -127,6 +142,7 @@ impl Stub {
             entries: Vec::new(),
             cursor: Mutex::new(Cursor::default()),
             definition: None,
+            matches: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -210,6 +226,22 @@ impl Stub {
         self.definition.as_ref()
     }
 
+    /// Keeps one of its answers (mountebank's `matches`, shown with `--debug`);
+    /// the last 100 are kept.
+    pub fn remember_match(&self, answered: Value) {
+        let mut matches = self.matches.lock().unwrap_or_else(PoisonError::into_inner);
+        if matches.len() == KEPT_MATCHES {
+            matches.pop_front();
+        }
+        matches.push_back(answered);
+    }
+
+    /// The answers kept, oldest first.
+    pub fn matches_json(&self) -> Vec<Value> {
+        let matches = self.matches.lock().unwrap_or_else(PoisonError::into_inner);
+        matches.iter().cloned().collect()
+    }
+
     /// Whether every matcher accepts the request.
     pub fn matches(&self, request: &Request) -> bool {
         self.matchers.iter().all(|matcher| matcher.matches(request))
@@ -249,6 +281,15 @@ impl Default for Stub {
 pub struct Stubs {
     stubs: Vec<Stub>,
     defaults: Arc<Value>,
+}
+
+/// The stub nearest to a request none answered, and why it did not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Miss {
+    /// Index of the nearest stub.
+    pub stub: usize,
+    /// Each refusing matcher: its index among the stub's matchers, and why.
+    pub refused: Vec<(usize, String)>,
 }
 
 /// The answer to a request, and which stub gave it.
@@ -374,9 +415,35 @@ impl Stubs {
         crate::response::render(is, &self.defaults)
     }
 
+    /// For a request no stub answers: the stub that came nearest (the one
+    /// with the most matchers accepting it; the first on a tie) and why
+    /// each of its other matchers refused. `None` when there are no stubs.
+    pub fn nearest(&self, request: &Request) -> Option<Miss> {
+        self.stubs
+            .iter()
+            .enumerate()
+            .map(|(index, stub)| {
+                let refused: Vec<(usize, String)> = stub
+                    .matchers
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(at, matcher)| matcher.explain(request).map(|why| (at, why)))
+                    .collect();
+                let accepted = stub.matchers.len() - refused.len();
+                (accepted, index, refused)
+            })
+            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+            .map(|(_, stub, refused)| Miss { stub, refused })
+    }
+
     /// What is sent when no stub matches: the default response, else an empty 200.
     pub fn fallback(&self) -> Reply {
         crate::response::render(&Value::Object(Map::new()), &self.defaults)
+    }
+
+    /// The stub at `index`.
+    pub fn get(&self, index: usize) -> Option<&Stub> {
+        self.stubs.get(index)
     }
 
     /// The stubs as mountebank's JSON array (stubs written in code are left out).

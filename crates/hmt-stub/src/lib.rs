@@ -57,7 +57,7 @@ mod response;
 mod scripts;
 mod shell;
 
-pub use engine::{Answer, CompileOptions, Match, Respond, Stub, Stubs};
+pub use engine::{Answer, CompileOptions, Match, Miss, Respond, Stub, Stubs};
 pub use error::StubError;
 pub use predicate::Predicate;
 pub use reply::{Action, Fault, Reply};

@@ -190,6 +190,25 @@ impl Predicate {
         Err(StubError::bad_data(pointer, "missing predicate"))
     }
 
+    /// Why the request does not satisfy the predicate, in a sentence;
+    /// `None` when it does. For the nearest-stub report of a miss, so it is
+    /// allowed to be slower than [`Predicate::matches`].
+    pub fn explain(&self, request: &Request) -> Option<String> {
+        if self.matches(request) {
+            return None;
+        }
+        Some(match &self.kind {
+            Kind::Compare(compare) => compare.explain(request),
+            Kind::Not(_) => "not: the predicate inside it matches".to_string(),
+            Kind::Or(items) => format!("or: none of its {} predicates matches", items.len()),
+            Kind::And(items) => {
+                let first = items.iter().filter_map(|item| item.explain(request)).next();
+                format!("and: {}", first.unwrap_or_default())
+            }
+            Kind::Inject(_) => "inject: the function did not return true".to_string(),
+        })
+    }
+
     /// Whether the request satisfies the predicate.
     pub fn matches(&self, request: &Request) -> bool {
         match &self.kind {
@@ -361,6 +380,56 @@ impl Compare {
             }
         }
         self.satisfied(&self.expected, Some(&Value::Object(actual)))
+    }
+
+    /// Which fields fail, each with what was expected and what the request has.
+    fn explain(&self, request: &Request) -> String {
+        let name = Operator::ALL
+            .iter()
+            .find(|(_, operator)| *operator == self.operator)
+            .map(|(name, _)| *name)
+            .unwrap_or("predicate");
+        let Value::Object(expected) = &self.expected else {
+            return format!("{name}: nothing to compare");
+        };
+        let failing: Vec<String> = expected
+            .iter()
+            .filter(|(key, want)| !self.field_matches(request, key, want))
+            .map(|(key, want)| {
+                let has = match self.request_field(request, key) {
+                    Some(value) => value.to_string(),
+                    None => "nothing".to_string(),
+                };
+                format!("{key} should {} {want}; the request has {has}", self.verb())
+            })
+            .collect();
+        format!("{name}: {}", failing.join("; "))
+    }
+
+    fn verb(&self) -> &'static str {
+        match self.operator {
+            Operator::Equals => "equal",
+            Operator::DeepEquals => "deeply equal",
+            Operator::Contains => "contain",
+            Operator::StartsWith => "start with",
+            Operator::EndsWith => "end with",
+            Operator::Matches => "match",
+            Operator::Exists => "exist as",
+        }
+    }
+
+    /// One field of the expected side against the request.
+    fn field_matches(&self, request: &Request, key: &str, want: &Value) -> bool {
+        let mut expected = Map::new();
+        expected.insert(key.to_string(), want.clone());
+        let single = Compare {
+            operator: self.operator,
+            expected: Value::Object(expected),
+            actual: self.actual.clone(),
+            selector: self.selector.clone(),
+            patterns: self.patterns.clone(),
+        };
+        single.matches(request)
     }
 
     /// The request's field named by a (normalized) key of the expected side.

@@ -177,3 +177,35 @@ fn editing_the_list() {
     assert!(stubs.remove(5).is_none());
     assert_eq!(bodies(&stubs), [json!("c")]);
 }
+
+#[test]
+fn a_miss_names_the_nearest_stub_and_why_each_predicate_refused() {
+    let stubs = Stubs::from_json(
+        &json!([
+            {"predicates": [{"equals": {"method": "POST"}}, {"equals": {"path": "/other"}}], "responses": []},
+            {"predicates": [{"equals": {"method": "GET", "path": "/orders"}}, {"exists": {"query": {"page": true}}}, {"startsWith": {"path": "/ord"}}],
+             "responses": []}
+        ]),
+        json!({}),
+        &CompileOptions::default(),
+    )
+    .unwrap();
+    let request = Request::new("GET", "/orders/7");
+    assert!(stubs.answer(&request).is_none());
+    let miss = stubs.nearest(&request).unwrap();
+    assert_eq!(miss.stub, 1);
+    assert_eq!(
+        miss.refused,
+        vec![
+            (
+                0,
+                r#"equals: path should equal "/orders"; the request has "/orders/7""#.to_string()
+            ),
+            (
+                1,
+                r#"exists: query should exist as {"page":true}; the request has {}"#.to_string()
+            ),
+        ]
+    );
+    assert!(Stubs::new(json!({})).nearest(&request).is_none());
+}

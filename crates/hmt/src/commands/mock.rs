@@ -45,6 +45,9 @@ pub struct MockArgs {
     /// Requests each imposter keeps with `recordRequests` (the oldest go first; at most 64 MiB of them).
     #[arg(long = "saved-requests", value_name = "N", default_value_t = 10_000)]
     saved_requests: usize,
+    /// Each imposter stub shows the requests it answered (`matches`), as mountebank's --debug.
+    #[arg(long)]
+    debug: bool,
     /// Route by the Host header and `x-hmt-scheme` instead of by path.
     #[arg(short = 'r', long = "header-routing")]
     header_routing: bool,
@@ -205,6 +208,7 @@ pub fn run(args: MockArgs) -> Result<()> {
                     ..hmt_imposters::SavedLimit::default()
                 },
                 datadir: args.datadir.clone(),
+                debug: args.debug,
             }),
             admin_port,
         ));
