@@ -81,7 +81,7 @@ const ENUM_MAX_VALUES: usize = 8;
 /// An enum needs `distinct * ENUM_MIN_SAMPLES_PER_VALUE <= samples`.
 const ENUM_MIN_SAMPLES_PER_VALUE: u64 = 4;
 /// An object sketch with more distinct property names than this becomes a map.
-const MAP_MODE_MAX_PROPERTIES: usize = 200;
+pub(crate) const MAP_MODE_MAX_PROPERTIES: usize = 200;
 /// An object whose keys are all identifiers is a map once it has this many
 /// distinct keys.
 const ID_MAP_MIN_KEYS: usize = 2;

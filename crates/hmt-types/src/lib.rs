@@ -38,7 +38,9 @@ pub mod reader;
 pub mod secrets;
 pub mod writer;
 
-pub use fields::{Fields, decode_form_component, file_safe_host, percent_encode};
+pub use fields::{
+    Fields, decode_form_component, file_safe_host, file_safe_host_exact, percent_encode,
+};
 pub use model::{BodyEncoding, Exchange, Method, Protocol, Request, Response};
-pub use reader::{Input, JsonlReader, ReadError};
+pub use reader::{DEFAULT_MAX_LINE_BYTES, Input, JsonlReader, ReadError};
 pub use writer::JsonlWriter;
