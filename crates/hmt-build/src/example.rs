@@ -11,8 +11,13 @@
 //! so the cut example still validates against the schema inferred from the
 //! body: no schema hmt writes has `minItems`, `maxItems` or `required` on
 //! such a map. The rest of the body is skipped without being built.
+//!
+//! Arrays and objects nested deeper than
+//! [`MAX_SCHEMA_DEPTH`](crate::schema::MAX_SCHEMA_DEPTH) are shown empty:
+//! their schema is `{}`, and the spec stays within the nesting JSON parsers
+//! accept.
 
-use crate::schema::MAP_MODE_MAX_PROPERTIES;
+use crate::schema::{MAP_MODE_MAX_PROPERTIES, MAX_SCHEMA_DEPTH};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::fmt;
@@ -29,14 +34,28 @@ pub(crate) fn json_example(json: &[u8]) -> Option<Value> {
 }
 
 fn json_example_within(json: &[u8], max_bytes: usize) -> Option<Value> {
-    if json.len() <= max_bytes {
-        return serde_json::from_slice(json).ok();
-    }
-    let mut budget = max_bytes;
-    let mut de = serde_json::Deserializer::from_slice(json);
-    let value = Bounded(&mut budget).deserialize(&mut de).ok()?;
-    de.end().ok()?;
+    let mut value = if json.len() <= max_bytes {
+        serde_json::from_slice(json).ok()?
+    } else {
+        let mut budget = max_bytes;
+        let mut de = serde_json::Deserializer::from_slice(json);
+        let value = Bounded(&mut budget).deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        value
+    };
+    empty_below(&mut value, MAX_SCHEMA_DEPTH + 1);
     Some(value)
+}
+
+/// Empties the arrays and objects nested `depth` or more levels below `value`.
+fn empty_below(value: &mut Value, depth: usize) {
+    match value {
+        Value::Array(items) if depth == 0 => items.clear(),
+        Value::Object(map) if depth == 0 => map.clear(),
+        Value::Array(items) => items.iter_mut().for_each(|v| empty_below(v, depth - 1)),
+        Value::Object(map) => map.values_mut().for_each(|v| empty_below(v, depth - 1)),
+        _ => {}
+    }
 }
 
 /// Builds a [`Value`] while charging what it keeps to the budget (bytes
@@ -185,6 +204,22 @@ mod tests {
         let body = serde_json::to_vec(&json!({"a": [[1, 2], [3]], "b": {"c": [4, 5]}})).unwrap();
         let cut = json_example_within(&body, 4).expect("parses");
         assert_eq!(cut, json!({"a": [[1]], "b": {"c": [4]}}));
+    }
+
+    #[test]
+    fn deeply_nested_containers_are_shown_empty() {
+        let mut deep = json!([1]);
+        for _ in 0..60 {
+            deep = json!({"a": deep, "n": 1});
+        }
+        let example = json_example(deep.to_string().as_bytes()).expect("parses");
+        let mut at = &example;
+        for _ in 0..MAX_SCHEMA_DEPTH {
+            assert_eq!(at["n"], 1);
+            at = &at["a"];
+        }
+        assert_eq!(at["n"], 1);
+        assert_eq!(at["a"], json!({}));
     }
 
     #[test]

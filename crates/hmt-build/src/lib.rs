@@ -120,10 +120,13 @@ impl PathStore {
         match self {
             PathStore::Templated(tree) => tree.observe(pathname),
             PathStore::Concrete(map) => {
-                if !map.contains_key(pathname) {
-                    map.insert(pathname.to_owned(), PathData::default());
+                // Kept as recorded, but for `{` and `}`, which in a path
+                // template would read as a parameter (as in templates).
+                let key = paths::escape_braces(pathname);
+                if !map.contains_key(key.as_ref()) {
+                    map.insert(key.clone().into_owned(), PathData::default());
                 }
-                map.get_mut(pathname).expect("inserted above")
+                map.get_mut(key.as_ref()).expect("inserted above")
             }
         }
     }

@@ -226,7 +226,31 @@ impl BodyStats {
                 redact_secrets(&mut value);
                 Some(value)
             }
-            _ => Some(example.clone()),
+            _ => Some(self.typed(example)),
+        }
+    }
+
+    /// A recorded example as the schema sees it: form fields are text, and
+    /// become numbers, booleans or one-item arrays where their schemas say
+    /// so (as parameter examples do); other examples are unchanged.
+    pub fn typed(&self, example: &Value) -> Value {
+        match (self.class, example) {
+            (BodyClass::Form, Value::Object(fields)) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(name, value)| {
+                        let typed = match (value, self.form.get(name)) {
+                            (Value::String(text), Some(stats)) => crate::operation::typed_example(
+                                text,
+                                &stats.schema(Dialect::OpenApi30),
+                            ),
+                            _ => value.clone(),
+                        };
+                        (name.clone(), typed)
+                    })
+                    .collect(),
+            ),
+            _ => example.clone(),
         }
     }
 
