@@ -81,6 +81,22 @@ fn idle_peak(mode: &str) -> u64 {
         .expect("three runs")
 }
 
+/// Fails unless `run` held at most `allowance` bytes above `idle`.
+fn assert_peak_within(what: &str, run: &Measured, idle: u64, allowance: u64) {
+    eprintln!(
+        "{what}: peak {} MiB (idle {} MiB)",
+        run.peak / MIB,
+        idle / MIB
+    );
+    assert!(
+        run.peak <= idle + allowance,
+        "{what} took {} MiB, more than {} MiB above idle ({} MiB)",
+        run.peak / MIB,
+        allowance / MIB,
+        idle / MIB
+    );
+}
+
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("utf-8 temp path")
 }
@@ -156,35 +172,19 @@ fn max_line_bytes_takes_units_and_refuses_nonsense() {
     let dir = tempdir();
     let input = write_lines(dir.path(), "one.jsonl", &[GOOD_LINE]);
     let out = dir.path().join("out");
+    let with_limit = |limit: &str| {
+        let args = ["-i", path_str(&input), "-o", path_str(&out)];
+        run_build(&[&args[..], &["--max-line-bytes", limit]].concat(), None)
+    };
     for ok in ["300", "1KiB", "2k", "64MiB", "1GiB"] {
-        let run = run_build(
-            &[
-                "-i",
-                path_str(&input),
-                "-o",
-                path_str(&out),
-                "--max-line-bytes",
-                ok,
-            ],
-            None,
-        );
+        let run = with_limit(ok);
         assert_eq!(run.code, Some(0), "{ok}: {}", run.stderr);
     }
-    let run = run_build(
-        &[
-            "-i",
-            path_str(&input),
-            "-o",
-            path_str(&out),
-            "--max-line-bytes",
-            "100",
-        ],
-        None,
-    );
+    let run = with_limit("100");
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert!(run.stderr.contains("line longer than 100 bytes"));
     for bad in ["0", "12XB", "lots", "99999999999GiB"] {
-        let run = run_build(&["-i", path_str(&input), "--max-line-bytes", bad], None);
+        let run = with_limit(bad);
         assert_eq!(run.code, Some(2), "{bad}: {}", run.stderr);
         assert!(run.stderr.contains("--max-line-bytes"), "{}", run.stderr);
     }
@@ -206,11 +206,6 @@ fn dev_zero_stops_at_the_limit_in_bounded_memory() {
             "--max-line-bytes",
             limit,
         ]);
-        eprintln!(
-            "/dev/zero, limit {limit}: peak {} MiB (idle {} MiB)",
-            run.peak / MIB,
-            idle / MIB
-        );
         assert_eq!(run.code, Some(1), "{}", run.stderr);
         assert!(
             run.stderr.contains(&format!(
@@ -220,12 +215,8 @@ fn dev_zero_stops_at_the_limit_in_bounded_memory() {
             "{}",
             run.stderr
         );
-        assert!(
-            run.peak <= idle + bytes + 16 * MIB,
-            "/dev/zero with a limit of {limit} took {} MiB (idle {} MiB)",
-            run.peak / MIB,
-            idle / MIB
-        );
+        let what = format!("/dev/zero with a limit of {limit}");
+        assert_peak_within(&what, &run, idle, bytes + 16 * MIB);
         assert!(!out.exists());
     }
 }
@@ -260,11 +251,6 @@ fn a_gzip_bomb_takes_no_more_than_the_limit() {
         "1MiB",
         "--skip-invalid",
     ]);
-    eprintln!(
-        "gzip bomb: peak {} MiB (idle {} MiB)",
-        run.peak / MIB,
-        idle / MIB
-    );
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(
         run.stderr.contains(&format!(
@@ -279,12 +265,7 @@ fn a_gzip_bomb_takes_no_more_than_the_limit() {
         "{}",
         run.stderr
     );
-    assert!(
-        run.peak <= idle + 16 * MIB,
-        "the bomb took {} MiB (idle {} MiB)",
-        run.peak / MIB,
-        idle / MIB
-    );
+    assert_peak_within("the gzip bomb", &run, idle, 16 * MIB);
 }
 
 // ---- a large JSON body ---------------------------------------------------------------
@@ -306,7 +287,7 @@ fn write_large_array_exchange(path: &Path, size: usize) -> usize {
             r#"{}{{"id":{i},"name":"item {i}","price":{}.5,"tags":["a","b"],"active":{},"owner":{{"login":"user{}","type":"User"}}}}"#,
             if i > 0 { "," } else { "" },
             i % 1000,
-            i % 2 == 0,
+            i.is_multiple_of(2),
             i % 100
         );
         body_len += item.len();

@@ -249,20 +249,10 @@ pub fn run(args: BuildArgs) -> Result<()> {
             FormatArg::Json => "json",
             FormatArg::Yaml => "yaml",
         };
-        let format = args.format;
         files.push(OutputFile {
             path: args.out.join(format!("{}.{extension}", spec.file_stem)),
-            write: Box::new(move |out: &mut dyn std::io::Write| match format {
-                FormatArg::Json => {
-                    serde_json::to_writer_pretty(&mut *out, &spec.document)?;
-                    out.write_all(b"\n")?;
-                    Ok(())
-                }
-                FormatArg::Yaml => {
-                    out.write_all(yaml_serde::to_string(&spec.document)?.as_bytes())?;
-                    Ok(())
-                }
-            }),
+            document: &spec.document,
+            format: args.format,
         });
         paths += spec.paths;
         operations += spec.operations;
@@ -306,10 +296,24 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// A spec file to write, and how to write its content.
+/// A spec file to write.
 struct OutputFile<'a> {
     path: PathBuf,
-    write: Box<dyn Fn(&mut dyn std::io::Write) -> Result<()> + 'a>,
+    document: &'a serde_json::Value,
+    format: FormatArg,
+}
+
+impl OutputFile<'_> {
+    fn write(&self, out: &mut impl std::io::Write) -> Result<()> {
+        match self.format {
+            FormatArg::Json => {
+                serde_json::to_writer_pretty(&mut *out, self.document)?;
+                out.write_all(b"\n")?;
+            }
+            FormatArg::Yaml => out.write_all(yaml_serde::to_string(self.document)?.as_bytes())?,
+        }
+        Ok(())
+    }
 }
 
 /// Writes every file to a temporary file in its directory (`.NAME.XXXXXX.tmp`),
@@ -342,7 +346,7 @@ fn write_all_or_nothing(files: Vec<OutputFile<'_>>) -> Result<Vec<String>> {
             .tempfile_in(dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, tmp);
-        (file.write)(&mut out)
+        file.write(&mut out)
             .and_then(|()| out.flush().map_err(Into::into))
             .with_context(|| format!("cannot write {}", file.path.display()))?;
         let tmp = out
