@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Benchmark `hmt build` on generated recordings and print a Markdown table.
 #
-#   scripts/bench-build.sh [--quick] [--no-hmt]      (make bench-build)
+#   scripts/bench-build.sh [--quick]      (make bench-build)
 #
-#   --quick   smaller inputs (5 and 25 MiB instead of 50 and 250 MiB)
-#   --no-hmt  skip building and running hmt (baseline rows only)
+#   --quick   smaller inputs (5 and 25 MiB instead of 50 and 500 MiB)
 #
 # For each input it measures wall time and peak RSS (GNU time -v) of
-#   * target/release/hmt build -i FILE -o bench-data/out-N
-#   * a baseline, python3 json.loads of every line and every JSON body: the
-#     least work any tool that reads recordings must do.
-# Inputs are made by scripts/gen_recordings.py (deterministic) and reused when
-# present. MB in the table means MiB.
+#   * hmt build -i FILE -o bench-data/out-N (release build)
+#   * a bare parse of the same file with serde_json: every line, and every body
+#     whose content-type says JSON, parsed into a serde_json::Value and dropped
+#     (crates/hmt-types/examples/parse_baseline.rs, release build): the least
+#     work any tool that reads recordings must do,
+# and prints them side by side, with hmt's rate as a share of the parse's and
+# whether the targets hold: hmt at least 0.75 x the parse rate, peak RSS under
+# 100 MB. Inputs are made by scripts/gen_recordings.py (deterministic) and
+# reused when present. MB in the table means MiB. Binaries are found under
+# $CARGO_TARGET_DIR when it is set, else target/.
 #
 # The original Python HMT 0.3.2 is not installed automatically: its PyPI name
 # `hmt` now belongs to an unrelated project (only 0.1.x exists there) and its
@@ -29,17 +33,20 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 data=bench-data
-hmt_bin=target/release/hmt
+target_dir=${CARGO_TARGET_DIR:-target}
+hmt_bin=$target_dir/release/hmt
+parse_bin=$target_dir/release/examples/parse_baseline
+# Targets (the issue's): hmt's MB/s as a share of the bare parse's, and peak RSS.
+min_share=0.75
+max_rss_mb=100
 
 die() { echo "bench-build: $*" >&2; exit 1; }
 log() { echo "bench-build: $*" >&2; }
 
 quick=0
-run_hmt=1
 while (($#)); do
     case "$1" in
         --quick) quick=1 ;;
-        --no-hmt) run_hmt=0 ;;
         -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         *) die "unknown argument: $1 (try --help)" ;;
     esac
@@ -50,7 +57,7 @@ if ((quick)); then
     sizes=(5 25)
     py_hmt_size=2
 else
-    sizes=(50 250)
+    sizes=(50 500)
     py_hmt_size=10
 fi
 
@@ -59,7 +66,7 @@ fi
 ensure_tools() {
     local pkgs=()
     [[ -x /usr/bin/time ]] || pkgs+=(time)
-    command -v python3 >/dev/null || pkgs+=(python3)
+    command -v python3 >/dev/null || pkgs+=(python3)  # generates the inputs
     if ((${#pkgs[@]})); then
         [[ $EUID -eq 0 ]] || die "missing ${pkgs[*]}; run as root or: sudo apt-get install ${pkgs[*]}"
         command -v apt-get >/dev/null || die "missing ${pkgs[*]} and no apt-get to install them"
@@ -75,12 +82,12 @@ ensure_tools() {
 
 ensure_tools
 
-if ((run_hmt)); then
-    command -v cargo >/dev/null || die "cargo not found; install Rust (https://rustup.rs) or pass --no-hmt"
-    log "cargo build --release -p hmt"
-    cargo build --release -p hmt || die "cargo build failed"
-    [[ -x $hmt_bin ]] || die "$hmt_bin missing after build"
-fi
+command -v cargo >/dev/null || die "cargo not found; install Rust (https://rustup.rs)"
+log "cargo build --release -p hmt, and the serde_json baseline"
+cargo build --release -p hmt || die "cargo build failed"
+cargo build --release -p hmt-types --example parse_baseline || die "cargo build failed"
+[[ -x $hmt_bin ]] || die "$hmt_bin missing after build"
+[[ -x $parse_bin ]] || die "$parse_bin missing after build"
 
 # --------------------------------------------------------------------- inputs
 
@@ -98,51 +105,30 @@ recording() {
 
 # --------------------------------------------------------------------- measuring
 
-# Reads each line and, when its content-type says JSON, each body. Header names
-# are lower-case in the generated data, so a plain lookup is enough here.
-baseline_py='
-import json, sys
-lines = bodies = 0
-with open(sys.argv[1], "rb") as f:
-    for line in f:
-        ex = json.loads(line)
-        lines += 1
-        for part in (ex["request"], ex.get("response") or {}):
-            body = part.get("body")
-            if body is not None and "json" in str(part.get("headers", {}).get("content-type", "")):
-                json.loads(body)
-                bodies += 1
-print(f"{lines} lines, {bodies} JSON bodies", file=sys.stderr)
-'
-
-rows=()
-notes=()
 failed=0
+notes=()
 tmp="$(mktemp -d)"
 trap 'rm -rf -- "$tmp"' EXIT
 
-# measure SLUG LABEL INPUT OUTDIR CMD...: runs CMD under GNU time and appends a
-# table row; CMD's output goes to bench-data/<input>.<SLUG>.log. With a non-empty
-# OUTDIR the run also has to leave an OpenAPI file there.
+# measure SLUG INPUT OUTDIR CMD...: runs CMD under GNU time and sets $secs and
+# $rss_mb (or $status when it failed). CMD's output goes to
+# bench-data/<input>.<SLUG>.log. With a non-empty OUTDIR the run also has to
+# leave an OpenAPI file there.
 measure() {
-    local slug=$1 label=$2 input=$3 outdir=$4
-    shift 4
-    local stats="$tmp/time" out_log="$data/${input##*/}.$slug.log"
-    local bytes rc=0
-    bytes=$(stat -c %s "$input")
+    local slug=$1 input=$2 outdir=$3
+    shift 3
+    local stats="$tmp/time" out_log="$data/${input##*/}.$slug.log" rc=0
     [[ -z $outdir ]] || rm -rf -- "$outdir"
     # Read the input once first so every tool starts with it in the page cache.
     cat -- "$input" >/dev/null
-    log "running $label on $input"
+    log "running $slug on $input"
     /usr/bin/time -v -o "$stats" "$@" >"$out_log" 2>&1 || rc=$?
-
-    local secs kb
     # "Elapsed (wall clock) time (h:mm:ss or m:ss): 0:10.91"
     secs=$(sed -n 's/^[[:space:]]*Elapsed (wall clock) time[^)]*): //p' "$stats" |
         awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f", s }')
-    kb=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$stats")
-
-    local status=""
+    rss_mb=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$stats" |
+        awk '{ printf "%.0f", $1 / 1024 }')
+    status=""
     if ((rc != 0)); then
         status="FAILED (exit $rc)"
     elif [[ -n $outdir ]] && ! compgen -G "$outdir/openapi.json" >/dev/null &&
@@ -151,43 +137,66 @@ measure() {
     fi
     if [[ -n $status ]]; then
         failed=1
-        notes+=("- $label on $input: $status, see $out_log")
-        rows+=("$(awk -v l="$label" -v b="$bytes" -v s="$status" \
-            'BEGIN { printf "| %s | %.1f | %s | – | – |", l, b / 1048576, s }')")
-        return 0
+        notes+=("- $slug on $input: $status, see $out_log")
     fi
-    rows+=("$(awk -v l="$label" -v b="$bytes" -v t="$secs" -v k="$kb" 'BEGIN {
-        mb = b / 1048576
-        printf "| %s | %.1f | %.2f | %s | %.0f |", l, mb, t, (t > 0 ? sprintf("%.1f", mb / t) : "∞"), k / 1024
-    }')")
 }
 
+rows=()
+verdicts=()
 for size in "${sizes[@]}"; do
     input=$(recording "$size")
-    if ((run_hmt)); then
-        measure hmt "hmt build" "$input" "$data/out-$size" \
-            "$hmt_bin" build -i "$input" -o "$data/out-$size"
+    mb=$(stat -c %s "$input" | awk '{ printf "%.1f", $1 / 1048576 }')
+    measure hmt "$input" "$data/out-$size" "$hmt_bin" build -i "$input" -o "$data/out-$size"
+    hmt_status=$status hmt_secs=$secs hmt_rss=$rss_mb
+    measure serde-json "$input" "" "$parse_bin" "$input"
+    parse_status=$status parse_secs=$secs parse_rss=$rss_mb
+    if [[ -n $hmt_status || -n $parse_status ]]; then
+        rows+=("| $mb | ${hmt_status:-$hmt_secs} | – | – | ${parse_status:-$parse_secs} | – | – | – |")
+        continue
     fi
-    measure baseline "baseline: python3 json.loads" "$input" "" python3 -c "$baseline_py" "$input"
+    rows+=("$(awk -v mb="$mb" -v ht="$hmt_secs" -v hr="$hmt_rss" -v pt="$parse_secs" -v pr="$parse_rss" 'BEGIN {
+        hrate = (ht > 0 ? mb / ht : 0); prate = (pt > 0 ? mb / pt : 0)
+        printf "| %s | %.2f | %.1f | %s | %.2f | %.1f | %s | %.2f |", mb, ht, hrate, hr, pt, prate, pr, (prate > 0 ? hrate / prate : 0)
+    }')")
+    verdicts+=("$(awk -v mb="$mb" -v ht="$hmt_secs" -v hr="$hmt_rss" -v pt="$parse_secs" -v share="$min_share" -v max="$max_rss_mb" 'BEGIN {
+        ratio = (ht > 0 ? pt / ht : 0)
+        printf "- %s MB: hmt at %.2f x the parse rate (target >= %s): %s; peak RSS %s MB (target < %s): %s",
+            mb, ratio, share, (ratio >= share ? "met" : "MISSED"), hr, max, (hr < max ? "met" : "MISSED")
+    }')")
 done
 
+py_row=""
 if [[ -n ${HMT_PY:-} ]]; then
     [[ -x $HMT_PY ]] || die "HMT_PY=$HMT_PY is not executable"
     input=$(recording "$py_hmt_size")
-    measure hmt-py "hmt 0.3.2 (Python)" "$input" "$data/out-hmt-py-$py_hmt_size" \
+    measure hmt-py "$input" "$data/out-hmt-py-$py_hmt_size" \
         "$HMT_PY" build -i "$input" -o "$data/out-hmt-py-$py_hmt_size"
-    measure baseline "baseline: python3 json.loads" "$input" "" python3 -c "$baseline_py" "$input"
+    mb=$(stat -c %s "$input" | awk '{ printf "%.1f", $1 / 1048576 }')
+    if [[ -z $status ]]; then
+        py_row=$(awk -v mb="$mb" -v t="$secs" -v r="$rss_mb" 'BEGIN {
+            printf "| %s | %.2f | %.1f | %s |", mb, t, (t > 0 ? mb / t : 0), r }')
+    fi
 fi
 
 # --------------------------------------------------------------------- report
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-echo "hmt build benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), git $rev, ${cpu:-unknown CPU}, $(nproc) CPUs, $(python3 --version)"
+echo "hmt build benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), git $rev, ${cpu:-unknown CPU}, $(nproc) CPUs"
 echo
-echo "| tool | input MB | seconds | MB/s | peak RSS MB |"
-echo "|---|---:|---:|---:|---:|"
+echo "| input MB | hmt s | hmt MB/s | hmt peak RSS MB | serde_json parse s | parse MB/s | parse peak RSS MB | hmt / parse |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
+if ((${#verdicts[@]})); then
+    echo
+    printf '%s\n' "${verdicts[@]}"
+fi
+if [[ -n $py_row ]]; then
+    echo
+    echo "| HMT 0.3.2 (Python): input MB | seconds | MB/s | peak RSS MB |"
+    echo "|---:|---:|---:|---:|"
+    echo "$py_row"
+fi
 if ((${#notes[@]})); then
     echo
     printf '%s\n' "${notes[@]}"

@@ -24,6 +24,7 @@
 //! assert_eq!(op["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["id"]["type"], "integer");
 //! ```
 
+pub mod example;
 mod generalise;
 pub mod headers;
 pub mod ident;
@@ -74,7 +75,11 @@ pub struct Options {
 /// One document the builder produced.
 pub struct BuiltSpec {
     /// File name without extension: `openapi`, or `<host>.openapi` when
-    /// the input held several hosts.
+    /// the input held several hosts, `<host>` spelled as
+    /// [`hmt_types::file_safe_host`] does, or as
+    /// [`hmt_types::file_safe_host_exact`] does for hosts that would
+    /// otherwise share a name (`a:1` and `a_1` are `a_3a1` and `a_5f1`).
+    /// No two specs of one build have the same stem.
     pub file_stem: String,
     /// The host it describes (empty for recordings without a host).
     pub host: String,
@@ -115,10 +120,13 @@ impl PathStore {
         match self {
             PathStore::Templated(tree) => tree.observe(pathname),
             PathStore::Concrete(map) => {
-                if !map.contains_key(pathname) {
-                    map.insert(pathname.to_owned(), PathData::default());
+                // Kept as recorded, but for `{` and `}`, which in a path
+                // template would read as a parameter (as in templates).
+                let key = paths::escape_braces(pathname);
+                if !map.contains_key(key.as_ref()) {
+                    map.insert(key.clone().into_owned(), PathData::default());
                 }
-                map.get_mut(pathname).expect("inserted above")
+                map.get_mut(key.as_ref()).expect("inserted above")
             }
         }
     }
@@ -328,7 +336,10 @@ impl Builder {
         if let Some(initial) = self.initial {
             specs.push(finish_initial(initial, keep_replay, &mut warnings));
         }
+        let hosts: Vec<&str> = self.hosts.keys().map(String::as_str).collect();
+        let mut stems = host_file_stems(&hosts, &mut warnings).into_iter();
         for (host, model) in self.hosts {
+            let stem = stems.next().unwrap_or_default();
             let templates = model.paths.finish();
             let base = common_base_path(&templates);
             let path_words: BTreeSet<String> = templates
@@ -359,7 +370,7 @@ impl Builder {
             note_warnings(&host, &notes, &mut warnings);
             specs.push(BuiltSpec {
                 file_stem: if several {
-                    format!("{}.openapi", hmt_types::file_safe_host(&host))
+                    format!("{stem}.openapi")
                 } else {
                     "openapi".to_owned()
                 },
@@ -393,6 +404,54 @@ impl Builder {
             specs,
             exchanges: self.exchanges,
             warnings,
+        }
+    }
+}
+
+/// The file name (without `.openapi.EXT`) of each host's spec, in the same
+/// order: [`hmt_types::file_safe_host`] (`127.0.0.1:8080` →
+/// `127.0.0.1_8080`), except for hosts that would share a name (`a:1` and
+/// `a_1`): those get [`hmt_types::file_safe_host_exact`] (`a_3a1`,
+/// `a_5f1`), which no two hosts share, and a warning says so. A spec is
+/// never written over another of the same build.
+fn host_file_stems(hosts: &[&str], warnings: &mut Vec<String>) -> Vec<String> {
+    let mut exact = vec![false; hosts.len()];
+    loop {
+        let stems: Vec<String> = hosts
+            .iter()
+            .zip(&exact)
+            .map(|(host, exact)| {
+                if *exact {
+                    hmt_types::file_safe_host_exact(host)
+                } else {
+                    hmt_types::file_safe_host(host)
+                }
+            })
+            .collect();
+        let mut sharing: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, stem) in stems.iter().enumerate() {
+            sharing.entry(stem).or_default().push(i);
+        }
+        let mut changed = false;
+        for (stem, group) in sharing.iter().filter(|(_, group)| group.len() > 1) {
+            let names: Vec<String> = group.iter().map(|i| format!("{:?}", hosts[*i])).collect();
+            let renamed: Vec<String> = group
+                .iter()
+                .map(|i| format!("{}.openapi", hmt_types::file_safe_host_exact(hosts[*i])))
+                .collect();
+            warnings.push(format!(
+                "hosts {} would share the file name {stem}.openapi; they are written to {} \
+                 (characters other than letters, digits, '.' and '-' spelled as _ and hex)",
+                names.join(" and "),
+                renamed.join(" and ")
+            ));
+            for i in group {
+                changed |= !exact[*i];
+                exact[*i] = true;
+            }
+        }
+        if !changed {
+            return stems;
         }
     }
 }

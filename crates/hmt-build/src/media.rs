@@ -1,5 +1,6 @@
 //! Bodies by media type: what a body is, and the summary of many of them.
 
+use crate::example::json_example;
 use crate::schema::{Dialect, Sketch};
 use crate::secrets::redact_secrets;
 use hmt_types::Fields;
@@ -109,21 +110,16 @@ impl BodyStats {
     pub fn observe(&mut self, body: &[u8]) {
         self.count += 1;
         match self.class {
-            // Only the first body is parsed into a value (it is the
-            // example); the rest stream into the sketch.
-            BodyClass::Json if self.example.is_none() => {
-                match serde_json::from_slice::<Value>(body) {
-                    Ok(mut value) => {
-                        self.json.observe(&value);
-                        redact_secrets(&mut value);
-                        self.example = Some(value);
-                    }
-                    Err(_) => self.unparsed += 1,
-                }
-            }
+            // Every body streams into the sketch; the first that parses is
+            // also the example, cut to size (see `crate::example`).
             BodyClass::Json => {
                 if self.json.observe_json(body).is_err() {
                     self.unparsed += 1;
+                } else if self.example.is_none() {
+                    self.example = json_example(body).map(|mut value| {
+                        redact_secrets(&mut value);
+                        value
+                    });
                 }
             }
             BodyClass::Form => match std::str::from_utf8(body) {
@@ -226,25 +222,50 @@ impl BodyStats {
         let example = self.example.as_ref()?;
         match (self.class, example) {
             (BodyClass::Text, Value::String(text)) if self.is_json_text() => {
-                let mut value = serde_json::from_str(text).ok()?;
+                let mut value = json_example(text.as_bytes())?;
                 redact_secrets(&mut value);
                 Some(value)
             }
-            _ => Some(example.clone()),
+            _ => Some(self.typed(example)),
+        }
+    }
+
+    /// A recorded example as the schema sees it: form fields are text, and
+    /// become numbers, booleans or one-item arrays where their schemas say
+    /// so (as parameter examples do); other examples are unchanged.
+    pub fn typed(&self, example: &Value) -> Value {
+        match (self.class, example) {
+            (BodyClass::Form, Value::Object(fields)) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(name, value)| {
+                        let typed = match (value, self.form.get(name)) {
+                            (Value::String(text), Some(stats)) => crate::operation::typed_example(
+                                text,
+                                &stats.schema(Dialect::OpenApi30),
+                            ),
+                            _ => value.clone(),
+                        };
+                        (name.clone(), typed)
+                    })
+                    .collect(),
+            ),
+            _ => example.clone(),
         }
     }
 
     /// An example value for a body, as a spec's `examples` shows it: parsed
-    /// JSON, a form as an object, text as a string; `None` for binary.
+    /// JSON (cut to size, see [`crate::example`]), a form as an object, text
+    /// as a string; `None` for binary.
     ///
     /// Secret fields are replaced (see [`crate::secrets`]); text that is a
     /// JSON object or array is shown parsed.
     pub fn example_value(class: BodyClass, body: &[u8]) -> Option<Value> {
         let mut value = match class {
-            BodyClass::Json => serde_json::from_slice(body).ok()?,
-            BodyClass::Text if looks_like_json(body) => match serde_json::from_slice(body) {
-                Ok(value) => value,
-                Err(_) => Value::String(std::str::from_utf8(body).ok()?.to_owned()),
+            BodyClass::Json => json_example(body)?,
+            BodyClass::Text if looks_like_json(body) => match json_example(body) {
+                Some(value) => value,
+                None => Value::String(std::str::from_utf8(body).ok()?.to_owned()),
             },
             BodyClass::Text => Value::String(std::str::from_utf8(body).ok()?.to_owned()),
             BodyClass::Form => {

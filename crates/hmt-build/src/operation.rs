@@ -179,6 +179,20 @@ fn observe_header_fields(stats: &mut BTreeMap<String, ParamStats>, fields: &Fiel
     }
 }
 
+/// Where responses with a status outside 100-599 are kept, all together.
+/// RFC 9110 (section 15) calls those statuses invalid and has clients treat
+/// them as 5xx, and an OpenAPI `responses` key can only name them so: they
+/// are rendered as `5XX`.
+const INVALID_STATUS: u16 = 1000;
+
+fn response_key(status: u16) -> u16 {
+    if (100..=599).contains(&status) {
+        status
+    } else {
+        INVALID_STATUS
+    }
+}
+
 /// Everything recorded for one method on one path template.
 #[derive(Clone, Debug, Default)]
 pub struct OperationStats {
@@ -214,7 +228,10 @@ impl OperationStats {
             observe_body(&mut self.request_bodies, &request.headers, body);
         }
         if let Some(response) = &exchange.response {
-            let stats = self.responses.entry(response.status).or_default();
+            let stats = self
+                .responses
+                .entry(response_key(response.status))
+                .or_default();
             stats.count += 1;
             observe_header_fields(&mut stats.headers, &response.headers);
             if let Some(body) = response.body.as_deref().filter(|b| !b.is_empty()) {
@@ -349,7 +366,15 @@ impl OperationStats {
         let mut responses = Map::new();
         for (status, stats) in &self.responses {
             let mut response = Map::new();
-            response.insert("description".into(), reason_phrase(*status).into());
+            let (key, description) = match *status {
+                INVALID_STATUS => (
+                    "5XX".to_owned(),
+                    "A status code outside 100-599, which HTTP clients treat as a server error"
+                        .to_owned(),
+                ),
+                status => (status.to_string(), reason_phrase(status)),
+            };
+            response.insert("description".into(), description.into());
             if !stats.headers.is_empty() {
                 let mut headers = Map::new();
                 for (name, header) in &stats.headers {
@@ -374,7 +399,7 @@ impl OperationStats {
                         Some(examples) if !examples.is_empty() => {
                             let mut map = Map::new();
                             for (name, value) in examples {
-                                map.insert(name.clone(), json!({ "value": value }));
+                                map.insert(name.clone(), json!({ "value": body.typed(value) }));
                             }
                             media_object.insert("examples".into(), Value::Object(map));
                         }
@@ -388,7 +413,7 @@ impl OperationStats {
                 }
                 response.insert("content".into(), Value::Object(content));
             }
-            responses.insert(status.to_string(), Value::Object(response));
+            responses.insert(key, Value::Object(response));
         }
         if responses.is_empty() {
             // A request recorded without its response still documents the

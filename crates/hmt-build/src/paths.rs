@@ -1415,7 +1415,7 @@ fn classify(segment: &str) -> Option<IdKind> {
 
 /// Writes `{` and `}` percent-encoded so that literal text never looks like a
 /// template parameter.
-fn escape_braces(raw: &str) -> Cow<'_, str> {
+pub(crate) fn escape_braces(raw: &str) -> Cow<'_, str> {
     if raw.contains(['{', '}']) {
         Cow::Owned(raw.replace('{', "%7B").replace('}', "%7D"))
     } else {

@@ -57,6 +57,10 @@
 //!   category names) are dropped when the spec is assembled: such names grow.
 //! * **Numbers** carry no `minimum`/`maximum`: the output stays general and
 //!   stable as more traffic arrives.
+//! * **Depth.** Values nested more than 24 (`MAX_SCHEMA_DEPTH`) arrays and
+//!   objects deep are described by `{}`, so that the spec stays within the
+//!   nesting JSON parsers accept (serde_json's limit is 128, and one level of
+//!   a value can take four levels of schema).
 //!
 //! Output key order is fixed — `type`, `format`, `nullable`, `enum`, `items`,
 //! `properties`, `required`, `additionalProperties`, `oneOf` — and properties,
@@ -81,7 +85,12 @@ const ENUM_MAX_VALUES: usize = 8;
 /// An enum needs `distinct * ENUM_MIN_SAMPLES_PER_VALUE <= samples`.
 const ENUM_MIN_SAMPLES_PER_VALUE: u64 = 4;
 /// An object sketch with more distinct property names than this becomes a map.
-const MAP_MODE_MAX_PROPERTIES: usize = 200;
+pub(crate) const MAP_MODE_MAX_PROPERTIES: usize = 200;
+/// Values nested deeper than this many arrays and objects are described by
+/// `{}` (any value). A schema level takes up to four levels of the spec
+/// document (`oneOf`, a branch, `properties`, the property), and a spec must
+/// stay within the 128 levels JSON parsers (serde_json among them) accept.
+pub const MAX_SCHEMA_DEPTH: usize = 24;
 /// An object whose keys are all identifiers is a map once it has this many
 /// distinct keys.
 const ID_MAP_MIN_KEYS: usize = 2;
@@ -263,6 +272,15 @@ impl Sketch {
     /// `type`, `format`, `nullable`, `enum`, `items`, `properties`,
     /// `required`, `additionalProperties`, `oneOf`.
     pub fn to_schema(&self, dialect: Dialect) -> Value {
+        self.schema_at(dialect, 0)
+    }
+
+    /// The schema of values nested `depth` arrays and objects deep; `{}`
+    /// past [`MAX_SCHEMA_DEPTH`].
+    fn schema_at(&self, dialect: Dialect, depth: usize) -> Value {
+        if depth > MAX_SCHEMA_DEPTH {
+            return Value::Object(Map::new());
+        }
         let mut branches: Vec<Parts> = Vec::new();
         if self.booleans > 0 {
             branches.push(Parts::typed("boolean"));
@@ -276,10 +294,10 @@ impl Sketch {
             branches.push(self.strings.parts());
         }
         if let Some(array) = &self.array {
-            branches.push(array.parts(dialect));
+            branches.push(array.parts(dialect, depth));
         }
         if let Some(object) = &self.object {
-            branches.push(object.parts(dialect));
+            branches.push(object.parts(dialect, depth));
         }
         let nullable = self.nulls > 0;
 
@@ -539,10 +557,10 @@ impl ArraySketch {
         self.items.merge(other.items);
     }
 
-    fn parts(&self, dialect: Dialect) -> Parts {
+    fn parts(&self, dialect: Dialect, depth: usize) -> Parts {
         Parts {
             ty: Some("array"),
-            items: Some(self.items.to_schema(dialect)),
+            items: Some(self.items.schema_at(dialect, depth + 1)),
             ..Parts::default()
         }
     }
@@ -646,21 +664,21 @@ impl ObjectSketch {
         }
     }
 
-    fn parts(&self, dialect: Dialect) -> Parts {
+    fn parts(&self, dialect: Dialect, depth: usize) -> Parts {
         let mut parts = Parts::typed("object");
         if let Some(values) = &self.map_values {
-            parts.additional = Some(values.to_schema(dialect));
+            parts.additional = Some(values.schema_at(dialect, depth + 1));
         } else if self.keys_all_ids && self.props.len() >= ID_MAP_MIN_KEYS {
             let mut values = Sketch::new();
             for prop in self.props.values() {
                 values.merge(prop.sketch.clone());
             }
-            parts.additional = Some(values.to_schema(dialect));
+            parts.additional = Some(values.schema_at(dialect, depth + 1));
         } else if !self.props.is_empty() {
             let properties = self
                 .props
                 .iter()
-                .map(|(name, prop)| (name.clone(), prop.sketch.to_schema(dialect)))
+                .map(|(name, prop)| (name.clone(), prop.sketch.schema_at(dialect, depth + 1)))
                 .collect();
             let required: Vec<Value> = self
                 .props

@@ -267,7 +267,12 @@ impl Mock {
     /// Answers a request whose body was already read: what [`Mock::handle`]
     /// does after reading it, for servers that read requests themselves
     /// (an imposter answering from a spec when no stub matches).
-    pub async fn answer(&self, parts: http::request::Parts, body: Bytes, started: SystemTime) -> Response<Body> {
+    pub async fn answer(
+        &self,
+        parts: http::request::Parts,
+        body: Bytes,
+        started: SystemTime,
+    ) -> Response<Body> {
         let target = self.target(&parts);
         let mut response = self
             .respond(&Asked {

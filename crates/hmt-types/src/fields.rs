@@ -214,6 +214,33 @@ pub fn file_safe_host(host: &str) -> String {
         .collect()
 }
 
+/// A host as a file name that no other host shares: letters, digits, `.`
+/// and `-` kept, every other byte of its UTF-8 as `_` and two lower-case hex
+/// digits (`a:1` → `a_3a1`, `a_1` → `a_5f1`); `_` for an empty host.
+/// Used where [`file_safe_host`] would give two hosts the same name.
+///
+/// ```
+/// use hmt_types::{file_safe_host, file_safe_host_exact};
+/// assert_eq!(file_safe_host("a:1"), file_safe_host("a_1"));
+/// assert_eq!(file_safe_host_exact("a:1"), "a_3a1");
+/// assert_eq!(file_safe_host_exact("a_1"), "a_5f1");
+/// assert_eq!(file_safe_host_exact("api.example.com"), "api.example.com");
+/// ```
+pub fn file_safe_host_exact(host: &str) -> String {
+    if host.is_empty() {
+        return "_".into();
+    }
+    let mut out = String::with_capacity(host.len());
+    for b in host.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("_{b:02x}"));
+        }
+    }
+    out
+}
+
 fn hex(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),

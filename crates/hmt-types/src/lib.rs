@@ -46,9 +46,11 @@ pub mod secrets;
 mod source;
 pub mod writer;
 
-pub use fields::{Fields, decode_form_component, file_safe_host, percent_encode};
+pub use fields::{
+    Fields, decode_form_component, file_safe_host, file_safe_host_exact, percent_encode,
+};
 pub use har::{HarReader, HarWriter};
 pub use model::{BodyEncoding, Exchange, Method, Protocol, Request, Response, reason_phrase};
-pub use reader::{Input, JsonlReader, ReadError};
+pub use reader::{DEFAULT_MAX_LINE_BYTES, Input, JsonlReader, ReadError};
 pub use source::{Exchanges, Format};
 pub use writer::JsonlWriter;

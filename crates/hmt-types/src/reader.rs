@@ -5,6 +5,12 @@
 //! error naming its source, line number, JSON pointer and problem; the
 //! reader then goes on with the next line, so the caller decides whether a
 //! bad line stops the run or is counted and skipped.
+//!
+//! A line is at most [`DEFAULT_MAX_LINE_BYTES`] long (64 MiB; see
+//! [`JsonlReader::with_max_line_bytes`]). A longer one is an error too: the
+//! reader stops buffering it at the limit and skips the rest of it up to the
+//! next newline without keeping it, so neither a huge line, nor a gzip bomb,
+//! nor `/dev/zero` can make it hold more than the limit.
 
 use crate::Exchange;
 use crate::har::HarReader;
@@ -52,6 +58,16 @@ pub enum ReadError {
         /// What is wrong.
         message: String,
     },
+    /// The line is longer than the reader's limit; it was skipped unread.
+    #[error("{source_name}:{line}: line longer than {}", human_bytes(*.limit))]
+    LineTooLong {
+        /// File name, or `<stdin>`.
+        source_name: String,
+        /// 1-based line number.
+        line: u64,
+        /// The limit, in bytes (the line ending not counted).
+        limit: u64,
+    },
     /// The source could not be read.
     #[error("{source_name}: {error}")]
     Io {
@@ -70,13 +86,28 @@ fn pointer_prefix(pointer: &str) -> String {
     }
 }
 
+/// `64 MiB`, `512 KiB`, `1000 bytes`: a byte count as a person would write it.
+fn human_bytes(n: u64) -> String {
+    match n {
+        0 => "0 bytes".to_owned(),
+        n if n % (1 << 30) == 0 => format!("{} GiB", n >> 30),
+        n if n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        1 => "1 byte".to_owned(),
+        n => format!("{n} bytes"),
+    }
+}
+
 impl ReadError {
     /// Whether this is a bad line or entry (as opposed to a failing source
-    /// or an unreadable document); bad lines and entries can be skipped.
+    /// or an unreadable document); bad lines, too long ones included, and
+    /// bad entries can be skipped.
     pub fn is_invalid_line(&self) -> bool {
         matches!(
             self,
-            ReadError::Invalid { .. } | ReadError::InvalidEntry { .. }
+            ReadError::Invalid { .. }
+                | ReadError::InvalidEntry { .. }
+                | ReadError::LineTooLong { .. }
         )
     }
 }
@@ -156,10 +187,22 @@ pub(crate) fn json_pointer(path: &serde_path_to_error::Path) -> String {
     pointer
 }
 
+/// The longest line [`JsonlReader`] reads by default: 64 MiB, four times
+/// the body `hmt record` keeps by default, base64 and escapes included.
+pub const DEFAULT_MAX_LINE_BYTES: u64 = 64 << 20;
+
+/// The line buffer's capacity between lines; a buffer grown past
+/// [`SHRINK_ABOVE`] by a large line is given back once that line is parsed.
+const INITIAL_CAPACITY: usize = 64 * 1024;
+const SHRINK_ABOVE: usize = 1 << 20;
+
 /// Reads exchanges from JSONL, one line at a time.
 ///
 /// Blank lines are allowed and skipped (a file that ends in newlines is
-/// common); a UTF-8 byte-order mark at the start is ignored.
+/// common); a UTF-8 byte-order mark at the start is ignored. A line longer
+/// than the limit ([`DEFAULT_MAX_LINE_BYTES`] unless
+/// [`with_max_line_bytes`](JsonlReader::with_max_line_bytes) says
+/// otherwise) is a [`ReadError::LineTooLong`], read no further than the limit.
 ///
 /// ```
 /// use hmt_types::JsonlReader;
@@ -175,6 +218,9 @@ pub struct JsonlReader<R> {
     source_name: String,
     line: u64,
     buf: Vec<u8>,
+    max_line_bytes: u64,
+    /// The last line was too long and its rest is still to be skipped.
+    skipping: bool,
     done: bool,
 }
 
@@ -185,9 +231,28 @@ impl<R: BufRead> JsonlReader<R> {
             reader,
             source_name: source_name.into(),
             line: 0,
-            buf: Vec::with_capacity(64 * 1024),
+            buf: Vec::with_capacity(INITIAL_CAPACITY),
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            skipping: false,
             done: false,
         }
+    }
+
+    /// Sets the longest line read, in bytes, not counting its line ending.
+    ///
+    /// ```
+    /// use hmt_types::JsonlReader;
+    /// let jsonl = b"{\"request\":{\"method\":\"get\",\"path\":\"/a\"}}\n{\"request\":{\"method\":\"get\",\"path\":\"/a-longer-path\"}}\n";
+    /// let mut reader = JsonlReader::new(&jsonl[..], "rec.jsonl").with_max_line_bytes(48);
+    /// assert!(reader.next().unwrap().is_ok());
+    /// let err = reader.next().unwrap().unwrap_err();
+    /// assert_eq!(err.to_string(), "rec.jsonl:2: line longer than 48 bytes");
+    /// assert!(err.is_invalid_line());
+    /// assert!(reader.next().is_none());
+    /// ```
+    pub fn with_max_line_bytes(mut self, limit: u64) -> JsonlReader<R> {
+        self.max_line_bytes = limit;
+        self
     }
 
     /// The number of the line last read (1-based).
@@ -201,15 +266,90 @@ impl<R: BufRead> JsonlReader<R> {
     }
 }
 
+impl<R: BufRead> JsonlReader<R> {
+    /// Reads the next line into `buf`, at most `max_line_bytes` of it plus
+    /// its `\n`. `Ok(None)` at the end of the input, `Ok(Some(false))` when
+    /// the line is longer than the limit; the rest of that line is skipped
+    /// on the next call, so that the error comes out at once even when the
+    /// line never ends (`/dev/zero`).
+    fn read_line(&mut self) -> io::Result<Option<bool>> {
+        if self.skipping {
+            self.skip_rest_of_line()?;
+            self.skipping = false;
+        }
+        self.buf.clear();
+        let limit = self.max_line_bytes;
+        // The limit, and room for a `\r\n` that does not count.
+        let read = (&mut self.reader)
+            .take(limit.saturating_add(2))
+            .read_until(b'\n', &mut self.buf)?;
+        if read == 0 {
+            return Ok(None);
+        }
+        let ended = self.buf.last() == Some(&b'\n');
+        let mut content = &self.buf[..self.buf.len() - usize::from(ended)];
+        if let [rest @ .., b'\r'] = content {
+            content = rest;
+        }
+        if content.len() as u64 <= limit {
+            return Ok(Some(true));
+        }
+        // Too long: forget what was kept; the rest is skipped unbuffered.
+        self.buf.clear();
+        self.release_large_buffer();
+        self.skipping = !ended;
+        Ok(Some(false))
+    }
+
+    /// Consumes input up to and including the next newline, keeping nothing.
+    fn skip_rest_of_line(&mut self) -> io::Result<()> {
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            if available.is_empty() {
+                return Ok(());
+            }
+            match available.iter().position(|b| *b == b'\n') {
+                Some(end) => {
+                    self.reader.consume(end + 1);
+                    return Ok(());
+                }
+                None => {
+                    let all = available.len();
+                    self.reader.consume(all);
+                }
+            }
+        }
+    }
+
+    /// After a large line, the buffer goes back to its usual size, so one
+    /// 50 MB line does not keep 50 MB for the rest of the input.
+    fn release_large_buffer(&mut self) {
+        if self.buf.capacity() > SHRINK_ABOVE {
+            self.buf = Vec::with_capacity(INITIAL_CAPACITY);
+        }
+    }
+}
+
 impl<R: BufRead> Iterator for JsonlReader<R> {
     type Item = Result<Exchange, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
-            self.buf.clear();
-            match self.reader.read_until(b'\n', &mut self.buf) {
-                Ok(0) => self.done = true,
-                Ok(_) => {
+            match self.read_line() {
+                Ok(None) => self.done = true,
+                Ok(Some(false)) => {
+                    self.line += 1;
+                    return Some(Err(ReadError::LineTooLong {
+                        source_name: self.source_name.clone(),
+                        line: self.line,
+                        limit: self.max_line_bytes,
+                    }));
+                }
+                Ok(Some(true)) => {
                     self.line += 1;
                     let mut line = self.buf.as_slice();
                     if self.line == 1 {
@@ -223,16 +363,16 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
                     while let [rest @ .., b'\n' | b'\r'] = line {
                         line = rest;
                     }
-                    return Some(
-                        Exchange::from_json_slice(line).map_err(|(pointer, message)| {
-                            ReadError::Invalid {
-                                source_name: self.source_name.clone(),
-                                line: self.line,
-                                pointer,
-                                message,
-                            }
-                        }),
-                    );
+                    let parsed = Exchange::from_json_slice(line).map_err(|(pointer, message)| {
+                        ReadError::Invalid {
+                            source_name: self.source_name.clone(),
+                            line: self.line,
+                            pointer,
+                            message,
+                        }
+                    });
+                    self.release_large_buffer();
+                    return Some(parsed);
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
@@ -326,5 +466,146 @@ impl<R: Read> Read for CountingReader<R> {
         let n = self.inner.read(buf)?;
         self.consumed.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: &str = r#"{"request":{"method":"get","path":"/a"}}"#;
+
+    /// What each line gave: the path read, or the error.
+    fn outcomes(input: &[u8], limit: u64) -> Vec<String> {
+        JsonlReader::new(input, "in")
+            .with_max_line_bytes(limit)
+            .map(|r| match r {
+                Ok(exchange) => exchange.request.pathname,
+                Err(error) => error.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_limit_counts_the_line_without_its_ending() {
+        let limit = LINE.len() as u64;
+        for ending in ["\n", "\r\n", ""] {
+            let input = format!("{LINE}{ending}");
+            assert_eq!(outcomes(input.as_bytes(), limit), ["/a"], "{ending:?}");
+            assert_eq!(
+                outcomes(input.as_bytes(), limit - 1),
+                [format!("in:1: line longer than {} bytes", limit - 1)],
+                "{ending:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_line_is_skipped_and_reading_goes_on() {
+        let long = format!(
+            r#"{{"request":{{"method":"get","path":"/{}"}}}}"#,
+            "x".repeat(5000)
+        );
+        for ending in ["\n", "\r\n"] {
+            let input = [LINE, &long, LINE, "", &long, LINE, &long].join(ending);
+            assert_eq!(
+                outcomes(input.as_bytes(), 1024),
+                [
+                    "/a",
+                    "in:2: line longer than 1 KiB",
+                    "/a",
+                    "in:5: line longer than 1 KiB",
+                    "/a",
+                    "in:7: line longer than 1 KiB",
+                ],
+                "{ending:?}"
+            );
+        }
+    }
+
+    /// A source that never ends and counts what was taken from it.
+    struct Endless {
+        byte: u8,
+        taken: Arc<AtomicU64>,
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            buf.fill(self.byte);
+            self.taken.fetch_add(buf.len() as u64, Ordering::Relaxed);
+            Ok(buf.len())
+        }
+    }
+
+    #[test]
+    fn an_endless_line_stops_at_the_limit() {
+        let taken = Arc::new(AtomicU64::new(0));
+        let source = Endless {
+            byte: 0,
+            taken: Arc::clone(&taken),
+        };
+        let mut reader = JsonlReader::new(BufReader::with_capacity(64 * 1024, source), "zero")
+            .with_max_line_bytes(1 << 20);
+        let error = reader.next().expect("an item").expect_err("too long");
+        assert_eq!(error.to_string(), "zero:1: line longer than 1 MiB");
+        assert!(error.is_invalid_line());
+        let taken = taken.load(Ordering::Relaxed);
+        assert!(
+            taken <= (1 << 20) + 2 * 64 * 1024,
+            "read {taken} bytes of a line longer than 1 MiB"
+        );
+        assert!(reader.buf.capacity() <= SHRINK_ABOVE, "the buffer was kept");
+    }
+
+    /// One gzip member over and over: endless zeros once decompressed.
+    struct EndlessGzip {
+        member: Vec<u8>,
+        at: usize,
+        taken: Arc<AtomicU64>,
+    }
+
+    impl Read for EndlessGzip {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let rest = &self.member[self.at..];
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            self.at = (self.at + n) % self.member.len();
+            self.taken.fetch_add(n as u64, Ordering::Relaxed);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_limit() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&[0u8; 1 << 20]).expect("compress");
+        let member = gz.finish().expect("compress");
+        let taken = Arc::new(AtomicU64::new(0));
+        let source = EndlessGzip {
+            member: member.clone(),
+            at: 0,
+            taken: Arc::clone(&taken),
+        };
+        let input = Input::from_reader("bomb.gz", source, None).expect("open");
+        let mut reader = input.exchanges().with_max_line_bytes(4 << 20);
+        let error = reader.next().expect("an item").expect_err("too long");
+        assert_eq!(error.to_string(), "bomb.gz:1: line longer than 4 MiB");
+        // 4 MiB of zeros is 4 members; the reader buffers 256 KiB ahead.
+        let taken = taken.load(Ordering::Relaxed);
+        let bound = 8 * member.len() as u64 + 2 * 256 * 1024;
+        assert!(
+            taken <= bound,
+            "read {taken} compressed bytes, more than {bound}"
+        );
+    }
+
+    #[test]
+    fn limits_read_as_people_write_them() {
+        assert_eq!(human_bytes(64 << 20), "64 MiB");
+        assert_eq!(human_bytes(3 << 30), "3 GiB");
+        assert_eq!(human_bytes(512 << 10), "512 KiB");
+        assert_eq!(human_bytes(1000), "1000 bytes");
+        assert_eq!(human_bytes(1), "1 byte");
     }
 }

@@ -56,6 +56,15 @@ impl Exchanges {
         }
     }
 
+    /// Bounds the length of a JSONL line ([`JsonlReader::with_max_line_bytes`]);
+    /// a HAR document is read entry by entry and is not affected.
+    pub fn with_max_line_bytes(self, limit: u64) -> Exchanges {
+        match self {
+            Exchanges::Jsonl(lines) => Exchanges::Jsonl(lines.with_max_line_bytes(limit)),
+            har => har,
+        }
+    }
+
     /// What was read but is worth telling the user, such as a HAR file cut
     /// short by a crash (its complete entries are read). Complete once the
     /// iterator has ended.

@@ -4,7 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use hmt_build::initial::{OpenApiVersion, parse_initial_spec};
 use hmt_build::{Builder, Mode, Options};
-use hmt_types::{Exchange, Input};
+use hmt_types::{Exchange, Input, ReadError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -83,6 +83,38 @@ pub struct BuildArgs {
         requires = "check"
     )]
     report: super::check::ReportArg,
+
+    /// The longest input line, in bytes (suffixes KiB, MiB, GiB); a longer line is an
+    /// invalid line, read no further than this.
+    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_bytes)]
+    max_line_bytes: u64,
+
+    /// When the input holds no exchanges, write a spec without paths (one `openapi` file,
+    /// or the initial spec with nothing added) and exit 0, instead of failing with exit 1.
+    #[arg(long)]
+    allow_empty: bool,
+}
+
+/// `1048576`, `512KiB`, `64MiB`, `1GiB` (`K`, `M`, `G`, `KB`... also accepted, all powers of 1024).
+fn parse_bytes(text: &str) -> std::result::Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        other => return Err(format!("unknown unit {other:?}, expected KiB, MiB or GiB")),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of bytes"))?;
+    n.checked_mul(1 << shift)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{text:?} is out of range"))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -168,12 +200,15 @@ pub fn run(args: BuildArgs) -> Result<()> {
     for input in inputs {
         match input {
             Source::File(input) => {
-                let mut exchanges = input.exchanges();
+                let mut exchanges = input.exchanges().with_max_line_bytes(args.max_line_bytes);
                 for exchange in exchanges.by_ref() {
                     match exchange {
                         Ok(exchange) => {
                             builder.add(&exchange);
                             progress.tick(builder.exchanges());
+                        }
+                        Err(error @ ReadError::LineTooLong { .. }) => {
+                            on_invalid(format!("{error} (--max-line-bytes)"))?
                         }
                         Err(error) if error.is_invalid_line() => on_invalid(error.to_string())?,
                         Err(error) => {
@@ -222,26 +257,36 @@ pub fn run(args: BuildArgs) -> Result<()> {
     }
     progress.finish();
 
-    let output = builder.finish();
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let mut written = Vec::new();
-    let (mut paths, mut operations) = (0, 0);
-    for spec in &output.specs {
-        let (extension, text) = match args.format {
-            FormatArg::Json => {
-                let mut text = serde_json::to_string_pretty(&spec.document)?;
-                text.push('\n');
-                ("json", text)
-            }
-            FormatArg::Yaml => ("yaml", yaml_serde::to_string(&spec.document)?),
+    if builder.exchanges() == 0 && !args.allow_empty {
+        let skipped = if skipped > 0 {
+            format!(" ({skipped} invalid line{} skipped)", plural(skipped))
+        } else {
+            String::new()
         };
-        let file = args.out.join(format!("{}.{extension}", spec.file_stem));
-        write_atomically(&file, text.as_bytes())?;
-        written.push(file.display().to_string());
+        bail!(
+            "the input held no exchanges{skipped}, so there is nothing to build and nothing was written; \
+             pass --allow-empty to write a spec without paths instead"
+        );
+    }
+    let output = builder.finish();
+    let (mut paths, mut operations) = (0, 0);
+    let mut files = Vec::with_capacity(output.specs.len());
+    for spec in &output.specs {
+        let extension = match args.format {
+            FormatArg::Json => "json",
+            FormatArg::Yaml => "yaml",
+        };
+        files.push(OutputFile {
+            path: args.out.join(format!("{}.{extension}", spec.file_stem)),
+            document: &spec.document,
+            format: args.format,
+        });
         paths += spec.paths;
         operations += spec.operations;
     }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let written = write_all_or_nothing(files)?;
 
     for warning in &output.warnings {
         eprintln!("hmt: warning: {warning}");
@@ -278,12 +323,75 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// Writes to a temporary file beside `path` and renames it into place, so
-/// a reader never sees half a spec.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+/// A spec file to write.
+struct OutputFile<'a> {
+    path: PathBuf,
+    document: &'a serde_json::Value,
+    format: FormatArg,
+}
+
+impl OutputFile<'_> {
+    fn write(&self, out: &mut impl std::io::Write) -> Result<()> {
+        match self.format {
+            FormatArg::Json => {
+                serde_json::to_writer_pretty(&mut *out, self.document)?;
+                out.write_all(b"\n")?;
+            }
+            FormatArg::Yaml => out.write_all(yaml_serde::to_string(self.document)?.as_bytes())?,
+        }
+        Ok(())
+    }
+}
+
+/// Writes every file to a temporary file in its directory (`.NAME.XXXXXX.tmp`),
+/// and only once all of them are complete and flushed renames them into
+/// place; returns the paths written. Any failure before the renames removes
+/// every temporary file and leaves the directory as it was, so a failed
+/// build never leaves a partial spec, and never replaces a good one.
+fn write_all_or_nothing(files: Vec<OutputFile<'_>>) -> Result<Vec<String>> {
+    use std::io::Write;
+    let mut staged = Vec::with_capacity(files.len());
+    for file in &files {
+        if file.path.is_dir() {
+            bail!("cannot write {}: it is a directory", file.path.display());
+        }
+        let dir = file.path.parent().unwrap_or(Path::new("."));
+        let name = file
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        // As `std::fs::write` would create it: 0666 less the umask, not
+        // the 0600 of a temporary file.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        // Dropped on any error below: the temporary file is removed.
+        let tmp = builder
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, tmp);
+        file.write(&mut out)
+            .and_then(|()| out.flush().map_err(Into::into))
+            .with_context(|| format!("cannot write {}", file.path.display()))?;
+        let tmp = out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("cannot write {}", file.path.display()))?;
+        tmp.as_file()
+            .sync_all()
+            .with_context(|| format!("cannot write {}", file.path.display()))?;
+        staged.push((tmp, &file.path));
+    }
+    let mut written = Vec::with_capacity(staged.len());
+    for (tmp, path) in staged {
+        tmp.persist(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        written.push(path.display().to_string());
+    }
+    Ok(written)
 }
 
 /// A progress bar on stderr when it is a terminal: bytes read of the
