@@ -26,10 +26,76 @@ pub struct Definition {
     pub allow_cors: bool,
     /// For https: the certificate served and whether a client certificate is asked for.
     pub tls: Option<TlsIdentity>,
+    /// hmt's extension (`"hmt": {"specs": [...], "recordings": [...]}`):
+    /// OpenAPI specs and http-types recordings that answer what no stub does.
+    pub sources: Sources,
     /// Every other field the creator gave, echoed as given.
     pub extra: Map<String, Value>,
     /// The stubs as sent.
     pub stubs: Value,
+}
+
+/// Specs and recordings behind an imposter's stubs (hmt's extension).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// OpenAPI files or directories, as `hmt mock PATH` takes them.
+    pub specs: Vec<std::path::PathBuf>,
+    /// http-types JSONL (or HAR) files, as `hmt mock --recordings` takes them.
+    pub recordings: Vec<std::path::PathBuf>,
+}
+
+impl Sources {
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.specs.is_empty() && self.recordings.is_empty()
+    }
+
+    fn parse(value: Option<&Value>) -> Result<Sources, ApiError> {
+        let Some(value) = value.filter(|value| !value.is_null()) else {
+            return Ok(Sources::default());
+        };
+        let object = value.as_object().ok_or_else(|| {
+            ApiError::bad_data("'hmt' must be an object such as {\"specs\": [\"api.yaml\"]}")
+        })?;
+        let list = |name: &str| -> Result<Vec<std::path::PathBuf>, ApiError> {
+            let refused =
+                || ApiError::bad_data(format!("'hmt.{name}' must be an array of file paths"));
+            match object.get(name) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|item| {
+                        item.as_str()
+                            .map(std::path::PathBuf::from)
+                            .ok_or_else(refused)
+                    })
+                    .collect(),
+                Some(_) => Err(refused()),
+            }
+        };
+        if let Some(unknown) = object
+            .keys()
+            .find(|key| !matches!(key.as_str(), "specs" | "recordings"))
+        {
+            return Err(ApiError::bad_data(format!(
+                "'hmt.{unknown}' is not a field of hmt's extension (specs, recordings)"
+            )));
+        }
+        Ok(Sources {
+            specs: list("specs")?,
+            recordings: list("recordings")?,
+        })
+    }
+}
+
+/// Loads the specs and recordings of [`Sources`] into what the mock serves.
+///
+/// A seam because recordings are turned into replay specs by `hmt build`'s
+/// engine, which this crate does not depend on; the command line gives
+/// the implementation.
+pub trait SourceLoader: Send + Sync {
+    /// The loaded sources, or why they cannot be.
+    fn load(&self, sources: &Sources) -> Result<hmt_mock::Loaded, String>;
 }
 
 /// The protocols hmt's imposters speak.
@@ -50,7 +116,8 @@ impl Protocol {
     }
 }
 
-/// Fields that are the imposter's own, not "other fields the creator gave".
+/// Fields that are the imposter's own, not "other fields the creator gave"
+/// (hmt's extension `hmt` is read and also echoed with those).
 const KNOWN: [&str; 14] = [
     "protocol",
     "port",
@@ -124,6 +191,7 @@ impl Definition {
             Protocol::Http => None,
             Protocol::Https => Some(TlsIdentity::from_definition(object)?),
         };
+        let sources = Sources::parse(object.get("hmt"))?;
         let extra = object
             .iter()
             .filter(|(key, _)| !KNOWN.contains(&key.as_str()))
@@ -137,6 +205,7 @@ impl Definition {
             default_response,
             allow_cors: flag("allowCORS")?,
             tls,
+            sources,
             extra,
             stubs: object
                 .get("stubs")
@@ -222,6 +291,8 @@ pub struct Imposter {
     count: AtomicU64,
     /// What recorded stubs may contain.
     pub(crate) options: CompileOptions,
+    /// The spec or recordings answering what no stub does.
+    pub(crate) mock: Option<std::sync::Arc<hmt_mock::Mock>>,
 }
 
 /// Which of mountebank's forms to show.
@@ -255,6 +326,7 @@ impl Imposter {
             limit,
             count: AtomicU64::new(0),
             options,
+            mock: None,
         }
     }
 

@@ -25,5 +25,5 @@ mod wire;
 
 pub use api::{Api, ApiRequest};
 pub use error::ApiError;
-pub use imposter::{Definition, Form, Imposter, Protocol, SavedLimit};
+pub use imposter::{Definition, Form, Imposter, Protocol, SavedLimit, SourceLoader, Sources};
 pub use registry::{Imposters, ImpostersConfig};

@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
 /// How imposters are run; one per `hmt mock` process.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ImpostersConfig {
     /// Address imposters listen on.
     pub bind: IpAddr,
@@ -26,6 +26,22 @@ pub struct ImpostersConfig {
     pub datadir: Option<PathBuf>,
     /// mountebank's `--debug`: each stub shows the requests it answered (`matches`).
     pub debug: bool,
+    /// Loads hmt's extension `"hmt": {"specs", "recordings"}`; without it,
+    /// imposters that name specs or recordings are refused.
+    pub sources: Option<Arc<dyn crate::SourceLoader>>,
+}
+
+impl std::fmt::Debug for ImpostersConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImpostersConfig")
+            .field("bind", &self.bind)
+            .field("allow_injection", &self.allow_injection)
+            .field("saved", &self.saved)
+            .field("datadir", &self.datadir)
+            .field("debug", &self.debug)
+            .field("sources", &self.sources.is_some())
+            .finish()
+    }
 }
 
 impl Default for ImpostersConfig {
@@ -36,6 +52,7 @@ impl Default for ImpostersConfig {
             saved: SavedLimit::default(),
             datadir: None,
             debug: false,
+            sources: None,
         }
     }
 }
@@ -57,6 +74,7 @@ struct Prepared {
     definition: Definition,
     stubs: hmt_stub::Stubs,
     options: CompileOptions,
+    mock: Option<Arc<hmt_mock::Mock>>,
 }
 
 impl Imposters {
@@ -91,10 +109,24 @@ impl Imposters {
         let definition = Definition::parse(json, at)?;
         let options = self.options()?;
         let stubs = definition.compile(&options, at)?;
+        let mock = if definition.sources.is_empty() {
+            None
+        } else {
+            let loader = self.config.sources.as_ref().ok_or_else(|| {
+                ApiError::bad_data("this server cannot load specs or recordings for imposters")
+            })?;
+            let loaded = loader
+                .load(&definition.sources)
+                .map_err(|error| ApiError::bad_data(format!("at {at}/hmt: {error}")))?;
+            let mock = hmt_mock::Mock::new(hmt_mock::MockConfig::default(), loaded)
+                .map_err(|error| ApiError::bad_data(format!("at {at}/hmt: {error}")))?;
+            Some(Arc::new(mock))
+        };
         Ok(Prepared {
             definition,
             stubs,
             options,
+            mock,
         })
     }
 
@@ -134,7 +166,7 @@ impl Imposters {
             .local_addr()
             .map_err(|error| ApiError::resource_conflict(error.to_string()))?
             .port();
-        let imposter = Arc::new(Imposter::new(
+        let mut imposter = Imposter::new(
             prepared.definition,
             port,
             prepared.stubs,
@@ -142,7 +174,9 @@ impl Imposters {
             prepared.options,
             self.config.datadir.clone(),
             self.config.debug,
-        ));
+        );
+        imposter.mock = prepared.mock;
+        let imposter = Arc::new(imposter);
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(serve::run(listener, imposter.clone(), stopped));
         running.insert(

@@ -122,7 +122,13 @@ async fn handle(
         &request,
         hmt_types::clock::rfc3339_millis(SystemTime::now()),
     );
-    let (stub, action) = answer(imposter, &request);
+    let (stub, action) = match answer(imposter, &request) {
+        Ok(found) => found,
+        Err(fallback) => match &imposter.mock {
+            Some(mock) => (usize::MAX, Action::Reply(from_spec(mock, &request).await)),
+            None => (usize::MAX, Action::Reply(fallback)),
+        },
+    };
     let proxied = matches!(action, Action::Proxy(_));
     let reply = match action {
         Action::Reply(reply) => reply,
@@ -227,20 +233,62 @@ fn inflate(encoding: Option<&str>, body: Bytes) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The matching stub's index and action; the default response when none
-/// matches, and the miss kept with the nearest stub and why it refused.
-fn answer(imposter: &Imposter, request: &Request) -> (usize, Action) {
+/// The matching stub's index and action; when none matches, the miss is
+/// kept (with the nearest stub and why it refused) and the default
+/// response is the answer unless a spec or recordings stand behind the stubs.
+fn answer(imposter: &Imposter, request: &Request) -> Result<(usize, Action), Reply> {
     let stubs = imposter
         .stubs
         .read()
         .unwrap_or_else(PoisonError::into_inner);
     match stubs.answer(request) {
-        Some(answer) => (answer.stub, answer.action),
+        Some(answer) => Ok((answer.stub, answer.action)),
         None => {
             imposter.remember_miss(request, &stubs);
-            (stubs.len(), Action::Reply(stubs.fallback()))
+            Err(stubs.fallback())
         }
     }
+}
+
+/// The answer of the spec or recordings behind the stubs (hmt's extension):
+/// the mock's validation, replay and documented responses.
+async fn from_spec(mock: &hmt_mock::Mock, request: &Request) -> Reply {
+    let target = if request.raw_query.is_empty() {
+        request.path.clone()
+    } else {
+        format!("{}?{}", request.path, request.raw_query)
+    };
+    let mut builder = http::Request::builder()
+        .method(request.method.as_str())
+        .uri(target);
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let parts = match builder.body(()) {
+        Ok(built) => built.into_parts().0,
+        Err(error) => {
+            return Reply::new(400)
+                .with_header("Content-Type", "text/plain; charset=utf-8")
+                .with_body(format!("the request cannot be given to the spec: {error}"));
+        }
+    };
+    let response = mock
+        .answer(parts, Bytes::from(request.body.clone()), SystemTime::now())
+        .await;
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|body| body.to_bytes())
+        .unwrap_or_default();
+    let mut reply = Reply::new(parts.status.as_u16()).with_body(body.to_vec());
+    for (name, value) in &parts.headers {
+        reply.headers.push((
+            name.as_str().to_string(),
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        ));
+    }
+    reply
 }
 
 /// mountebank's CORS: a preflight (`OPTIONS` with `Origin` and both

@@ -957,3 +957,87 @@ async fn debug_mode_shows_what_each_stub_answered() {
         .await;
     assert!(replayable["stubs"][0].get("matches").is_none());
 }
+
+/// Loads specs as `hmt mock PATH` does (recordings need `hmt build`'s
+/// replay engine, which the command line brings).
+struct SpecsOnly;
+
+impl hmt_imposters::SourceLoader for SpecsOnly {
+    fn load(&self, sources: &hmt_imposters::Sources) -> Result<hmt_mock::Loaded, String> {
+        if !sources.recordings.is_empty() {
+            return Err("recordings are not loaded here".to_string());
+        }
+        hmt_mock::load(&sources.specs)
+            .map(hmt_mock::Loaded::new)
+            .map_err(|error| error.to_string())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imposter_backed_by_a_spec_answers_what_its_stubs_do_not() {
+    let spec =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/mock/catalogue.yaml");
+    let admin = start(ImpostersConfig {
+        sources: Some(Arc::new(SpecsOnly)),
+        ..ImpostersConfig::default()
+    })
+    .await;
+    let definition = json!({"protocol": "http", "hmt": {"specs": [spec.to_str().unwrap()]},
+        "stubs": [{"predicates": [{"equals": {"path": "/categories/pinned"}}], "responses": [{"is": {"body": "from a stub"}}]}]});
+    let port = admin.imposter(definition.clone()).await;
+    // Stubs first.
+    assert_eq!(
+        call(port, "GET", "/categories/pinned")
+            .await
+            .text()
+            .await
+            .unwrap(),
+        "from a stub"
+    );
+    // Then the spec: generated data that fits the schema.
+    let listed = call(port, "GET", "/products").await;
+    assert_eq!(listed.status(), 200);
+    let body: Value = serde_json::from_str(&listed.text().await.unwrap()).unwrap();
+    assert!(body["items"].is_array() && body["total"].is_u64(), "{body}");
+    // The spec validates: an undocumented path is the mock's 404.
+    assert_eq!(call(port, "GET", "/nowhere").await.status(), 404);
+    // The extension field reads back as it was given.
+    let (_, shown) = admin
+        .get(&format!("/imposters/{port}?replayable=true"))
+        .await;
+    assert_eq!(shown["hmt"], definition["hmt"]);
+
+    let (status, error) = admin
+        .post(
+            "/imposters",
+            json!({"protocol": "http", "hmt": {"specs": ["/no/such/spec.yaml"]}}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        error["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/no/such/spec.yaml"),
+        "{error}"
+    );
+    let (status, error) = admin
+        .post(
+            "/imposters",
+            json!({"protocol": "http", "hmt": {"spec": ["x"]}}),
+        )
+        .await;
+    assert_eq!(
+        (
+            status,
+            error["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("hmt.spec")
+        ),
+        (400, true)
+    );
+    let refusing = start(ImpostersConfig::default()).await;
+    let (status, _) = refusing.post("/imposters", definition).await;
+    assert_eq!(status, 400);
+}

@@ -212,3 +212,36 @@ fn bad_configfiles_are_refused_with_where() {
         assert!(error.contains(expected), "{name}: {error}");
     }
 }
+
+#[test]
+fn an_imposter_can_stand_on_recordings() {
+    let server = start(&[]).unwrap();
+    let recordings = workspace_root().join("fixtures/recordings/pokeapi.jsonl");
+    let definition = format!(
+        r#"{{"protocol": "http", "hmt": {{"recordings": [{}]}}, "stubs": [{{"predicates": [{{"equals": {{"path": "/stubbed"}}}}], "responses": [{{"is": {{"body": "stub"}}}}]}}]}}"#,
+        serde_json::Value::String(recordings.display().to_string())
+    );
+    let (status, created) = admin(server.port, "POST", "/imposters", Some(&definition));
+    assert_eq!(status, 201, "{created}");
+    let port: u16 = serde_json::from_str::<serde_json::Value>(&created).unwrap()["port"]
+        .as_u64()
+        .unwrap() as u16;
+    assert_eq!(
+        admin(port, "GET", "/stubbed", None),
+        (200, "stub".to_string())
+    );
+    // The recording replayed, path-routed to its host as `hmt mock --recordings` does.
+    let (status, body) = admin(port, "GET", "/https://pokeapi.co/v2/pokemon/ditto/", None);
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("\"name\":\"ditto\"") || body.contains("\"name\": \"ditto\""),
+        "{body}"
+    );
+    // A request no recording matches: the mock's 404 naming the nearest one.
+    let (status, body) = admin(port, "GET", "/https://pokeapi.co/v2/pokemon/mew/", None);
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body.contains("no recorded request matches GET /pokemon/mew/"),
+        "{body}"
+    );
+}

@@ -209,6 +209,7 @@ pub fn run(args: MockArgs) -> Result<()> {
                 },
                 datadir: args.datadir.clone(),
                 debug: args.debug,
+                sources: Some(Arc::new(CliSources)),
             }),
             admin_port,
         ));
@@ -327,9 +328,27 @@ async fn configure(api: &hmt_imposters::Api, file: &std::path::Path) -> Result<u
     Ok(list.len())
 }
 
+/// Loads the specs and recordings an imposter names (`"hmt": {...}`), as
+/// `hmt mock PATH --recordings FILE` would.
+struct CliSources;
+
+impl hmt_imposters::SourceLoader for CliSources {
+    fn load(&self, sources: &hmt_imposters::Sources) -> std::result::Result<Loaded, String> {
+        load_sources(&sources.specs, &sources.recordings).map_err(|error| format!("{error:#}"))
+    }
+}
+
 /// Specs, then one replay spec per host of the recordings, and callbacks.
 fn load(args: &MockArgs) -> Result<Loaded> {
-    let (specs, recordings) = (&args.specs, &args.recordings);
+    let loaded = load_sources(&args.specs, &args.recordings)?;
+    Ok(match &args.callback_dir {
+        Some(dir) => loaded.with_callbacks(hmt_mock::callbacks::Callbacks::load(dir)?),
+        None => loaded,
+    })
+}
+
+/// Specs, then one replay spec per host of the recordings.
+fn load_sources(specs: &[PathBuf], recordings: &[PathBuf]) -> Result<Loaded> {
     let mut compiled = if specs.is_empty() {
         Vec::new()
     } else {
@@ -358,11 +377,7 @@ fn load(args: &MockArgs) -> Result<Loaded> {
             compiled.push(spec);
         }
     }
-    let loaded = Loaded::new(compiled);
-    Ok(match &args.callback_dir {
-        Some(dir) => loaded.with_callbacks(hmt_mock::callbacks::Callbacks::load(dir)?),
-        None => loaded,
-    })
+    Ok(Loaded::new(compiled))
 }
 
 fn plural(n: usize) -> &'static str {
