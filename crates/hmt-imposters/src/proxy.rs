@@ -162,14 +162,9 @@ fn outgoing(
     port: u16,
     https: bool,
 ) -> Result<http::Request<Full<Bytes>>, String> {
-    let target = if request.raw_query.is_empty() {
-        request.path.clone()
-    } else {
-        format!("{}?{}", request.path, request.raw_query)
-    };
     let mut builder = http::Request::builder()
         .method(request.method.as_str())
-        .uri(target);
+        .uri(request.target());
     let injected: Vec<(String, String)> = config
         .get("injectHeaders")
         .and_then(Value::as_object)
@@ -336,12 +331,7 @@ fn http_types_line(
 ) -> String {
     let method = hmt_types::Method::parse(&request.method.to_ascii_lowercase())
         .unwrap_or(hmt_types::Method::Get);
-    let target = if request.raw_query.is_empty() {
-        request.path.clone()
-    } else {
-        format!("{}?{}", request.path, request.raw_query)
-    };
-    let mut recorded = hmt_types::Request::new(method, &target);
+    let mut recorded = hmt_types::Request::new(method, &request.target());
     if let Ok(uri) = to.parse::<http::Uri>() {
         recorded.protocol = uri.scheme_str().and_then(hmt_types::Protocol::parse);
         recorded.host = uri.authority().map(|authority| authority.to_string());

@@ -253,14 +253,9 @@ fn answer(imposter: &Imposter, request: &Request) -> Result<(usize, Action), Rep
 /// The answer of the spec or recordings behind the stubs (hmt's extension):
 /// the mock's validation, replay and documented responses.
 async fn from_spec(mock: &hmt_mock::Mock, request: &Request) -> Reply {
-    let target = if request.raw_query.is_empty() {
-        request.path.clone()
-    } else {
-        format!("{}?{}", request.path, request.raw_query)
-    };
     let mut builder = http::Request::builder()
         .method(request.method.as_str())
-        .uri(target);
+        .uri(request.target());
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }

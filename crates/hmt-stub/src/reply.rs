@@ -47,11 +47,16 @@ impl Reply {
 
     /// The first value of a header, its name compared without case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        first_header(&self.headers, name)
     }
+}
+
+/// The first value of `name` in a header list, compared without case.
+pub(crate) fn first_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
 }
 
 /// A broken connection instead of a response (mountebank's `fault`).

@@ -72,10 +72,16 @@ impl Request {
 
     /// The first value of a header, its name compared without case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        crate::reply::first_header(&self.headers, name)
+    }
+
+    /// Path and query as on the request line (`/users?page=2`).
+    pub fn target(&self) -> String {
+        if self.raw_query.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, self.raw_query)
+        }
     }
 
     /// The query as Node's `querystring.parse` gives it.
