@@ -24,11 +24,12 @@
 #
 # Memory: an imposter with `recordRequests: true` (hmt keeps the last 10,000
 # requests, by default) gets N requests (10 million; 1 million with --quick;
-# wrk with a request budget of time) and hmt's resident memory is read after
-# the first 5% and at the end: it must not grow by more than 64 MiB.
+# sent by ab, which counts requests where wrk counts time) and hmt's resident
+# memory is read after the first 5% and at the end: it must not grow by more
+# than 64 MiB.
 #
 # Works on a fresh Debian machine as root with Rust installed: nginx, wrk,
-# npm and curl are apt-get installed when missing. Shared helpers are in
+# npm, curl and ab (apache2-utils) are apt-get installed when missing. Shared helpers are in
 # scripts/bench-lib.sh.
 set -euo pipefail
 
@@ -41,6 +42,11 @@ source "$root/scripts/bench-lib.sh"
 
 parse_bench_args "$@"
 ensure_tools npm curl
+if ! command -v ab >/dev/null; then
+    log "installing apache2-utils (ab) with apt-get"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends apache2-utils >/dev/null ||
+        die "cannot install apache2-utils (ab)"
+fi
 build_hmt
 setup_pinning
 make_tmp
@@ -119,23 +125,16 @@ bench hmt "http://127.0.0.1:$port/users/1" "$hmt_pid"
 record_port=$(free_port)
 post_imposter "$admin" "$record_port" true
 early=$((memory_requests / 20))
-# wrk has no request budget: a Lua script stops each thread after its share.
-cat >"$tmp/budget.lua" <<EOF
--- Each wrk thread has its own Lua state: stop it after its share of BUDGET.
-local budget = math.ceil(tonumber(os.getenv("BUDGET")) / $threads)
-local count = 0
-response = function(status, headers, body)
-  count = count + 1
-  if count >= budget then wrk.thread:stop() end
-end
-EOF
+# wrk runs for a time, not a number of requests: ab (apache2-utils) sends
+# exactly N, over 50 keep-alive connections.
 log "hmt: $early requests with recordRequests on, then RSS"
-BUDGET=$early "${wrk_pin[@]}" wrk -t"$threads" -c"$connections" -d600s -s "$tmp/budget.lua" \
-    "http://127.0.0.1:$record_port/users/1" >"$tmp/wrk-memory-early.txt"
+"${wrk_pin[@]}" ab -q -k -c "$connections" -n "$early" "http://127.0.0.1:$record_port/users/1" >"$tmp/ab-memory-early.txt" ||
+    die "ab failed: $(tail -5 "$tmp/ab-memory-early.txt")"
 rss_early=$(rss_kib "$hmt_pid")
 log "hmt: $((memory_requests - early)) more requests"
-BUDGET=$((memory_requests - early)) "${wrk_pin[@]}" wrk -t"$threads" -c"$connections" -d1800s -s "$tmp/budget.lua" \
-    "http://127.0.0.1:$record_port/users/1" >"$tmp/wrk-memory.txt"
+"${wrk_pin[@]}" ab -q -k -c "$connections" -n "$((memory_requests - early))" "http://127.0.0.1:$record_port/users/1" >"$tmp/ab-memory.txt" ||
+    die "ab failed: $(tail -5 "$tmp/ab-memory.txt")"
+memory_rps=$(awk '/^Requests per second:/ { printf "%.0f", $4 }' "$tmp/ab-memory.txt")
 rss_end=$(rss_kib "$hmt_pid")
 served=$(curl -s "http://127.0.0.1:$admin/imposters/$record_port" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["numberOfRequests"], len(d["requests"]))')
 stop_server "$hmt_pid"
@@ -174,7 +173,7 @@ read -r served_count saved_count <<<"$served"
 growth=$(((rss_end - rss_early) / 1024))
 check $((served_count >= memory_requests)) "memory run: the imposter counted $served_count requests (asked for $memory_requests)"
 check $((saved_count <= 10000)) "memory run: $saved_count requests kept (the bound is 10,000)"
-check $((growth <= 64)) "memory run: RSS $((rss_early / 1024)) MiB after $early requests, $((rss_end / 1024)) MiB after $memory_requests (grew $growth MiB; at most 64)"
+check $((growth <= 64)) "memory run: RSS $((rss_early / 1024)) MiB after $early requests, $((rss_end / 1024)) MiB after $memory_requests (grew $growth MiB; at most 64), ab at ${memory_rps:-?} req/s"
 nginx_ratio=$(awk -v h="${rps[hmt]}" -v n="${rps[nginx]}" 'BEGIN { printf "%.2f", h / n }')
 mb_ratio=$(awk -v h="${rps[hmt]}" -v m="${rps[mountebank]}" 'BEGIN { printf "%.1f", h / m }')
 check "$(awk -v r="$nginx_ratio" 'BEGIN { print (r >= 0.5) }')" "hmt is ${nginx_ratio} x nginx (target at least 0.5)"

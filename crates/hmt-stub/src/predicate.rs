@@ -133,6 +133,16 @@ struct Compare {
     selector: Option<Selector>,
     /// `matches` only: every string of `expected`, compiled.
     patterns: HashMap<String, Regex>,
+    /// The common case done without building the request side: string
+    /// comparisons on the method and path, without `except` or a selector.
+    fast: Option<Vec<(Line, String)>>,
+}
+
+/// A field of the request line, for [`Compare::fast`].
+#[derive(Debug, Clone, Copy)]
+enum Line {
+    Method,
+    Path,
 }
 
 impl Predicate {
@@ -339,16 +349,57 @@ impl Compare {
         if operator == Operator::Matches {
             collect_patterns(&normalized, !cs, at, &mut patterns)?;
         }
+        let fast = fast_form(operator, &normalized, &actual_side, selector.is_some());
         Ok(Compare {
             operator,
             expected: normalized,
             actual: actual_side,
             selector,
             patterns,
+            fast,
         })
     }
 
+    /// The fast form's answer; `None` when a value is not ASCII (where
+    /// JavaScript's case folding is not ASCII's) and the full rules apply.
+    fn fast_matches(&self, fast: &[(Line, String)], request: &Request) -> Option<bool> {
+        for (line, want) in fast {
+            let got = match line {
+                Line::Method => request.method.as_str(),
+                Line::Path => request.path.as_str(),
+            };
+            if !got.is_ascii() {
+                return None;
+            }
+            let fold = self.actual.lower_values;
+            let same = |a: &str, b: &str| {
+                if fold {
+                    a.eq_ignore_ascii_case(b)
+                } else {
+                    a == b
+                }
+            };
+            let accepted = match self.operator {
+                Operator::Equals => got.len() == want.len() && same(got, want),
+                Operator::StartsWith => got.len() >= want.len() && same(&got[..want.len()], want),
+                Operator::EndsWith => {
+                    got.len() >= want.len() && same(&got[got.len() - want.len()..], want)
+                }
+                _ => return None,
+            };
+            if !accepted {
+                return Some(false);
+            }
+        }
+        Some(true)
+    }
+
     fn matches(&self, request: &Request) -> bool {
+        if let Some(fast) = &self.fast
+            && let Some(answer) = self.fast_matches(fast, request)
+        {
+            return answer;
+        }
         let Value::Object(expected) = &self.expected else {
             return false;
         };
@@ -428,6 +479,7 @@ impl Compare {
             actual: self.actual.clone(),
             selector: self.selector.clone(),
             patterns: self.patterns.clone(),
+            fast: None,
         };
         single.matches(request)
     }
@@ -549,6 +601,47 @@ impl Compare {
             }
         }
     }
+}
+
+/// A predicate that only compares ASCII strings with the method or path
+/// (`{"equals": {"method": "GET", "path": "/users"}}`), which most stubs are.
+fn fast_form(
+    operator: Operator,
+    expected: &Value,
+    side: &Normalize,
+    selector: bool,
+) -> Option<Vec<(Line, String)>> {
+    if selector || side.except.is_some() {
+        return None;
+    }
+    if !matches!(
+        operator,
+        Operator::Equals | Operator::StartsWith | Operator::EndsWith
+    ) {
+        return None;
+    }
+    let fields = expected.as_object()?;
+    let field = |name: &str| {
+        if side.lower_keys {
+            name.to_lowercase()
+        } else {
+            name.to_string()
+        }
+    };
+    fields
+        .iter()
+        .map(|(key, want)| {
+            let line = if *key == field("method") {
+                Line::Method
+            } else if *key == field("path") {
+                Line::Path
+            } else {
+                return None;
+            };
+            let want = want.as_str().filter(|want| want.is_ascii())?;
+            Some((line, want.to_string()))
+        })
+        .collect()
 }
 
 fn compile_except(

@@ -31,6 +31,8 @@ pub(crate) struct MbResponse {
     kind: ResponseKind,
     behaviors: Vec<Behavior>,
     defaults: Arc<Value>,
+    /// An `is` without behaviors is the same reply every time: rendered once.
+    rendered: Option<Reply>,
 }
 
 #[derive(Debug)]
@@ -203,10 +205,15 @@ impl MbResponse {
                 ));
             }
         };
+        let rendered = match (&kind, behaviors.is_empty()) {
+            (ResponseKind::Is(is), true) => Some(render(is, &defaults)),
+            _ => None,
+        };
         Ok(MbResponse {
             kind,
             behaviors,
             defaults,
+            rendered,
         })
     }
 }
@@ -459,6 +466,9 @@ fn compile_lookup(config: &Value, at: &str) -> Result<Lookup, StubError> {
 
 impl Respond for MbResponse {
     fn respond(&self, request: &Request) -> Action {
+        if let Some(reply) = &self.rendered {
+            return Action::Reply(reply.clone());
+        }
         let mut response = match &self.kind {
             ResponseKind::Proxy(proxy) => return Action::Proxy(proxy.clone()),
             ResponseKind::Fault(Some(fault)) => return Action::Fault(*fault),

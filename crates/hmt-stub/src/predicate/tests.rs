@@ -405,3 +405,62 @@ fn injection_is_refused_unless_allowed() {
     .unwrap_err();
     assert_eq!(error.code, "invalid injection");
 }
+
+mod fast_form {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn slow(predicate: &Predicate) -> Predicate {
+        match &predicate.kind {
+            Kind::Compare(compare) => {
+                let mut compare = (**compare).clone();
+                compare.fast = None;
+                Predicate {
+                    kind: Kind::Compare(Box::new(compare)),
+                }
+            }
+            _ => predicate.clone(),
+        }
+    }
+
+    proptest! {
+        /// The shortcut for method and path answers as the full rules do.
+        #[test]
+        fn answers_as_the_full_rules(
+            operator in prop::sample::select(vec!["equals", "startsWith", "endsWith"]),
+            want_method in "[gGeEtTpPoOsS]{0,4}",
+            want_path in "/[a-zA-Z/é]{0,6}",
+            method in "[gGeEtTpPoOsS]{1,5}",
+            path in "/[a-zA-Z/éÉ]{0,8}",
+            case_sensitive in any::<bool>(),
+        ) {
+            let predicate = json!({operator: {"method": want_method, "path": want_path}, "caseSensitive": case_sensitive});
+            let compiled = Predicate::compile(&predicate, "", &CompileOptions::default()).unwrap();
+            let swap = |text: &str| -> String {
+                text.chars().map(|c| if c.is_lowercase() { c.to_uppercase().next().unwrap_or(c) } else { c.to_lowercase().next().unwrap_or(c) }).collect()
+            };
+            let requests = [
+                (method.clone(), path.clone()),
+                (want_method.clone(), want_path.clone()),
+                (swap(&want_method), swap(&want_path)),
+                (format!("{want_method}T"), format!("{}x", swap(&want_path))),
+            ];
+            for (method, path) in requests {
+                let request = Request::new(&method, &path);
+                prop_assert_eq!(compiled.matches(&request), slow(&compiled).matches(&request), "{} against {} {}", predicate, method, path);
+            }
+        }
+    }
+
+    #[test]
+    fn is_taken_for_method_and_path_only() {
+        let fast = |predicate: Value| match Predicate::compile(&predicate, "", &CompileOptions::default()).unwrap().kind {
+            Kind::Compare(compare) => compare.fast.is_some(),
+            _ => false,
+        };
+        assert!(fast(json!({"equals": {"method": "GET", "path": "/a"}})));
+        assert!(!fast(json!({"equals": {"query": {"a": "1"}}})));
+        assert!(!fast(json!({"equals": {"path": "/a"}, "except": "x"})));
+        assert!(!fast(json!({"contains": {"path": "/a"}})));
+    }
+}
