@@ -8,15 +8,13 @@
 //! (nesting within serde_json's limit), and every example in it must
 //! validate against its schema (unless a secret in it was redacted).
 //!
-//! HAR input: a HAR proptest plugs in beside `lines_whole_and_damaged`:
-//! generate HAR documents (entries built from the same `exchange()` values),
-//! damage them the same way (`damage` works on any bytes), read them with
-//! the HAR reader instead of `JsonlReader`, and hand the exchanges to the
-//! same `check_build`.
+//! HAR documents too (`har_whole_and_damaged`): entries written from the
+//! same generated exchanges, some with a field of the wrong type, some
+//! documents cut short, read with the HAR reader into the same checks.
 
 use hmt_build::initial::{OpenApiVersion, parse_initial_spec};
 use hmt_build::{Builder, Mode, Options};
-use hmt_types::{JsonlReader, ReadError};
+use hmt_types::{HarReader, JsonlReader, ReadError};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -339,22 +337,44 @@ fn damaged(exchange: &Value, damage: &Damage) -> Vec<u8> {
 
 /// Reads `jsonl` as `hmt build` does and checks what comes out.
 fn check_build(jsonl: &[u8], mode: Mode, version: OpenApiVersion, max_line_bytes: u64) {
+    let lines = JsonlReader::new(jsonl, "in.jsonl").with_max_line_bytes(max_line_bytes);
+    check_exchanges(lines, "in.jsonl:", mode, version);
+}
+
+/// A HAR document goes through the HAR reader the same way: a bad entry is
+/// an error naming its pointer and reading goes on; a document that cannot
+/// be read stops with an error naming the file.
+fn check_har_build(har: Vec<u8>, mode: Mode, version: OpenApiVersion) {
+    let entries = HarReader::new(std::io::Cursor::new(har), "in.har");
+    check_exchanges(entries, "in.har: ", mode, version);
+}
+
+fn check_exchanges(
+    items: impl Iterator<Item = Result<hmt_types::Exchange, ReadError>>,
+    prefix: &str,
+    mode: Mode,
+    version: OpenApiVersion,
+) {
     let mut builder = Builder::new(Options {
         mode,
         openapi: version,
         initial: None,
     });
-    for item in JsonlReader::new(jsonl, "in.jsonl").with_max_line_bytes(max_line_bytes) {
+    for item in items {
         match item {
             Ok(exchange) => builder.add(&exchange),
             Err(error) => {
-                assert!(error.is_invalid_line(), "{error}");
                 let message = error.to_string();
-                assert!(message.starts_with("in.jsonl:"), "{message}");
-                if let ReadError::Invalid { line, .. } | ReadError::LineTooLong { line, .. } =
-                    &error
-                {
-                    assert!(*line >= 1, "{message}");
+                assert!(message.starts_with(prefix), "{message}");
+                match &error {
+                    ReadError::Invalid { line, .. } | ReadError::LineTooLong { line, .. } => {
+                        assert!(*line >= 1, "{message}")
+                    }
+                    ReadError::InvalidEntry { pointer, .. } => {
+                        assert!(pointer.starts_with("/log/entries/"), "{message}")
+                    }
+                    ReadError::InvalidDocument { .. } => {}
+                    ReadError::Io { .. } => panic!("reading memory failed: {message}"),
                 }
             }
         }
@@ -461,9 +481,70 @@ proptest! {
     }
 
     #[test]
+    fn har_whole_and_damaged(
+        entries in prop::collection::vec((exchange(), har_damage()), 1..6),
+        cut in prop::option::weighted(0.2, 0usize..4000),
+        mode in mode(),
+        version in version(),
+    ) {
+        let mut har = hmt_types::har::HEADER.as_bytes().to_vec();
+        let mut first = true;
+        for (exchange, damage) in &entries {
+            // Entries are written from what the JSONL reader accepts; a line
+            // it refuses is a line the HAR cannot hold either.
+            let Ok(exchange) = hmt_types::Exchange::from_json_line(&exchange.to_string()) else { continue };
+            let mut entry: Value = serde_json::from_str(&exchange.to_har_entry()).expect("an entry is JSON");
+            if let Some((at, replacement)) = damage
+                && let Some(slot) = entry.pointer_mut(at)
+            {
+                *slot = replacement.clone();
+            }
+            har.extend_from_slice(if first { hmt_types::har::FIRST_SEPARATOR } else { hmt_types::har::SEPARATOR }.as_bytes());
+            har.extend(serde_json::to_vec(&entry).expect("serialises"));
+            first = false;
+        }
+        har.extend_from_slice(hmt_types::har::TRAILER.as_bytes());
+        if let Some(cut) = cut {
+            har.truncate(cut.min(har.len()));
+        }
+        check_har_build(har, mode, version);
+    }
+
+    #[test]
     fn arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..2048), mode in mode()) {
         check_build(&bytes, mode, OpenApiVersion::V30, 64 << 20);
     }
+}
+
+/// What a HAR entry may be broken with: a field of the wrong type.
+fn har_damage() -> impl Strategy<Value = Option<(&'static str, Value)>> {
+    prop::option::weighted(
+        0.5,
+        (
+            prop::sample::select(vec![
+                "/request",
+                "/request/method",
+                "/request/url",
+                "/request/headers",
+                "/request/postData",
+                "/request/httpVersion",
+                "/response",
+                "/response/status",
+                "/response/headers",
+                "/response/content",
+                "/response/content/text",
+                "/startedDateTime",
+            ]),
+            prop_oneof![
+                Just(json!(null)),
+                Just(json!(7)),
+                Just(json!("x")),
+                Just(json!([])),
+                Just(json!({})),
+                json_value()
+            ],
+        ),
+    )
 }
 
 /// The damage kinds, each once, on one exchange: each is an error or a spec.

@@ -454,10 +454,14 @@ mod fast_form {
 
     #[test]
     fn is_taken_for_method_and_path_only() {
-        let fast = |predicate: Value| match Predicate::compile(&predicate, "", &CompileOptions::default()).unwrap().kind {
-            Kind::Compare(compare) => compare.fast.is_some(),
-            _ => false,
-        };
+        let fast =
+            |predicate: Value| match Predicate::compile(&predicate, "", &CompileOptions::default())
+                .unwrap()
+                .kind
+            {
+                Kind::Compare(compare) => compare.fast.is_some(),
+                _ => false,
+            };
         assert!(fast(json!({"equals": {"method": "GET", "path": "/a"}})));
         assert!(!fast(json!({"equals": {"query": {"a": "1"}}})));
         assert!(!fast(json!({"equals": {"path": "/a"}, "except": "x"})));
