@@ -35,7 +35,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## Benchmarks (release builds; not part of `make test`).
-bench: bench-build bench-record bench-mock bench-imposters
+bench: bench-build eval-build bench-record bench-mock bench-imposters
 
 bench-build:
 	scripts/bench-build.sh

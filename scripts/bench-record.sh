@@ -206,8 +206,8 @@ check $((lines_main >= total[hmt] && lines_main <= total[hmt] + connections)) \
 
 verdict() {
     awk -v h="${rps[hmt]}" -v n="${rps[nginx]}" -v hp="${p99[hmt]}" -v np="${p99[nginx]}" 'BEGIN {
-        ok = (h / n >= 0.70 && hp - np <= 1.0)
-        printf "%s (%.0f%% of nginx req/s, target >= 70%%; %+.2f ms p99, target <= 1 ms)",
+        ok = (h / n >= 0.75 && hp - np <= 1.0)
+        printf "%s (%.0f%% of nginx req/s, target >= 75%%; %+.2f ms p99, target <= 1 ms)",
             ok ? "met" : "NOT met", h / n * 100, hp - np
     }'
 }
