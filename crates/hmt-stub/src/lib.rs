@@ -34,7 +34,7 @@
 //!     &json!([{"predicates": [{"equals": {"path": "/hello"}}],
 //!              "responses": [{"is": {"statusCode": 201, "body": "hi"}}]}]),
 //!     json!({}),
-//!     Default::default(),
+//!     &Default::default(),
 //! ).unwrap();
 //! let answer = stubs.answer(&Request::new("GET", "/HELLO")).unwrap();
 //! assert_eq!(answer.action, Reply::new(201).with_header("Connection", "close").with_body("hi").into());
