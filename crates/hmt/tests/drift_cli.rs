@@ -461,3 +461,33 @@ fn stripe_spec_forms_brackets_and_unions() {
         ]
     );
 }
+
+#[test]
+fn har_traffic_is_checked_and_findings_name_the_entry() {
+    let dir = tempdir();
+    let jsonl = write(dir.path(), "t.jsonl", &lines(&petstore_traffic()));
+    let har = dir.path().join("t.har");
+    let converted = std::process::Command::new(env!("CARGO_BIN_EXE_hmt"))
+        .arg("convert")
+        .arg(&jsonl)
+        .arg(&har)
+        .output()
+        .expect("run hmt convert");
+    assert!(converted.status.success(), "{}", String::from_utf8_lossy(&converted.stderr));
+    let outcome = check(&petstore(), &har, &["--report", "json"]);
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+    let report = json_report(&outcome);
+    let from_jsonl = json_report(&check(&petstore(), &jsonl, &["--report", "json"]));
+    assert_eq!(report["counts"], from_jsonl["counts"]);
+    // Line 5 of the JSONL is entry 4 of the HAR.
+    let undocumented = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|finding| finding["kind"] == "undocumented-path")
+        .expect("the undocumented path");
+    assert_eq!(
+        undocumented["location"],
+        json!({"file": har.display().to_string(), "pointer": "/log/entries/4"})
+    );
+}
