@@ -473,7 +473,11 @@ fn har_traffic_is_checked_and_findings_name_the_entry() {
         .arg(&har)
         .output()
         .expect("run hmt convert");
-    assert!(converted.status.success(), "{}", String::from_utf8_lossy(&converted.stderr));
+    assert!(
+        converted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&converted.stderr)
+    );
     let outcome = check(&petstore(), &har, &["--report", "json"]);
     assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
     let report = json_report(&outcome);
