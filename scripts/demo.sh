@@ -15,7 +15,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 cargo build --release --quiet -p hmt
-hmt="$root/target/release/hmt"
+hmt="${CARGO_TARGET_DIR:-$root/target}/release/hmt"
 out=specs/demo
 rm -rf -- "$out"
 mkdir -p "$out"
