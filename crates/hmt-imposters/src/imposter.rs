@@ -340,8 +340,7 @@ impl Imposter {
         if let Value::Object(fields) = &mut json {
             fields.insert("timestamp".into(), Value::String(timestamp));
         }
-        let size = json.to_string().len();
-        lock(&self.saved).push(json, size, self.limit);
+        lock(&self.saved).push(json, held_bytes(request), self.limit);
     }
 
     /// Keeps a proxied exchange (an http-types line) for `?format=http-types`.
@@ -655,6 +654,18 @@ impl Imposter {
         );
         Value::Object(json)
     }
+}
+
+/// What a saved request holds, near enough to bound memory without
+/// printing the request to measure it: its text fields (the query, form and
+/// header maps repeat the same text) and a fixed cost for the rest.
+fn held_bytes(request: &Request) -> usize {
+    let headers: usize = request
+        .headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 8)
+        .sum();
+    256 + request.path.len() + 2 * request.raw_query.len() + 2 * request.body.len() + headers
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -734,10 +734,12 @@ async fn proxy_always_groups_responses_by_predicates() {
     let admin = start(ImpostersConfig::default()).await;
     let origin = admin.imposter(json!({"protocol": "http", "stubs": [{"responses": [{"is": {"body": "1"}}, {"is": {"body": "2"}}]}]})).await;
     let proxy = admin
-        .imposter(json!({"protocol": "http", "stubs": [{"responses": [{"proxy": {
-            "to": format!("https://localhost:{origin}").replace("https", "http"), "mode": "proxyAlways",
-            "predicateGenerators": [{"matches": {"path": true}}]
-        }}]}]}))
+        .imposter(
+            json!({"protocol": "http", "stubs": [{"responses": [{"proxy": {
+                "to": format!("http://localhost:{origin}"), "mode": "proxyAlways",
+                "predicateGenerators": [{"matches": {"path": true}}]
+            }}]}]}),
+        )
         .await;
     for expected in ["1", "2"] {
         assert_eq!(

@@ -22,6 +22,7 @@ use crate::scripts::Script;
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// A compiled predicate.
@@ -485,7 +486,12 @@ impl Compare {
     }
 
     /// The request's field named by a (normalized) key of the expected side.
-    fn request_field(&self, request: &Request, key: &str) -> Option<Value> {
+    ///
+    /// The method and path are copied (short, and read by most stubs
+    /// without building anything else); every other field is borrowed from
+    /// the request's JSON object, built once per request however many
+    /// predicates read it.
+    fn request_field<'r>(&self, request: &'r Request, key: &str) -> Option<Cow<'r, Value>> {
         const FIELDS: [&str; 8] = [
             "method",
             "path",
@@ -498,22 +504,15 @@ impl Compare {
         ];
         let name = FIELDS.iter().find(|field| {
             if self.actual.lower_keys {
-                field.to_lowercase() == key
+                field.eq_ignore_ascii_case(key)
             } else {
                 **field == key
             }
         })?;
         match *name {
-            "method" => Some(Value::String(request.method.clone())),
-            "path" => Some(Value::String(request.path.clone())),
-            "body" => Some(Value::String(request.body.clone())),
-            "requestFrom" => Some(Value::String(request.request_from.clone())),
-            "ip" => Some(Value::String(request.ip.clone())),
-            "query" => Some(Value::Object(request.query())),
-            "headers" => Some(Value::Object(crate::request::header_object(
-                &request.headers,
-            ))),
-            _ => request.form().map(Value::Object),
+            "method" => Some(Cow::Owned(Value::String(request.method.clone()))),
+            "path" => Some(Cow::Owned(Value::String(request.path.clone()))),
+            name => request.to_json().get(name).map(Cow::Borrowed),
         }
     }
 

@@ -121,7 +121,7 @@ impl Request {
 
 /// Headers as mountebank's object: names as sent; the same name twice
 /// (same spelling) becomes an array of its values.
-pub(crate) fn header_object(headers: &[(String, String)]) -> Map<String, Value> {
+fn header_object(headers: &[(String, String)]) -> Map<String, Value> {
     let mut object = Map::new();
     for (name, value) in headers {
         add_repeated(&mut object, name, value.clone());
