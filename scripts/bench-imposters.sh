@@ -85,22 +85,7 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 # --------------------------------------------------------------------- nginx
 
 nginx_port=$(free_port)
-mkdir -p "$tmp/nginx"
-{
-    nginx_common nginx
-    echo "http {"
-    nginx_http_common nginx
-    cat <<EOF
-    server {
-        listen 127.0.0.1:$nginx_port backlog=4096;
-        location = /users/1 {
-            default_type application/json;
-            return 200 '$bench_body';
-        }
-    }
-}
-EOF
-} >"$tmp/nginx/nginx.conf"
+write_body_nginx nginx "$nginx_port"
 start_nginx nginx
 nginx_pid=$last_pid
 wait_ready nginx "$nginx_pid" "$nginx_port" "$tmp/nginx/error.log"

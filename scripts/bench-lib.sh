@@ -295,6 +295,29 @@ nginx_http_common() {
 EOF
 }
 
+# write_body_nginx NAME PORT [LOCATIONS]: $tmp/NAME/nginx.conf, an nginx on
+# 127.0.0.1:PORT answering GET /users/1 with $bench_body from memory (the
+# baseline every HTTP benchmark measures against), plus any LOCATIONS text.
+write_body_nginx() {
+    local name=$1 port=$2 locations=${3:-}
+    mkdir -p "$tmp/$name"
+    {
+        nginx_common "$name"
+        echo "http {"
+        nginx_http_common "$name"
+        cat <<EOF
+    server {
+        listen 127.0.0.1:$port backlog=4096;
+        location = /users/1 {
+            default_type application/json;
+            return 200 '$bench_body';
+        }$locations
+    }
+}
+EOF
+    } >"$tmp/$name/nginx.conf"
+}
+
 # start_nginx NAME: runs $tmp/NAME/nginx.conf in the foreground, as a child
 # pinned like every server; sets last_pid.
 start_nginx() {

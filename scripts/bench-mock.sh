@@ -251,22 +251,7 @@ probe() {
 # --------------------------------------------------------------------- nginx
 
 nginx_port=$(free_port)
-mkdir -p "$tmp/nginx"
-{
-    nginx_common nginx
-    echo "http {"
-    nginx_http_common nginx
-    cat <<EOF
-    server {
-        listen 127.0.0.1:$nginx_port backlog=4096;
-        location = /users/1 {
-            default_type application/json;
-            return 200 '$bench_body';
-        }
-    }
-}
-EOF
-} >"$tmp/nginx/nginx.conf"
+write_body_nginx nginx "$nginx_port"
 
 log "starting nginx on 127.0.0.1:$nginx_port"
 start_nginx nginx

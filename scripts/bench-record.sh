@@ -71,25 +71,10 @@ up_port=$(free_port)
 px_port=$(free_port)
 hmt_port=$(free_port)
 
-mkdir -p "$tmp/upstream"
-{
-    nginx_common upstream
-    echo "http {"
-    nginx_http_common upstream
-    cat <<EOF
-    server {
-        listen 127.0.0.1:$up_port backlog=4096;
-        location = /users/1 {
-            default_type application/json;
-            return 200 '$bench_body';
-        }
+write_body_nginx upstream "$up_port" '
         location = /nginx_status {
             stub_status;
-        }
-    }
-}
-EOF
-} >"$tmp/upstream/nginx.conf"
+        }'
 
 mkdir -p "$tmp/proxy"
 {
