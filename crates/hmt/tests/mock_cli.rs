@@ -63,13 +63,7 @@ fn start(args: &[&str]) -> MockServer {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn hmt mock");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = common::stderr_lines(&mut child);
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = Vec::new();
     while Instant::now() < deadline {

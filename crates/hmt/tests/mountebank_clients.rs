@@ -5,17 +5,10 @@
 //! Needs the repository's `.venv` (`make test-deps` installs mbtest and
 //! pytest there).
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
 
 /// A running `hmt mock` serving only the imposters API; killed when dropped.
 struct Mountebank {
@@ -41,13 +34,7 @@ fn start(args: &[&str]) -> Result<Mountebank, String> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn hmt mock");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = common::stderr_lines(&mut child);
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = Vec::new();
     while Instant::now() < deadline {
@@ -103,7 +90,7 @@ fn admin(port: u16, method: &str, path: &str, body: Option<&str>) -> (u16, Strin
 
 #[test]
 fn mbtest_from_pypi_drives_hmt_as_it_drives_mountebank() {
-    let python = workspace_root().join(".venv/bin/python");
+    let python = common::repo_root().join(".venv/bin/python");
     assert!(
         python.exists(),
         "{} is missing: run `make test-deps`",
@@ -121,7 +108,7 @@ fn mbtest_from_pypi_drives_hmt_as_it_drives_mountebank() {
             "no:cacheprovider",
             "crates/hmt/tests/mountebank/test_mbtest.py",
         ])
-        .current_dir(workspace_root())
+        .current_dir(common::repo_root())
         .env("MB_PORT", server.port.to_string())
         .output()
         .expect("run pytest");
@@ -216,7 +203,7 @@ fn bad_configfiles_are_refused_with_where() {
 #[test]
 fn an_imposter_can_stand_on_recordings() {
     let server = start(&[]).unwrap();
-    let recordings = workspace_root().join("fixtures/recordings/pokeapi.jsonl");
+    let recordings = common::repo_root().join("fixtures/recordings/pokeapi.jsonl");
     let definition = format!(
         r#"{{"protocol": "http", "hmt": {{"recordings": [{}]}}, "stubs": [{{"predicates": [{{"equals": {{"path": "/stubbed"}}}}], "responses": [{{"is": {{"body": "stub"}}}}]}}]}}"#,
         serde_json::Value::String(recordings.display().to_string())

@@ -11,6 +11,26 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+// ---- running servers ---------------------------------------------------------
+
+/// Takes a spawned server's stderr (it must have been piped) and reads it on a
+/// thread of its own, line by line, so that the server never blocks on a
+/// full pipe and the test can wait for a line with a timeout.
+pub fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
 // ---- where things are -------------------------------------------------------
 
 /// The workspace root.
