@@ -21,29 +21,13 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
 /// How many bytes of a connection are kept to find header names in; a
 /// request head longer than this keeps lower-case names.
 const KEPT: usize = 256 * 1024;
 
-/// A stream whose TCP socket can be told to reset on close.
-pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {
-    /// The TCP connection under any TLS.
-    fn tcp(&self) -> &TcpStream;
-}
-
-impl Socket for TcpStream {
-    fn tcp(&self) -> &TcpStream {
-        self
-    }
-}
-
-impl Socket for tokio_rustls::server::TlsStream<TcpStream> {
-    fn tcp(&self) -> &TcpStream {
-        self.get_ref().0
-    }
-}
+/// A stream whose TCP socket can be broken on purpose.
+pub(crate) use hmt_mock::fault::Tcp as Socket;
 
 /// Shared between a connection's stream and its service.
 #[derive(Default)]
@@ -156,27 +140,9 @@ impl<S: Socket> AsyncWrite for Wire<S> {
         let fault = this.tap.lock().fault.take();
         match fault {
             None => Pin::new(&mut this.inner).poll_write(cx, buf),
-            Some(Fault::ConnectionResetByPeer) => {
+            Some(fault) => {
                 this.broken = true;
-                // A zero linger makes the close send RST instead of FIN.
-                let _ = this.inner.tcp().set_zero_linger();
-                Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::ConnectionReset,
-                    "fault: connection reset",
-                )))
-            }
-            Some(Fault::RandomDataThenClose) => {
-                this.broken = true;
-                // Bytes that cannot start an HTTP response; written
-                // straight to the socket, best effort.
-                let mut junk = [0u8; 64];
-                rand::fill(&mut junk[..]);
-                junk[0] = b'\x01';
-                let _ = this.inner.tcp().try_write(&junk);
-                Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::BrokenPipe,
-                    "fault: random data then close",
-                )))
+                Poll::Ready(Err(hmt_mock::fault::commit(fault, this.inner.tcp())))
             }
         }
     }

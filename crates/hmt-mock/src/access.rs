@@ -9,10 +9,8 @@
 
 use crate::model::{Location, SecurityScheme};
 use crate::server::{Body, Loaded, cookie_value, json_response, parse_query, problem};
-use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode};
-use http_body_util::Full;
 use serde_json::json;
 
 /// Whether any security alternative is satisfied by what was sent.
@@ -123,7 +121,7 @@ pub(crate) fn oauth(
                     location.push_str("&state=");
                     location.push_str(&hmt_types::percent_encode(state, b""));
                 }
-                let mut response = Response::new(Full::new(Bytes::new()));
+                let mut response = Response::new(Body::empty());
                 *response.status_mut() = StatusCode::FOUND;
                 if let Ok(value) = HeaderValue::from_str(&location) {
                     response.headers_mut().insert(header::LOCATION, value);
@@ -143,7 +141,7 @@ pub(crate) fn oauth(
 }
 
 pub(crate) fn preflight(request: &HeaderMap) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::new()));
+    let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
     let methods = request

@@ -8,7 +8,7 @@
 //! record` writes, so a mock session can be built into a spec like any
 //! recording.
 
-use crate::server::{Body, Target, lock};
+use crate::server::{AnsweredBy, Target, lock};
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use std::collections::HashMap;
@@ -29,6 +29,7 @@ pub(crate) struct Served {
     pub(crate) status: StatusCode,
     pub(crate) response_headers: HeaderMap,
     pub(crate) response_body: Bytes,
+    pub(crate) answered_by: Option<AnsweredBy>,
 }
 
 impl Served {
@@ -50,10 +51,17 @@ impl Served {
             response.body = Some(self.response_body.to_vec());
         }
         response.timestamp = Some(hmt_types::clock::rfc3339_millis(self.finished));
+        let mut meta = serde_json::Map::new();
+        if let Some(source) = self.answered_by {
+            meta.insert("answeredBy".into(), source.name().into());
+            if let AnsweredBy::Stub(index) = source {
+                meta.insert("stub".into(), index.into());
+            }
+        }
         hmt_types::Exchange {
             request,
             response: Some(response),
-            meta: serde_json::Map::new(),
+            meta,
         }
     }
 }
@@ -89,18 +97,6 @@ pub(crate) fn request_record(
     }
     request.timestamp = Some(hmt_types::clock::rfc3339_millis(started));
     request
-}
-
-/// The bytes inside a `Full` body, without consuming it.
-pub(crate) fn full_bytes(body: &Body) -> Bytes {
-    use hyper::body::Body as _;
-    let mut body = body.clone();
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    match std::pin::Pin::new(&mut body).poll_frame(&mut cx) {
-        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
-        _ => Bytes::new(),
-    }
 }
 
 /// Per-host http-types logs, one line per served exchange, each written

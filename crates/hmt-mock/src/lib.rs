@@ -1,4 +1,7 @@
-//! The mock server of hmt: serves OpenAPI specs and recorded traffic.
+//! The mock server of hmt: serves OpenAPI specs and recorded traffic, and
+//! stubs programmed at runtime (the stub engine of `hmt-stub`), which
+//! answer first. [`Mock::answer`] is the request path as named stages,
+//! callable without a socket; [`listen`] serves it over TCP.
 //!
 //! Specs are [`load`]ed from files and directories (references across
 //! files bundled into one document each), [`model`] compiles each into the
@@ -16,7 +19,10 @@
 
 mod access;
 pub mod admin;
+pub mod body;
 pub mod callbacks;
+pub mod fault;
+pub mod faults;
 pub mod generate;
 mod journal;
 pub mod listen;
@@ -30,4 +36,4 @@ pub use hmt_openapi::{dialect, load, model, replay, route, validate};
 // `load` is both the module and the function that loads and compiles the
 // specs `hmt mock PATH...` serves.
 pub use hmt_openapi::{LoadError, LoadedSpec, Spec, compile, load_specs};
-pub use server::{Loaded, Mock, MockConfig};
+pub use server::{AnsweredBy, Loaded, Mock, MockConfig};

@@ -19,7 +19,8 @@
 use crate::access::{add_cors, authorized, oauth, preflight, unauthorized};
 use crate::callbacks::{CallbackResponse, Callbacks, Storage};
 use crate::generate::Generator;
-use crate::journal::{LogFiles, Served, full_bytes, request_record};
+use crate::journal::{LogFiles, Served, request_record};
+use crate::listen::Peer;
 use crate::model::Spec;
 use crate::pregen::Pregen;
 use crate::replay::{self, ReplayEntry};
@@ -27,9 +28,10 @@ use crate::respond::{self, Preferences, Unsatisfiable};
 use crate::route::{self, Found, Miss, Routes};
 use crate::validate::{Refusal, RequestView, SpecValidators};
 use bytes::Bytes;
+use hmt_stub::{Action, Delivery, Stubs};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
@@ -39,7 +41,7 @@ use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// The header that names the upstream scheme in header routing.
 pub const SCHEME_HEADER: &str = "x-hmt-scheme";
@@ -68,6 +70,10 @@ pub struct MockConfig {
     pub log_dir: Option<PathBuf>,
     /// Requests kept for `GET /admin/requests`, oldest dropped first.
     pub journal_limit: usize,
+    /// Wait before every answer (`--delay 300`, `--delay 100-500`).
+    pub delay: Option<crate::faults::DelayRange>,
+    /// Break some answers on purpose (`--fault reset:10%`).
+    pub fault: Option<crate::faults::FaultPlan>,
 }
 
 impl Default for MockConfig {
@@ -81,6 +87,8 @@ impl Default for MockConfig {
             cors: false,
             log_dir: None,
             journal_limit: 10_000,
+            delay: None,
+            fault: None,
         }
     }
 }
@@ -164,8 +172,7 @@ struct Rendered {
     body: Bytes,
 }
 
-/// The body type of every response.
-pub type Body = Full<Bytes>;
+pub use crate::body::Body;
 
 /// The mock server's shared state.
 pub struct Mock {
@@ -177,6 +184,8 @@ pub struct Mock {
     /// Webhooks that rewrite schemas before generation.
     pub pregen: Pregen,
     log: Option<LogFiles>,
+    /// Stubs programmed at runtime; they answer before replay and specs.
+    stubs: RwLock<Stubs>,
     requests: AtomicU64,
     /// Seeds per-request randomness when no seed is configured.
     entropy: u64,
@@ -200,6 +209,7 @@ impl Mock {
             storage: Storage::default(),
             pregen: Pregen::default(),
             log,
+            stubs: RwLock::new(Stubs::new(json!({}))),
             requests: AtomicU64::new(0),
             entropy,
         })
@@ -223,6 +233,11 @@ impl Mock {
     pub fn journal(&self) -> Vec<hmt_types::Exchange> {
         let served: Vec<Served> = lock(&self.journal).iter().cloned().collect();
         served.iter().map(Served::exchange).collect()
+    }
+
+    /// Changes the programmed stubs (add, remove, reorder) under their lock.
+    pub fn with_stubs<R>(&self, change: impl FnOnce(&mut Stubs) -> R) -> R {
+        change(&mut self.stubs.write().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Empties the journal.
@@ -266,7 +281,33 @@ impl Mock {
 
     /// Answers a request whose body was already read: what [`Mock::handle`]
     /// does after reading it, for servers that read requests themselves
-    /// (an imposter answering from a spec when no stub matches).
+    /// (an imposter answering from a spec when no stub matches) and for
+    /// tests that call the mock without a socket.
+    ///
+    /// The stages, in order; each returns the answer or passes on:
+    /// 1. [`local`](Self::local): what the mock answers itself (CORS
+    ///    preflight, OAuth2 endpoints);
+    /// 2. [`stubbed`](Self::stubbed): stubs programmed at runtime, for any
+    ///    path, documented or not, and not validated (a test that
+    ///    programs a stub means it);
+    /// 3. [`route`](Self::route): the operation, or 404/405 (with the
+    ///    callbacks and replay misses that apply to unknown paths);
+    /// 4. [`admit`](Self::admit): credentials the operation requires;
+    /// 5. [`replayed`](Self::replayed): a recorded exchange that matches,
+    ///    as recorded (before validation: what was recorded is served even
+    ///    where the inferred spec is stricter);
+    /// 6. [`validated`](Self::validated): parameters and body against the
+    ///    spec;
+    /// 7. [`plan`](Self::plan) and [`render`](Self::render): the
+    ///    documented response, an example or generated data;
+    /// 8. [`called_back`](Self::called_back): a callback script's rewrite;
+    ///
+    /// then for every answer: CORS headers, the [`pause`](Self::pause)
+    /// (delays), [`broken`](Self::broken) (faults) and the
+    /// [`remember`](Self::remember)ed journal entry.
+    ///
+    /// Precedence follows: programmed stubs, then exact replay, then the
+    /// spec's documented responses.
     pub async fn answer(
         &self,
         parts: http::request::Parts,
@@ -274,16 +315,20 @@ impl Mock {
         started: SystemTime,
     ) -> Response<Body> {
         let target = self.target(&parts);
-        let mut response = self
-            .respond(&Asked {
-                parts: &parts,
-                target: &target,
-                body: &body,
-            })
-            .await;
+        let asked = Asked {
+            parts: &parts,
+            target: &target,
+            body: &body,
+        };
+        let mut response = self.respond(&asked).await;
         if self.config.cors {
             add_cors(response.headers_mut(), &parts.headers);
         }
+        let delay = self.pause(&asked, &response);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let response = self.broken(&asked, response);
         if self.config.journal_limit > 0 || self.log.is_some() {
             self.remember(Served {
                 started,
@@ -294,7 +339,8 @@ impl Mock {
                 request_body: body,
                 status: response.status(),
                 response_headers: response.headers().clone(),
-                response_body: full_bytes(response.body()),
+                response_body: response.body().bytes().unwrap_or_default(),
+                answered_by: response.extensions().get::<AnsweredBy>().copied(),
             });
         }
         response
@@ -354,32 +400,102 @@ impl Mock {
         .routed()
     }
 
+    /// The stages of [`Mock::answer`] that choose the response.
     async fn respond(&self, asked: &Asked<'_>) -> Response<Body> {
-        let Asked {
-            parts,
-            target,
-            body,
-        } = *asked;
+        if let Some(response) = self.local(asked) {
+            return response;
+        }
+        if let Some(response) = self.stubbed(asked) {
+            return response;
+        }
+        let loaded = self.loaded();
+        let found = match self.route(&loaded, asked) {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
+        if let Err(response) = self.admit(&loaded, asked, &found) {
+            return response;
+        }
+        let preferences = Preferences::parse(
+            asked
+                .parts
+                .headers
+                .get("prefer")
+                .and_then(|v| v.to_str().ok()),
+        );
+        match self.replayed(&loaded, asked, &found, &preferences) {
+            Replayed::Answer(response) => {
+                let response = answered(response, AnsweredBy::Replay);
+                return self.called_back(&loaded, asked, &found, response);
+            }
+            Replayed::Miss(response) => return response,
+            Replayed::None => {}
+        }
+        if let Err(response) = self.validated(&loaded, asked, &found) {
+            return response;
+        }
+        let plan = match self.plan(&loaded, asked, &found, &preferences).await {
+            Ok(plan) => plan,
+            Err(response) => return response,
+        };
+        let response = self.render(&loaded, asked, &found, plan);
+        self.called_back(&loaded, asked, &found, response)
+    }
+
+    /// Stage 1: what the mock answers itself, whatever the specs say.
+    fn local(&self, asked: &Asked<'_>) -> Option<Response<Body>> {
+        let Asked { parts, target, .. } = *asked;
         if self.config.cors
             && parts.method == Method::OPTIONS
             && parts
                 .headers
                 .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
         {
-            return preflight(&parts.headers);
+            return Some(preflight(&parts.headers));
         }
         let loaded = self.loaded();
-        let host = target.routing_host();
         let random = || self.rng("oauth", target).next_u64();
-        if let Some(response) = oauth(&loaded, &parts.method, &target.path, &target.query, &random)
-        {
-            return response;
+        oauth(&loaded, &parts.method, &target.path, &target.query, &random)
+    }
+
+    /// Stage 2: the first programmed stub that matches.
+    fn stubbed(&self, asked: &Asked<'_>) -> Option<Response<Body>> {
+        let stubs = self.stubs.read().unwrap_or_else(PoisonError::into_inner);
+        if stubs.is_empty() {
+            return None;
         }
-        let found = match loaded
-            .routes
-            .find(&loaded.specs, host, &parts.method, &target.path)
-        {
-            Ok(found) => found,
+        let request = asked.stub_request();
+        let answer = stubs.answer(&request)?;
+        let response = match answer.action {
+            Action::Reply(reply) => reply_response(reply),
+            Action::Fault(fault) => {
+                let mut response = Response::new(Body::empty());
+                response.extensions_mut().insert(fault);
+                response
+            }
+            Action::Proxy(_) => problem(
+                StatusCode::NOT_IMPLEMENTED,
+                "proxy",
+                "a proxy response needs an imposter (hmt mock -a PORT, POST /imposters)",
+                json!({}),
+            ),
+        };
+        Some(answered(response, AnsweredBy::Stub(answer.stub)))
+    }
+
+    /// Stage 3: the operation the request is for. A path no spec has gets
+    /// a callback registered for it, a replay miss report, or a 404 naming
+    /// the closest operations.
+    #[allow(clippy::result_large_err)]
+    fn route(&self, loaded: &Loaded, asked: &Asked<'_>) -> Result<Found, Response<Body>> {
+        let Asked { parts, target, .. } = *asked;
+        match loaded.routes.find(
+            &loaded.specs,
+            target.routing_host(),
+            &parts.method,
+            &target.path,
+        ) {
+            Ok(found) => Ok(found),
             Err(Miss::MethodNotAllowed(allowed)) => {
                 let allow = allowed
                     .iter()
@@ -398,79 +514,105 @@ impl Mock {
                 if let Ok(value) = HeaderValue::from_str(&allow) {
                     response.headers_mut().insert(header::ALLOW, value);
                 }
-                return response;
+                Err(response)
             }
             Err(Miss::NotFound) => {
-                let empty = Response::new(Body::default());
-                if let Some(answered) = self.callback(&loaded, asked, &[], &[&target.path], &empty)
-                {
-                    return answered;
+                let empty = Response::new(Body::empty());
+                if let Some(answered) = self.callback(loaded, asked, &[], &[&target.path], &empty) {
+                    return Err(answered);
                 }
-                return self
-                    .replay_miss(&loaded, asked)
-                    .unwrap_or_else(|| not_found(&loaded, &parts.method, target));
-            }
-        };
-        let spec = &loaded.specs[found.spec];
-        let operation = &spec.operations[found.operation];
-        let query = parse_query(&target.query);
-
-        if self.config.auth && !authorized(&operation.security, &parts.headers, &query) {
-            return unauthorized(&operation.security);
-        }
-        let preferences =
-            Preferences::parse(parts.headers.get("prefer").and_then(|v| v.to_str().ok()));
-        if !operation.replay.is_empty() && preferences.is_empty() {
-            let header = |name: &str| header_values(&parts.headers, name);
-            let incoming = replay::Incoming::new(&found.relative_path, &query, &header, body);
-            let matched = operation.replay.iter().find(|e| e.matches(&incoming));
-            if let Some(recorded) = matched.and_then(ReplayEntry::next_response) {
-                return self.after_callback(&loaded, asked, &found, replayed(recorded));
-            }
-            if spec.strict_replay
-                && let Some(miss) = self.replay_miss(&loaded, asked)
-            {
-                return miss;
+                Err(self
+                    .replay_miss(loaded, asked)
+                    .unwrap_or_else(|| not_found(loaded, &parts.method, target)))
             }
         }
-        // Validation comes after replay: a request that was recorded gets
-        // what it got then, even where the inferred spec is stricter.
-        if self.config.validate {
-            let header = |name: &str| header_values(&parts.headers, name).into_iter().next();
-            let cookie = |name: &str| cookie_value(&parts.headers, name);
-            let view = RequestView {
-                path_params: &found.params,
-                query: &query,
-                header: &header,
-                cookie: &cookie,
-                content_type: parts
-                    .headers
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok()),
-                body,
-            };
-            if let Err(refusal) = loaded.validators[found.spec].check(spec, found.operation, &view)
-            {
-                return refused(operation, refusal);
-            }
-        }
-        let schemas = if self.pregen.is_active() {
-            let request = request_json(parts, target, body);
-            Some(
-                self.pregen
-                    .apply(&request, operation_schemas(operation))
-                    .await,
-            )
-        } else {
-            None
-        };
-        let response = self.documented(&loaded, &found, &preferences, asked, schemas.as_ref());
-        self.after_callback(&loaded, asked, &found, response)
     }
 
-    /// `response`, or what a callback registered for this request makes of
-    /// it.
-    fn after_callback(
+    /// Stage 4: the credentials the operation requires (401 without).
+    #[allow(clippy::result_large_err)]
+    fn admit(
+        &self,
+        loaded: &Loaded,
+        asked: &Asked<'_>,
+        found: &Found,
+    ) -> Result<(), Response<Body>> {
+        let operation = &loaded.specs[found.spec].operations[found.operation];
+        let query = parse_query(&asked.target.query);
+        if self.config.auth && !authorized(&operation.security, &asked.parts.headers, &query) {
+            return Err(unauthorized(&operation.security));
+        }
+        Ok(())
+    }
+
+    /// Stage 5: a recorded exchange that matches the request. With a
+    /// `Prefer` header the client asked for something else, so replay
+    /// steps aside.
+    fn replayed(
+        &self,
+        loaded: &Loaded,
+        asked: &Asked<'_>,
+        found: &Found,
+        preferences: &Preferences,
+    ) -> Replayed {
+        let spec = &loaded.specs[found.spec];
+        let operation = &spec.operations[found.operation];
+        if operation.replay.is_empty() || !preferences.is_empty() {
+            return Replayed::None;
+        }
+        let query = parse_query(&asked.target.query);
+        let header = |name: &str| header_values(&asked.parts.headers, name);
+        let incoming = replay::Incoming::new(&found.relative_path, &query, &header, asked.body);
+        let matched = operation.replay.iter().find(|e| e.matches(&incoming));
+        if let Some(recorded) = matched.and_then(ReplayEntry::next_response) {
+            return Replayed::Answer(replayed(recorded));
+        }
+        if spec.strict_replay
+            && let Some(miss) = self.replay_miss(loaded, asked)
+        {
+            return Replayed::Miss(miss);
+        }
+        Replayed::None
+    }
+
+    /// Stage 6: parameters and body against the operation's schemas.
+    #[allow(clippy::result_large_err)]
+    fn validated(
+        &self,
+        loaded: &Loaded,
+        asked: &Asked<'_>,
+        found: &Found,
+    ) -> Result<(), Response<Body>> {
+        if !self.config.validate {
+            return Ok(());
+        }
+        let Asked {
+            parts,
+            target,
+            body,
+        } = *asked;
+        let spec = &loaded.specs[found.spec];
+        let query = parse_query(&target.query);
+        let header = |name: &str| header_values(&parts.headers, name).into_iter().next();
+        let cookie = |name: &str| cookie_value(&parts.headers, name);
+        let view = RequestView {
+            path_params: &found.params,
+            query: &query,
+            header: &header,
+            cookie: &cookie,
+            content_type: parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            body,
+        };
+        loaded.validators[found.spec]
+            .check(spec, found.operation, &view)
+            .map_err(|refusal| refused(&spec.operations[found.operation], refusal))
+    }
+
+    /// Stage 8: `response`, or what a callback registered for this request
+    /// makes of it.
+    fn called_back(
         &self,
         loaded: &Loaded,
         asked: &Asked<'_>,
@@ -507,11 +649,12 @@ impl Mock {
                 .iter()
                 .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
                 .collect(),
-            body: full_bytes(response.body()),
+            body: response.body().bytes().unwrap_or_default(),
         };
         Some(match callbacks.run(index, request, seen, &self.storage) {
             Ok(answer) => {
-                let mut response = Response::new(Full::new(answer.body));
+                let mut response = Response::new(Body::new(answer.body));
+                response.extensions_mut().insert(AnsweredBy::Callback);
                 *response.status_mut() =
                     StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
                 for (name, value) in answer.headers {
@@ -589,18 +732,101 @@ impl Mock {
         ))
     }
 
-    /// The documented response, an example or generated data.
-    fn documented(
+    /// After every answer: the delay the request, a stub or `--delay`
+    /// asks for, in that order of precedence.
+    fn pause(&self, asked: &Asked<'_>, response: &Response<Body>) -> Duration {
+        let prefer = asked
+            .parts
+            .headers
+            .get("prefer")
+            .and_then(|v| v.to_str().ok());
+        match (
+            crate::faults::preferred(prefer).0,
+            response.extensions().get::<StubDelay>(),
+        ) {
+            (Some(range), _) => range.pick(&mut self.rng("delay", asked.target)),
+            (None, Some(StubDelay(delay))) => *delay,
+            (None, None) => match &self.config.delay {
+                Some(range) => range.pick(&mut self.rng("delay", asked.target)),
+                None => Duration::ZERO,
+            },
+        }
+    }
+
+    /// After every answer: the fault `Prefer: fault=...` or `--fault` asks
+    /// for, committed on the connection (reset, random data) or on the
+    /// body (cut short, dribbled).
+    fn broken(&self, asked: &Asked<'_>, mut response: Response<Body>) -> Response<Body> {
+        use crate::faults::FaultKind;
+        let prefer = asked
+            .parts
+            .headers
+            .get("prefer")
+            .and_then(|v| v.to_str().ok());
+        let kind = match (crate::faults::preferred(prefer).1, &self.config.fault) {
+            (Some(kind), _) => kind,
+            (None, Some(plan)) if plan.strikes(&mut self.rng("fault", asked.target)) => plan.kind,
+            _ => return response,
+        };
+        let delivery = match kind {
+            FaultKind::Reset => {
+                response
+                    .extensions_mut()
+                    .insert(hmt_stub::Fault::ConnectionResetByPeer);
+                return response;
+            }
+            FaultKind::RandomData => {
+                response
+                    .extensions_mut()
+                    .insert(hmt_stub::Fault::RandomDataThenClose);
+                return response;
+            }
+            FaultKind::CutShort => Delivery::CutShort,
+            FaultKind::Dribble => crate::faults::dribble(0),
+        };
+        let Some(bytes) = response.body().bytes() else {
+            return response;
+        };
+        let delivery = match delivery {
+            Delivery::Dribble { .. } => crate::faults::dribble(bytes.len()),
+            other => other,
+        };
+        let length = bytes.len();
+        *response.body_mut() = Body::delivered(bytes, delivery);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        response
+    }
+
+    /// Stage 7a: which documented response, media type and example answer
+    /// (as the `Prefer` header and `Accept` ask), or the schema the
+    /// pregen webhooks give instead.
+    #[allow(clippy::result_large_err)]
+    async fn plan<'l>(
         &self,
-        loaded: &Loaded,
+        loaded: &'l Loaded,
+        asked: &Asked<'_>,
         found: &Found,
         preferences: &Preferences,
-        asked: &Asked<'_>,
-        pregen_schemas: Option<&Value>,
-    ) -> Response<Body> {
-        let Asked { parts, target, .. } = *asked;
+    ) -> Result<Plan<'l>, Response<Body>> {
+        let Asked {
+            parts,
+            target,
+            body,
+        } = *asked;
         let spec = &loaded.specs[found.spec];
         let operation = &spec.operations[found.operation];
+        let pregen_schemas = if self.pregen.is_active() {
+            let request = request_json(parts, target, body);
+            Some(
+                self.pregen
+                    .apply(&request, operation_schemas(operation))
+                    .await,
+            )
+        } else {
+            None
+        };
         let mut pick = |n: usize| self.rng(operation.id.as_str(), target).random_range(0..n);
         let random: Option<&mut dyn FnMut(usize) -> usize> =
             if self.config.random_responses && preferences.code.is_none() {
@@ -608,18 +834,13 @@ impl Mock {
             } else {
                 None
             };
-        let (response, status) = match respond::choose_response(operation, preferences, random) {
-            Ok(chosen) => chosen,
-            Err(e) => return unsatisfiable(&e),
-        };
+        let (response, status) = respond::choose_response(operation, preferences, random)
+            .map_err(|e| unsatisfiable(&e))?;
         let accept = parts
             .headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok());
-        let media = match respond::choose_media(response, accept) {
-            Ok(media) => media,
-            Err(e) => return unsatisfiable(&e),
-        };
+        let media = respond::choose_media(response, accept).map_err(|e| unsatisfiable(&e))?;
         let response_index = operation
             .responses
             .iter()
@@ -635,14 +856,16 @@ impl Mock {
         // A schema from the pregen webhooks replaces examples and the spec's
         // schema.
         let pregen_schema = media.and_then(|m| {
-            pregen_schemas?
+            pregen_schemas
+                .as_ref()?
                 .get(respond::status_name(response.status))?
                 .get(&m.media_type)
+                .cloned()
         });
         let example = match media.map(|m| respond::choose_example(m, preferences)) {
             _ if pregen_schema.is_some() => None,
             Some(Ok(example)) => example,
-            Some(Err(e)) => return unsatisfiable(&e),
+            Some(Err(e)) => return Err(unsatisfiable(&e)),
             None => None,
         };
         let cacheable = pregen_schema.is_none()
@@ -650,11 +873,46 @@ impl Mock {
             && !self.config.random_responses
             && (example.is_some() || media.is_none())
             && response.headers.iter().all(|h| h.example.is_some());
-        let slot = loaded.rendered[found.spec][found.operation]
-            .slot(response_index, media_index)
-            .filter(|_| cacheable);
+        Ok(Plan {
+            response,
+            status,
+            media,
+            example,
+            pregen_schema,
+            slot: loaded.rendered[found.spec][found.operation]
+                .slot(response_index, media_index)
+                .filter(|_| cacheable),
+        })
+    }
+
+    /// Stage 7b: the planned response, from the cache when it was rendered
+    /// before (examples never change), else rendered now.
+    fn render(
+        &self,
+        loaded: &Loaded,
+        asked: &Asked<'_>,
+        found: &Found,
+        plan: Plan<'_>,
+    ) -> Response<Body> {
+        let Plan {
+            response,
+            status,
+            media,
+            example,
+            pregen_schema,
+            slot,
+        } = plan;
+        let pregen_schema = pregen_schema.as_ref();
+        let spec = &loaded.specs[found.spec];
+        let operation = &spec.operations[found.operation];
+        let target = asked.target;
+        let source = if example.is_some() || media.is_none() {
+            AnsweredBy::Example
+        } else {
+            AnsweredBy::Generated
+        };
         if let Some(rendered) = slot.and_then(OnceLock::get) {
-            return rendered.to_response();
+            return answered(rendered.to_response(), source);
         }
         let mut rng = self.rng(&format!("{} body", operation.id), target);
         let generator = Generator::new(&spec.document);
@@ -708,7 +966,7 @@ impl Mock {
         if let Some(slot) = slot {
             let _ = slot.set(rendered);
         }
-        response
+        answered(response, source)
     }
 
     /// Randomness for one request: from the seed and what was asked
@@ -748,7 +1006,7 @@ impl Mock {
     }
 }
 
-/// A request as the steps after reading it see it.
+/// A request as the stages after reading it see it: built once.
 #[derive(Clone, Copy)]
 struct Asked<'a> {
     parts: &'a http::request::Parts,
@@ -756,9 +1014,126 @@ struct Asked<'a> {
     body: &'a Bytes,
 }
 
+impl Asked<'_> {
+    /// The request as stubs see it (mountebank's request object).
+    fn stub_request(&self) -> hmt_stub::Request {
+        let mut request = hmt_stub::Request::new(self.parts.method.as_str(), "");
+        request.path = self.target.path.clone();
+        request.raw_query = self.target.query.clone();
+        request.headers = self
+            .parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        request.body = String::from_utf8_lossy(self.body).into_owned();
+        match self.parts.extensions.get::<Peer>() {
+            Some(Peer(peer)) => request.with_client(&peer.to_string(), &peer.ip().to_string()),
+            None => request,
+        }
+    }
+}
+
+/// What stage 5 found.
+enum Replayed {
+    /// A recorded response.
+    Answer(Response<Body>),
+    /// Recordings served strictly, and none matches: the miss report.
+    Miss(Response<Body>),
+    /// No replay for this request.
+    None,
+}
+
+/// What stage 7a chose.
+struct Plan<'l> {
+    response: &'l crate::model::ResponseDef,
+    status: u16,
+    media: Option<&'l crate::model::MediaDef>,
+    example: Option<&'l Value>,
+    pregen_schema: Option<Value>,
+    /// Where the rendered response is cached, when it can be.
+    slot: Option<&'l OnceLock<Rendered>>,
+}
+
+/// Which source answered a request, kept in the journal (`meta.answeredBy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnsweredBy {
+    /// A programmed stub, by its index.
+    Stub(usize),
+    /// A recorded exchange.
+    Replay,
+    /// A documented example (or a response without content).
+    Example,
+    /// Data generated from the schema.
+    Generated,
+    /// A callback script.
+    Callback,
+}
+
+impl AnsweredBy {
+    /// Its name in the journal.
+    pub fn name(self) -> &'static str {
+        match self {
+            AnsweredBy::Stub(_) => "stub",
+            AnsweredBy::Replay => "replay",
+            AnsweredBy::Example => "example",
+            AnsweredBy::Generated => "generated",
+            AnsweredBy::Callback => "callback",
+        }
+    }
+}
+
+/// `response`, marked as answered by `source`.
+fn answered(mut response: Response<Body>, source: AnsweredBy) -> Response<Body> {
+    response.extensions_mut().insert(source);
+    response
+}
+
+/// A stub's reply as a response: headers as written, the body sent as its
+/// delivery says, the stub's own delay kept for the pause stage.
+fn reply_response(reply: hmt_stub::Reply) -> Response<Body> {
+    let hmt_stub::Reply {
+        status,
+        headers,
+        body,
+        delay,
+        delivery,
+    } = reply;
+    let body = Bytes::from(body);
+    let length = body.len();
+    let announce_length = matches!(delivery, Delivery::CutShort | Delivery::Dribble { .. });
+    let mut response = Response::new(Body::delivered(body, delivery));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let map = response.headers_mut();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    if announce_length {
+        map.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    if !delay.is_zero() {
+        response.extensions_mut().insert(StubDelay(delay));
+    }
+    response
+}
+
+/// The delay a stub's reply asked for.
+#[derive(Clone, Copy)]
+struct StubDelay(Duration);
+
 impl Rendered {
     fn to_response(&self) -> Response<Body> {
-        let mut response = Response::new(Full::new(self.body.clone()));
+        let mut response = Response::new(Body::new(self.body.clone()));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         for (name, value) in &self.headers {
@@ -899,7 +1274,7 @@ fn unsatisfiable(e: &Unsatisfiable) -> Response<Body> {
 }
 
 fn replayed(recorded: &replay::RecordedResponse) -> Response<Body> {
-    let mut response = Response::new(Full::new(recorded.body.clone()));
+    let mut response = Response::new(Body::new(recorded.body.clone()));
     *response.status_mut() = StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::OK);
     let headers = response.headers_mut();
     for (name, value) in &recorded.headers {
@@ -1039,7 +1414,7 @@ fn not_found(loaded: &Loaded, method: &Method, target: &Target) -> Response<Body
 
 /// A JSON response.
 pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(
+    let mut response = Response::new(Body::new(Bytes::from(
         serde_json::to_vec(value).unwrap_or_default(),
     )));
     *response.status_mut() = status;

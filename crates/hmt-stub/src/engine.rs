@@ -19,6 +19,7 @@ use crate::reply::{Action, Reply};
 use crate::request::Request;
 use crate::response::{MbResponse, repeat_of, upcast};
 use serde_json::{Map, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Decides whether a stub applies to a request.
@@ -101,6 +102,86 @@ pub struct Stub {
     definition: Option<Value>,
     /// What the stub answered, when the server keeps it (mountebank's `--debug`).
     matches: Mutex<std::collections::VecDeque<Value>>,
+    /// How many requests it answered.
+    hits: AtomicU64,
+    /// How many it should answer, checked by the test (`expect`).
+    expected: Option<Times>,
+    /// What a report calls it.
+    name: Option<String>,
+}
+
+/// How many requests a stub expects: an exact count or a range.
+///
+/// Built from `3`, `1..=3`, `1..4`, `2..` or `..=5`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Times {
+    /// At least this many.
+    pub min: u64,
+    /// At most this many; `None`: no upper bound.
+    pub max: Option<u64>,
+}
+
+impl Times {
+    /// Whether `count` is within.
+    pub fn contains(&self, count: u64) -> bool {
+        count >= self.min && self.max.is_none_or(|max| count <= max)
+    }
+}
+
+impl std::fmt::Display for Times {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.max {
+            Some(max) if max == self.min => write!(f, "exactly {max}"),
+            Some(max) if self.min == 0 => write!(f, "at most {max}"),
+            Some(max) => write!(f, "between {} and {max}", self.min),
+            None => write!(f, "at least {}", self.min),
+        }
+    }
+}
+
+impl From<u64> for Times {
+    fn from(n: u64) -> Times {
+        Times {
+            min: n,
+            max: Some(n),
+        }
+    }
+}
+
+impl From<std::ops::RangeInclusive<u64>> for Times {
+    fn from(range: std::ops::RangeInclusive<u64>) -> Times {
+        Times {
+            min: *range.start(),
+            max: Some(*range.end()),
+        }
+    }
+}
+
+impl From<std::ops::Range<u64>> for Times {
+    fn from(range: std::ops::Range<u64>) -> Times {
+        Times {
+            min: range.start,
+            max: Some(range.end.saturating_sub(1)),
+        }
+    }
+}
+
+impl From<std::ops::RangeFrom<u64>> for Times {
+    fn from(range: std::ops::RangeFrom<u64>) -> Times {
+        Times {
+            min: range.start,
+            max: None,
+        }
+    }
+}
+
+impl From<std::ops::RangeToInclusive<u64>> for Times {
+    fn from(range: std::ops::RangeToInclusive<u64>) -> Times {
+        Times {
+            min: 0,
+            max: Some(range.end),
+        }
+    }
 }
 
 /// How many answers a stub keeps for `--debug`.
@@ -143,22 +224,79 @@ impl Stub {
             cursor: Mutex::new(Cursor::default()),
             definition: None,
             matches: Mutex::new(std::collections::VecDeque::new()),
+            hits: AtomicU64::new(0),
+            expected: None,
+            name: None,
         }
     }
 
+    /// A stub for the requests `matcher` accepts: the start of a stub
+    /// written in code (see [`crate::matchers`]).
+    pub fn given(matcher: impl Match + 'static) -> Stub {
+        Stub::new().and(matcher)
+    }
+
     /// Adds a matcher; all of a stub's matchers must accept a request.
-    pub fn matching(mut self, matcher: impl Match + 'static) -> Stub {
+    pub fn and(mut self, matcher: impl Match + 'static) -> Stub {
         self.matchers.push(Box::new(matcher));
         self
     }
 
-    /// Adds a response to the queue, used `repeat` times in a row (at least once).
-    pub fn respond_with(mut self, respond: impl Respond + 'static, repeat: u64) -> Stub {
+    /// Adds a response to the queue. Several make a sequence, answered in
+    /// turn and then from the start again.
+    pub fn respond_with(mut self, respond: impl Respond + 'static) -> Stub {
         self.entries.push(Entry {
             respond: Box::new(respond),
-            repeat: repeat.max(1),
+            repeat: 1,
         });
         self
+    }
+
+    /// The last response added is used `times` times in a row before the
+    /// queue moves on (mountebank's `repeat`).
+    pub fn repeat(mut self, times: u64) -> Stub {
+        if let Some(last) = self.entries.last_mut() {
+            last.repeat = times.max(1);
+        }
+        self
+    }
+
+    /// How many requests this stub must answer; checked when the test
+    /// verifies the server (and when a server is dropped).
+    pub fn expect(mut self, times: impl Into<Times>) -> Stub {
+        self.expected = Some(times.into());
+        self
+    }
+
+    /// A name for reports (otherwise the stub is named by its position).
+    pub fn named(mut self, name: &str) -> Stub {
+        self.name = Some(name.to_string());
+        self
+    }
+
+    /// Its name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// How many requests it answered.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// How many it expects, if it was told.
+    pub fn expected(&self) -> Option<Times> {
+        self.expected
+    }
+
+    /// Why each refusing matcher refuses `request`: its index among the
+    /// stub's matchers, and the reason. Empty when the stub matches.
+    pub fn explain(&self, request: &Request) -> Vec<(usize, String)> {
+        self.matchers
+            .iter()
+            .enumerate()
+            .filter_map(|(at, matcher)| matcher.explain(request).map(|why| (at, why)))
+            .collect()
     }
 
     /// Compiles a stub from mountebank's JSON (`{"predicates": [...],
@@ -250,6 +388,7 @@ impl Stub {
     /// Takes the next response from the queue and produces it; an empty
     /// 200 for a stub without responses.
     pub fn respond(&self, request: &Request, defaults: &Value) -> Action {
+        self.hits.fetch_add(1, Ordering::Relaxed);
         if self.entries.is_empty() {
             return Action::Reply(crate::response::render(
                 &Value::Object(Map::new()),
@@ -423,12 +562,7 @@ impl Stubs {
             .iter()
             .enumerate()
             .map(|(index, stub)| {
-                let refused: Vec<(usize, String)> = stub
-                    .matchers
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(at, matcher)| matcher.explain(request).map(|why| (at, why)))
-                    .collect();
+                let refused = stub.explain(request);
                 let accepted = stub.matchers.len() - refused.len();
                 (accepted, index, refused)
             })

@@ -41,15 +41,15 @@
 //!
 //! // The same engine, programmed in code.
 //! let mut stubs = Stubs::new(json!({}));
-//! stubs.push(Stub::new()
-//!     .matching(|request: &Request| request.method == "DELETE")
-//!     .respond_with(Reply::new(204), 1));
+//! stubs.push(Stub::given(|request: &Request| request.method == "DELETE")
+//!     .respond_with(Reply::new(204)));
 //! assert!(stubs.answer(&Request::new("GET", "/")).is_none());
 //! ```
 
 mod engine;
 mod error;
 mod js;
+pub mod matchers;
 mod predicate;
 mod reply;
 mod request;
@@ -57,9 +57,9 @@ mod response;
 mod scripts;
 mod shell;
 
-pub use engine::{Answer, CompileOptions, Match, Miss, Respond, Stub, Stubs};
+pub use engine::{Answer, CompileOptions, Match, Miss, Respond, Stub, Stubs, Times};
 pub use error::StubError;
 pub use predicate::Predicate;
-pub use reply::{Action, Fault, Reply};
+pub use reply::{Action, BodyStream, Chunk, Delivery, Fault, Reply};
 pub use request::Request;
 pub use scripts::Scripts;

@@ -109,9 +109,8 @@ fn a_bad_stub_refuses_the_whole_list_and_says_where() {
 fn stubs_in_code_use_the_same_queue() {
     let mut stubs = Stubs::new(json!({}));
     stubs.push(
-        Stub::new()
-            .matching(|request: &Request| request.path.starts_with("/orders"))
-            .matching(
+        Stub::given(|request: &Request| request.path.starts_with("/orders"))
+            .and(
                 Predicate::compile(
                     &json!({"equals": {"method": "POST"}}),
                     "",
@@ -119,11 +118,10 @@ fn stubs_in_code_use_the_same_queue() {
                 )
                 .unwrap(),
             )
-            .respond_with(Reply::new(201).with_body("created"), 1)
-            .respond_with(
-                |request: &Request| Reply::new(409).with_body(format!("{} again", request.path)),
-                1,
-            ),
+            .respond_with(Reply::new(201).with_body("created"))
+            .respond_with(|request: &Request| {
+                Reply::new(409).with_body(format!("{} again", request.path))
+            }),
     );
     let post = Request::new("POST", "/orders/1");
     let statuses: Vec<(u16, Vec<u8>)> = (0..3)

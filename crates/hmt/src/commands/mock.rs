@@ -267,7 +267,7 @@ pub fn run(args: MockArgs) -> Result<()> {
                         if request.uri().path().starts_with("/admin") {
                             hmt_mock::admin::handle(&mock, request).await
                         } else {
-                            api.serve(request).await
+                            api.serve(request).await.map(hmt_mock::body::Body::from)
                         }
                     }
                 }),
