@@ -102,6 +102,9 @@ impl Body {
         });
         let frames: Frames = if then_fail {
             Box::pin(pieces.chain(stream::once(async {
+                // A pause first, so that the server flushes what was sent
+                // before the error closes the connection.
+                tokio::time::sleep(Duration::from_millis(20)).await;
                 Err(io::Error::new(
                     io::ErrorKind::ConnectionAborted,
                     "fault: response cut short",

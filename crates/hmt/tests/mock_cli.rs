@@ -1190,3 +1190,34 @@ fn cors_preflights_are_answered_and_origins_allowed() {
     );
     assert_eq!(refused.status, 405);
 }
+
+#[test]
+fn delays_and_faults_from_the_command_line_reach_the_client() {
+    let spec = mock_fixture("schemas/petstore/index.yaml");
+    let slow = start(&[spec.to_str().unwrap(), "--delay", "150-200"]);
+    let started = Instant::now();
+    assert_eq!(get(&format!("{}/pets/7", slow.base)).status, 200);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(150), "{waited:?}");
+    drop(slow);
+    let broken = start(&[spec.to_str().unwrap(), "--fault", "reset"]);
+    // curl, a client hmt did not write: exit 56 is "failure receiving
+    // network data" (the reset); then a request preferring a body cut
+    // short gets exit 18, "partial file".
+    let curl = |extra: &[&str]| {
+        Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "--max-time", "10"])
+            .args(extra)
+            .arg(format!("{}/pets/7", broken.base))
+            .status()
+            .unwrap()
+            .code()
+    };
+    assert_eq!(curl(&[]), Some(56));
+    assert_eq!(curl(&["-H", "Prefer: fault=cut-short"]), Some(18));
+    let bad = start_fails(&[spec.to_str().unwrap(), "--fault", "explode"]);
+    assert!(
+        bad.contains("unknown fault \"explode\"; one of reset, random-data, cut-short, dribble"),
+        "{bad}"
+    );
+}

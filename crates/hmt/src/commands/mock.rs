@@ -3,10 +3,7 @@
 use crate::commands::state::{self, Service};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use hmt_build::initial::OpenApiVersion;
-use hmt_build::{Builder, Mode, Options};
 use hmt_mock::{Loaded, Mock, MockConfig};
-use hmt_types::Input;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -66,6 +63,12 @@ pub struct MockArgs {
     /// Answer CORS preflights and allow every origin.
     #[arg(long)]
     cors: bool,
+    /// Wait before every answer: `300` ms, or `100-500` for a random time (`Prefer: delay=MS` per request).
+    #[arg(long, value_name = "MS", value_parser = hmt_mock::faults::DelayRange::parse)]
+    delay: Option<hmt_mock::faults::DelayRange>,
+    /// Break answers on purpose: reset, random-data, cut-short or dribble; `reset:10%` for one in ten (`Prefer: fault=KIND` per request).
+    #[arg(long, value_name = "KIND[:N%]", value_parser = hmt_mock::faults::FaultPlan::parse)]
+    fault: Option<hmt_mock::faults::FaultPlan>,
     /// Run the `*.rhai` callback scripts in this directory (custom responses and state).
     #[arg(short = 'c', long = "callback-dir", value_name = "DIR")]
     callback_dir: Option<PathBuf>,
@@ -152,6 +155,8 @@ pub fn run(args: MockArgs) -> Result<()> {
         auth: !args.no_auth,
         cors: args.cors,
         log_dir: args.log_dir.clone(),
+        delay: args.delay,
+        fault: args.fault,
         ..MockConfig::default()
     };
     let mock = Arc::new(Mock::new(config, loaded).context("cannot open the log directory")?);
@@ -340,44 +345,23 @@ impl hmt_imposters::SourceLoader for CliSources {
 
 /// Specs, then one replay spec per host of the recordings, and callbacks.
 fn load(args: &MockArgs) -> Result<Loaded> {
-    let loaded = load_sources(&args.specs, &args.recordings)?;
-    Ok(match &args.callback_dir {
-        Some(dir) => loaded.with_callbacks(hmt_mock::callbacks::Callbacks::load(dir)?),
-        None => loaded,
-    })
+    hmt::sources::Sources {
+        specs: args.specs.clone(),
+        recordings: args.recordings.clone(),
+        callbacks: args.callback_dir.clone(),
+        ..Default::default()
+    }
+    .load()
 }
 
 /// Specs, then one replay spec per host of the recordings.
 fn load_sources(specs: &[PathBuf], recordings: &[PathBuf]) -> Result<Loaded> {
-    let mut compiled = if specs.is_empty() {
-        Vec::new()
-    } else {
-        hmt_mock::load(specs)?
-    };
-    for file in recordings {
-        let mut builder = Builder::new(Options {
-            mode: Mode::Replay,
-            openapi: OpenApiVersion::V31,
-            initial: None,
-        });
-        let name = file.display().to_string();
-        let input = Input::open(&name).with_context(|| format!("cannot open {name}"))?;
-        for exchange in input.exchanges() {
-            builder.add(&exchange?);
-        }
-        let output = builder.finish();
-        if output.specs.is_empty() {
-            bail!("{name}: no exchanges to serve");
-        }
-        for built in output.specs {
-            let loaded =
-                hmt_mock::load::load_document(file, built.document, &mut Default::default())?;
-            let mut spec = hmt_mock::compile(loaded)?;
-            spec.strict_replay = true;
-            compiled.push(spec);
-        }
+    hmt::sources::Sources {
+        specs: specs.to_vec(),
+        recordings: recordings.to_vec(),
+        ..Default::default()
     }
-    Ok(Loaded::new(compiled))
+    .load()
 }
 
 fn plural(n: usize) -> &'static str {

@@ -1,0 +1,450 @@
+//! A mock server started by a test: [`MockServer`] and its [`Builder`].
+//!
+//! The server runs on a thread of its own with its own runtime, as
+//! wiremock-rs's does, for two reasons: a test's runtime may be
+//! single-threaded (`#[tokio::test]`) or absent (a plain `#[test]`), and
+//! dropping the server must close its port before `drop` returns, which
+//! needs a thread to join rather than a task to hope about.
+
+use crate::sources::Sources;
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use hmt_mock::body::Body;
+use hmt_mock::{Mock, MockConfig};
+use hmt_stub::{CompileOptions, Stub, Stubs};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// A mock server on 127.0.0.1 and a free port, stopped when dropped.
+///
+/// Stubs added with [`MockServer::register`] answer first; then recorded
+/// exchanges; then the specs' documented responses. Stubs given an
+/// expectation ([`Stub::expect`]) are checked by [`MockServer::verify`]
+/// and when the server is dropped.
+pub struct MockServer {
+    mock: Arc<Mock>,
+    address: SocketAddr,
+    scheme: &'static str,
+    ca_pem: Option<String>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Keeps the CA's directory while the server runs.
+    _ca_dir: Option<tempfile::TempDir>,
+}
+
+/// What a [`MockServer`] serves and how; [`Builder::start`] starts it.
+#[derive(Default)]
+pub struct Builder {
+    sources: Sources,
+    imposters: Vec<Value>,
+    config: MockConfig,
+    https: bool,
+}
+
+impl Builder {
+    /// Serves this OpenAPI spec: a file or a directory searched for specs.
+    pub fn spec(mut self, path: impl Into<PathBuf>) -> Builder {
+        self.sources.specs.push(path.into());
+        self
+    }
+
+    /// Serves a spec given as text (JSON or YAML).
+    pub fn spec_text(mut self, text: &str) -> Builder {
+        let name = format!("<spec {}>", self.sources.spec_texts.len() + 1);
+        self.sources.spec_texts.push((name, text.to_string()));
+        self
+    }
+
+    /// Replays these recordings (http-types JSONL or HAR) exactly.
+    pub fn recordings(mut self, path: impl Into<PathBuf>) -> Builder {
+        self.sources.recordings.push(path.into());
+        self
+    }
+
+    /// Runs the callback scripts of this directory (Rhai).
+    pub fn callbacks(mut self, dir: impl Into<PathBuf>) -> Builder {
+        self.sources.callbacks = Some(dir.into());
+        self
+    }
+
+    /// Adds the stubs of a mountebank imposter (`{"stubs": [...],
+    /// "defaultResponse": {...}}`), as data.
+    pub fn imposter(mut self, imposter: Value) -> Builder {
+        self.imposters.push(imposter);
+        self
+    }
+
+    /// Generated data from this seed: the same request gets the same bytes.
+    pub fn seed(mut self, seed: u64) -> Builder {
+        self.config.seed = Some(seed);
+        self
+    }
+
+    /// Waits before every answer: `"300"` ms, or `"100-500"` for a random time.
+    ///
+    /// # Panics
+    /// When `delay` does not parse.
+    pub fn delay(mut self, delay: &str) -> Builder {
+        match hmt_mock::faults::DelayRange::parse(delay) {
+            Ok(range) => self.config.delay = Some(range),
+            Err(error) => panic!("MockServer::builder().delay: {error}"),
+        }
+        self
+    }
+
+    /// Any other setting of the mock (validation, security, CORS...).
+    pub fn config(mut self, change: impl FnOnce(&mut MockConfig)) -> Builder {
+        change(&mut self.config);
+        self
+    }
+
+    /// Serves HTTPS with a certificate for 127.0.0.1 from a CA of its
+    /// own; hand [`MockServer::ca_pem`] to the client.
+    pub fn https(mut self) -> Builder {
+        self.https = true;
+        self
+    }
+
+    /// Starts the server.
+    ///
+    /// # Errors
+    /// When a spec, recording, callback or imposter cannot be loaded, or
+    /// no port can be opened; the message says which and where.
+    pub async fn start(self) -> Result<MockServer> {
+        self.start_blocking()
+    }
+
+    /// [`Builder::start`] for tests without a runtime.
+    ///
+    /// # Errors
+    /// As [`Builder::start`].
+    pub fn start_blocking(self) -> Result<MockServer> {
+        let loaded = self.sources.load()?;
+        let mock = Arc::new(Mock::new(self.config, loaded)?);
+        for (index, imposter) in self.imposters.iter().enumerate() {
+            let defaults = imposter
+                .get("defaultResponse")
+                .cloned()
+                .unwrap_or(Value::Object(Default::default()));
+            let stubs = imposter.get("stubs").unwrap_or(&Value::Null);
+            let mut compiled = Stubs::from_json(stubs, defaults, &CompileOptions::default())
+                .map_err(|error| {
+                    anyhow::anyhow!("imposter {index}: at {}: {}", error.pointer, error.message)
+                })?;
+            mock.with_stubs(|all| {
+                while let Some(stub) = compiled.remove(0) {
+                    all.push(stub);
+                }
+            });
+        }
+        let (tls, ca_pem, ca_dir) = if self.https {
+            let dir = tempfile::tempdir().context("cannot create a directory for the CA")?;
+            let ca = hmt_record::CertificateAuthority::load_or_create(dir.path())?;
+            let config = ca.server_config("127.0.0.1")?;
+            let pem = std::fs::read_to_string(ca.cert_path())?;
+            (
+                Some(tokio_rustls::TlsAcceptor::from(config)),
+                Some(pem),
+                Some(dir),
+            )
+        } else {
+            (None, None, None)
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .context("cannot open a port on 127.0.0.1")?;
+        listener.set_nonblocking(true)?;
+        let address = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (ready, is_ready) = std::sync::mpsc::channel::<std::io::Result<()>>();
+        let served = mock.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("hmt-mock-{}", address.port()))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = ready.send(Err(error));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(listener) => listener,
+                        Err(error) => {
+                            let _ = ready.send(Err(error));
+                            return;
+                        }
+                    };
+                    let _ = ready.send(Ok(()));
+                    serve(listener, served, tls, async move {
+                        let _ = stopped.await;
+                    })
+                    .await;
+                });
+            })?;
+        is_ready
+            .recv()
+            .context("the server thread ended before it was ready")??;
+        Ok(MockServer {
+            mock,
+            address,
+            scheme: if ca_pem.is_some() { "https" } else { "http" },
+            ca_pem,
+            stop: Some(stop),
+            thread: Some(thread),
+            _ca_dir: ca_dir,
+        })
+    }
+}
+
+/// Serves `mock` on `listener` (through TLS when `tls` is given) until
+/// `shutdown`.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    mock: Arc<Mock>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let handler = Arc::new(move |request| {
+        let mock = mock.clone();
+        async move { mock.handle(request).await }
+    });
+    let grace = Duration::from_secs(1);
+    match tls {
+        None => hmt_mock::listen::serve(listener, handler, shutdown, grace).await,
+        Some(acceptor) => {
+            let accept: hmt_mock::listen::Accept<
+                tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+            > = Arc::new(move |stream| {
+                let acceptor = acceptor.clone();
+                Box::pin(async move {
+                    tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                        .await
+                        .ok()?
+                        .ok()
+                })
+            });
+            hmt_mock::listen::serve_with(listener, accept, handler, shutdown, grace).await;
+        }
+    }
+}
+
+impl MockServer {
+    /// A server with nothing but the stubs the test adds: every request no
+    /// stub answers gets a 404.
+    ///
+    /// # Panics
+    /// When no port can be opened on 127.0.0.1.
+    pub async fn start() -> MockServer {
+        MockServer::start_blocking()
+    }
+
+    /// [`MockServer::start`] for tests without a runtime.
+    ///
+    /// # Panics
+    /// When no port can be opened on 127.0.0.1.
+    pub fn start_blocking() -> MockServer {
+        match Builder::default().start_blocking() {
+            Ok(server) => server,
+            Err(error) => panic!("cannot start a mock server: {error:#}"),
+        }
+    }
+
+    /// A server serving specs, recordings or imposters: see [`Builder`].
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// `http://127.0.0.1:PORT` (or `https://`).
+    pub fn uri(&self) -> String {
+        format!("{}://{}", self.scheme, self.address)
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The PEM of the CA that signed an HTTPS server's certificate, for
+    /// the client to trust; `None` for plain HTTP.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// Adds a stub; stubs are tried in the order they were added.
+    pub fn register(&self, stub: Stub) {
+        self.mock.with_stubs(|stubs| stubs.push(stub));
+    }
+
+    /// Removes every stub and forgets every request received.
+    pub fn reset(&self) {
+        self.mock.with_stubs(|stubs| stubs.retain(|_| false));
+        self.mock.clear_journal();
+        self.mock.reset();
+    }
+
+    /// The requests received (with what was answered), oldest first, as
+    /// http-types exchanges.
+    pub fn received_requests(&self) -> Vec<hmt_types::Exchange> {
+        self.mock.journal()
+    }
+
+    /// Checks every stub's expectation.
+    ///
+    /// # Panics
+    /// With a report of each stub that was not called as often as it
+    /// expected, and for each the received requests that came closest and
+    /// why each missed.
+    pub fn verify(&self) {
+        if let Err(report) = self.check() {
+            panic!("{report}");
+        }
+    }
+
+    /// What [`MockServer::verify`] checks: `Err` holds its report.
+    ///
+    /// # Errors
+    /// The report, when an expectation is not met.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let received: Vec<hmt_stub::Request> = self
+            .received_requests()
+            .iter()
+            .map(|exchange| stub_request(&exchange.request))
+            .collect();
+        let failures = self.mock.with_stubs(|stubs| {
+            stubs
+                .iter()
+                .enumerate()
+                .filter_map(|(index, stub)| {
+                    let expected = stub.expected()?;
+                    let hits = stub.hits();
+                    (!expected.contains(hits)).then(|| failure(index, stub, hits, &received))
+                })
+                .collect::<Vec<String>>()
+        });
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} of the mock server's expectations {} not met:\n\n{}",
+                failures.len(),
+                if failures.len() == 1 { "was" } else { "were" },
+                failures.join("\n")
+            ))
+        }
+    }
+
+    /// Answers `request` as the server would, without a socket: the mock's
+    /// whole request path, journal included.
+    pub async fn call(&self, request: http::Request<Bytes>) -> http::Response<Bytes> {
+        let (parts, body) = request.into_parts();
+        let response = self.mock.answer(parts, body, SystemTime::now()).await;
+        let (parts, body) = response.into_parts();
+        let bytes = collect(body).await;
+        http::Response::from_parts(parts, bytes)
+    }
+
+    /// Stops the server now (as dropping it does) and checks expectations.
+    ///
+    /// # Panics
+    /// As [`MockServer::verify`].
+    pub fn stop(mut self) {
+        self.shut_down();
+        self.verify();
+    }
+
+    fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.shut_down();
+        // A test that already fails says so itself; a second panic would
+        // abort the process.
+        if !std::thread::panicking()
+            && let Err(report) = self.check()
+        {
+            panic!("{report}");
+        }
+    }
+}
+
+async fn collect(body: Body) -> Bytes {
+    match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
+    }
+}
+
+/// A journal request as stubs see it.
+fn stub_request(request: &hmt_types::Request) -> hmt_stub::Request {
+    let mut stub = hmt_stub::Request::new(request.method.as_str(), &request.path());
+    for (name, values) in request.headers.iter() {
+        for value in values {
+            stub = stub.with_header(name, value);
+        }
+    }
+    match &request.body {
+        Some(body) => stub.with_body(String::from_utf8_lossy(body).into_owned()),
+        None => stub,
+    }
+}
+
+/// One unmet expectation: the stub, how often it answered, and the
+/// received requests nearest to it with why each missed.
+fn failure(index: usize, stub: &Stub, hits: u64, received: &[hmt_stub::Request]) -> String {
+    let name = match stub.name() {
+        Some(name) => format!("stub {index} ({name})"),
+        None => format!("stub {index}"),
+    };
+    let expected = stub.expected().map(|t| t.to_string()).unwrap_or_default();
+    let mut report = format!(
+        "- {name} expected {expected} request{}, got {hits}.\n",
+        if expected.ends_with(" 1") { "" } else { "s" }
+    );
+    let mut nearest: Vec<(usize, &hmt_stub::Request, Vec<String>)> = received
+        .iter()
+        .enumerate()
+        .map(|(at, request)| {
+            let why: Vec<String> = stub
+                .explain(request)
+                .into_iter()
+                .map(|(_, why)| why)
+                .collect();
+            (at, request, why)
+        })
+        .filter(|(_, _, why)| !why.is_empty())
+        .collect();
+    nearest.sort_by_key(|(at, _, why)| (why.len(), *at));
+    if received.is_empty() {
+        report.push_str("  The server received no requests.\n");
+    } else if nearest.is_empty() {
+        report.push_str("  Every request it received matched it.\n");
+    } else {
+        report.push_str("  Nearest requests received:\n");
+        for (_, request, why) in nearest.iter().take(3) {
+            report.push_str(&format!(
+                "    {} {}: {}\n",
+                request.method,
+                request.target(),
+                why.join("; ")
+            ));
+        }
+    }
+    report
+}

@@ -1,0 +1,84 @@
+//! What a mock serves, loaded as `hmt mock` loads it: OpenAPI specs (files,
+//! directories, or text in memory), recordings (http-types JSONL or HAR,
+//! served by exact replay) and callback scripts.
+
+use anyhow::{Context, Result, bail};
+use hmt_build::initial::OpenApiVersion;
+use hmt_build::{Builder, Mode, Options};
+use hmt_mock::{Loaded, Spec};
+use hmt_types::Input;
+use std::path::{Path, PathBuf};
+
+/// Everything a mock serves apart from its stubs.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// Spec files and directories.
+    pub specs: Vec<PathBuf>,
+    /// Specs given as text (JSON or YAML), with a name for errors.
+    pub spec_texts: Vec<(String, String)>,
+    /// Recordings: http-types JSONL or HAR.
+    pub recordings: Vec<PathBuf>,
+    /// A directory of callback scripts.
+    pub callbacks: Option<PathBuf>,
+}
+
+impl Sources {
+    /// Loads and compiles them: specs in the order given, then one replay
+    /// spec per host of the recordings, and the callbacks.
+    pub fn load(&self) -> Result<Loaded> {
+        let mut compiled = if self.specs.is_empty() {
+            Vec::new()
+        } else {
+            hmt_mock::load(&self.specs)?
+        };
+        for (name, text) in &self.spec_texts {
+            compiled.push(spec_from_text(name, text)?);
+        }
+        for file in &self.recordings {
+            compiled.extend(replay_specs(file)?);
+        }
+        let loaded = Loaded::new(compiled);
+        Ok(match &self.callbacks {
+            Some(dir) => loaded.with_callbacks(hmt_mock::callbacks::Callbacks::load(dir)?),
+            None => loaded,
+        })
+    }
+}
+
+/// A spec given as text.
+fn spec_from_text(name: &str, text: &str) -> Result<Spec> {
+    let document: serde_json::Value = match serde_json::from_str(text) {
+        Ok(document) => document,
+        Err(_) => yaml_serde::from_str(text)
+            .map_err(|error| anyhow::anyhow!("{name}: neither JSON nor YAML: {error}"))?,
+    };
+    let loaded = hmt_mock::load::load_document(Path::new(name), document, &mut Default::default())?;
+    Ok(hmt_mock::compile(loaded)?)
+}
+
+/// The replay specs of one recordings file, served strictly: a request
+/// no recorded one matches gets a 404 naming the nearest.
+fn replay_specs(file: &Path) -> Result<Vec<Spec>> {
+    let mut builder = Builder::new(Options {
+        mode: Mode::Replay,
+        openapi: OpenApiVersion::V31,
+        initial: None,
+    });
+    let name = file.display().to_string();
+    let input = Input::open(&name).with_context(|| format!("cannot open {name}"))?;
+    for exchange in input.exchanges() {
+        builder.add(&exchange?);
+    }
+    let output = builder.finish();
+    if output.specs.is_empty() {
+        bail!("{name}: no exchanges to serve");
+    }
+    let mut specs = Vec::new();
+    for built in output.specs {
+        let loaded = hmt_mock::load::load_document(file, built.document, &mut Default::default())?;
+        let mut spec = hmt_mock::compile(loaded)?;
+        spec.strict_replay = true;
+        specs.push(spec);
+    }
+    Ok(specs)
+}
