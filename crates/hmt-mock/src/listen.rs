@@ -98,7 +98,7 @@ pub async fn serve_with<S, H, F, B>(
                             })
                         };
                         let io = TokioIo::new(Breakable::new(stream, switch));
-                        let connection = graceful.watch(server.serve_connection(io, service).into_owned());
+                        let connection = graceful.watch(server.serve_connection_with_upgrades(io, service).into_owned());
                         // The watch is registered; the shutdown below needs
                         // the only handle.
                         drop(graceful);

@@ -1031,6 +1031,13 @@ impl Asked<'_> {
                 )
             })
             .collect();
+        // HTTP/2 names the host in `:authority`, not in a header; stubs
+        // read it from `Host` either way.
+        if !self.parts.headers.contains_key(header::HOST)
+            && let Some(host) = self.parts.uri.authority()
+        {
+            request.headers.push(("host".to_owned(), host.as_str().to_owned()));
+        }
         request.body = String::from_utf8_lossy(self.body).into_owned();
         match self.parts.extensions.get::<Peer>() {
             Some(Peer(peer)) => request.with_client(&peer.to_string(), &peer.ip().to_string()),

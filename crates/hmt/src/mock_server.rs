@@ -43,6 +43,7 @@ pub struct Builder {
     imposters: Vec<Value>,
     config: MockConfig,
     https: bool,
+    intercept: bool,
 }
 
 impl Builder {
@@ -109,6 +110,18 @@ impl Builder {
         self
     }
 
+    /// Also acts as the target of `HTTPS_PROXY`: a `CONNECT` tunnel is
+    /// answered with a certificate for the host it names, from the
+    /// server's CA (hand [`MockServer::ca_pem`] to the client), and the
+    /// requests inside it are served like any other, so a client that
+    /// cannot change its base URL reaches the mock for any hostname.
+    /// (`HTTP_PROXY` needs nothing: plain proxied requests are served
+    /// anyway.) Stubs can match the host with [`crate::matchers::host`].
+    pub fn intercept_https(mut self) -> Builder {
+        self.intercept = true;
+        self
+    }
+
     /// Starts the server.
     ///
     /// # Errors
@@ -141,19 +154,21 @@ impl Builder {
                 }
             });
         }
-        let (tls, ca_pem, ca_dir) = if self.https {
+        let (ca, ca_pem, ca_dir) = if self.https || self.intercept {
             let dir = tempfile::tempdir().context("cannot create a directory for the CA")?;
             let ca = hmt_record::CertificateAuthority::load_or_create(dir.path())?;
-            let config = ca.server_config("127.0.0.1")?;
             let pem = std::fs::read_to_string(ca.cert_path())?;
-            (
-                Some(tokio_rustls::TlsAcceptor::from(config)),
-                Some(pem),
-                Some(dir),
-            )
+            (Some(Arc::new(ca)), Some(pem), Some(dir))
         } else {
             (None, None, None)
         };
+        let tls = match (&ca, self.https) {
+            (Some(ca), true) => Some(tokio_rustls::TlsAcceptor::from(
+                ca.server_config("127.0.0.1")?,
+            )),
+            _ => None,
+        };
+        let tunnels = if self.intercept { ca } else { None };
         let listener = std::net::TcpListener::bind("127.0.0.1:0")
             .context("cannot open a port on 127.0.0.1")?;
         listener.set_nonblocking(true)?;
@@ -184,7 +199,7 @@ impl Builder {
                         }
                     };
                     let _ = ready.send(Ok(()));
-                    serve(listener, served, tls, async move {
+                    serve(listener, served, tls, tunnels, async move {
                         let _ = stopped.await;
                     })
                     .await;
@@ -196,7 +211,7 @@ impl Builder {
         Ok(MockServer {
             mock,
             address,
-            scheme: if ca_pem.is_some() { "https" } else { "http" },
+            scheme: if self.https { "https" } else { "http" },
             ca_pem,
             stop: Some(stop),
             thread: Some(thread),
@@ -211,11 +226,18 @@ async fn serve(
     listener: tokio::net::TcpListener,
     mock: Arc<Mock>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    tunnels: Option<Arc<hmt_record::CertificateAuthority>>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let handler = Arc::new(move |request| {
+    let handler = Arc::new(move |request: http::Request<hyper::body::Incoming>| {
         let mock = mock.clone();
-        async move { mock.handle(request).await }
+        let tunnels = tunnels.clone();
+        async move {
+            match tunnels {
+                Some(ca) if request.method() == http::Method::CONNECT => tunnel(request, ca, mock),
+                _ => mock.handle(request).await,
+            }
+        }
     });
     let grace = Duration::from_secs(1);
     match tls {
@@ -235,6 +257,55 @@ async fn serve(
             hmt_mock::listen::serve_with(listener, accept, handler, shutdown, grace).await;
         }
     }
+}
+
+/// Answers a `CONNECT`: 200, then TLS with a certificate for the host it
+/// names, and the mock serving what comes through.
+fn tunnel(
+    request: http::Request<hyper::body::Incoming>,
+    ca: Arc<hmt_record::CertificateAuthority>,
+    mock: Arc<Mock>,
+) -> http::Response<Body> {
+    let Some(host) = request.uri().host().map(str::to_owned) else {
+        let mut response = http::Response::new(Body::new("CONNECT needs host:port"));
+        *response.status_mut() = http::StatusCode::BAD_REQUEST;
+        return response;
+    };
+    let config = match ca.server_config(&host) {
+        Ok(config) => config,
+        Err(error) => {
+            let mut response =
+                http::Response::new(Body::new(format!("no certificate for {host}: {error}")));
+            *response.status_mut() = http::StatusCode::BAD_GATEWAY;
+            return response;
+        }
+    };
+    tokio::spawn(async move {
+        let upgraded = match hyper::upgrade::on(request).await {
+            Ok(upgraded) => upgraded,
+            Err(error) => return tracing::debug!("CONNECT to {host} not upgraded: {error}"),
+        };
+        let accepted = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio_rustls::TlsAcceptor::from(config).accept(hyper_util::rt::TokioIo::new(upgraded)),
+        )
+        .await;
+        let Ok(Ok(stream)) = accepted else {
+            return tracing::debug!("TLS inside the CONNECT to {host} failed");
+        };
+        let service = hyper::service::service_fn(move |request| {
+            let mock = mock.clone();
+            async move { Ok::<_, std::convert::Infallible>(mock.handle(request).await) }
+        });
+        let served =
+            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        if let Err(error) = served {
+            tracing::debug!("tunnel to {host} ended: {error}");
+        }
+    });
+    http::Response::new(Body::empty())
 }
 
 impl MockServer {

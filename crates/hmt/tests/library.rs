@@ -502,3 +502,46 @@ async fn https_with_the_servers_own_ca() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn clients_that_name_other_hosts_reach_the_mock_through_it_as_a_proxy() {
+    use hmt::matchers::host;
+    let server = MockServer::builder()
+        .intercept_https()
+        .start()
+        .await
+        .unwrap();
+    server.register(
+        Stub::given(host("api.example.com"))
+            .and(path("/hello"))
+            .respond_with(Reply::new(200).with_body("intercepted")),
+    );
+    server.register(
+        Stub::given(host("other.example")).respond_with(Reply::new(200).with_body("plain proxy")),
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().unwrap().as_bytes()).unwrap();
+    let proxied = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(server.uri()).unwrap())
+        .tls_certs_only([ca])
+        .build()
+        .unwrap();
+    let https = proxied
+        .get("https://api.example.com/hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(https.text().await.unwrap(), "intercepted");
+    let http = proxied
+        .get("http://other.example/anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(http.text().await.unwrap(), "plain proxy");
+    let hosts: Vec<_> = server
+        .received_requests()
+        .iter()
+        .map(|e| e.request.host.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(hosts, ["api.example.com", "other.example"]);
+}
