@@ -244,6 +244,10 @@ impl OperationStats {
                 source.path,
                 request,
                 exchange.response.as_ref(),
+                exchange
+                    .meta
+                    .get("latencyMs")
+                    .and_then(serde_json::Value::as_f64),
             );
         }
     }

@@ -52,6 +52,9 @@ struct RecordedResponse {
     status: u16,
     headers: Fields,
     body: Option<Vec<u8>>,
+    /// How long the upstream took (`meta.latencyMs` of `hmt record`), for
+    /// `hmt mock --latency recorded`.
+    latency_ms: Option<f64>,
 }
 
 /// The distinct requests of one operation, each with its responses in order.
@@ -111,6 +114,7 @@ impl ReplayLog {
         path: &str,
         request: &Request,
         response: Option<&Response>,
+        latency_ms: Option<f64>,
     ) {
         let query = filtered(&request.query, |n| !headers::is_api_key_query(n), false);
         let request_headers = filtered(&request.headers, |n| !headers::is_ignored_header(n), true);
@@ -145,6 +149,7 @@ impl ReplayLog {
                     secrets::redacted_body(b, is_form(&response.headers))
                         .unwrap_or_else(|| b.to_vec())
                 }),
+                latency_ms: latency_ms.filter(|ms| ms.is_finite() && *ms >= 0.0),
             });
         }
     }
@@ -255,6 +260,9 @@ impl ReplayLog {
                         insert_body(&mut r, response.body.as_deref());
                         if let Some(name) = name {
                             r.insert("example".into(), name.into());
+                        }
+                        if let Some(ms) = response.latency_ms {
+                            r.insert("latencyMs".into(), ms.into());
                         }
                         Value::Object(r)
                     })

@@ -72,6 +72,9 @@ pub struct MockConfig {
     pub journal_limit: usize,
     /// Wait before every answer (`--delay 300`, `--delay 100-500`).
     pub delay: Option<crate::faults::DelayRange>,
+    /// Replay recorded responses after the latency they were recorded
+    /// with (`--latency recorded`).
+    pub recorded_latency: bool,
     /// Break some answers on purpose (`--fault reset:10%`).
     pub fault: Option<crate::faults::FaultPlan>,
 }
@@ -88,6 +91,7 @@ impl Default for MockConfig {
             log_dir: None,
             journal_limit: 10_000,
             delay: None,
+            recorded_latency: false,
             fault: None,
         }
     }
@@ -564,7 +568,13 @@ impl Mock {
         let incoming = replay::Incoming::new(&found.relative_path, &query, &header, asked.body);
         let matched = operation.replay.iter().find(|e| e.matches(&incoming));
         if let Some(recorded) = matched.and_then(ReplayEntry::next_response) {
-            return Replayed::Answer(replayed(recorded));
+            let mut response = replayed(recorded);
+            if self.config.recorded_latency
+                && let Some(latency) = recorded.latency
+            {
+                response.extensions_mut().insert(SourceDelay(latency));
+            }
+            return Replayed::Answer(response);
         }
         if spec.strict_replay
             && let Some(miss) = self.replay_miss(loaded, asked)
@@ -732,8 +742,9 @@ impl Mock {
         ))
     }
 
-    /// After every answer: the delay the request, a stub or `--delay`
-    /// asks for, in that order of precedence.
+    /// After every answer: the delay the request, the source (a stub's
+    /// own, a recorded latency) or `--delay` asks for, in that order of
+    /// precedence.
     fn pause(&self, asked: &Asked<'_>, response: &Response<Body>) -> Duration {
         let prefer = asked
             .parts
@@ -742,10 +753,10 @@ impl Mock {
             .and_then(|v| v.to_str().ok());
         match (
             crate::faults::preferred(prefer).0,
-            response.extensions().get::<StubDelay>(),
+            response.extensions().get::<SourceDelay>(),
         ) {
             (Some(range), _) => range.pick(&mut self.rng("delay", asked.target)),
-            (None, Some(StubDelay(delay))) => *delay,
+            (None, Some(SourceDelay(delay))) => *delay,
             (None, None) => match &self.config.delay {
                 Some(range) => range.pick(&mut self.rng("delay", asked.target)),
                 None => Duration::ZERO,
@@ -1036,7 +1047,9 @@ impl Asked<'_> {
         if !self.parts.headers.contains_key(header::HOST)
             && let Some(host) = self.parts.uri.authority()
         {
-            request.headers.push(("host".to_owned(), host.as_str().to_owned()));
+            request
+                .headers
+                .push(("host".to_owned(), host.as_str().to_owned()));
         }
         request.body = String::from_utf8_lossy(self.body).into_owned();
         match self.parts.extensions.get::<Peer>() {
@@ -1129,14 +1142,15 @@ fn reply_response(reply: hmt_stub::Reply) -> Response<Body> {
         map.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
     if !delay.is_zero() {
-        response.extensions_mut().insert(StubDelay(delay));
+        response.extensions_mut().insert(SourceDelay(delay));
     }
     response
 }
 
-/// The delay a stub's reply asked for.
+/// The delay the source of an answer asked for: a stub's reply, or a
+/// recorded latency.
 #[derive(Clone, Copy)]
-struct StubDelay(Duration);
+struct SourceDelay(Duration);
 
 impl Rendered {
     fn to_response(&self) -> Response<Body> {

@@ -49,6 +49,8 @@ pub struct RecordedResponse {
     pub headers: Vec<(String, String)>,
     /// Its body bytes.
     pub body: Bytes,
+    /// How long the recorded upstream took to answer, when it was recorded.
+    pub latency: Option<std::time::Duration>,
 }
 
 /// The request, as replay compares it.
@@ -391,10 +393,23 @@ fn parse_entry(item: &Value) -> Result<ReplayEntry, (String, String)> {
         let body = read_body(response)
             .map_err(|m| (at(""), m))?
             .unwrap_or_default();
+        let latency = match response.get("latencyMs") {
+            None => None,
+            Some(ms) => Some(
+                ms.as_f64()
+                    .filter(|ms| ms.is_finite() && *ms >= 0.0 && *ms <= 3_600_000.0)
+                    .map(|ms| std::time::Duration::from_micros((ms * 1000.0) as u64))
+                    .ok_or((
+                        at("/latencyMs"),
+                        "expected milliseconds, 0 to 3600000".to_owned(),
+                    ))?,
+            ),
+        };
         responses.push(RecordedResponse {
             status,
             headers,
             body,
+            latency,
         });
     }
     if responses.is_empty() {

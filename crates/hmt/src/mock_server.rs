@@ -97,6 +97,13 @@ impl Builder {
         self
     }
 
+    /// Replays recorded responses after the latency they were recorded
+    /// with.
+    pub fn recorded_latency(mut self) -> Builder {
+        self.config.recorded_latency = true;
+        self
+    }
+
     /// Any other setting of the mock (validation, security, CORS...).
     pub fn config(mut self, change: impl FnOnce(&mut MockConfig)) -> Builder {
         change(&mut self.config);

@@ -545,3 +545,44 @@ async fn clients_that_name_other_hosts_reach_the_mock_through_it_as_a_proxy() {
         .collect();
     assert_eq!(hosts, ["api.example.com", "other.example"]);
 }
+
+#[tokio::test]
+async fn recordings_replay_with_the_latency_they_were_recorded_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slow.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"request":{"method":"get","protocol":"https","host":"api.test","path":"/slow","query":{},"headers":{}},"#,
+            r#""response":{"statusCode":200,"headers":{"content-type":"text/plain"},"body":"late"},"meta":{"latencyMs":250}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let timed = |server: MockServer| async move {
+        let started = Instant::now();
+        let answer = get(&server, "/slow").await;
+        (answer, started.elapsed())
+    };
+    let (answer, plain) = timed(
+        MockServer::builder()
+            .recordings(&file)
+            .start()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer, (200, "late".to_string()));
+    let (answer, recorded) = timed(
+        MockServer::builder()
+            .recordings(&file)
+            .recorded_latency()
+            .start()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer, (200, "late".to_string()));
+    assert!(plain < Duration::from_millis(200), "{plain:?}");
+    assert!(recorded >= Duration::from_millis(250), "{recorded:?}");
+}

@@ -66,6 +66,9 @@ pub struct MockArgs {
     /// Wait before every answer: `300` ms, or `100-500` for a random time (`Prefer: delay=MS` per request).
     #[arg(long, value_name = "MS", value_parser = hmt_mock::faults::DelayRange::parse)]
     delay: Option<hmt_mock::faults::DelayRange>,
+    /// `recorded`: replay each recorded response after the latency it was recorded with (`meta.latencyMs`).
+    #[arg(long, value_name = "recorded", value_parser = ["recorded"])]
+    latency: Option<String>,
     /// Break answers on purpose: reset, random-data, cut-short or dribble; `reset:10%` for one in ten (`Prefer: fault=KIND` per request).
     #[arg(long, value_name = "KIND[:N%]", value_parser = hmt_mock::faults::FaultPlan::parse)]
     fault: Option<hmt_mock::faults::FaultPlan>,
@@ -156,6 +159,7 @@ pub fn run(args: MockArgs) -> Result<()> {
         cors: args.cors,
         log_dir: args.log_dir.clone(),
         delay: args.delay,
+        recorded_latency: args.latency.is_some(),
         fault: args.fault,
         ..MockConfig::default()
     };
