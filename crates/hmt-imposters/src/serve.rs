@@ -12,9 +12,10 @@ use crate::imposter::{Imposter, Protocol};
 use crate::proxy;
 use crate::wire::{Socket, Tap, Wire};
 use bytes::Bytes;
+use hmt_mock::body::Body;
 use hmt_stub::{Action, Reply, Request};
 use http::{HeaderName, HeaderValue, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -113,7 +114,7 @@ async fn handle(
     tap: &Tap,
     peer: SocketAddr,
     request: http::Request<Incoming>,
-) -> Response<Full<Bytes>> {
+) -> Response<Body> {
     let request = match read(tap, peer, request).await {
         Ok(request) => request,
         Err(response) => return response,
@@ -157,7 +158,7 @@ async fn read(
     tap: &Tap,
     peer: SocketAddr,
     request: http::Request<Incoming>,
-) -> Result<Request, Response<Full<Bytes>>> {
+) -> Result<Request, Response<Body>> {
     let (parts, body) = request.into_parts();
     let target = parts.uri.to_string();
     let path_and_query = parts
@@ -315,9 +316,9 @@ fn cors(mut reply: Reply, request: &Request) -> Reply {
 /// A [`Reply`] as hyper's response. A header hyper cannot send (a name or
 /// value with forbidden bytes) makes a 500 that names it, rather than a
 /// response silently missing it.
-pub(crate) fn render(reply: Reply) -> Response<Full<Bytes>> {
+pub(crate) fn render(reply: Reply) -> Response<Body> {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+    let mut response = Response::new(Body::delivered(Bytes::from(reply.body), reply.delivery));
     *response.status_mut() = status;
     for (name, value) in &reply.headers {
         // hyper writes the length of the body it is given.

@@ -1043,3 +1043,50 @@ async fn an_imposter_backed_by_a_spec_answers_what_its_stubs_do_not() {
     let (status, _) = refusing.post("/imposters", definition).await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn chunks_stream_a_body_over_time() {
+    let admin = start(ImpostersConfig::default()).await;
+    let port = admin
+        .imposter(json!({"protocol": "http", "stubs": [{"responses": [{"is": {
+            "headers": {"Content-Type": "text/event-stream"},
+            "chunks": [{"data": "data: 1\n\n"}, {"data": "data: 2\n\n", "waitMs": 300}]
+        }}]}]}))
+        .await;
+    let started = std::time::Instant::now();
+    let mut response = call(port, "GET", "/events").await;
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    assert!(response.headers().get("content-length").is_none());
+    let first = response.chunk().await.unwrap().unwrap();
+    let first_at = started.elapsed();
+    let second = response.chunk().await.unwrap().unwrap();
+    let second_at = started.elapsed();
+    assert_eq!(
+        (&first[..], &second[..]),
+        (&b"data: 1\n\n"[..], &b"data: 2\n\n"[..])
+    );
+    assert!(
+        first_at < std::time::Duration::from_millis(250),
+        "{first_at:?}"
+    );
+    assert!(
+        second_at >= std::time::Duration::from_millis(300),
+        "{second_at:?}"
+    );
+    // A chunk that is not text is refused where it is.
+    let (status, error) = admin
+        .post(
+            "/imposters",
+            json!({"protocol": "http", "stubs": [{"responses": [{"is": {"chunks": [{"data": 1}]}}]}]}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(error["errors"][0]["code"], "bad data");
+    assert!(
+        error["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/stubs/0/responses/0/is/chunks/0/data"),
+        "{error}"
+    );
+}

@@ -155,7 +155,12 @@ impl MbResponse {
         let kind = match kinds.first().copied() {
             None => ResponseKind::Is(Value::Object(Map::new())),
             Some("is") => match &object["is"] {
-                Value::Object(_) => ResponseKind::Is(object["is"].clone()),
+                Value::Object(is) => {
+                    if let Some(chunks) = is.get("chunks") {
+                        check_chunks(chunks, &format!("{pointer}/is/chunks"))?;
+                    }
+                    ResponseKind::Is(object["is"].clone())
+                }
                 _ => {
                     return Err(StubError::bad_data(
                         &format!("{pointer}/is"),
@@ -732,6 +737,29 @@ pub(crate) fn render(response: &Value, defaults: &Value) -> Reply {
         Some(body) if js::is_object(body) => pretty(body).into_bytes(),
         Some(other) => js::to_js_string(other).unwrap_or_default().into_bytes(),
     };
+    if let Some(Value::Array(chunks)) = response.get("chunks") {
+        // hmt's extension: the body sent in pieces, each after its wait.
+        let chunks: Vec<crate::reply::Chunk> = chunks
+            .iter()
+            .map(|chunk| crate::reply::Chunk {
+                delay: std::time::Duration::from_millis(
+                    chunk.get("waitMs").and_then(Value::as_u64).unwrap_or(0),
+                ),
+                data: bytes::Bytes::from(
+                    chunk
+                        .get("data")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
+                ),
+            })
+            .collect();
+        reply.body = chunks.iter().flat_map(|c| c.data.iter().copied()).collect();
+        reply
+            .headers
+            .retain(|(name, _)| !name.eq_ignore_ascii_case("content-length"));
+        reply.delivery = crate::reply::Delivery::Chunks(chunks);
+    }
     if reply.header("connection").is_none() {
         reply.headers.push(("Connection".into(), "close".into()));
     }
@@ -742,6 +770,37 @@ pub(crate) fn render(response: &Value, defaults: &Value) -> Reply {
         }
     }
     reply
+}
+
+/// hmt's `chunks` extension of an `is` response: `[{"data": "text",
+/// "waitMs": 100}, ...]`.
+fn check_chunks(chunks: &Value, at: &str) -> Result<(), StubError> {
+    let Value::Array(chunks) = chunks else {
+        return Err(StubError::bad_data(
+            at,
+            "'chunks' must be an array of {\"data\": text, \"waitMs\": number}",
+        ));
+    };
+    for (index, chunk) in chunks.iter().enumerate() {
+        let at = format!("{at}/{index}");
+        if !chunk.get("data").is_some_and(Value::is_string) {
+            return Err(StubError::bad_data(
+                &format!("{at}/data"),
+                "'data' must be a string",
+            ));
+        }
+        match chunk.get("waitMs") {
+            None => {}
+            Some(wait) if wait.as_u64().is_some_and(|ms| ms <= 600_000) => {}
+            Some(_) => {
+                return Err(StubError::bad_data(
+                    &format!("{at}/waitMs"),
+                    "'waitMs' must be milliseconds, 0 to 600000",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn header_text(value: &Value) -> String {
