@@ -199,6 +199,8 @@ pub struct Store {
     plans: Vec<Plan>,
     /// By operation index.
     bindings: Vec<Option<Binding>>,
+    /// The servers' base paths, which [`Store::seed`] accepts in front.
+    base_paths: Vec<String>,
     limit: usize,
     data: RwLock<Data>,
 }
@@ -245,6 +247,12 @@ impl Store {
             resources: inferred.resources,
             plans: inferred.plans,
             bindings: inferred.bindings,
+            base_paths: spec
+                .servers
+                .iter()
+                .map(|s| s.base_path.clone())
+                .filter(|b| !b.is_empty())
+                .collect(),
             limit: DEFAULT_LIMIT,
             data: RwLock::new(Data::default()),
         }
@@ -398,18 +406,21 @@ impl Store {
     /// The resource whose collection template a concrete path matches,
     /// and the path as it is stored.
     fn find_collection(&self, path: &str) -> Option<(usize, String)> {
-        self.resources
-            .iter()
-            .enumerate()
-            .find_map(|(i, r)| {
-                let values = match_template(&r.collection, path)?;
-                let values: Vec<&str> = values.iter().map(String::as_str).collect();
-                Some((i, ids::concrete(&r.collection, &values)))
-            })
-            .or_else(|| {
-                // Maybe with a base path in front.
-                let rest = path.get(1..)?.find('/').map(|i| &path[i + 1..])?;
-                self.find_collection(rest)
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        let path = format!("/{}", path.trim_matches('/'));
+        let relative = self.base_paths.iter().find_map(|base| {
+            path.strip_prefix(base.as_str())
+                .filter(|rest| rest.starts_with('/'))
+        });
+        [Some(path.as_str()), relative]
+            .into_iter()
+            .flatten()
+            .find_map(|path| {
+                self.resources.iter().enumerate().find_map(|(i, r)| {
+                    let values = hmt_openapi::route::match_segments(&r.collection, path)?;
+                    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+                    Some((i, ids::concrete(&r.collection, &values)))
+                })
             })
     }
 
@@ -604,32 +615,6 @@ fn param_values<'a>(names: &[String], params: &'a [(String, String)]) -> Option<
     by_name.or_else(|| {
         (params.len() == names.len()).then(|| params.iter().map(|(_, v)| v.as_str()).collect())
     })
-}
-
-/// The values of a template's whole-segment parameters in a concrete path
-/// (percent-decoded), or `None` when it does not match.
-fn match_template(template: &str, path: &str) -> Option<Vec<String>> {
-    let mut want = template.split('/').filter(|s| !s.is_empty());
-    let mut have = path
-        .split(['?', '#'])
-        .next()
-        .unwrap_or("")
-        .split('/')
-        .filter(|s| !s.is_empty());
-    let mut values = Vec::new();
-    loop {
-        match (want.next(), have.next()) {
-            (None, None) => return Some(values),
-            (Some(w), Some(h)) => {
-                if w.starts_with('{') && w.ends_with('}') {
-                    values.push(hmt_openapi::load::percent_decode(h));
-                } else if w != h {
-                    return None;
-                }
-            }
-            _ => return None,
-        }
-    }
 }
 
 /// The key a path's id is stored under: integer ids as JSON writes them

@@ -68,6 +68,11 @@ pub(crate) fn list<'a>(
     };
     let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     let offset = number("offset").map_or(0, to_usize);
+    // `limit` counts as a page size; without `page`, the first page.
+    let size = PAGE_SIZES
+        .iter()
+        .find_map(|name| number(name))
+        .map(to_usize);
     let (start, count) = match number("page") {
         Some(page) => {
             let first = declared
@@ -76,17 +81,14 @@ pub(crate) fn list<'a>(
                 .and_then(|p| p.minimum)
                 .map_or(1, |m| m.min(1));
             let index = to_usize(page.saturating_sub(first));
-            match PAGE_SIZES.iter().find_map(|name| number(name)) {
-                Some(size) => {
-                    let size = to_usize(size);
-                    (index.saturating_mul(size).saturating_add(offset), size)
-                }
+            match size {
+                Some(size) => (index.saturating_mul(size).saturating_add(offset), size),
                 // No page size: everything is on the first page.
                 None if index == 0 => (offset, usize::MAX),
                 None => (usize::MAX, 0),
             }
         }
-        None => (offset, number("limit").map_or(usize::MAX, to_usize)),
+        None => (offset, size.unwrap_or(usize::MAX)),
     };
     let page: Vec<Value> = matching
         .into_iter()
