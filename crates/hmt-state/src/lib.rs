@@ -77,7 +77,8 @@
 //! parameters count only when the operation declares them: `limit` and
 //! `offset`; `page` with `per_page`, `page_size`, `pageSize`, `size` or
 //! `limit` as its size (from 1, or from 0 when its schema's `minimum` is
-//! 0); and equality filters for other declared parameters named like a
+//! 0; a page size without a page gives the first page, a page without a
+//! size has everything on the first page); and equality filters for other declared parameters named like a
 //! top-level field of the stored objects (`?status=sold`; repeated values
 //! match any; array fields match when any element does). A schema
 //! `default` for a paging parameter applies when the request has none. The

@@ -943,3 +943,78 @@ fn ids_follow_the_extension_or_are_guessed_without_schemas() {
     );
     assert_eq!(api.send("GET", "/readonly/1", None, b""), None);
 }
+
+#[test]
+fn pages_count_from_one_unless_the_schema_starts_at_zero() {
+    let document = |page: Value| {
+        json!({
+            "openapi": "3.1.0", "info": {"title": "x", "version": "1"},
+            "paths": {
+                "/notes": {
+                    "get": {
+                        "parameters": [
+                            {"name": "page", "in": "query", "schema": page},
+                            {"name": "size", "in": "query", "schema": {"type": "integer"}}
+                        ],
+                        "responses": {"200": {"description": "ok"}}
+                    },
+                    "post": {"responses": {"201": {"description": "ok"}}}
+                },
+                "/notes/{id}": {"get": {"parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                                        "responses": {"200": {"description": "ok"}}}}
+            }
+        })
+    };
+    let cases = [
+        (
+            json!({"type": "integer"}),
+            "/notes?page=1&size=2",
+            json!([1, 2]),
+        ),
+        (
+            json!({"type": "integer"}),
+            "/notes?page=2&size=2",
+            json!([3]),
+        ),
+        (
+            json!({"type": "integer"}),
+            "/notes?page=1",
+            json!([1, 2, 3]),
+        ),
+        (json!({"type": "integer"}), "/notes?page=2", json!([])),
+        (
+            json!({"type": "integer", "minimum": 0}),
+            "/notes?page=0&size=2",
+            json!([1, 2]),
+        ),
+        (
+            json!({"type": "integer", "minimum": 0}),
+            "/notes?page=1&size=2",
+            json!([3]),
+        ),
+    ];
+    for (page, target, ids) in cases {
+        let api = Api::new(document(page));
+        for _ in 0..3 {
+            api.call("POST", "/notes", Some(json!({})));
+        }
+        let (status, body) = api.call("GET", target, None);
+        let got: Vec<&Value> = body.as_array().unwrap().iter().map(|n| &n["id"]).collect();
+        assert_eq!((status, json!(got)), (200, ids), "{target}");
+    }
+}
+
+#[test]
+fn integer_ids_in_paths_are_read_as_numbers() {
+    let api = Api::new(petstore());
+    api.call("POST", "/v1/pets", Some(json!({"name": "Rex"})));
+    assert_eq!(
+        api.call("GET", "/v1/pets/001", None),
+        (200, json!({"id": 1, "name": "Rex"}))
+    );
+    assert_eq!(
+        api.call("PUT", "/v1/pets/002", Some(json!({"name": "Tom"}))),
+        (200, json!({"id": 2, "name": "Tom"}))
+    );
+    assert_eq!(api.call("DELETE", "/v1/pets/2", None).0, 204);
+}
