@@ -329,14 +329,7 @@ fn resource(
         (vec![fallback_field(id_parameter)], IdSource::Guessed)
     };
     let candidates = if id_source == IdSource::Guessed {
-        let mut candidates: Vec<Vec<String>> = vec![
-            vec![id_parameter.to_owned()],
-            vec!["id".to_owned()],
-            vec!["name".to_owned()],
-            vec!["metadata".to_owned(), "name".to_owned()],
-        ];
-        candidates.dedup();
-        candidates
+        guessed_candidates(id_parameter)
     } else {
         Vec::new()
     };
@@ -364,15 +357,42 @@ fn resource(
     (resource, plan)
 }
 
+/// Whether a parameter names an id (`id`, `petId`, `pet_id`, `petID`)
+/// rather than a name (`name`, `username`, `slug`).
+fn id_like(parameter: &str) -> bool {
+    parameter.eq_ignore_ascii_case("id")
+        || (parameter.len() > 2
+            && (parameter.ends_with("Id")
+                || parameter.ends_with("_id")
+                || parameter.ends_with("ID")))
+}
+
 /// `petId` → `id`, `pet_id` → `id`, `name` → `name`.
 fn fallback_field(parameter: &str) -> String {
-    if parameter.len() > 2
-        && (parameter.ends_with("Id") || parameter.ends_with("_id") || parameter.ends_with("ID"))
-    {
+    if id_like(parameter) {
         "id".to_owned()
     } else {
         parameter.to_owned()
     }
+}
+
+/// The fields tried on each object when no schema says where the id is:
+/// the parameter, then `id`; for a parameter that is not id-like, also
+/// `name` and `metadata.name`. (A pet's `name` is not its id when the
+/// path says `{petId}`.)
+fn guessed_candidates(parameter: &str) -> Vec<Vec<String>> {
+    let mut candidates = vec![vec![parameter.to_owned()]];
+    let mut others = vec![vec!["id".to_owned()]];
+    if !id_like(parameter) {
+        others.push(vec!["name".to_owned()]);
+        others.push(vec!["metadata".to_owned(), "name".to_owned()]);
+    }
+    for other in others {
+        if !candidates.contains(&other) {
+            candidates.push(other);
+        }
+    }
+    candidates
 }
 
 /// `x-hmt-id-path` of the operation at `pointer`, else of its path item.

@@ -25,6 +25,62 @@
 //! ([`Store::with_limit`]); a create beyond that answers 507. Nothing in it
 //! panics on a client's input.
 //!
+//! # Example
+//!
+//! What the mock does for `POST /pets` and then `GET /pets/1`, once it has
+//! routed and validated each request:
+//!
+//! ```
+//! use hmt_openapi::load::{FileCache, load_document};
+//! use hmt_state::{StateRequest, Store};
+//! use serde_json::json;
+//! use std::path::Path;
+//!
+//! let document = json!({
+//!     "openapi": "3.1.0",
+//!     "info": {"title": "Pets", "version": "1"},
+//!     "paths": {
+//!         "/pets": {"post": {"responses": {"201": {"description": "created"}}}},
+//!         "/pets/{petId}": {"get": {
+//!             "parameters": [{"name": "petId", "in": "path", "required": true,
+//!                             "schema": {"type": "integer"}}],
+//!             "responses": {"200": {"description": "a pet"}}
+//!         }}
+//!     }
+//! });
+//! let loaded = load_document(Path::new("pets.json"), document, &mut FileCache::default())?;
+//! let spec = hmt_openapi::compile(loaded)?;
+//! let store = Store::new(&spec);
+//! assert_eq!(store.resources()[0].id_field, "id");
+//!
+//! let created = store
+//!     .handle(&StateRequest {
+//!         spec: &spec,
+//!         operation: 0, // POST /pets
+//!         params: &[],
+//!         query: &[],
+//!         content_type: Some("application/json"),
+//!         body: br#"{"name": "Rex"}"#,
+//!     })
+//!     .expect("the store manages POST /pets");
+//! assert_eq!(created.status, 201);
+//! assert_eq!(created.body, Some(json!({"id": 1, "name": "Rex"})));
+//! assert!(created.merge_documented);
+//!
+//! let params = [("petId".to_owned(), "1".to_owned())];
+//! let read = store.handle(&StateRequest {
+//!     spec: &spec,
+//!     operation: 1, // GET /pets/{petId}
+//!     params: &params,
+//!     query: &[],
+//!     content_type: None,
+//!     body: b"",
+//! });
+//! assert_eq!(read.map(|a| (a.status, a.body)), Some((200, created.body)));
+//! assert_eq!(store.to_json(), json!({"/pets": [{"id": 1, "name": "Rex"}]}));
+//! # Ok::<(), hmt_openapi::LoadError>(())
+//! ```
+//!
 //! # What the emulator infers and what it cannot
 //!
 //! **Resources.** A collection is a path template `P` for which the spec
@@ -53,10 +109,13 @@
 //! 3. `id`, if they have it;
 //! 4. `name`, if they have it;
 //! 5. `metadata.name`, if they have `metadata` (Kubernetes-style bodies);
-//! 6. with no schema to go by: for each object, the first of the parameter
-//!    name, `id`, `name` and `metadata.name` it has, and for objects with
-//!    none of them the parameter name with a trailing `Id`, `ID` or `_id`
-//!    made `id` (`petId` → `id`, `name` → `name`).
+//! 6. with no schema to go by, for each object the first field it has of:
+//!    the parameter name and `id` when the parameter is id-like (`id`,
+//!    `petId`, `pet_id`, `petID`: a pet's `name` is not its id); the
+//!    parameter name, `id`, `name` and `metadata.name` for other
+//!    parameters (`{name}`, `{username}`). An object with none of them
+//!    gets `id` for an id-like parameter, else the parameter name (`petId`
+//!    → `id`, `name` → `name`).
 //!
 //! **New ids.** A body without an id gets one, written at the id field
 //! (first in its object), by the path parameter's schema: `integer` gives

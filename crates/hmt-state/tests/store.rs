@@ -877,6 +877,8 @@ fn ids_follow_the_extension_or_are_guessed_without_schemas() {
             "/things/{thingId}": {"get": {"responses": {"200": {"description": "ok"}}}},
             "/widgets": {"x-hmt-id-path": "spec.serial", "post": {"responses": {"201": {"description": "ok"}}}},
             "/widgets/{serial}": {"get": {"responses": {"200": {"description": "ok"}}}},
+            "/boxes": {"post": {"responses": {"201": {"description": "ok"}}}},
+            "/boxes/{name}": {"get": {"responses": {"200": {"description": "ok"}}}},
             "/readonly": {"get": {"responses": {"200": {"description": "ok"}}}},
             "/readonly/{id}": {"get": {"responses": {"200": {"description": "ok"}}}}
         }
@@ -899,34 +901,70 @@ fn ids_follow_the_extension_or_are_guessed_without_schemas() {
                 IdSource::Extension,
                 IdKind::String
             ),
+            (
+                s("/boxes"),
+                s("/boxes/{name}"),
+                s("name"),
+                IdSource::Guessed,
+                IdKind::String
+            ),
         ],
         "no way to create: /readonly is left to the mock"
     );
     let cases = [
         (
+            "/things",
             json!({"color": "red"}),
             json!({"id": "1", "color": "red"}),
             "/things/1",
         ),
         (
+            "/things",
             json!({"thingId": "t9"}),
             json!({"thingId": "t9"}),
             "/things/t9",
         ),
         (
+            "/things",
+            json!({"id": "t8"}),
+            json!({"id": "t8"}),
+            "/things/t8",
+        ),
+        // An id-like parameter: a name is not the id.
+        (
+            "/things",
             json!({"name": "bolt"}),
-            json!({"name": "bolt"}),
-            "/things/bolt",
+            json!({"id": "2", "name": "bolt"}),
+            "/things/2",
         ),
         (
+            "/boxes",
+            json!({"name": "bolt"}),
+            json!({"name": "bolt"}),
+            "/boxes/bolt",
+        ),
+        (
+            "/boxes",
             json!({"metadata": {"name": "nut"}}),
             json!({"metadata": {"name": "nut"}}),
-            "/things/nut",
+            "/boxes/nut",
+        ),
+        (
+            "/boxes",
+            json!({"id": "b7"}),
+            json!({"id": "b7"}),
+            "/boxes/b7",
+        ),
+        (
+            "/boxes",
+            json!({"size": 3}),
+            json!({"name": "1", "size": 3}),
+            "/boxes/1",
         ),
     ];
-    for (body, stored, path) in cases {
+    for (collection, body, stored, path) in cases {
         assert_eq!(
-            api.call("POST", "/things", Some(body)),
+            api.call("POST", collection, Some(body)),
             (201, stored.clone())
         );
         assert_eq!(api.call("GET", path, None), (200, stored));
