@@ -97,6 +97,20 @@ pub async fn handle(mock: &Mock, request: Request<Incoming>) -> Response<Body> {
             mock.clear_journal();
             no_content()
         }
+        (&Method::GET, "/admin/state") => {
+            let loaded = mock.loaded();
+            let state: serde_json::Map<String, Value> = loaded
+                .stores()
+                .map(|(spec, store)| (spec.title.clone(), store.to_json()))
+                .collect();
+            json_response(StatusCode::OK, &Value::Object(state))
+        }
+        (&Method::DELETE, "/admin/state") => {
+            for (_, store) in mock.loaded().stores() {
+                store.reset();
+            }
+            no_content()
+        }
         (&Method::DELETE, "/admin/storage") => {
             mock.storage.clear();
             no_content()

@@ -108,6 +108,8 @@ pub struct Loaded {
     /// serialised once.
     rendered: Vec<Vec<RenderCache>>,
     callbacks: Option<Callbacks>,
+    /// With `--stateful`, one store per spec.
+    stores: Vec<Option<hmt_state::Store>>,
 }
 
 impl Loaded {
@@ -122,7 +124,27 @@ impl Loaded {
                 .collect(),
             specs,
             callbacks: None,
+            stores: Vec::new(),
         }
+    }
+
+    /// These specs as a stateful emulator: what clients create, change and
+    /// delete through the spec's operations is kept (see `hmt-state`).
+    pub fn stateful(mut self) -> Loaded {
+        self.stores = self
+            .specs
+            .iter()
+            .map(|spec| Some(hmt_state::Store::new(spec)))
+            .collect();
+        self
+    }
+
+    /// The stateful stores, with the specs they belong to.
+    pub fn stores(&self) -> impl Iterator<Item = (&Spec, &hmt_state::Store)> {
+        self.specs
+            .iter()
+            .zip(&self.stores)
+            .filter_map(|(spec, store)| Some((spec, store.as_ref()?)))
     }
 
     /// How many callbacks the scripts registered.
@@ -249,9 +271,13 @@ impl Mock {
         lock(&self.journal).clear();
     }
 
-    /// Empties storage and starts every replay sequence over.
+    /// Empties storage and the stateful stores, and starts every replay
+    /// sequence over.
     pub fn reset(&self) {
         self.storage.clear();
+        for (_, store) in self.loaded().stores() {
+            store.reset();
+        }
         for entry in self.loaded().replay_entries() {
             entry.rewind();
         }
@@ -437,6 +463,9 @@ impl Mock {
         }
         if let Err(response) = self.validated(&loaded, asked, &found) {
             return response;
+        }
+        if let Some(response) = self.stored(&loaded, asked, &found).await {
+            return self.called_back(&loaded, asked, &found, response);
         }
         let plan = match self.plan(&loaded, asked, &found, &preferences).await {
             Ok(plan) => plan,
@@ -810,6 +839,69 @@ impl Mock {
         response
     }
 
+    /// Stage 6b: with `--stateful`, what the store makes of the request:
+    /// its status and body, merged over the documented example for that
+    /// status when the store asks for it.
+    async fn stored(
+        &self,
+        loaded: &Loaded,
+        asked: &Asked<'_>,
+        found: &Found,
+    ) -> Option<Response<Body>> {
+        let store = loaded.stores.get(found.spec)?.as_ref()?;
+        let query = parse_query(&asked.target.query);
+        let answer = store.handle(&hmt_state::StateRequest {
+            spec: &loaded.specs[found.spec],
+            operation: found.operation,
+            params: &found.params,
+            query: &query,
+            content_type: asked
+                .parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            body: asked.body,
+        })?;
+        let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+        let mut body = answer.body;
+        if answer.merge_documented
+            && let Some(stored) = &mut body
+        {
+            let preferences = Preferences {
+                code: Some(answer.status),
+                ..Preferences::default()
+            };
+            // Only examples are merged: generated data would put fields
+            // the client never sent in a different shape on every answer.
+            if let Ok(plan) = self.plan(loaded, asked, found, &preferences).await
+                && plan.example.is_some()
+            {
+                let documented = self.render(loaded, asked, found, plan);
+                if let Some(Value::Object(documented)) = documented
+                    .body()
+                    .bytes()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                    && let Value::Object(kept) = stored
+                {
+                    let mut merged = documented;
+                    for (key, value) in std::mem::take(kept) {
+                        merged.insert(key, value);
+                    }
+                    *stored = Value::Object(merged);
+                }
+            }
+        }
+        let response = match body {
+            Some(body) => json_response(status, &body),
+            None => {
+                let mut response = Response::new(Body::empty());
+                *response.status_mut() = status;
+                response
+            }
+        };
+        Some(answered(response, AnsweredBy::State))
+    }
+
     /// Stage 7a: which documented response, media type and example answer
     /// (as the `Prefer` header and `Accept` ask), or the schema the
     /// pregen webhooks give instead.
@@ -1093,6 +1185,8 @@ pub enum AnsweredBy {
     Generated,
     /// A callback script.
     Callback,
+    /// The stateful emulator's store.
+    State,
 }
 
 impl AnsweredBy {
@@ -1104,6 +1198,7 @@ impl AnsweredBy {
             AnsweredBy::Example => "example",
             AnsweredBy::Generated => "generated",
             AnsweredBy::Callback => "callback",
+            AnsweredBy::State => "state",
         }
     }
 }

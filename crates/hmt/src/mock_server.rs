@@ -44,6 +44,7 @@ pub struct Builder {
     config: MockConfig,
     https: bool,
     intercept: bool,
+    seeds: Vec<(String, Vec<Value>)>,
 }
 
 impl Builder {
@@ -97,6 +98,22 @@ impl Builder {
         self
     }
 
+    /// Serves the specs as a stateful emulator: a `POST` to a collection
+    /// stores its body, `GET`, `PUT`, `PATCH` and `DELETE` on an item act
+    /// on what is stored (see the README's "Stateful mocks").
+    pub fn stateful(mut self) -> Builder {
+        self.sources.stateful = true;
+        self
+    }
+
+    /// Objects the stateful store starts with, in a collection such as
+    /// `/pets` or `/users/1/orders`. Implies [`Builder::stateful`].
+    pub fn state(mut self, collection: &str, objects: Vec<Value>) -> Builder {
+        self.sources.stateful = true;
+        self.seeds.push((collection.to_string(), objects));
+        self
+    }
+
     /// Replays recorded responses after the latency they were recorded
     /// with.
     pub fn recorded_latency(mut self) -> Builder {
@@ -144,6 +161,9 @@ impl Builder {
     /// As [`Builder::start`].
     pub fn start_blocking(self) -> Result<MockServer> {
         let loaded = self.sources.load()?;
+        for (collection, objects) in self.seeds {
+            seed(&loaded, &collection, objects)?;
+        }
         let mock = Arc::new(Mock::new(self.config, loaded)?);
         for (index, imposter) in self.imposters.iter().enumerate() {
             let defaults = imposter
@@ -225,6 +245,18 @@ impl Builder {
             _ca_dir: ca_dir,
         })
     }
+}
+
+/// Puts `objects` in the store that has `collection`.
+fn seed(loaded: &hmt_mock::Loaded, collection: &str, objects: Vec<Value>) -> Result<()> {
+    let mut refusals = Vec::new();
+    for (spec, store) in loaded.stores() {
+        match store.seed(collection, objects.clone()) {
+            Ok(_) => return Ok(()),
+            Err(error) => refusals.push(format!("{}: {error}", spec.title)),
+        }
+    }
+    anyhow::bail!("cannot seed {collection}: {}", refusals.join("; "))
 }
 
 /// Serves `mock` on `listener` (through TLS when `tls` is given) until
@@ -373,6 +405,18 @@ impl MockServer {
     /// http-types exchanges.
     pub fn received_requests(&self) -> Vec<hmt_types::Exchange> {
         self.mock.journal()
+    }
+
+    /// What the stateful store holds, by spec title then collection
+    /// (`{}` when the server is not stateful).
+    pub fn state(&self) -> Value {
+        Value::Object(
+            self.mock
+                .loaded()
+                .stores()
+                .map(|(spec, store)| (spec.title.clone(), store.to_json()))
+                .collect(),
+        )
     }
 
     /// Checks every stub's expectation.

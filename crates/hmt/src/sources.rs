@@ -20,6 +20,8 @@ pub struct Sources {
     pub recordings: Vec<PathBuf>,
     /// A directory of callback scripts.
     pub callbacks: Option<PathBuf>,
+    /// Serve the specs as a stateful emulator.
+    pub stateful: bool,
 }
 
 impl Sources {
@@ -37,7 +39,10 @@ impl Sources {
         for file in &self.recordings {
             compiled.extend(replay_specs(file)?);
         }
-        let loaded = Loaded::new(compiled);
+        let mut loaded = Loaded::new(compiled);
+        if self.stateful {
+            loaded = loaded.stateful();
+        }
         Ok(match &self.callbacks {
             Some(dir) => loaded.with_callbacks(hmt_mock::callbacks::Callbacks::load(dir)?),
             None => loaded,

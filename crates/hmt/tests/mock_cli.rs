@@ -1221,3 +1221,50 @@ fn delays_and_faults_from_the_command_line_reach_the_client() {
         "{bad}"
     );
 }
+
+#[test]
+fn stateful_mock_state_is_read_and_reset_through_the_admin_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("notes.json");
+    std::fs::write(
+        &spec,
+        serde_json::to_string(&json!({
+            "openapi": "3.0.3",
+            "info": {"title": "notes", "version": "1"},
+            "paths": {
+                "/notes": {"post": {
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}}}},
+                    "responses": {"201": {"description": "created"}}
+                }},
+                "/notes/{id}": {"get": {
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                    "responses": {"200": {"description": "a note"}, "404": {"description": "none"}}
+                }}
+            }
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let mock = start(&[spec.to_str().unwrap(), "--stateful"]);
+    let created = call(
+        "POST",
+        &format!("{}/notes", mock.base),
+        &[("content-type", "application/json")],
+        Some(br#"{"text": "remember"}"#),
+    );
+    assert_eq!(created.status, 201);
+    assert_eq!(created.json(), json!({"id": 1, "text": "remember"}));
+    assert_eq!(
+        get(&format!("{}/notes/1", mock.base)).json()["text"],
+        "remember"
+    );
+    assert_eq!(
+        get(&format!("{}/admin/state", mock.admin)).json(),
+        json!({"notes": {"/notes": [{"id": 1, "text": "remember"}]}})
+    );
+    assert_eq!(
+        call("DELETE", &format!("{}/admin/state", mock.admin), &[], None).status,
+        204
+    );
+    assert_eq!(get(&format!("{}/notes/1", mock.base)).status, 404);
+}

@@ -63,6 +63,9 @@ pub struct MockArgs {
     /// Answer CORS preflights and allow every origin.
     #[arg(long)]
     cors: bool,
+    /// Remember what clients create: POST to a collection stores, GET/PUT/PATCH/DELETE on items act on the store (GET/DELETE /admin/state).
+    #[arg(long)]
+    stateful: bool,
     /// Wait before every answer: `300` ms, or `100-500` for a random time (`Prefer: delay=MS` per request).
     #[arg(long, value_name = "MS", value_parser = hmt_mock::faults::DelayRange::parse)]
     delay: Option<hmt_mock::faults::DelayRange>,
@@ -353,6 +356,7 @@ fn load(args: &MockArgs) -> Result<Loaded> {
         specs: args.specs.clone(),
         recordings: args.recordings.clone(),
         callbacks: args.callback_dir.clone(),
+        stateful: args.stateful,
         ..Default::default()
     }
     .load()
