@@ -32,7 +32,12 @@
 #   5. Prism (@stoplight/prism-cli, the OpenAPI mock most people use; pinned
 #      version, npm-installed once into ~/.cache/hmt-bench/prism) serving
 #      spec-example.json: GET /users/1, the example;
-#   6. Prism -d serving spec-schema.json: generated data (json-schema-faker).
+#   6. Prism -d serving spec-schema.json: generated data (json-schema-faker);
+#   7. the Rust library: crates/hmt/examples/stub_server.rs, a MockServer
+#      with one stub written in code, GET /users/1 answering the body;
+#   8. hmt mock --stateful spec-stateful.json after 10,000 POST /users
+#      (ab -c4, each body stored under a generated id): GET /users/5000,
+#      read from the store and merged over the example.
 # Prism runs with `-v warn`, so that its per-request log lines do not slow it
 # down.
 # hmt runs as `hmt mock -p PORT -a ADMIN_PORT ...` with HMT_HOME in the temp
@@ -204,7 +209,42 @@ write_spec() {
 EOF
 }
 
+# The stateful spec: POST /users stores any object, GET /users/{id} reads
+# it (merged over the example), GET /health answers before anything is
+# stored.
+write_stateful_spec() {
+    cat >"$1" <<EOF
+{
+  "openapi": "3.1.0",
+  "info": {"title": "hmt stateful benchmark", "version": "1.0.0"},
+  "paths": {
+    "/health": {"get": {"responses": {"200": {"description": "up", "content": {"application/json": {"example": {"ok": true}}}}}}},
+    "/users": {
+      "post": {
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {"type": "object"}}}}}
+      }
+    },
+    "/users/{id}": {
+      "get": {
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}}],
+        "responses": {
+          "200": {"description": "The user", "content": {"application/json": {"schema": {"\$ref": "#/components/schemas/User"}, "example": $bench_body}}},
+          "404": {"description": "No such user"}
+        }
+      }
+    }
+  },
+  "components": {"schemas": {"User": $user_schema}}
+}
+EOF
+}
+
 spec_example=$tmp/spec-example.json
+spec_stateful=$tmp/spec-stateful.json
+write_stateful_spec "$spec_stateful"
+# The body without its id: the store gives each one.
+printf '%s' "${bench_body/\"id\":1,/}" >"$tmp/new-user.json"
 spec_schema=$tmp/spec-schema.json
 rec=$tmp/rec.jsonl
 write_spec "$spec_example" "$bench_body"
@@ -279,7 +319,10 @@ run_hmt() {
         -p "$port" -a "$admin" "$@" 2>"$logfile" &
     pid=$!
     pids+=("$pid")
-    wait_ready "hmt mock ($slug)" "$pid" "$port" "$logfile" "$path"
+    wait_ready "hmt mock ($slug)" "$pid" "$port" "$logfile" "${ready_path:-$path}"
+    if [[ -n ${before_bench:-} ]]; then
+        "$before_bench" "$port"
+    fi
     grep -q "admin API on http://127.0.0.1:$admin" "$logfile" ||
         { show_log "$logfile"; die "$slug: hmt mock did not print its admin address 127.0.0.1:$admin"; }
     ready_ms[$slug]=$(sed -n 's/.*(ready in \([0-9]*\) ms).*/\1/p' "$logfile" | head -n 1)
@@ -306,6 +349,46 @@ if cmp -s "$tmp/probe-generated.body" "$tmp/probe-example.body"; then
 fi
 generated_bytes=$(wc -c <"$tmp/probe-generated.body")
 run_hmt replay "$replay_path" 1 0 --recordings "$rec"
+
+# seed_users PORT: 10,000 POST /users, every one answered 201.
+seed_users() {
+    local out=$tmp/ab-seed.txt
+    ab -q -n 10000 -c 4 -p "$tmp/new-user.json" -T application/json "http://127.0.0.1:$1/users" >"$out" 2>&1 ||
+        { cat "$out" >&2; die "stateful: ab could not POST the 10,000 users"; }
+    grep -q "^Complete requests: *10000" "$out" && ! grep -q "^Non-2xx responses" "$out" ||
+        { cat "$out" >&2; die "stateful: not every POST /users answered 201"; }
+    seed_rps=$(sed -n 's/^Requests per second: *\([0-9.]*\).*/\1/p' "$out")
+    log "stateful: 10,000 users stored ($seed_rps POST/s)"
+}
+ready_path=/health before_bench=seed_users run_hmt stateful /users/5000 0 1 --stateful "$spec_stateful"
+grep -q '"username":"ada.lovelace"' "$tmp/probe-stateful.body" && grep -q '"id":5000' "$tmp/probe-stateful.body" ||
+    check 0 "stateful: GET /users/5000 answered the stored user 5000"
+
+# ------------------------------------------------------- the Rust library
+
+log "cargo build --release -p hmt --example stub_server"
+cargo build --release -p hmt --example stub_server || die "cargo build of the stub_server example failed"
+stub_bin=${CARGO_TARGET_DIR:-target}/release/examples/stub_server
+
+# run_stub: starts the example (it prints its address), checks it,
+# measures GET /users/1, stops it.
+run_stub() {
+    local logfile=$tmp/stub.log out=$tmp/stub.out pid port="" i
+    "${server_pin[@]}" "$stub_bin" /users/1 "$tmp/body.json" >"$out" 2>"$logfile" &
+    pid=$!
+    pids+=("$pid")
+    for ((i = 0; i < 100; i++)); do
+        port=$(sed -n 's|^http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$out")
+        [[ -n $port ]] && break
+        sleep 0.1
+    done
+    [[ -n $port ]] || { show_log "$logfile"; die "stub_server printed no address"; }
+    wait_ready "stub_server" "$pid" "$port" "$logfile" /users/1
+    probe stub "$port" /users/1 1
+    bench stub "http://127.0.0.1:$port/users/1" "$pid"
+    stop_server "$pid"
+}
+run_stub
 
 # --------------------------------------------------------------------- Prism
 
@@ -345,7 +428,7 @@ run_prism prism-generated 0 -d "$spec_schema"
 
 # wrk errors against hmt or nginx fail the run; against Prism they are its
 # result (it is too slow for wrk's 2 s timeout), reported as a note.
-slugs=(nginx example generated replay)
+slugs=(nginx example generated replay stateful stub)
 run_notes "${slugs[@]}"
 for slug in "${slugs[@]}"; do
     [[ -n ${errors[$slug]} ]] ||
@@ -396,12 +479,23 @@ row nginx "nginx, fixed body"
 row example "hmt mock, spec example"
 row generated "hmt mock, generated from schema"
 row replay "hmt mock --recordings, replay"
+row stateful "hmt mock --stateful, GET 1 of 10,000 stored"
+row stub "hmt library, one GET stub in code"
 row prism-example "Prism, spec example"
 row prism-generated "Prism -d, generated from schema"
 echo
 echo "Quoted from the issue, not measured by this script (same machine, unpinned): mountebank ~15,000 req/s, WireMock ~60,000, nginx fixed body ~350,000."
 echo
 echo "hmt mock target (faster than the peer): $(verdict)"
+echo
+# The library's and the emulator's targets (issue: hmt inside the test).
+stub_ok=$(awk -v s="${rps[stub]}" -v n="${rps[nginx]}" -v sp="${p99[stub]}" -v np="${p99[nginx]}" \
+    'BEGIN { printf "%s: %.2fx nginx req/s (target 0.5x), p99 +%.2f ms over nginx (target at most 1 ms)", (s >= 0.5 * n && sp - np <= 1) ? "met" : "NOT met", s / n, sp - np }')
+state_ok=$(awk -v s="${rps[stateful]}" -v e="${rps[example]}" \
+    'BEGIN { printf "%s: %.2fx the stateless example row (target at least 0.5x, i.e. within 2x)", (s >= 0.5 * e) ? "met" : "NOT met", s / e }')
+echo "in-code stub: $stub_ok"
+echo "stateful GET at 10,000 stored ($seed_rps POST/s while storing them): $state_ok"
+[[ $stub_ok == met* && $state_ok == met* ]] || failed=1
 echo
 printf '%s\n' "${notes[@]}"
 exit "$failed"

@@ -874,21 +874,18 @@ impl Mock {
             // Only examples are merged: generated data would put fields
             // the client never sent in a different shape on every answer.
             if let Ok(plan) = self.plan(loaded, asked, found, &preferences).await
-                && plan.example.is_some()
+                && let Some(Value::Object(documented)) = plan.example
+                && let Value::Object(kept) = stored
             {
-                let documented = self.render(loaded, asked, found, plan);
-                if let Some(Value::Object(documented)) = documented
-                    .body()
-                    .bytes()
-                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                    && let Value::Object(kept) = stored
-                {
-                    let mut merged = documented;
-                    for (key, value) in std::mem::take(kept) {
-                        merged.insert(key, value);
-                    }
-                    *stored = Value::Object(merged);
+                // The example's keys in its order, stored values winning,
+                // then what only the store has.
+                let mut merged = serde_json::Map::with_capacity(documented.len().max(kept.len()));
+                for (key, value) in documented {
+                    let value = kept.shift_remove(key).unwrap_or_else(|| value.clone());
+                    merged.insert(key.clone(), value);
                 }
+                merged.extend(std::mem::take(kept));
+                *stored = Value::Object(merged);
             }
         }
         let response = match body {

@@ -47,3 +47,8 @@ pub mod sources;
 pub use hmt_stub::{Delivery, Fault, Reply, Request, Stub, Times, matchers};
 pub use hmt_types::Exchange;
 pub use mock_server::{Builder, MockServer};
+
+// The README's Rust examples are doctests of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -206,8 +206,8 @@ impl Builder {
         let thread = std::thread::Builder::new()
             .name(format!("hmt-mock-{}", address.port()))
             .spawn(move || {
+                // One worker per CPU the process may use (taskset limits it).
                 let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
                     .enable_all()
                     .build()
                 {
