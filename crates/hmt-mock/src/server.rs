@@ -863,6 +863,16 @@ impl Mock {
             body: asked.body,
         })?;
         let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+        if let Some(json) = answer.json {
+            // A read: the store kept the answer's bytes when it was written.
+            let mut response = Response::new(Body::new(json));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return Some(answered(response, AnsweredBy::State));
+        }
         let mut body = answer.body;
         if answer.merge_documented
             && let Some(stored) = &mut body

@@ -76,7 +76,7 @@
 //!     content_type: None,
 //!     body: b"",
 //! });
-//! assert_eq!(read.map(|a| (a.status, a.body)), Some((200, created.body)));
+//! assert_eq!(read.map(|a| (a.status, a.value())), Some((200, created.body)));
 //! assert_eq!(store.to_json(), json!({"/pets": [{"id": 1, "name": "Rex"}]}));
 //! # Ok::<(), hmt_openapi::LoadError>(())
 //! ```
@@ -167,12 +167,13 @@ mod schema;
 
 pub use infer::{IdKind, IdSource, Resource};
 
+use bytes::Bytes;
 use hmt_openapi::Spec;
 use hmt_openapi::model::{Operation, StatusKey};
 use indexmap::IndexMap;
 use infer::{Binding, Plan, Role};
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// How many objects a store holds unless told otherwise.
@@ -200,11 +201,26 @@ pub struct StateRequest<'a> {
 pub struct StateAnswer {
     /// The status to send.
     pub status: u16,
-    /// The JSON body, if any.
+    /// The JSON body, if any, unless it is in `json`.
     pub body: Option<Value>,
-    /// The mock should merge `body` over its documented response for this
-    /// status: objects key by key, the store's values winning.
+    /// The mock should merge the body over its documented response for
+    /// this status: objects key by key, the store's values winning.
     pub merge_documented: bool,
+    /// For a read of one object: the object as stored, serialised when it
+    /// was written (and `body` is `None`), so that the hot path of a
+    /// stateful mock copies and serialises nothing.
+    pub json: Option<Bytes>,
+}
+
+impl StateAnswer {
+    /// The body as JSON, wherever it is (`body`, or `json` parsed).
+    pub fn value(&self) -> Option<Value> {
+        match (&self.body, &self.json) {
+            (Some(body), _) => Some(body.clone()),
+            (None, Some(json)) => serde_json::from_slice(json).ok(),
+            (None, None) => None,
+        }
+    }
 }
 
 /// Why [`Store::seed`] stored nothing.
@@ -261,6 +277,9 @@ pub struct Store {
     bindings: Vec<Option<Binding>>,
     /// The servers' base paths, which [`Store::seed`] accepts in front.
     base_paths: Vec<String>,
+    /// By resource: the example object of its item `GET`'s answer, which a
+    /// read merges the stored object over.
+    read_examples: Vec<Option<Map<String, Value>>>,
     limit: usize,
     data: RwLock<Data>,
 }
@@ -279,8 +298,38 @@ struct Data {
 struct Collection {
     /// By id key, in insertion order.
     items: IndexMap<String, Value>,
+    /// Each item serialised, by id key: written with the item, read by
+    /// `GET` of one item.
+    json: HashMap<String, Bytes>,
     /// The last sequence number used for an id.
     sequence: u64,
+}
+
+impl Collection {
+    /// Stores `object` under `id`, with what a read answers: the object
+    /// merged over `example` (the example's fields in its order, the
+    /// object's values winning, then the object's other fields),
+    /// serialised.
+    fn put(&mut self, id: String, object: Value, example: Option<&Map<String, Value>>) {
+        let json = match (example, &object) {
+            (Some(example), Value::Object(fields)) => {
+                let mut merged = Map::with_capacity(example.len().max(fields.len()));
+                for (key, value) in example {
+                    merged.insert(key.clone(), fields.get(key).unwrap_or(value).clone());
+                }
+                for (key, value) in fields {
+                    if !merged.contains_key(key) {
+                        merged.insert(key.clone(), value.clone());
+                    }
+                }
+                serde_json::to_vec(&merged)
+            }
+            _ => serde_json::to_vec(&object),
+        };
+        let json = Bytes::from(json.unwrap_or_default());
+        self.json.insert(id.clone(), json);
+        self.items.insert(id, object);
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -303,7 +352,17 @@ impl Store {
     /// The resources of `spec`, with nothing stored.
     pub fn new(spec: &Spec) -> Store {
         let inferred = infer::infer(spec);
+        let mut read_examples = vec![None; inferred.resources.len()];
+        for (operation, binding) in spec.operations.iter().zip(&inferred.bindings) {
+            if let Some(binding) = binding
+                && matches!(binding.role, Role::Read)
+                && let Some(slot) = read_examples.get_mut(binding.resource)
+            {
+                *slot = read_example(operation);
+            }
+        }
         Store {
+            read_examples,
             resources: inferred.resources,
             plans: inferred.plans,
             bindings: inferred.bindings,
@@ -358,6 +417,10 @@ impl Store {
             resource,
             plan,
             key: &key,
+            read_example: self
+                .read_examples
+                .get(binding.resource)
+                .and_then(Option::as_ref),
         };
         if let Role::List { shape, query } = &binding.role {
             let data = self.read();
@@ -368,6 +431,7 @@ impl Store {
                 status: status_for(op, 200),
                 body: Some(body),
                 merge_documented: merge,
+                json: None,
             });
         }
         if let Role::Create = binding.role {
@@ -401,6 +465,7 @@ impl Store {
             });
         };
         let (resource, plan) = (&self.resources[index], &self.plans[index]);
+        let example = self.read_examples.get(index).and_then(Option::as_ref);
         let mut data = self.write();
         let data = &mut *data;
         if data.objects.saturating_add(objects.len()) > self.limit {
@@ -425,7 +490,7 @@ impl Store {
                     });
                 }
             };
-            staged.items.insert(id, object);
+            staged.put(id, object, example);
         }
         data.uuids = uuids;
         data.objects += count;
@@ -506,15 +571,21 @@ impl Store {
                 );
             }
         };
-        collection.items.insert(id, body.clone());
+        collection.put(id, body.clone(), at.read_example);
         data.objects += 1;
         ok(status_for(at.op, 201), body)
     }
 
     fn get(&self, at: &Target<'_>, id: &str) -> StateAnswer {
         let data = self.read();
-        match data.collections.get(at.key).and_then(|c| c.items.get(id)) {
-            Some(object) => ok(status_for(at.op, 200), object.clone()),
+        match data.collections.get(at.key).and_then(|c| c.json.get(id)) {
+            Some(json) => StateAnswer {
+                status: status_for(at.op, 200),
+                body: None,
+                // Merged when it was stored.
+                merge_documented: false,
+                json: Some(json.clone()),
+            },
             None => not_found(at, id),
         }
     }
@@ -544,13 +615,10 @@ impl Store {
         }
         let created = existing.is_none();
         let collection = collection_mut(&mut data.collections, at.key, self.limit);
-        match collection.items.get_mut(id) {
-            Some(slot) => *slot = body.clone(),
-            None => {
-                collection.items.insert(id.to_owned(), body.clone());
-                data.objects += 1;
-            }
+        if !collection.items.contains_key(id) {
+            data.objects += 1;
         }
+        collection.put(id.to_owned(), body.clone(), at.read_example);
         let status = if created && documents(at.op, 201) {
             201
         } else {
@@ -570,11 +638,10 @@ impl Store {
             Err(e) => return problem(400, "bad request", format!("the body is not JSON: {e}")),
         };
         let mut data = self.write();
-        let Some(current) = data
-            .collections
-            .get_mut(at.key)
-            .and_then(|c| c.items.get_mut(id))
-        else {
+        let Some(collection) = data.collections.get_mut(at.key) else {
+            return not_found(at, id);
+        };
+        let Some(current) = collection.items.get(id) else {
             return not_found(at, id);
         };
         let mut patched = current.clone();
@@ -631,16 +698,16 @@ impl Store {
         {
             return problem(422, "unprocessable entity", message);
         }
-        *current = patched.clone();
+        collection.put(id.to_owned(), patched.clone(), at.read_example);
         ok(status_for(at.op, 200), patched)
     }
 
     fn delete(&self, at: &Target<'_>, id: &str) -> StateAnswer {
         let mut data = self.write();
-        let removed = data
-            .collections
-            .get_mut(at.key)
-            .and_then(|c| c.items.shift_remove(id));
+        let removed = data.collections.get_mut(at.key).and_then(|c| {
+            c.json.remove(id);
+            c.items.shift_remove(id)
+        });
         match removed {
             Some(object) => {
                 data.objects = data.objects.saturating_sub(1);
@@ -658,6 +725,8 @@ struct Target<'a> {
     plan: &'a Plan,
     /// The concrete collection path.
     key: &'a str,
+    /// What a read merges the object over.
+    read_example: Option<&'a Map<String, Value>>,
 }
 
 /// The request's path parameter values in the operation's template order:
@@ -825,6 +894,25 @@ fn documents(op: &Operation, status: u16) -> bool {
 
 /// `preferred` when documented, else the lowest documented 2xx, else
 /// `preferred`.
+/// The example object a read of one item answers with, when the operation
+/// documents one: the first JSON media type's first example of the status
+/// the store answers (the one the mock would use without a `Prefer`).
+fn read_example(op: &Operation) -> Option<Map<String, Value>> {
+    let status = status_for(op, 200);
+    let response = op
+        .responses
+        .iter()
+        .find(|r| r.status == StatusKey::Code(status))?;
+    let media = response
+        .content
+        .iter()
+        .find(|m| hmt_openapi::media::is_json(&m.media_type))?;
+    match media.examples.first() {
+        Some((_, Value::Object(example))) => Some(example.clone()),
+        _ => None,
+    }
+}
+
 fn status_for(op: &Operation, preferred: u16) -> u16 {
     if documents(op, preferred) {
         return preferred;
@@ -847,6 +935,7 @@ fn ok(status: u16, object: Value) -> StateAnswer {
         status,
         merge_documented: body.is_some(),
         body,
+        json: None,
     }
 }
 
@@ -855,6 +944,7 @@ fn problem(status: u16, title: &str, detail: String) -> StateAnswer {
         status,
         body: Some(json!({"title": title, "detail": detail})),
         merge_documented: false,
+        json: None,
     }
 }
 

@@ -239,10 +239,10 @@ proptest! {
                     "{answer:?}"
                 );
                 if answer.merge_documented {
-                    prop_assert!(answer.body.as_ref().is_some_and(Value::is_object), "{answer:?}");
+                    prop_assert!(answer.value().as_ref().is_some_and(Value::is_object), "{answer:?}");
                 }
                 if answer.status >= 400 {
-                    let body = answer.body.unwrap_or(Value::Null);
+                    let body = answer.value().unwrap_or(Value::Null);
                     prop_assert!(body["detail"].is_string(), "{body}");
                 }
             }

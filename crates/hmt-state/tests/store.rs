@@ -99,18 +99,23 @@ fn a_created_pet_is_read_back_and_listed() {
         )
         .unwrap();
     assert_eq!(answer.status, 201);
-    assert_eq!(answer.body, Some(json!({"id": 2, "name": "Tom"})));
+    assert_eq!(answer.value(), Some(json!({"id": 2, "name": "Tom"})));
     assert!(
         answer.merge_documented,
         "documented fields fill in the rest"
     );
     let read = api.send("GET", "/v1/pets/1", None, b"").unwrap();
     assert_eq!(read.status, 200);
-    assert_eq!(read.body, Some(created.clone()));
-    assert!(read.merge_documented);
+    assert_eq!(read.value(), Some(created.clone()));
+    // A read answers bytes merged over the example when the object was
+    // stored; there is nothing left for the mock to merge.
+    assert!(!read.merge_documented && read.json.is_some() && read.body.is_none());
     let list = api.send("GET", "/v1/pets", None, b"").unwrap();
     assert_eq!(list.status, 200);
-    assert_eq!(list.body, Some(json!([created, {"id": 2, "name": "Tom"}])));
+    assert_eq!(
+        list.value(),
+        Some(json!([created, {"id": 2, "name": "Tom"}]))
+    );
     assert!(!list.merge_documented, "an array is not merged");
 }
 
@@ -327,7 +332,7 @@ fn wrapped_lists_go_under_their_array_property_with_counts() {
         let answer = api.send("GET", target, None, b"").unwrap();
         assert_eq!(answer.status, 200);
         assert!(answer.merge_documented, "`next` comes from the spec");
-        let body = answer.body.unwrap();
+        let body = answer.value().unwrap();
         let items = body["data"]
             .as_array()
             .unwrap()
@@ -375,7 +380,7 @@ fn wrapped_lists_go_under_their_array_property_with_counts() {
         .send("GET", "/api/v1/namespaces/default/pods?limit=2", None, b"")
         .unwrap();
     assert_eq!(
-        (answer.status, answer.body, answer.merge_documented),
+        (answer.status, answer.value(), answer.merge_documented),
         (
             200,
             Some(json!({"items": [{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}]})),
@@ -409,7 +414,7 @@ fn missing_items_are_404_for_every_item_operation() {
             .send(method, "/v1/pets/9", content_type, bytes.as_bytes())
             .unwrap();
         assert_eq!(
-            (answer.status, answer.body),
+            (answer.status, answer.value()),
             (404, Some(not_found.clone())),
             "{method}"
         );
@@ -474,7 +479,7 @@ fn json_patch_and_merge_patch_change_stored_items() {
                 body.to_string().as_bytes(),
             )
             .unwrap();
-        (answer.status, answer.body.unwrap())
+        (answer.status, answer.value().unwrap())
     };
     let jp = "application/json-patch+json";
     let mp = "application/merge-patch+json";
@@ -561,7 +566,11 @@ fn deleted_items_are_gone() {
     api.call("POST", "/v1/pets", Some(json!({"name": "Rex"})));
     api.call("POST", "/v1/pets", Some(json!({"name": "Tom"})));
     let answer = api.send("DELETE", "/v1/pets/1", None, b"").unwrap();
-    assert_eq!((answer.status, answer.body), (204, None), "204 has no body");
+    assert_eq!(
+        (answer.status, answer.value()),
+        (204, None),
+        "204 has no body"
+    );
     assert_eq!(api.call("GET", "/v1/pets/1", None).0, 404);
     assert_eq!(api.call("DELETE", "/v1/pets/1", None).0, 404);
     assert_eq!(
@@ -824,7 +833,7 @@ fn bodies_that_are_not_json_objects_are_400() {
             .send(method, target, Some("application/json"), body)
             .unwrap();
         assert_eq!(
-            (answer.status, answer.body),
+            (answer.status, answer.value()),
             (400, Some(json!({"title": "bad request", "detail": detail}))),
             "{}",
             String::from_utf8_lossy(body)

@@ -71,7 +71,7 @@ impl Api {
         let answer = self
             .send(method, target, content_type, bytes.as_bytes())
             .unwrap_or_else(|| panic!("{method} {target} is not managed by the store"));
-        (answer.status, answer.body.unwrap_or(Value::Null))
+        (answer.status, answer.value().unwrap_or(Value::Null))
     }
 }
 
