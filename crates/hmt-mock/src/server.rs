@@ -129,12 +129,19 @@ impl Loaded {
     }
 
     /// These specs as a stateful emulator: what clients create, change and
-    /// delete through the spec's operations is kept (see `hmt-state`).
+    /// delete through the spec's operations is kept (see `hmt-state`),
+    /// starting from the objects the list operations' examples show.
     pub fn stateful(mut self) -> Loaded {
         self.stores = self
             .specs
             .iter()
-            .map(|spec| Some(hmt_state::Store::new(spec)))
+            .map(|spec| {
+                let store = hmt_state::Store::new(spec);
+                for warning in store.seed_examples(spec) {
+                    tracing::warn!("{warning}");
+                }
+                Some(store)
+            })
             .collect();
         self
     }

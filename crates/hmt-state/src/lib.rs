@@ -498,6 +498,55 @@ impl Store {
         Ok(count)
     }
 
+    /// Seeds each top-level collection (one without parent parameters)
+    /// with the objects of its list operation's documented example, so a
+    /// stateful mock starts with what the spec shows. Answers a warning
+    /// per example that could not be stored (duplicate ids, not objects);
+    /// those collections stay empty.
+    pub fn seed_examples(&self, spec: &Spec) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for (operation, binding) in spec.operations.iter().zip(&self.bindings) {
+            let Some(binding) = binding else { continue };
+            let Role::List { shape, .. } = &binding.role else {
+                continue;
+            };
+            let Some(plan) = self.plans.get(binding.resource) else {
+                continue;
+            };
+            let Some(resource) = self.resources.get(binding.resource) else {
+                continue;
+            };
+            if plan.scope_params > 0 {
+                continue;
+            }
+            let Some(example) = list_example(operation) else {
+                continue;
+            };
+            let objects = match (shape, example) {
+                (infer::ListShape::Array, Value::Array(items)) => items,
+                (infer::ListShape::Wrapped { property, .. }, Value::Object(mut wrapper)) => {
+                    match wrapper.remove(property) {
+                        Some(Value::Array(items)) => items,
+                        _ => continue,
+                    }
+                }
+                _ => continue,
+            };
+            if objects.is_empty() {
+                continue;
+            }
+            if let Err(error) = self.seed(&resource.collection, objects) {
+                warnings.push(format!(
+                    "{}: the example of {} {} was not stored: {error}",
+                    spec.file.display(),
+                    operation.method,
+                    operation.template
+                ));
+            }
+        }
+        warnings
+    }
+
     /// Everything stored: `{"/pets": [...], "/users/1/orders": [...]}`,
     /// collections sorted by path, objects in insertion order; collections
     /// emptied by deletes are left out.
@@ -911,6 +960,20 @@ fn read_example(op: &Operation) -> Option<Map<String, Value>> {
         Some((_, Value::Object(example))) => Some(example.clone()),
         _ => None,
     }
+}
+
+/// The example a list operation documents for the status it answers.
+fn list_example(op: &Operation) -> Option<Value> {
+    let status = status_for(op, 200);
+    let response = op
+        .responses
+        .iter()
+        .find(|r| r.status == StatusKey::Code(status))?;
+    let media = response
+        .content
+        .iter()
+        .find(|m| hmt_openapi::media::is_json(&m.media_type))?;
+    media.examples.first().map(|(_, example)| example.clone())
 }
 
 fn status_for(op: &Operation, preferred: u16) -> u16 {

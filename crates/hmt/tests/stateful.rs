@@ -400,3 +400,40 @@ async fn a_kubernetes_style_api_keeps_pods_per_namespace() {
         404
     );
 }
+
+#[tokio::test]
+async fn the_list_example_is_where_the_store_starts() {
+    let spec = PETS.replace(
+        "              schema: {type: array, items: {$ref: \"#/components/schemas/Pet\"}}\n",
+        "              schema: {type: array, items: {$ref: \"#/components/schemas/Pet\"}}\n              example: [{id: 3, name: Shown}, {id: 4, name: Also}]\n",
+    );
+    assert_ne!(spec, PETS);
+    let server = MockServer::builder()
+        .spec_text(&spec)
+        .stateful()
+        .start()
+        .await
+        .unwrap();
+    let client = Client::new(&server);
+    assert_eq!(client.send("GET", "/pets/4", None).await.1["name"], "Also");
+    let created = client
+        .send(
+            "POST",
+            "/pets",
+            Some(("application/json", json!({"name": "New"}))),
+        )
+        .await;
+    assert_eq!(created.1["id"], 1);
+    assert_eq!(
+        client
+            .send("GET", "/pets", None)
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    server.reset();
+    assert_eq!(client.send("GET", "/pets/4", None).await.0, 404);
+}
