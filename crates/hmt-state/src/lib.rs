@@ -944,26 +944,22 @@ fn documents(op: &Operation, status: u16) -> bool {
 /// `preferred` when documented, else the lowest documented 2xx, else
 /// `preferred`.
 /// The example object a read of one item answers with, when the operation
-/// documents one: the first JSON media type's first example of the status
-/// the store answers (the one the mock would use without a `Prefer`).
+/// documents one (what the mock would use without a `Prefer`).
 fn read_example(op: &Operation) -> Option<Map<String, Value>> {
-    let status = status_for(op, 200);
-    let response = op
-        .responses
-        .iter()
-        .find(|r| r.status == StatusKey::Code(status))?;
-    let media = response
-        .content
-        .iter()
-        .find(|m| hmt_openapi::media::is_json(&m.media_type))?;
-    match media.examples.first() {
-        Some((_, Value::Object(example))) => Some(example.clone()),
+    match documented_example(op)? {
+        Value::Object(example) => Some(example.clone()),
         _ => None,
     }
 }
 
-/// The example a list operation documents for the status it answers.
+/// The example a list operation documents.
 fn list_example(op: &Operation) -> Option<Value> {
+    documented_example(op).cloned()
+}
+
+/// The first JSON media type's first example of the status the store
+/// answers for `op`.
+fn documented_example(op: &Operation) -> Option<&Value> {
     let status = status_for(op, 200);
     let response = op
         .responses
@@ -973,7 +969,7 @@ fn list_example(op: &Operation) -> Option<Value> {
         .content
         .iter()
         .find(|m| hmt_openapi::media::is_json(&m.media_type))?;
-    media.examples.first().map(|(_, example)| example.clone())
+    media.examples.first().map(|(_, example)| example)
 }
 
 fn status_for(op: &Operation, preferred: u16) -> u16 {
