@@ -85,8 +85,8 @@ pub(crate) fn value(
 }
 
 /// One text read as a type `shape` allows: integers, numbers, booleans and
-/// null where they parse and are allowed, then (inside a structure, for
-/// forms' single fields) a one-item array, then the text itself. Text that
+/// null where they parse and are allowed, then the text itself, then
+/// (inside a structure, for forms' single fields) a one-item array. Text that
 /// no allowed type reads stays text, so the validator names the type it
 /// should have been.
 pub(crate) fn text_value(
@@ -131,20 +131,26 @@ pub(crate) fn text_value(
     if explicit & NULL != 0 && (text.is_empty() || text == "null") {
         offer!(Value::Null);
     }
-    if inner && explicit & ARRAY != 0 {
-        offer!(Value::Array(vec![value(
-            &Raw::Text(Cow::Borrowed(text)),
-            shape.item(),
-            alt,
-            alts,
-            reserved
-        )]));
-    }
     if explicit & STRING != 0 {
         offer!(Value::String(text.to_owned()));
     }
     if (explicit & STRING != 0 || any) && reserved && text.contains(' ') {
         offer!(Value::String(text.replace(' ', "+")));
+    }
+    if inner && explicit & ARRAY != 0 {
+        // A single field of an array: one item, or none when empty (form
+        // style writes an empty array as `name=`).
+        offer!(if text.is_empty() {
+            Value::Array(Vec::new())
+        } else {
+            Value::Array(vec![value(
+                &Raw::Text(Cow::Borrowed(text)),
+                shape.item(),
+                alt,
+                alts,
+                reserved,
+            )])
+        });
     }
     *alts = (*alts).max(count);
     chosen.unwrap_or_else(|| Value::String(text.to_owned()))
