@@ -270,7 +270,9 @@ mod tests {
     #[test]
     fn each_scheme_wants_its_credentials_well_formed() {
         use SecurityScheme::*;
-        let cases: &[(SecurityScheme, &[(&str, &str)], &str, bool)] = &[
+        // (scheme, headers sent, query sent, let in)
+        type Case<'a> = (SecurityScheme, &'a [(&'a str, &'a str)], &'a str, bool);
+        let cases: &[Case<'_>] = &[
             // base64("aladdin:opensesame")
             (
                 Basic,

@@ -93,7 +93,7 @@ fn tree<'a>(
             Field::Text(text) => {
                 let separator = encoding
                     .and_then(|e| e.get(base))
-                    .and_then(|e| delimiter(e))
+                    .and_then(delimiter)
                     .filter(|_| segments.len() == 1)
                     .filter(|_| shape.property(base).is_some_and(|p| p.kinds & ARRAY != 0));
                 match separator {

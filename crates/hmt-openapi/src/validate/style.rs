@@ -236,7 +236,7 @@ fn pairs<'a>(text: &'a str, separator: char) -> Option<Raw<'a>> {
         return Some(Raw::Map(Vec::new()));
     }
     let parts: Vec<&str> = text.split(separator).collect();
-    if parts.len() % 2 != 0 {
+    if !parts.len().is_multiple_of(2) {
         return None;
     }
     Some(Raw::Map(
