@@ -13,7 +13,9 @@ use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode};
 use serde_json::json;
 
-/// Whether any security alternative is satisfied by what was sent.
+/// Whether any security alternative is satisfied by what was sent: each
+/// alternative is an AND of schemes, and an empty one (`{}` in the spec)
+/// lets anyone in.
 pub(crate) fn authorized(
     security: &[Vec<SecurityScheme>],
     headers: &HeaderMap,
@@ -26,27 +28,69 @@ pub(crate) fn authorized(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let has_scheme = |scheme: &str| {
-        authorization.len() > scheme.len()
-            && authorization[..scheme.len()].eq_ignore_ascii_case(scheme)
-            && authorization.as_bytes()[scheme.len()] == b' '
-            && !authorization[scheme.len() + 1..].trim().is_empty()
-    };
     security.iter().any(|alternative| {
-        alternative.iter().all(|scheme| match scheme {
-            SecurityScheme::Basic => has_scheme("basic"),
-            SecurityScheme::Bearer => has_scheme("bearer"),
-            SecurityScheme::ApiKey { name, location } => match location {
-                Location::Header => headers.contains_key(name.as_str()),
-                Location::Query => query.iter().any(|(n, _)| n == name),
-                Location::Cookie => cookie_value(headers, name).is_some(),
-                Location::Path => false,
-            },
-            SecurityScheme::MutualTls => true,
-        })
+        alternative
+            .iter()
+            .all(|scheme| satisfied(scheme, authorization, headers, query))
     })
 }
 
+/// Whether one scheme's credentials are present and well-formed.
+fn satisfied(
+    scheme: &SecurityScheme,
+    authorization: &str,
+    headers: &HeaderMap,
+    query: &[(String, String)],
+) -> bool {
+    match scheme {
+        SecurityScheme::Basic => credentials(authorization, "basic").is_some_and(basic_ok),
+        SecurityScheme::Bearer => credentials(authorization, "bearer").is_some_and(token68),
+        SecurityScheme::ApiKey { name, location } => match location {
+            Location::Header => headers
+                .get(name.as_str())
+                .is_some_and(|v| !v.as_bytes().trim_ascii().is_empty()),
+            Location::Query => query.iter().any(|(n, v)| n == name && !v.is_empty()),
+            Location::Cookie => cookie_value(headers, name).is_some_and(|v| !v.is_empty()),
+            Location::Path => false,
+        },
+        SecurityScheme::MutualTls => true,
+    }
+}
+
+/// The credentials after `scheme ` in an `Authorization` value (the
+/// scheme's name compared without case), trimmed.
+fn credentials<'a>(authorization: &'a str, scheme: &str) -> Option<&'a str> {
+    let (name, rest) = authorization.trim_start().split_once(' ')?;
+    let rest = rest.trim();
+    (name.eq_ignore_ascii_case(scheme) && !rest.is_empty()).then_some(rest)
+}
+
+/// `Basic` credentials: base64 (RFC 7617) of `user-id:password`.
+fn basic_ok(encoded: &str) -> bool {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .is_some_and(|pair| pair.contains(':'))
+}
+
+/// A bearer token: RFC 6750's `b64token` (letters, digits, `-._~+/`, then
+/// `=` padding).
+fn token68(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+/// 401 naming the credentials wanted, with a `WWW-Authenticate` challenge
+/// for each scheme the operation accepts, in the spec's order: `Basic
+/// realm="hmt"`, `Bearer` (http bearer, OAuth2, OpenID Connect), and for
+/// API keys a non-standard `ApiKey` challenge that says where the key goes
+/// (no standard challenge exists; clients ignore schemes they do not
+/// know).
 pub(crate) fn unauthorized(security: &[Vec<SecurityScheme>]) -> Response<Body> {
     let mut needed = Vec::new();
     for alternative in security {
@@ -68,19 +112,36 @@ pub(crate) fn unauthorized(security: &[Vec<SecurityScheme>]) -> Response<Body> {
     }
     let detail = format!("credentials required: {}", needed.join(", or "));
     let mut response = problem(StatusCode::UNAUTHORIZED, "unauthorized", &detail, json!({}));
-    let challenge = if security
-        .iter()
-        .flatten()
-        .any(|s| *s == SecurityScheme::Basic)
-    {
-        "Basic realm=\"hmt\""
-    } else {
-        "Bearer"
-    };
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(challenge),
-    );
+    let mut challenges: Vec<String> = Vec::new();
+    for scheme in security.iter().flatten() {
+        let challenge = match scheme {
+            SecurityScheme::Basic => "Basic realm=\"hmt\"".to_owned(),
+            SecurityScheme::Bearer => "Bearer".to_owned(),
+            SecurityScheme::ApiKey { name, location } => {
+                let place = match location {
+                    Location::Header => "header",
+                    Location::Query => "query",
+                    Location::Cookie => "cookie",
+                    Location::Path => "path",
+                };
+                format!(
+                    "ApiKey realm=\"hmt\", in=\"{place}\", name=\"{}\"",
+                    name.replace(['"', '\\'], "")
+                )
+            }
+            SecurityScheme::MutualTls => continue,
+        };
+        if !challenges.contains(&challenge) {
+            challenges.push(challenge);
+        }
+    }
+    for challenge in challenges {
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response
+                .headers_mut()
+                .append(header::WWW_AUTHENTICATE, value);
+        }
+    }
     response
 }
 
@@ -182,4 +243,161 @@ pub(crate) fn add_cors(headers: &mut HeaderMap, request: &HeaderMap) {
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static("*"),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    fn key(name: &str, location: Location) -> SecurityScheme {
+        SecurityScheme::ApiKey {
+            name: name.into(),
+            location,
+        }
+    }
+
+    #[test]
+    fn each_scheme_wants_its_credentials_well_formed() {
+        use SecurityScheme::*;
+        // (scheme, headers sent, query sent, let in)
+        type Case<'a> = (SecurityScheme, &'a [(&'a str, &'a str)], &'a str, bool);
+        let cases: &[Case<'_>] = &[
+            // base64("aladdin:opensesame")
+            (
+                Basic,
+                &[("authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l")],
+                "",
+                true,
+            ),
+            (
+                Basic,
+                &[("authorization", "basic YWxhZGRpbjpvcGVuc2VzYW1l")],
+                "",
+                true,
+            ),
+            // base64("aladdin"): no colon.
+            (Basic, &[("authorization", "Basic YWxhZGRpbg==")], "", false),
+            (Basic, &[("authorization", "Basic not base64!")], "", false),
+            (Basic, &[("authorization", "Basic ")], "", false),
+            (
+                Basic,
+                &[("authorization", "Bearer YWxhZGRpbjpvcGVuc2VzYW1l")],
+                "",
+                false,
+            ),
+            (Basic, &[], "", false),
+            (Bearer, &[("authorization", "Bearer sk_test_123")], "", true),
+            (
+                Bearer,
+                &[("authorization", "Bearer abc.def-ghi~/+==")],
+                "",
+                true,
+            ),
+            (Bearer, &[("authorization", "Bearer two words")], "", false),
+            (Bearer, &[("authorization", "Bearer")], "", false),
+            (
+                Bearer,
+                &[("authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l")],
+                "",
+                false,
+            ),
+            (key("x-key", Location::Header), &[("x-key", "k")], "", true),
+            (key("x-key", Location::Header), &[("x-key", " ")], "", false),
+            (
+                key("x-key", Location::Header),
+                &[("x-other", "k")],
+                "",
+                false,
+            ),
+            (key("api_key", Location::Query), &[], "api_key=k", true),
+            (key("api_key", Location::Query), &[], "api_key=", false),
+            (key("api_key", Location::Query), &[], "key=k", false),
+            (
+                key("sid", Location::Cookie),
+                &[("cookie", "a=1; sid=s")],
+                "",
+                true,
+            ),
+            (
+                key("sid", Location::Cookie),
+                &[("cookie", "a=1")],
+                "",
+                false,
+            ),
+            (MutualTls, &[], "", true),
+        ];
+        for (scheme, sent, query, expected) in cases {
+            let query = crate::server::parse_query(query);
+            let got = authorized(&[vec![scheme.clone()]], &headers(sent), &query);
+            assert_eq!(got, *expected, "{scheme:?} with {sent:?} {query:?}");
+        }
+    }
+
+    #[test]
+    fn alternatives_are_ors_of_ands_and_empty_means_anyone() {
+        let basic = "Basic YWxhZGRpbjpvcGVuc2VzYW1l";
+        let both = vec![vec![SecurityScheme::Basic, key("x-key", Location::Header)]];
+        assert!(!authorized(
+            &both,
+            &headers(&[("authorization", basic)]),
+            &[]
+        ));
+        assert!(authorized(
+            &both,
+            &headers(&[("authorization", basic), ("x-key", "k")]),
+            &[]
+        ));
+        let either = vec![
+            vec![SecurityScheme::Bearer],
+            vec![key("x-key", Location::Header)],
+        ];
+        assert!(authorized(&either, &headers(&[("x-key", "k")]), &[]));
+        assert!(!authorized(&either, &headers(&[]), &[]));
+        let optional = vec![vec![SecurityScheme::Bearer], vec![]];
+        assert!(authorized(&optional, &headers(&[]), &[]));
+        assert!(authorized(&[], &headers(&[]), &[]));
+    }
+
+    #[test]
+    fn challenges_name_the_schemes_asked_for() {
+        let challenges = |security: &[Vec<SecurityScheme>]| -> Vec<String> {
+            unauthorized(security)
+                .headers()
+                .get_all(header::WWW_AUTHENTICATE)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            challenges(&[vec![SecurityScheme::Basic]]),
+            ["Basic realm=\"hmt\""]
+        );
+        assert_eq!(challenges(&[vec![SecurityScheme::Bearer]]), ["Bearer"]);
+        assert_eq!(
+            challenges(&[
+                vec![SecurityScheme::Bearer],
+                vec![SecurityScheme::Basic, key("x-key", Location::Header)],
+                vec![SecurityScheme::Bearer],
+            ]),
+            [
+                "Bearer",
+                "Basic realm=\"hmt\"",
+                "ApiKey realm=\"hmt\", in=\"header\", name=\"x-key\""
+            ]
+        );
+        assert!(challenges(&[vec![SecurityScheme::MutualTls]]).is_empty());
+        let response = unauthorized(&[vec![key("api_key", Location::Query)]]);
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
 }

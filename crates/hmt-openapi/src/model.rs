@@ -98,6 +98,61 @@ pub struct Parameter {
     pub schema: Option<Value>,
     /// JSON pointer to the schema, for validation.
     pub schema_pointer: Option<String>,
+    /// How the value is serialised: `style`, or the location's default
+    /// (`form` for query and cookie, `simple` for path and header).
+    pub style: Style,
+    /// `explode`, or its default (`true` for `form`, else `false`).
+    pub explode: bool,
+    /// `allowReserved`: reserved characters may be sent unencoded.
+    pub allow_reserved: bool,
+    /// `allowEmptyValue`: `?name=` (or a bare `?name`) is accepted.
+    pub allow_empty_value: bool,
+    /// The media type of a parameter described by `content` rather than
+    /// `schema` (`application/json`: the value is JSON text).
+    pub content_media: Option<String>,
+}
+
+/// How a parameter's value is written (OpenAPI `style`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// `?id=1&id=2`, `?id=1,2`; cookies `id=1,2`.
+    Form,
+    /// `1,2`; objects `a,1,b,2` or, exploded, `a=1,b=2`.
+    Simple,
+    /// `.1.2` or `.1,2`.
+    Label,
+    /// `;id=1;id=2` or `;id=1,2`.
+    Matrix,
+    /// `?id=1%202`.
+    SpaceDelimited,
+    /// `?id=1|2`.
+    PipeDelimited,
+    /// `?filter[name]=x&filter[age]=3`, brackets nesting.
+    DeepObject,
+}
+
+impl Style {
+    /// The style a parameter in `location` has when it names none.
+    pub fn default_for(location: Location) -> Style {
+        match location {
+            Location::Query | Location::Cookie => Style::Form,
+            Location::Path | Location::Header => Style::Simple,
+        }
+    }
+
+    /// The style called `name` in a spec.
+    pub fn parse(name: &str) -> Option<Style> {
+        Some(match name {
+            "form" => Style::Form,
+            "simple" => Style::Simple,
+            "label" => Style::Label,
+            "matrix" => Style::Matrix,
+            "spaceDelimited" => Style::SpaceDelimited,
+            "pipeDelimited" => Style::PipeDelimited,
+            "deepObject" => Style::DeepObject,
+            _ => return None,
+        })
+    }
 }
 
 /// A request body description.
@@ -445,6 +500,7 @@ impl<'a> Context<'a> {
                     ));
                 }
             };
+            let mut content_media = None;
             let (schema, schema_pointer) = match item.get("schema") {
                 Some(schema) => (
                     Some(schema.clone()),
@@ -455,14 +511,14 @@ impl<'a> Context<'a> {
                     let found = item
                         .get("content")
                         .and_then(Value::as_object)
-                        .and_then(|c| {
-                            c.iter().next().and_then(|(media, m)| {
-                                m.get("schema").map(|s| {
-                                    (s.clone(), format!("{at}/content/{}/schema", escape(media)))
-                                })
+                        .and_then(|c| c.iter().next())
+                        .map(|(media, m)| {
+                            content_media = Some(media.to_ascii_lowercase());
+                            m.get("schema").map(|s| {
+                                (s.clone(), format!("{at}/content/{}/schema", escape(media)))
                             })
                         });
-                    match found {
+                    match found.flatten() {
                         Some((schema, p)) => {
                             let p = self.schema_pointer(&schema, &p);
                             (Some(schema), Some(p))
@@ -471,6 +527,31 @@ impl<'a> Context<'a> {
                     }
                 }
             };
+            let style = match item.get("style") {
+                None => Style::default_for(location),
+                Some(style) => style.as_str().and_then(Style::parse).ok_or_else(|| {
+                    self.error(
+                        &format!("{at}/style"),
+                        format!(
+                            "expected form, simple, label, matrix, spaceDelimited, \
+                             pipeDelimited or deepObject, found {style}"
+                        ),
+                    )
+                })?,
+            };
+            let flag = |key: &str| -> Result<Option<bool>, LoadError> {
+                match item.get(key) {
+                    None => Ok(None),
+                    Some(Value::Bool(b)) => Ok(Some(*b)),
+                    Some(other) => Err(self.error(
+                        &format!("{at}/{key}"),
+                        format!("expected true or false, found {other}"),
+                    )),
+                }
+            };
+            let explode = flag("explode")?.unwrap_or(style == Style::Form);
+            let allow_reserved = flag("allowReserved")?.unwrap_or(false);
+            let allow_empty_value = flag("allowEmptyValue")?.unwrap_or(false);
             let name = if location == Location::Header {
                 name.to_ascii_lowercase()
             } else {
@@ -486,6 +567,11 @@ impl<'a> Context<'a> {
                 location,
                 schema,
                 schema_pointer,
+                style,
+                explode,
+                allow_reserved,
+                allow_empty_value,
+                content_media,
             });
         }
         Ok(parameters)

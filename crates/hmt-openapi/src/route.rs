@@ -120,7 +120,7 @@ impl Routes {
                 continue;
             }
             for relative in candidate_paths(spec, host.filter(|_| any_on_host), path) {
-                let Some((route, params)) = routes.lookup(relative) else {
+                let Some((route, params)) = routes.lookup(&canonical(relative)) else {
                     continue;
                 };
                 let route = &routes.routes[route];
@@ -200,7 +200,7 @@ fn spec_routes(spec: &Spec) -> SpecRoutes {
     let mut fallback = Vec::new();
     let mut by_shape: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (index, operation) in spec.operations.iter().enumerate() {
-        let (shape, names) = positional(&operation.template);
+        let (shape, names) = positional(&canonical(&operation.template));
         let route = match by_shape.get(&shape) {
             Some(&route) => route,
             None => {
@@ -316,6 +316,39 @@ pub fn match_segments(template: &str, path: &str) -> Option<Vec<String>> {
         }
     }
     Some(params)
+}
+
+/// `path` with its percent-escapes decoded, except `%2F` and `%25`, so
+/// that `/a%20b` matches the template `/a b` while an encoded slash stays
+/// inside one segment (and is decoded with the parameter's value). A path
+/// whose escapes decode to something that is not UTF-8 is left as sent.
+pub fn canonical(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains('%') {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%'
+            && let Some(byte) = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            && byte != b'/'
+            && byte != b'%'
+        {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    match String::from_utf8(out) {
+        Ok(decoded) => std::borrow::Cow::Owned(decoded),
+        Err(_) => std::borrow::Cow::Borrowed(path),
+    }
 }
 
 fn decode(raw: &str) -> String {
@@ -442,6 +475,37 @@ mod tests {
                 ("toy".to_owned(), "ball".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn percent_encoded_paths_match_their_templates() {
+        let specs = vec![spec(
+            &[],
+            &[
+                ("/a b/{id}", &["get"]),
+                ("/{x}/{id}", &["get"]),
+                ("/files/{path}", &["get"]),
+            ],
+        )];
+        let routes = Routes::new(&specs);
+        let found = routes.find(&specs, None, &Method::GET, "/a%20b/1").unwrap();
+        assert_eq!(specs[0].operations[found.operation].template, "/a b/{id}");
+        assert_eq!(found.relative_path, "/a%20b/1");
+        // An encoded slash is one segment, decoded in the value.
+        let found = routes
+            .find(&specs, None, &Method::GET, "/files/dir%2Fname%20x")
+            .unwrap();
+        assert_eq!(
+            specs[0].operations[found.operation].template,
+            "/files/{path}"
+        );
+        assert_eq!(found.params, [("path".to_owned(), "dir/name x".to_owned())]);
+        // `%25` stays a percent sign, decoded once.
+        let found = routes
+            .find(&specs, None, &Method::GET, "/files/100%2541")
+            .unwrap();
+        assert_eq!(found.params[0].1, "100%41");
+        assert_eq!(canonical("/x%FF"), "/x%FF");
     }
 
     #[test]
