@@ -1351,10 +1351,14 @@ fn refused(operation: &crate::model::Operation, refusal: Refusal) -> Response<Bo
         Refusal::UnsupportedMediaType { sent, accepted } => problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "media-type",
-            &format!(
-                "the body is {sent}; this operation accepts {}",
-                accepted.join(", ")
-            ),
+            &if accepted.is_empty() {
+                format!("the body is {sent}; this operation takes no request body")
+            } else {
+                format!(
+                    "the body is {sent}; this operation accepts {}",
+                    accepted.join(", ")
+                )
+            },
             json!({}),
         ),
         Refusal::Invalid(issues) => {

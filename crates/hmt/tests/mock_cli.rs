@@ -563,12 +563,9 @@ fn admin_api_shows_specs_and_the_journal_and_resets() {
         "{}/https://petstore.swagger.io/pets?limit=2",
         mock.base
     ));
-    call(
-        "POST",
-        &format!("{}/pets", mock.base),
-        &[("content-type", "application/json")],
-        Some(b"{}"),
-    );
+    // The petstore documents no request body for POST /pets: none is sent
+    // (one would be a 415).
+    call("POST", &format!("{}/pets", mock.base), &[], None);
     let journal = get(&format!("{}/admin/requests", mock.admin)).json();
     let journal = journal.as_array().unwrap();
     assert_eq!(journal.len(), 2);
@@ -618,8 +615,12 @@ fn admin_api_shows_specs_and_the_journal_and_resets() {
 fn opbank_balances_move_with_a_callback_script() {
     let spec = mock_fixture("end-to-end/opbank/schemas/index.yml");
     let scripts = common::repo_root().join("fixtures/mock/callbacks/opbank");
+    // HMT built this spec from recordings without request bodies, and the
+    // payments carry one: validation (which answers 415 to a body an
+    // operation does not document) is off, as HMT's mock never validated.
     let mock = start(&[
         "-r",
+        "--no-validate",
         "-c",
         scripts.to_str().unwrap(),
         spec.to_str().unwrap(),
