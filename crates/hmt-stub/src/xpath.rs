@@ -126,3 +126,114 @@ fn number_value(number: f64) -> Value {
         .map(Value::Number)
         .unwrap_or(Value::Null)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn select(selector: &str, xml: &str) -> Option<Vec<Value>> {
+        XPathSelector::compile(selector, &[])
+            .unwrap_or_else(|error| panic!("{selector}: {error}"))
+            .select(xml)
+    }
+
+    #[test]
+    fn node_values_are_mountebanks() {
+        let xml = "<r a='1'>\n  <e/><m>x<b>y</b></m><p><q>z</q></p><c><!--note--></c><t><![CDATA[<raw>]]></t></r>";
+        let cases = [
+            ("/r/@a", json!(["1"])),
+            ("//e", json!(["undefined"])),
+            ("//m", json!(["x"])),
+            ("//p", json!(["undefined"])),
+            ("//c", json!(["note"])),
+            ("//t", json!(["<raw>"])),
+            ("/r", json!(["\n  "])),
+            ("//b/text()", json!(["y"])),
+            ("count(//*)", json!([8])),
+            ("count(//*) div 3", json!([8.0 / 3.0])),
+            ("1 div 0", json!(["Infinity"])),
+            ("boolean(//e)", json!([true])),
+            ("string(//q)", json!(["z"])),
+        ];
+        for (selector, want) in cases {
+            assert_eq!(
+                select(selector, xml).map(Value::from),
+                Some(want),
+                "{selector}"
+            );
+        }
+        assert_eq!(select("//missing", xml), None);
+        assert_eq!(select("string(//missing)", xml), None);
+    }
+
+    #[test]
+    fn text_that_is_not_xml_or_is_too_big_selects_nothing() {
+        for text in [
+            "",
+            "plain",
+            "{\"a\":1}",
+            "<a>",
+            "<a></b>",
+            "<a/><b/>",
+            "<a x='1' x='2'/>",
+        ] {
+            assert_eq!(select("/", text), None, "{text:?}");
+        }
+        let big = format!("<a>{}</a>", "x".repeat(MAX_XML_BYTES));
+        assert_eq!(select("/a", &big), None);
+        let fits = format!("<a>{}</a>", "x".repeat(1024));
+        assert!(select("/a", &fits).is_some());
+    }
+
+    #[test]
+    fn hostile_documents_are_refused_without_crashing() {
+        // Deeper than the parser's bound, on a test thread's 2 MiB stack.
+        let deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
+        assert_eq!(select("count(//a)", &deep), None);
+        let nested = format!(
+            "{}x{}",
+            "<a>".repeat(MAX_XML_DEPTH - 2),
+            "</a>".repeat(MAX_XML_DEPTH - 2)
+        );
+        assert!(select("//a", &nested).is_some());
+        // Billion laughs.
+        let mut dtd = String::from("<!DOCTYPE l [<!ENTITY l0 \"ha\">");
+        for level in 1..12 {
+            let previous = format!("&l{};", level - 1).repeat(10);
+            dtd.push_str(&format!("<!ENTITY l{level} \"{previous}\">"));
+        }
+        let laughs = format!("{dtd}]><l>&l11;</l>");
+        assert_eq!(select("/l", &laughs), None);
+        // External entities are never read.
+        let external = "<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/hostname\">]><r>&x;</r>";
+        let read = select("string(/r)", external).unwrap_or_default();
+        assert!(
+            read.iter()
+                .all(|value| value.as_str().unwrap_or("").is_empty()),
+            "{read:?}"
+        );
+    }
+
+    #[test]
+    fn expressions_are_bounded_at_compile_time() {
+        let deep = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(XPathSelector::compile(&deep, &[]).is_err());
+        let long = vec!["1"; 100_000].join("+");
+        assert!(XPathSelector::compile(&long, &[]).is_err());
+        assert!(XPathSelector::compile("//a[", &[]).is_err());
+        assert!(XPathSelector::compile("nosuch(1)", &[]).is_err());
+        assert!(XPathSelector::compile("//p:a", &[]).is_err());
+        assert!(XPathSelector::compile("//p:a", &[("p".into(), "urn:p".into())]).is_ok());
+    }
+
+    #[test]
+    fn quadratic_expressions_stop_at_the_work_budget() {
+        let wide = format!("<r>{}</r>", "<a>1</a>".repeat(20_000));
+        // 20,000² comparisons: past the budget, so nothing, and quickly.
+        let started = std::time::Instant::now();
+        assert_eq!(select("//a[. = //a[last()]/preceding::a]", &wide), None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        assert_eq!(select("count(//a)", &wide), Some(vec![json!(20_000)]));
+    }
+}
