@@ -56,6 +56,7 @@ mod request;
 mod response;
 mod scripts;
 mod shell;
+mod xpath;
 
 pub use engine::{Answer, CompileOptions, Match, Miss, Respond, Stub, Stubs, Times};
 pub use error::StubError;

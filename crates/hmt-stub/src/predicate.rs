@@ -1,6 +1,6 @@
 //! mountebank's predicates: `equals`, `deepEquals`, `contains`,
 //! `startsWith`, `endsWith`, `matches`, `exists`, `not`, `or`, `and`, with
-//! `caseSensitive`, `keyCaseSensitive`, `except` and `jsonpath`.
+//! `caseSensitive`, `keyCaseSensitive`, `except`, `jsonpath` and `xpath`.
 //!
 //! The rules are mountebank's, reproduced step for step because clients
 //! depend on their corners: both sides are "normalized" (keys and values
@@ -10,8 +10,8 @@
 //! and values compare as JavaScript strings (`5` equals `"5"`).
 //!
 //! What can be done once is done when the predicate is compiled, not per
-//! request: the expected side is normalized, regular expressions and JSON
-//! paths are compiled (a bad one is an error naming where it is), and only
+//! request: the expected side is normalized, regular expressions, JSON
+//! paths and XPaths are compiled (a bad one is an error naming where it is), and only
 //! the request fields the predicate names are read.
 
 pub use crate::engine::CompileOptions;
@@ -19,6 +19,7 @@ use crate::error::StubError;
 use crate::js;
 use crate::request::Request;
 use crate::scripts::Script;
+use crate::xpath::XPathSelector;
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
@@ -118,10 +119,12 @@ impl Normalize {
     }
 }
 
-/// A `jsonpath` selector: applied to each string value of the request side.
+/// A `jsonpath` or `xpath` selector: applied to each string value of the
+/// request side (parsed as JSON or XML).
 #[derive(Debug, Clone)]
-struct Selector {
-    path: JsonPath,
+enum Selector {
+    JsonPath(JsonPath),
+    XPath(XPathSelector),
 }
 
 #[derive(Debug, Clone)]
@@ -279,12 +282,6 @@ impl Compare {
                 ));
             }
         };
-        if predicate.contains_key("xpath") {
-            return Err(StubError::bad_data(
-                &format!("{pointer}/xpath"),
-                "xpath selectors are not supported by this server; jsonpath is",
-            ));
-        }
         let cs = case_sensitive.unwrap_or(false);
         // `matches` keeps the expected values' case (they are regular
         // expressions, where \W and \w differ) and folds case in the regex.
@@ -337,8 +334,19 @@ impl Compare {
                         format!("not a JSONPath: {error}"),
                     )
                 })?;
-                Some(Selector { path })
+                Some(Selector::JsonPath(path))
             }
+        };
+        // mountebank reads `xpath` only without a `jsonpath`.
+        let selector = match (selector, predicate.get("xpath")) {
+            (Some(selector), _) => Some(selector),
+            (None, None | Some(Value::Null)) => None,
+            (None, Some(config)) => Some(Selector::XPath(compile_xpath(
+                config,
+                &format!("{pointer}/xpath"),
+                key_sensitive,
+                actual_side.lower_values,
+            )?)),
         };
         let normalized = if operator == Operator::DeepEquals {
             normalize(&js::force_strings(expected), &expected_side, None, false)
@@ -643,6 +651,59 @@ fn fast_form(
         .collect()
 }
 
+/// An `xpath` parameter, `{selector, ns?}`. As mountebank does, the
+/// selector is lower-cased unless keys are compared with case (the request
+/// text it reads has been lower-cased too, unless `caseSensitive`, or it is
+/// `matches`); the `ns` prefixes follow the selector, and its URIs follow
+/// the request text, whose `xmlns` declarations are lower-cased with it.
+fn compile_xpath(
+    config: &Value,
+    at: &str,
+    key_sensitive: bool,
+    lower_values: bool,
+) -> Result<XPathSelector, StubError> {
+    let selector = config
+        .get("selector")
+        .and_then(Value::as_str)
+        .ok_or_else(|| StubError::bad_data(at, "'xpath' needs a 'selector' string"))?;
+    let mut ns = xpath_namespaces(config.get("ns"), &format!("{at}/ns"))?;
+    let selector = if key_sensitive {
+        selector.to_string()
+    } else {
+        selector.to_lowercase()
+    };
+    for (prefix, uri) in &mut ns {
+        if !key_sensitive {
+            *prefix = prefix.to_lowercase();
+        }
+        if lower_values {
+            *uri = uri.to_lowercase();
+        }
+    }
+    XPathSelector::compile(&selector, &ns)
+        .map_err(|message| StubError::bad_data(&format!("{at}/selector"), message))
+}
+
+/// An `ns` object of prefixes to namespace URIs (`None` or `null`: none).
+pub(crate) fn xpath_namespaces(
+    ns: Option<&Value>,
+    at: &str,
+) -> Result<Vec<(String, String)>, StubError> {
+    let refuse = || StubError::bad_data(at, "'ns' must map prefixes to namespace URI strings");
+    match ns {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(map)) => {
+            let mut bindings: Vec<(String, String)> = Vec::with_capacity(map.len());
+            for (prefix, uri) in map {
+                let uri = uri.as_str().ok_or_else(refuse)?;
+                bindings.push((prefix.clone(), uri.to_string()));
+            }
+            Ok(bindings)
+        }
+        Some(_) => Err(refuse()),
+    }
+}
+
 fn compile_except(
     except: Option<&str>,
     case_sensitive: bool,
@@ -701,7 +762,8 @@ fn regex_error(error: &regex::Error) -> String {
 
 /// mountebank's `normalize`: keys and strings transformed, arrays sorted;
 /// with a selector, each string is replaced by what the selector finds in
-/// it parsed as JSON. `None` is JavaScript's `undefined` (nothing selected).
+/// it parsed as JSON (or XML). `None` is JavaScript's `undefined` (nothing
+/// selected).
 fn normalize(
     value: &Value,
     side: &Normalize,
@@ -738,21 +800,28 @@ fn normalize(
     }
 }
 
-/// mountebank's `selectJSONPath`: one match is the value itself, several an
-/// array (sorted, so order does not matter), none `undefined`.
+/// mountebank's `selectJSONPath` and `selectXPath`: one match is the value
+/// itself, several an array (sorted, so order does not matter), none
+/// `undefined`.
 fn select(text: &str, side: &Normalize, selector: &Selector, force_strings: bool) -> Option<Value> {
-    let json = serde_json::from_str::<Value>(text).ok()?;
-    let mut json = side.parsed_json(&json);
-    if force_strings {
-        json = js::force_strings(&json);
-    }
-    let mut found: Vec<Value> = selector
-        .path
-        .query(&json)
-        .all()
-        .into_iter()
-        .cloned()
-        .collect();
+    let mut found: Vec<Value> = match selector {
+        Selector::JsonPath(path) => {
+            let json = serde_json::from_str::<Value>(text).ok()?;
+            let mut json = side.parsed_json(&json);
+            if force_strings {
+                json = js::force_strings(&json);
+            }
+            path.query(&json).all().into_iter().cloned().collect()
+        }
+        Selector::XPath(xpath) => {
+            let found = xpath.select(text)?;
+            if force_strings {
+                found.iter().map(js::force_strings).collect()
+            } else {
+                found
+            }
+        }
+    };
     match found.len() {
         0 => None,
         1 => found.pop(),

@@ -18,6 +18,7 @@ use crate::reply::{Action, Fault, Reply};
 use crate::request::Request;
 use crate::scripts::Script;
 use crate::shell::ShellCommand;
+use crate::xpath::XPathSelector;
 use base64::Engine as _;
 use regex::RegexBuilder;
 use serde_json::{Map, Value};
@@ -65,6 +66,7 @@ struct From(Value);
 enum Using {
     Regex(regex::Regex),
     JsonPath(JsonPath),
+    XPath(XPathSelector),
 }
 
 #[derive(Debug)]
@@ -403,10 +405,12 @@ fn compile_using(using: Option<&Value>, at: &str) -> Result<Using, StubError> {
                     format!("not a JSONPath: {error}"),
                 )
             }),
-        Some("xpath") => Err(StubError::bad_data(
-            &format!("{at}/method"),
-            "xpath selectors are not supported by this server; regex and jsonpath are",
-        )),
+        Some("xpath") => {
+            let ns = crate::predicate::xpath_namespaces(using.get("ns"), &format!("{at}/ns"))?;
+            XPathSelector::compile(selector, &ns)
+                .map(Using::XPath)
+                .map_err(|message| StubError::bad_data(&format!("{at}/selector"), message))
+        }
         _ => Err(StubError::bad_data(
             &format!("{at}/method"),
             "'method' must be regex, xpath or jsonpath",
@@ -554,7 +558,7 @@ impl Respond for MbResponse {
 }
 
 /// The values a `copy` or `lookup` selects: a regex's match and groups, or
-/// a JSON path's matches, as text.
+/// a JSON path's or an XPath's matches, as text.
 fn select(from: &From, using: &Using, request: &Request) -> Vec<String> {
     let Some(source) = read_from(request.to_json(), &from.0) else {
         return Vec::new();
@@ -583,6 +587,13 @@ fn select(from: &From, using: &Using, request: &Request) -> Vec<String> {
                 .collect(),
             Err(_) => Vec::new(),
         },
+        // mountebank's `xpathValue`: every selected value, in document order.
+        Using::XPath(xpath) => xpath
+            .select(&source)
+            .unwrap_or_default()
+            .iter()
+            .map(|value| js::to_js_string(value).unwrap_or_else(|| "null".to_string()))
+            .collect(),
     }
 }
 

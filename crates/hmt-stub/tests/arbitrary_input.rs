@@ -24,6 +24,8 @@ fn words() -> impl Strategy<Value = String> {
         "keyCaseSensitive",
         "except",
         "jsonpath",
+        "xpath",
+        "ns",
         "selector",
         "path",
         "method",
@@ -59,6 +61,13 @@ fn words() -> impl Strategy<Value = String> {
         "\\d+",
         "",
         "CONNECTION_RESET_BY_PEER",
+        "//a",
+        "//p:a/@id",
+        "count(//a)",
+        "//a[",
+        "p",
+        "urn:p",
+        "<a id='1'>x</a>",
     ])
     .prop_map(str::to_string)
 }
@@ -80,6 +89,30 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Well-formed or broken XML, with namespaces, attributes and entities.
+fn xml() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop::sample::select(vec![
+            "<a>",
+            "</a>",
+            "<p:a xmlns:p='urn:p'>",
+            "</p:a>",
+            "<a id='1'/>",
+            "x",
+            "&amp;",
+            "&nope;",
+            "<![CDATA[<]]>",
+            "<!--c-->",
+            "<?pi d?>",
+            "<",
+            "'",
+            "<!DOCTYPE a>",
+        ]),
+        0..12,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
 fn request() -> impl Strategy<Value = Request> {
     (
         prop::sample::select(vec!["GET", "POST", "DELETE"]),
@@ -88,7 +121,8 @@ fn request() -> impl Strategy<Value = Request> {
         prop_oneof![
             Just(String::new()),
             "[ -~]{0,20}",
-            json_value().prop_map(|v| v.to_string())
+            json_value().prop_map(|v| v.to_string()),
+            xml(),
         ],
     )
         .prop_map(|(method, target, headers, body)| {
@@ -119,6 +153,17 @@ proptest! {
             // What compiled reads back and compiles again.
             let again = Stubs::from_json(&compiled.to_json(), json!({}), &CompileOptions::default());
             prop_assert!(again.is_ok(), "{:?}", again.err());
+        }
+    }
+
+    #[test]
+    fn xpath_selections_never_panic(operator in words(), selector in prop_oneof![words(), "[/@a-z:()\\[\\]'=*. |0-9-]{0,16}"], ns in json_value(), expected in json_value(), case_sensitive in any::<bool>(), body in xml()) {
+        let predicate = json!({operator: {"body": expected}, "caseSensitive": case_sensitive, "xpath": {"selector": selector, "ns": ns}});
+        let copy = json!({"copy": {"from": "body", "into": "${X}", "using": {"method": "xpath", "selector": selector, "ns": ns}}});
+        let document = json!([{"predicates": [predicate], "responses": [{"is": {"body": "${X}"}, "behaviors": [copy]}]}]);
+        let request = Request::new("POST", "/").with_body(body);
+        if let Ok(compiled) = Stubs::from_json(&document, json!({}), &CompileOptions::default()) {
+            let _ = compiled.answer(&request);
         }
     }
 

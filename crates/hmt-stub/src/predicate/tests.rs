@@ -11,6 +11,30 @@ fn post_json(body: &str) -> Request {
         .with_body(body)
 }
 
+fn post_xml(body: &str) -> Request {
+    Request::new("POST", "/")
+        .with_header("Content-Type", "text/xml")
+        .with_body(body)
+}
+
+/// A SOAP request whose prefixes are not the ones the tests' selectors use.
+const SOAP: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="urn:Example:Stock">
+  <soap:Header><m:Trace>t-1</m:Trace></soap:Header>
+  <soap:Body>
+    <m:GetPrice currency="EUR"><m:Item>Apples</m:Item><Item>Pears</Item></m:GetPrice>
+  </soap:Body>
+</soap:Envelope>"#;
+
+const BOOKS: &str = r#"<library><book id="2">Dune</book><book id="1">Emma</book><shelf/><box><book id="3"/></box><note>first<b>bold</b></note></library>"#;
+
+fn soap(predicate: Value) -> Value {
+    let mut predicate = predicate;
+    predicate["xpath"]["ns"] =
+        json!({"s": "http://schemas.xmlsoap.org/soap/envelope/", "st": "urn:Example:Stock"});
+    predicate
+}
+
 fn check(predicate: Value, request: &Request) -> bool {
     Predicate::compile(&predicate, "/predicates/0", &CompileOptions::default())
         .unwrap_or_else(|error| panic!("{predicate}: {error}"))
@@ -291,6 +315,200 @@ fn cases() -> Vec<(&'static str, Value, Request, bool)> {
             false,
         ),
         (
+            "xpath with ns: the selector's prefixes need not be the document's",
+            soap(
+                json!({"equals": {"body": "apples"}, "xpath": {"selector": "/s:Envelope/s:Body/st:GetPrice/st:Item"}}),
+            ),
+            post_xml(SOAP),
+            true,
+        ),
+        (
+            "xpath with ns: a name in no namespace is not the namespaced one",
+            soap(json!({"equals": {"body": "pears"}, "xpath": {"selector": "//st:GetPrice/Item"}})),
+            post_xml(SOAP),
+            true,
+        ),
+        (
+            "xpath with ns: a prefix bound to another URI selects nothing",
+            json!({"exists": {"body": true}, "xpath": {"selector": "//st:Item", "ns": {"st": "urn:other"}}}),
+            post_xml(SOAP),
+            false,
+        ),
+        (
+            "xpath with ns under caseSensitive keeps the URI's case",
+            soap(
+                json!({"equals": {"body": "Apples"}, "caseSensitive": true, "xpath": {"selector": "//s:Body/st:GetPrice/st:Item"}}),
+            ),
+            post_xml(SOAP),
+            true,
+        ),
+        (
+            "xpath under caseSensitive compares values with case",
+            soap(
+                json!({"equals": {"body": "apples"}, "caseSensitive": true, "xpath": {"selector": "//st:Item"}}),
+            ),
+            post_xml(SOAP),
+            false,
+        ),
+        (
+            "xpath selects an attribute's value",
+            soap(
+                json!({"equals": {"body": "eur"}, "xpath": {"selector": "//st:GetPrice/@currency"}}),
+            ),
+            post_xml(SOAP),
+            true,
+        ),
+        (
+            "xpath with several nodes: a scalar matches any of them",
+            json!({"equals": {"body": "1"}, "xpath": {"selector": "//book/@id"}}),
+            post_xml(BOOKS),
+            true,
+        ),
+        (
+            "xpath with several nodes: a scalar none of them is",
+            json!({"equals": {"body": "4"}, "xpath": {"selector": "//book/@id"}}),
+            post_xml(BOOKS),
+            false,
+        ),
+        (
+            "xpath equals with an array: the selected values in any order",
+            json!({"equals": {"body": ["3", "1", "2"]}, "xpath": {"selector": "//book/@id"}}),
+            post_xml(BOOKS),
+            true,
+        ),
+        (
+            "xpath equals with an array needs each of its values selected",
+            json!({"equals": {"body": ["1", "4"]}, "xpath": {"selector": "//book/@id"}}),
+            post_xml(BOOKS),
+            false,
+        ),
+        (
+            "xpath deepEquals: the whole set in any order",
+            json!({"deepEquals": {"body": ["2", "3", "1"]}, "xpath": {"selector": "//book/@id"}}),
+            post_xml(BOOKS),
+            true,
+        ),
+        (
+            "xpath deepEquals refuses a subset",
+            json!({"deepEquals": {"body": ["1", "2"]}, "xpath": {"selector": "//book/@id"}}),
+            post_xml(BOOKS),
+            false,
+        ),
+        (
+            "xpath deepEquals on one node is its value",
+            json!({"deepEquals": {"body": "dune"}, "xpath": {"selector": "//book[@id='2']"}}),
+            post_xml(BOOKS),
+            true,
+        ),
+        (
+            "xpath selects text nodes",
+            json!({"equals": {"body": "emma"}, "xpath": {"selector": "//book/text()"}}),
+            post_xml(BOOKS),
+            true,
+        ),
+        (
+            "xpath: an element's value is its first child's text, as mountebank's",
+            json!({"equals": {"body": "first"}, "xpath": {"selector": "//note"}}),
+            post_xml(BOOKS),
+            true,
+        ),
+        (
+            "xpath contains on the selected value",
+            json!({"contains": {"body": "ppl"}, "xpath": {"selector": "//*[local-name()='Item']"}}),
+            post_xml(SOAP),
+            true,
+        ),
+        (
+            "xpath startsWith on the selected value",
+            soap(json!({"startsWith": {"body": "pea"}, "xpath": {"selector": "//st:Item"}})),
+            post_xml(SOAP),
+            false,
+        ),
+        (
+            "xpath matches on the selected value",
+            json!({"matches": {"body": "^\\d$"}, "xpath": {"selector": "//book/@id"}}),
+            post_xml(BOOKS),
+            true,
+        ),
+        (
+            "xpath matches a value that is not there",
+            json!({"matches": {"body": "^Z"}, "xpath": {"selector": "//book"}}),
+            post_xml(BOOKS),
+            false,
+        ),
+        (
+            "xpath exists on a selected node",
+            json!({"exists": {"body": true}, "xpath": {"selector": "//book[@id='1']"}}),
+            post_xml(BOOKS),
+            true,
+        ),
+        (
+            "xpath exists on an empty element, as mountebank's",
+            json!({"exists": {"body": true}, "xpath": {"selector": "//shelf"}}),
+            post_xml(BOOKS),
+            true,
+        ),
+        (
+            "xpath exists true when nothing is selected",
+            json!({"exists": {"body": true}, "xpath": {"selector": "//magazine"}}),
+            post_xml(BOOKS),
+            false,
+        ),
+        (
+            "xpath exists false when nothing is selected",
+            json!({"exists": {"body": false}, "xpath": {"selector": "//magazine"}}),
+            post_xml(BOOKS),
+            true,
+        ),
+        (
+            "xpath exists false on a selected node",
+            json!({"exists": {"body": false}, "xpath": {"selector": "//book"}}),
+            post_xml(BOOKS),
+            false,
+        ),
+        (
+            "xpath with a number result",
+            json!({"equals": {"body": 3}, "xpath": {"selector": "count(//book)"}}),
+            post_xml(BOOKS),
+            true,
+        ),
+        (
+            "xpath with a boolean result",
+            json!({"equals": {"body": "true"}, "xpath": {"selector": "count(//book) > 2"}}),
+            post_xml(BOOKS),
+            true,
+        ),
+        (
+            "xpath over a body that is not XML matches nothing",
+            json!({"equals": {"body": "not xml"}, "xpath": {"selector": "/"}}),
+            post_xml("not xml"),
+            false,
+        ),
+        (
+            "xpath over a body that is not XML: exists false",
+            json!({"exists": {"body": false}, "xpath": {"selector": "//book"}}),
+            post_xml("<library><book>unclosed</library>"),
+            true,
+        ),
+        (
+            "xpath after except",
+            json!({"equals": {"body": "dune"}, "except": "\\d", "xpath": {"selector": "//book[@id='']"}}),
+            post_xml(BOOKS),
+            true,
+        ),
+        (
+            "xpath selector in upper case folds to the lower-cased body",
+            json!({"equals": {"body": "dune"}, "xpath": {"selector": "//BOOK[@ID='2']"}}),
+            post_xml(BOOKS),
+            true,
+        ),
+        (
+            "jsonpath wins over xpath, as in mountebank",
+            json!({"equals": {"body": "ann"}, "jsonpath": {"selector": "$.name"}, "xpath": {"selector": "//name"}}),
+            post_json(r#"{"name":"Ann"}"#),
+            true,
+        ),
+        (
             "keyCaseSensitive false with caseSensitive true",
             json!({"equals": {"query": {"KEY": "Value"}}, "caseSensitive": true, "keyCaseSensitive": false}),
             get("/?key=Value"),
@@ -374,6 +592,31 @@ fn bad_predicates_are_refused_with_where() {
             json!({"equals": {"body": "x"}, "jsonpath": {"selector": "$[?("}}),
             "/predicates/0/jsonpath/selector",
             "not a JSONPath",
+        ),
+        (
+            json!({"equals": {"body": "x"}, "xpath": {"selector": "//book["}}),
+            "/predicates/0/xpath/selector",
+            "not an XPath",
+        ),
+        (
+            json!({"equals": {"body": "x"}, "xpath": {"selector": "//p:book"}}),
+            "/predicates/0/xpath/selector",
+            "not an XPath",
+        ),
+        (
+            json!({"equals": {"body": "x"}, "xpath": {"selector": "//book[@id=$id]"}}),
+            "/predicates/0/xpath/selector",
+            "variables",
+        ),
+        (
+            json!({"equals": {"body": "x"}, "xpath": {"ns": {}}}),
+            "/predicates/0/xpath",
+            "'selector'",
+        ),
+        (
+            json!({"equals": {"body": "x"}, "xpath": {"selector": "//p:a", "ns": {"p": 1}}}),
+            "/predicates/0/xpath/ns",
+            "namespace URI",
         ),
         (
             json!({"equals": {}, "caseSensitive": "yes"}),

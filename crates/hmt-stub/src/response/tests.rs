@@ -146,6 +146,70 @@ fn copy_fills_tokens_from_the_request() {
 }
 
 #[test]
+fn copy_with_xpath_fills_tokens_with_the_selected_values() {
+    let request = Request::new("POST", "/orders?doc=%3Cq%3E9%3C%2Fq%3E").with_body(
+        r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><o:Order xmlns:o="urn:Orders" id="A-7"><o:Line>Apples</o:Line><o:Line>Pears</o:Line></o:Order></soap:Body></soap:Envelope>"#,
+    );
+    let copy = |into: &str, selector: &str| json!({"copy": {"from": "body", "into": into, "using": {"method": "xpath", "selector": selector, "ns": {"s": "http://schemas.xmlsoap.org/soap/envelope/", "x": "urn:Orders"}}}});
+    let reply = reply(
+        json!({
+            "is": {"statusCode": "${STATUS}", "headers": {"X-Order": "${ID}"}, "body": "${LINE}, ${LINE}[1], ${LINE}[0]; ${COUNT}; ${NONE}; ${Q}; ${TEXT}"},
+            "behaviors": [
+                copy("${ID}", "/s:Envelope/s:Body/x:Order/@id"),
+                copy("${LINE}", "//x:Line"),
+                copy("${COUNT}", "count(//x:Line)"),
+                copy("${STATUS}", "200 + count(//x:Line)"),
+                copy("${NONE}", "//x:Missing"),
+                copy("${TEXT}", "//x:Line[2]/text()"),
+                {"copy": {"from": {"query": "doc"}, "into": "${Q}", "using": {"method": "xpath", "selector": "/q"}}}
+            ]
+        }),
+        &request,
+    );
+    assert_eq!(reply.status, 202);
+    assert_eq!(reply.header("x-order"), Some("A-7"));
+    assert_eq!(
+        String::from_utf8(reply.body).unwrap(),
+        "Apples, Pears, Apples; 2; ${NONE}; 9; Pears"
+    );
+}
+
+#[test]
+fn copy_with_xpath_from_text_that_is_not_xml_leaves_the_token() {
+    for body in ["not xml", "<a><b></a>", ""] {
+        let reply = reply(
+            json!({
+                "is": {"body": "${X}"},
+                "behaviors": [{"copy": {"from": "body", "into": "${X}", "using": {"method": "xpath", "selector": "//b"}}}]
+            }),
+            &Request::new("POST", "/").with_body(body),
+        );
+        assert_eq!(String::from_utf8(reply.body).unwrap(), "${X}", "{body:?}");
+    }
+}
+
+#[test]
+fn lookup_keys_by_xpath() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("people.csv");
+    std::fs::write(&path, "id,name\n1,Ann\n2,Bob\n").unwrap();
+    let response = json!({
+        "is": {"body": "${ROW}[name]"},
+        "behaviors": [{"lookup": {
+            "key": {"from": "body", "using": {"method": "xpath", "selector": "//p:person/@id", "ns": {"p": "urn:people"}}},
+            "fromDataSource": {"csv": {"path": path.to_str().unwrap(), "keyColumn": "id"}},
+            "into": "${ROW}"
+        }}]
+    });
+    let found = reply(
+        response,
+        &Request::new("POST", "/")
+            .with_body(r#"<people xmlns="urn:people"><person id="2"/></people>"#),
+    );
+    assert_eq!(String::from_utf8(found.body).unwrap(), "Bob");
+}
+
+#[test]
 fn lookup_reads_a_row_of_a_csv_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("people.csv");
@@ -234,6 +298,26 @@ fn bad_responses_are_refused_with_where() {
             json!({"is": {}, "behaviors": [{"copy": {"from": "path", "into": "$X", "using": {"method": "regex", "selector": "("}}}]}),
             "/responses/0/behaviors/0/copy/using/selector",
             "regular expression",
+        ),
+        (
+            json!({"is": {}, "behaviors": [{"copy": {"from": "body", "into": "$X", "using": {"method": "xpath", "selector": "//a[@b="}}}]}),
+            "/responses/0/behaviors/0/copy/using/selector",
+            "not an XPath",
+        ),
+        (
+            json!({"is": {}, "behaviors": [{"copy": [{"from": "body", "into": "$X", "using": {"method": "xpath", "selector": "//q:a"}}]}]}),
+            "/responses/0/behaviors/0/copy/0/using/selector",
+            "not an XPath",
+        ),
+        (
+            json!({"is": {}, "behaviors": [{"copy": {"from": "body", "into": "$X", "using": {"method": "xpath", "selector": "//q:a", "ns": ["q"]}}}]}),
+            "/responses/0/behaviors/0/copy/using/ns",
+            "namespace URI",
+        ),
+        (
+            json!({"is": {}, "behaviors": [{"copy": {"from": "body", "into": "$X", "using": {"method": "xpaths", "selector": "//a"}}}]}),
+            "/responses/0/behaviors/0/copy/using/method",
+            "regex, xpath or jsonpath",
         ),
         (
             json!({"is": {}, "behaviors": [{"copy": {"from": "path", "using": {"method": "regex", "selector": "."}}}]}),
