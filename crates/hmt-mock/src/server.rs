@@ -10,8 +10,7 @@
 //!    listing the closest operations, or a 405 with `Allow`.
 //! 4. Security: credentials the operation requires must be present (401).
 //! 5. Validation of parameters and body (400, or the operation's own 4xx).
-//!    A refusal (400, 401, 406, 415, 422, a `Prefer` the operation cannot
-//!    meet) whose status the operation documents (or a `4XX` range, or
+//!    A refusal (400, 401, 406, 415, 422) whose status the operation documents (or a `4XX` range, or
 //!    `default`) is answered in that documented shape, hmt's explanation in
 //!    `x-hmt-problem` and the journal's `meta.problem`; elsewhere, and with
 //!    `--errors problem`, it is hmt's `application/problem+json`.
@@ -1051,7 +1050,14 @@ impl Mock {
             } else {
                 None
             };
-        let refuse = |e: &Unsatisfiable| self.documented(loaded, asked, found, unsatisfiable(e));
+        // A 406 refuses the request as the API would; a `Prefer` the
+        // operation cannot meet is about the mock, so it stays hmt's own.
+        let refuse = |e: &Unsatisfiable| match e {
+            Unsatisfiable::NotAcceptable { .. } => {
+                self.documented(loaded, asked, found, unsatisfiable(e))
+            }
+            _ => unsatisfiable(e),
+        };
         let (response, status) =
             respond::choose_response(operation, preferences, random).map_err(|e| refuse(&e))?;
         let accept = parts

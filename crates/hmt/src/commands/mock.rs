@@ -151,6 +151,15 @@ pub fn run(args: MockArgs) -> Result<()> {
         (None, true) => None,
         (None, false) => Some(8000),
     };
+    // Warnings on stderr (invalid examples, unsatisfiable schemas);
+    // `RUST_LOG` says otherwise.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
     let started = std::time::Instant::now();
     let loaded = load(&args)?;
     let operations: usize = loaded.specs.iter().map(|s| s.operations.len()).sum();
