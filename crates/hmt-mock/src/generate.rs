@@ -16,6 +16,19 @@
 //! becomes *minimal* (only required properties, fewest items, `null` where allowed, the
 //! cheapest `anyOf` branch) past a depth or a size budget, and stops outright at a hard depth.
 //!
+//! Static and dynamic data: a [`Generator`] is dynamic by default (a schema's `example`,
+//! `examples` and `default` are used for about half of the values, other values made up); a
+//! static one ([`Generator::dynamic`]`(false)`, what the mock serves without
+//! `Prefer: dynamic=true`) uses the first valid one every time, so that the same seed always
+//! gives the documented value where there is one.
+//!
+//! Bounds: strings are at most [`MAX_SIZE`] characters, arrays at most [`MAX_SIZE`] items,
+//! objects at most [`MAX_SIZE`] properties, and a `pattern`'s bounded repetitions
+//! (`a{1,1000000}`) give at most [`PATTERN_REPEAT`] more repetitions than their minimum. A
+//! schema that demands more (`minLength: 1e9`, `pattern: a{1000000000}`, `minItems` past the
+//! value budget) is not satisfied: [`Generator::try_generate`] says where and why, and the
+//! mock answers 500 instead of sending a value that breaks the schema.
+//!
 //! Values are realistic where a property's name says what it holds (`email`, `city`,
 //! `created_at`, `price`, ...), using the `fake` crate, but only when the result still
 //! satisfies the schema. The output only depends on the schema and the RNG: the same seed gives
@@ -58,10 +71,13 @@ const MAX_REF_CHAIN: usize = 32;
 const ATTEMPTS: usize = 6;
 /// The validator does not look deeper than this (it then assumes valid).
 const MAX_CHECK_DEPTH: usize = 48;
-/// Upper bound for sizes a schema can demand (`minItems: 1e9`), to never exhaust memory.
-const MAX_SIZE: u64 = 10_000;
-/// Extra repetitions `x*` / `x+` may produce in strings made from a `pattern`.
-const PATTERN_REPEAT: u32 = 8;
+/// Upper bound for the sizes a schema can demand: string length in characters, array items
+/// and object properties (`minItems: 1e9` is not satisfiable here rather than exhausting
+/// memory).
+pub const MAX_SIZE: u64 = 10_000;
+/// Extra repetitions `x*` / `x+` / `x{2,1000000}` may produce beyond their minimum in
+/// strings made from a `pattern`.
+pub const PATTERN_REPEAT: u32 = 8;
 
 /// Which side of an exchange values are generated for: it decides whether `readOnly` or
 /// `writeOnly` properties are left out.
@@ -102,6 +118,26 @@ pub enum Direction {
 pub struct Generator<'a> {
     root: &'a Value,
     direction: Direction,
+    dynamic: bool,
+}
+
+/// Why no valid value was generated: a schema demands more than the bounds allow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unsatisfied {
+    /// Where in the value (a JSON pointer, `""` for the value itself).
+    pub at: String,
+    /// What the schema demands, and the bound it breaks.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Unsatisfied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.at.is_empty() {
+            write!(f, "{}", self.reason)
+        } else {
+            write!(f, "at {}: {}", self.at, self.reason)
+        }
+    }
 }
 
 impl<'a> Generator<'a> {
@@ -110,7 +146,30 @@ impl<'a> Generator<'a> {
         Generator {
             root,
             direction: Direction::Response,
+            dynamic: true,
         }
+    }
+
+    /// The same generator, dynamic (schema examples used for some values only, the default)
+    /// or static (the first valid `example`/`examples`/`default` used every time).
+    ///
+    /// ```
+    /// use hmt_mock::generate::Generator;
+    /// use rand::SeedableRng;
+    /// use serde_json::json;
+    ///
+    /// let doc = json!({});
+    /// let schema = json!({"type": "object", "required": ["name"],
+    ///     "properties": {"name": {"type": "string", "example": "Rex"}}});
+    /// let generator = Generator::new(&doc).dynamic(false);
+    /// for seed in 0..20 {
+    ///     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    ///     assert_eq!(generator.generate(&schema, &mut rng), json!({"name": "Rex"}));
+    /// }
+    /// ```
+    #[must_use]
+    pub fn dynamic(self, dynamic: bool) -> Self {
+        Generator { dynamic, ..self }
     }
 
     /// The same generator, for the given side of the exchange.
@@ -140,7 +199,39 @@ impl<'a> Generator<'a> {
     ///
     /// Deterministic: the same schema and the same RNG state give the same value.
     pub fn generate<R: Rng + ?Sized>(&self, schema: &Value, rng: &mut R) -> Value {
-        Run::new(self.root, self.direction, rng).node(&[schema], None, 0)
+        let mut run = Run::new(self.root, self.direction, rng);
+        run.dynamic = self.dynamic;
+        run.node(&[schema], None, 0)
+    }
+
+    /// A value valid against `schema` as [`generate`](Self::generate) makes it, or where and
+    /// why the schema demands more than the bounds ([`MAX_SIZE`], [`PATTERN_REPEAT`]) allow.
+    ///
+    /// ```
+    /// use hmt_mock::generate::Generator;
+    /// use rand::SeedableRng;
+    /// use serde_json::json;
+    ///
+    /// let doc = json!({});
+    /// let schema = json!({"type": "object", "required": ["code"],
+    ///     "properties": {"code": {"type": "string", "pattern": "^a{1000000000}$"}}});
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let error = Generator::new(&doc).try_generate(&schema, &mut rng).unwrap_err();
+    /// assert_eq!(error.at, "/code");
+    /// assert!(error.reason.contains("at least 1000000000 characters"), "{error}");
+    /// ```
+    pub fn try_generate<R: Rng + ?Sized>(
+        &self,
+        schema: &Value,
+        rng: &mut R,
+    ) -> Result<Value, Unsatisfied> {
+        let mut run = Run::new(self.root, self.direction, rng);
+        run.dynamic = self.dynamic;
+        let value = run.node(&[schema], None, 0);
+        match run.failure {
+            Some(failure) => Err(failure),
+            None => Ok(value),
+        }
     }
 
     /// Whether `value` is valid against `schema`, as far as this module's small validator
@@ -352,6 +443,12 @@ struct Run<'s, 'r, R: ?Sized> {
     avoid: Vec<(usize, usize)>,
     /// Schema nodes visited by the current flattening or check, against [`MAX_VISITS`].
     visits: usize,
+    /// Whether schema examples are used for some values only (else always, when valid).
+    dynamic: bool,
+    /// Where generation is, in the value (JSON pointer tokens).
+    path: Vec<String>,
+    /// The first bound a schema demanded more than.
+    failure: Option<Unsatisfied>,
 }
 
 impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
@@ -365,6 +462,21 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
             samplers: HashMap::new(),
             avoid: Vec::new(),
             visits: 0,
+            dynamic: true,
+            path: Vec::new(),
+            failure: None,
+        }
+    }
+
+    /// Records that the schema demands more than a bound allows, here (the first one only).
+    fn unsatisfied(&mut self, reason: String) {
+        if self.failure.is_none() {
+            let at = self
+                .path
+                .iter()
+                .map(|token| format!("/{}", token.replace('~', "~0").replace('/', "~1")))
+                .collect();
+            self.failure = Some(Unsatisfied { at, reason });
         }
     }
 
@@ -772,15 +884,25 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
                 n => pool[self.rng.random_range(0..n)].clone(),
             };
         }
-        if !minimal && !flat.examples.is_empty() && self.rng.random_bool(0.5) {
-            let valid: Vec<&Value> = flat
-                .examples
-                .iter()
-                .copied()
-                .filter(|example| self.valid_all(schemas, example))
-                .collect();
-            if !valid.is_empty() {
-                return valid[self.rng.random_range(0..valid.len())].clone();
+        // Static data always takes the first valid example (not a coin toss, so that the
+        // documented value is what is served); dynamic data takes one half of the time.
+        if !minimal && !flat.examples.is_empty() && (!self.dynamic || self.rng.random_bool(0.5)) {
+            if !self.dynamic {
+                for &example in &flat.examples {
+                    if self.valid_all(schemas, example) {
+                        return example.clone();
+                    }
+                }
+            } else {
+                let valid: Vec<&Value> = flat
+                    .examples
+                    .iter()
+                    .copied()
+                    .filter(|example| self.valid_all(schemas, example))
+                    .collect();
+                if !valid.is_empty() {
+                    return valid[self.rng.random_range(0..valid.len())].clone();
+                }
             }
         }
         let null_ok = match &flat.types {
@@ -963,6 +1085,11 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
     // Strings ---------------------------------------------------------------------------------
 
     fn string(&mut self, flat: &Flat<'s>, schemas: &[&'s Value], name: Option<&str>) -> String {
+        if let Some(min) = flat.min_length.filter(|min| *min > MAX_SIZE) {
+            self.unsatisfied(format!(
+                "minLength {min} is over the bound of {MAX_SIZE} characters"
+            ));
+        }
         let min = flat.min_length.unwrap_or(0).min(MAX_SIZE) as usize;
         let max = flat.max_length.map(|m| m.min(MAX_SIZE) as usize);
         let fits = |s: &str| {
@@ -1131,13 +1258,32 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
     /// A string matching `pattern`, `None` when the pattern cannot be generated from.
     fn sample_pattern(&mut self, pattern: &str) -> Option<String> {
         if !self.samplers.contains_key(pattern) {
-            let sampler = regex_syntax::Parser::new()
-                .parse(pattern)
-                .ok()
-                .and_then(|hir| rand_regex::Regex::with_hir(printable(hir), PATTERN_REPEAT).ok());
+            let hir = regex_syntax::Parser::new().parse(pattern).ok();
+            let shortest = hir.as_ref().and_then(|hir| hir.properties().minimum_len());
+            let sampler = match (hir, shortest) {
+                // `a{1000000000}`: no string that long is made (nor the repetition expanded).
+                (Some(_), Some(shortest)) if shortest as u64 > MAX_SIZE => None,
+                (Some(hir), _) => rand_regex::Regex::with_hir(printable(hir), PATTERN_REPEAT).ok(),
+                (None, _) => None,
+            };
             self.samplers.insert(pattern.to_owned(), sampler);
         }
-        let sampler = self.samplers.get(pattern)?.as_ref()?;
+        let sampler = match self.samplers.get(pattern) {
+            Some(Some(sampler)) => sampler,
+            _ => {
+                let shortest = regex_syntax::Parser::new()
+                    .parse(pattern)
+                    .ok()
+                    .and_then(|hir| hir.properties().minimum_len())
+                    .filter(|shortest| *shortest as u64 > MAX_SIZE);
+                if let Some(shortest) = shortest {
+                    self.unsatisfied(format!(
+                        "pattern {pattern:?} matches only strings of at least {shortest} characters; strings are bounded to {MAX_SIZE}"
+                    ));
+                }
+                return None;
+            }
+        };
         let sample: Result<String, _> = sampler.sample(self.rng);
         let sample = sample.ok()?;
         self.matches(pattern, &sample).then_some(sample)
@@ -1146,6 +1292,11 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
     // Arrays and objects --------------------------------------------------------------------
 
     fn array(&mut self, flat: &Flat<'s>, depth: usize, minimal: bool) -> Value {
+        if let Some(min) = flat.min_items.filter(|min| *min > MAX_SIZE) {
+            self.unsatisfied(format!(
+                "minItems {min} is over the bound of {MAX_SIZE} items"
+            ));
+        }
         let min = flat.min_items.unwrap_or(0).min(MAX_SIZE) as usize;
         let max = flat.max_items.map(|m| m.min(MAX_SIZE) as usize);
         let prefix = flat.prefix_items.unwrap_or(&[]);
@@ -1172,6 +1323,7 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
         while items.len() < count && tries < count * 4 + 8 && self.nodes <= MAX_NODES {
             tries += 1;
             let index = items.len();
+            self.path.push(index.to_string());
             let item = if let Some(schema) = prefix.get(index) {
                 self.node(&[schema], None, depth + 1)
             } else if let (0, Some(contains)) = (index, flat.contains) {
@@ -1183,10 +1335,22 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
             } else {
                 self.node(&flat.items, None, depth + 1)
             };
+            self.path.pop();
             if flat.unique_items && items.iter().any(|other| json_eq(other, &item)) {
                 continue;
             }
             items.push(item);
+        }
+        if items.len() < min {
+            let why = if self.nodes > MAX_NODES {
+                format!("the bound of {MAX_NODES} generated values")
+            } else {
+                "the distinct items the schema allows".to_owned()
+            };
+            self.unsatisfied(format!(
+                "minItems {min}: only {} items within {why}",
+                items.len()
+            ));
         }
         Value::Array(items)
     }
@@ -1231,6 +1395,11 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
         if open && !minimal && !flat.additional.is_empty() && flat.properties.is_empty() {
             extra = self.rng.random_range(1..=3);
         }
+        if let Some(min) = flat.min_properties.filter(|min| *min > MAX_SIZE) {
+            self.unsatisfied(format!(
+                "minProperties {min} is over the bound of {MAX_SIZE} properties"
+            ));
+        }
         let min = flat.min_properties.unwrap_or(0).min(MAX_SIZE) as usize;
         // Optional properties first, then made-up ones, until `minProperties` is met.
         for (name, schemas) in optional {
@@ -1271,6 +1440,12 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
                 object.shift_remove(&key);
             }
         }
+        if object.len() < min {
+            self.unsatisfied(format!(
+                "minProperties {min}: only {} properties could be made",
+                object.len()
+            ));
+        }
         Value::Object(object)
     }
 
@@ -1295,7 +1470,10 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
         if all.is_empty() {
             all.push(&Value::Bool(true));
         }
-        self.node(&all, Some(name), depth + 1)
+        self.path.push(name.to_owned());
+        let value = self.node(&all, Some(name), depth + 1);
+        self.path.pop();
+        value
     }
 
     /// A new property name, from a `patternProperties` pattern when there is one.
@@ -1979,7 +2157,12 @@ fn printable(hir: Hir) -> Hir {
         HirKind::Class(class) => Hir::class(class),
         HirKind::Empty => Hir::empty(),
         HirKind::Literal(hir::Literal(bytes)) => Hir::literal(bytes),
+        // Bounded repetitions get at most `PATTERN_REPEAT` more than their minimum, as
+        // unbounded ones do: `\d{1,1000000}` gives short numbers, not a megabyte.
         HirKind::Repetition(rep) => Hir::repetition(hir::Repetition {
+            max: rep
+                .max
+                .map(|max| max.min(rep.min.saturating_add(PATTERN_REPEAT))),
             sub: Box::new(printable(*rep.sub)),
             ..rep
         }),

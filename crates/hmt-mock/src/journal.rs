@@ -7,11 +7,17 @@
 //! whole line per exchange under its file's lock, in the format `hmt
 //! record` writes, so a mock session can be built into a spec like any
 //! recording.
+//!
+//! The journal is bounded by count and by bytes (bodies, headers and the
+//! target, counted per entry; the oldest go first), and bodies over a size
+//! are kept truncated, their whole length in `meta.requestBodyTruncated`
+//! or `meta.responseBodyTruncated`: many large requests cannot make the
+//! mock's memory grow past its bound.
 
 use crate::server::{AnsweredBy, Target, lock};
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -30,9 +36,84 @@ pub(crate) struct Served {
     pub(crate) response_headers: HeaderMap,
     pub(crate) response_body: Bytes,
     pub(crate) answered_by: Option<AnsweredBy>,
+    /// hmt's problem document, when a refusal was sent in the operation's
+    /// documented shape.
+    pub(crate) problem: Option<Arc<serde_json::Value>>,
+    /// The whole lengths of the request and response bodies kept truncated.
+    pub(crate) truncated: (Option<usize>, Option<usize>),
+}
+
+/// Bytes counted for an entry besides its bodies, headers and target.
+const ENTRY_OVERHEAD: usize = 256;
+
+/// The exchanges kept for `GET /admin/requests`, oldest first, and the
+/// bytes they are counted as.
+#[derive(Default)]
+pub(crate) struct Journal {
+    entries: VecDeque<(Served, usize)>,
+    bytes: usize,
+}
+
+impl Journal {
+    /// Adds `served`, dropping the oldest entries while there are more
+    /// than `count` or more than `bytes` bytes.
+    pub(crate) fn push(&mut self, served: Served, count: usize, bytes: usize) {
+        let size = served.size();
+        self.entries.push_back((served, size));
+        self.bytes += size;
+        while self.entries.len() > count || (self.bytes > bytes && !self.entries.is_empty()) {
+            if let Some((_, size)) = self.entries.pop_front() {
+                self.bytes -= size;
+            }
+        }
+    }
+
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &Served> {
+        self.entries.iter().map(|(served, _)| served)
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.bytes = 0;
+    }
 }
 
 impl Served {
+    /// The bytes this entry is counted as.
+    fn size(&self) -> usize {
+        let headers = |map: &HeaderMap| {
+            map.iter()
+                .map(|(n, v)| n.as_str().len() + v.len() + 8)
+                .sum::<usize>()
+        };
+        ENTRY_OVERHEAD
+            + self.request_body.len()
+            + self.response_body.len()
+            + headers(&self.request_headers)
+            + headers(&self.response_headers)
+            + self.target.path.len()
+            + self.target.query.len()
+            + self.target.host.as_ref().map_or(0, String::len)
+    }
+
+    /// This entry with bodies over `limit` bytes cut to it (copied, so the
+    /// whole body is freed) and their lengths kept.
+    pub(crate) fn truncated(mut self, limit: usize) -> Served {
+        let cut = |body: &mut Bytes| {
+            (body.len() > limit).then(|| {
+                let length = body.len();
+                *body = Bytes::copy_from_slice(&body[..limit]);
+                length
+            })
+        };
+        self.truncated = (cut(&mut self.request_body), cut(&mut self.response_body));
+        self
+    }
+
     pub(crate) fn exchange(&self) -> hmt_types::Exchange {
         let request = request_record(
             &self.method,
@@ -57,6 +138,15 @@ impl Served {
             if let AnsweredBy::Stub(index) = source {
                 meta.insert("stub".into(), index.into());
             }
+        }
+        if let Some(problem) = &self.problem {
+            meta.insert("problem".into(), (**problem).clone());
+        }
+        if let Some(length) = self.truncated.0 {
+            meta.insert("requestBodyTruncated".into(), length.into());
+        }
+        if let Some(length) = self.truncated.1 {
+            meta.insert("responseBodyTruncated".into(), length.into());
         }
         hmt_types::Exchange {
             request,

@@ -30,10 +30,11 @@ pub mod pregen;
 pub mod respond;
 pub mod server;
 pub mod watch;
+pub mod xml;
 
 pub use hmt_openapi::{dialect, load, model, replay, route, validate};
 
 // `load` is both the module and the function that loads and compiles the
 // specs `hmt mock PATH...` serves.
 pub use hmt_openapi::{LoadError, LoadedSpec, Spec, compile, load_specs};
-pub use server::{AnsweredBy, Loaded, Mock, MockConfig};
+pub use server::{AnsweredBy, ErrorStyle, Loaded, Mock, MockConfig};

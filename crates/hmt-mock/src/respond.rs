@@ -5,7 +5,15 @@
 //! HMT did: `default` documents errors), its media type as `Accept`
 //! allows, its first example, and generated data only when the spec has
 //! no example. The client steers with `Prefer` as in Prism:
-//! `Prefer: code=404`, `Prefer: example=name`, `Prefer: dynamic=true`.
+//! `Prefer: code=404`, `Prefer: example=name`, `Prefer: dynamic=true`, or
+//! with Prism's query parameters `?__code=404`, `?__example=name`,
+//! `?__dynamic=true` (which win over the header; validation does not check
+//! undocumented query parameters, so they pass it).
+//!
+//! Bodies are rendered in the chosen media type: JSON, XML shaped by the
+//! schema's `xml` object (see [`xml`](crate::xml)), `text/csv` (an array of
+//! objects is a header row and one row per object), and a string's own
+//! text for other types.
 //!
 //! ```
 //! use hmt_mock::respond::Preferences;
@@ -47,6 +55,32 @@ impl Preferences {
             }
         }
         out
+    }
+
+    /// These preferences with Prism's query overrides (`__code`,
+    /// `__example`, `__dynamic`) from the raw query string applied: they
+    /// win over the `Prefer` header.
+    ///
+    /// ```
+    /// use hmt_mock::respond::Preferences;
+    /// let p = Preferences::parse(Some("code=200")).with_query("limit=3&__code=404&__dynamic=true");
+    /// assert_eq!((p.code, p.dynamic), (Some(404), true));
+    /// ```
+    #[must_use]
+    pub fn with_query(mut self, query: &str) -> Preferences {
+        // The common case, no override, costs one scan and no allocation.
+        if !query.contains("__") {
+            return self;
+        }
+        for (name, value) in crate::server::parse_query(query) {
+            match name.as_str() {
+                "__code" => self.code = value.trim().parse().ok(),
+                "__example" => self.example = Some(value),
+                "__dynamic" => self.dynamic = value.trim().eq_ignore_ascii_case("true"),
+                _ => {}
+            }
+        }
+        self
     }
 
     /// Whether the client asked for anything.
@@ -185,6 +219,12 @@ pub fn status_name(key: StatusKey) -> String {
 
 /// The media type to answer with, as `Accept` allows; `None` when the
 /// response has no content.
+///
+/// Each documented media type gets the quality of the most specific range
+/// of `Accept` that matches it (`text/html;q=0.7` over `text/*;q=0.3`,
+/// `q=0` refuses); the highest quality wins, then the range listed first,
+/// then JSON when a wildcard matched several, then document order.
+/// Nothing acceptable: [`Unsatisfiable::NotAcceptable`] (406).
 pub fn choose_media<'a>(
     response: &'a ResponseDef,
     accept: Option<&str>,
@@ -202,45 +242,66 @@ pub fn choose_media<'a>(
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
         return Ok(json_first());
     };
-    let mut ranges: Vec<(f32, usize, &str)> = accept
+    let ranges: Vec<(f32, &str)> = accept
         .split(',')
-        .enumerate()
-        .filter_map(|(i, item)| {
+        .filter_map(|item| {
             let mut parts = item.split(';');
             let range = parts.next()?.trim();
             let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.parse::<f32>().ok())
-                .unwrap_or(1.0);
-            (q > 0.0 && !range.is_empty()).then_some((q, i, range))
+                .filter_map(|p| {
+                    let (name, value) = p.split_once('=')?;
+                    name.trim()
+                        .eq_ignore_ascii_case("q")
+                        .then(|| value.trim().parse::<f32>().ok())?
+                })
+                .next()
+                .filter(|q| q.is_finite())
+                .map_or(1.0, |q| q.clamp(0.0, 1.0));
+            (!range.is_empty()).then_some((q, range))
         })
         .collect();
-    ranges.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    for (_, _, range) in ranges {
-        if range == "*/*" {
-            return Ok(json_first());
+    // (quality, index of the range, whether a wildcard matched, document order)
+    let mut best: Option<(f32, usize, bool, usize)> = None;
+    for (order, media) in response.content.iter().enumerate() {
+        let mut matched: Option<(u8, f32, usize)> = None;
+        for (index, (q, range)) in ranges.iter().enumerate() {
+            if let Some(specificity) = media_match(range, &media.media_type)
+                && matched.is_none_or(|(s, _, _)| specificity > s)
+            {
+                matched = Some((specificity, *q, index));
+            }
         }
-        let found = response
-            .content
-            .iter()
-            .find(|m| media_matches(range, &m.media_type));
-        if found.is_some() {
-            return Ok(found);
+        let Some((specificity, q, index)) = matched.filter(|(_, q, _)| *q > 0.0) else {
+            continue;
+        };
+        let wildcard_non_json = specificity < 2 && !is_json(&media.media_type);
+        let better = match best {
+            None => true,
+            Some((bq, bi, bw, _)) => {
+                q > bq || (q == bq && (index < bi || (index == bi && bw && !wildcard_non_json)))
+            }
+        };
+        if better {
+            best = Some((q, index, wildcard_non_json, order));
         }
     }
-    Err(Unsatisfiable::NotAcceptable {
-        available: response
-            .content
-            .iter()
-            .map(|m| m.media_type.clone())
-            .collect(),
-    })
+    match best {
+        Some((_, _, _, order)) => Ok(response.content.get(order)),
+        None => Err(Unsatisfiable::NotAcceptable {
+            available: response
+                .content
+                .iter()
+                .map(|m| m.media_type.clone())
+                .collect(),
+        }),
+    }
 }
 
-/// `range` from Accept (`text/*`, `application/json`) against a documented
-/// media type (which may itself be a range such as `image/*`); parameters
-/// ignored.
-fn media_matches(range: &str, media: &str) -> bool {
+/// How specifically `range` from Accept (`*/*`, `text/*`,
+/// `application/json`) matches a documented media type (which may itself
+/// be a range such as `image/*`): 0 for `*/*`, 1 for `type/*`, 2 for the
+/// type itself; `None` when it does not. Parameters are ignored.
+fn media_match(range: &str, media: &str) -> Option<u8> {
     let essence = |m: &str| {
         m.split(';')
             .next()
@@ -249,13 +310,14 @@ fn media_matches(range: &str, media: &str) -> bool {
             .to_ascii_lowercase()
     };
     let (range, media) = (essence(range), essence(media));
-    let split = |m: &str| m.split_once('/').map(|(a, b)| (a.to_owned(), b.to_owned()));
-    match (split(&range), split(&media)) {
-        (Some((rt, rs)), Some((mt, ms))) => {
-            (rt == "*" || mt == "*" || rt == mt) && (rs == "*" || ms == "*" || rs == ms)
-        }
-        _ => false,
-    }
+    let (rt, rs) = range.split_once('/')?;
+    let (mt, ms) = media.split_once('/')?;
+    let fits = (rt == "*" || mt == "*" || rt == mt) && (rs == "*" || ms == "*" || rs == ms);
+    fits.then_some(match (rt, rs) {
+        ("*", _) => 0,
+        (_, "*") => 1,
+        _ => 2,
+    })
 }
 
 pub use hmt_openapi::media::is_json;
@@ -281,6 +343,102 @@ pub fn choose_example<'a>(
         return Ok(None);
     }
     Ok(media.examples.first().map(|(_, v)| v))
+}
+
+/// Whether `media_type` is XML: `application/xml`, `text/xml` or `*+xml`.
+pub fn is_xml(media_type: &str) -> bool {
+    let essence = media_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/xml")
+        || essence.eq_ignore_ascii_case("text/xml")
+        || essence
+            .get(essence.len().saturating_sub(4)..)
+            .is_some_and(|end| end.eq_ignore_ascii_case("+xml"))
+}
+
+fn is_csv(media_type: &str) -> bool {
+    let essence = media_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("text/csv")
+}
+
+/// The body of `value` in `media_type`: XML shaped by `schema` (whose
+/// `$ref`s point into `document`), CSV, or as [`body_bytes`]. A string
+/// value for a non-JSON type is sent as its own text (an XML example
+/// written as XML).
+///
+/// ```
+/// use hmt_mock::respond::render_body;
+/// use serde_json::json;
+/// let rows = json!([{"id": 1, "name": "Ann, Lee"}, {"id": 2, "note": "x"}]);
+/// let csv = render_body("text/csv", &rows, None, &json!({}));
+/// assert_eq!(&csv[..], b"id,name,note\r\n1,\"Ann, Lee\",\r\n2,,x\r\n");
+/// ```
+pub fn render_body(
+    media_type: &str,
+    value: &Value,
+    schema: Option<&Value>,
+    document: &Value,
+) -> Bytes {
+    match value {
+        Value::String(_) if !is_json(media_type) => body_bytes(media_type, value),
+        _ if is_xml(media_type) => Bytes::from(crate::xml::to_xml(value, schema, document)),
+        _ if is_csv(media_type) => Bytes::from(csv(value)),
+        _ => body_bytes(media_type, value),
+    }
+}
+
+/// RFC 4180 CSV: an array of objects (or one object) is a header row of
+/// their keys in order of appearance and one row each; an array of arrays
+/// is rows; other arrays one value per row. Nested values are JSON text.
+fn csv(value: &Value) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, cells: &mut dyn Iterator<Item = String>| {
+        let mut first = true;
+        for cell in cells {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            if cell.contains([',', '"', '\r', '\n']) {
+                out.push('"');
+                out.push_str(&cell.replace('"', "\"\""));
+                out.push('"');
+            } else {
+                out.push_str(&cell);
+            }
+        }
+        out.push_str("\r\n");
+    };
+    let cell = |value: Option<&Value>| match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    let rows: Vec<&Value> = match value {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    if rows.iter().all(|r| r.is_object()) && !rows.is_empty() {
+        let mut columns: Vec<&str> = Vec::new();
+        for row in &rows {
+            for key in row.as_object().into_iter().flat_map(|o| o.keys()) {
+                if !columns.contains(&key.as_str()) {
+                    columns.push(key);
+                }
+            }
+        }
+        line(&mut out, &mut columns.iter().map(|c| (*c).to_owned()));
+        for row in rows {
+            line(&mut out, &mut columns.iter().map(|c| cell(row.get(*c))));
+        }
+        return out;
+    }
+    for row in rows {
+        match row {
+            Value::Array(cells) => line(&mut out, &mut cells.iter().map(|c| cell(Some(c)))),
+            other => line(&mut out, &mut std::iter::once(cell(Some(other)))),
+        }
+    }
+    out
 }
 
 /// The bytes of `value` as `media_type`: JSON for JSON media types and for

@@ -10,6 +10,10 @@
 //!    listing the closest operations, or a 405 with `Allow`.
 //! 4. Security: credentials the operation requires must be present (401).
 //! 5. Validation of parameters and body (400, or the operation's own 4xx).
+//!    A refusal (400, 401, 406, 415, 422) whose status the operation documents (or a `4XX` range, or
+//!    `default`) is answered in that documented shape, hmt's explanation in
+//!    `x-hmt-problem` and the journal's `meta.problem`; elsewhere, and with
+//!    `--errors problem`, it is hmt's `application/problem+json`.
 //! 6. Replay: a recorded exchange that matches is served as recorded.
 //! 7. Otherwise [`respond`](crate::respond) chooses the documented
 //!    response and renders an example or generated data.
@@ -19,7 +23,7 @@
 use crate::access::{add_cors, authorized, oauth, preflight, unauthorized};
 use crate::callbacks::{CallbackResponse, Callbacks, Storage};
 use crate::generate::Generator;
-use crate::journal::{LogFiles, Served, request_record};
+use crate::journal::{Journal, LogFiles, Served, request_record};
 use crate::listen::Peer;
 use crate::model::Spec;
 use crate::pregen::Pregen;
@@ -36,7 +40,7 @@ use hyper::body::Incoming;
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use serde_json::{Value, json};
-use std::collections::VecDeque;
+use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,7 +81,36 @@ pub struct MockConfig {
     pub recorded_latency: bool,
     /// Break some answers on purpose (`--fault reset:10%`).
     pub fault: Option<crate::faults::FaultPlan>,
+    /// How refusals are answered: in the operation's documented shape, or
+    /// always as hmt's problem document (`--errors problem`).
+    pub errors: ErrorStyle,
+    /// Answer with generated valid data instead of a documented example
+    /// that does not validate against its schema (`--strict-examples`).
+    pub strict_examples: bool,
+    /// Bytes of requests and responses the journal keeps, oldest dropped
+    /// first (with `journal_limit`, whichever is reached first).
+    pub journal_bytes: usize,
+    /// Bodies longer than this are kept truncated in the journal (and
+    /// marked in `meta.requestBodyTruncated` / `meta.responseBodyTruncated`
+    /// with their length); the `--log-dir` log keeps them whole.
+    pub journal_body_bytes: usize,
 }
+
+/// How refusals are answered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ErrorStyle {
+    /// The operation's documented response for that status (or its `4XX`
+    /// or `default`), explained in `x-hmt-problem`; hmt's problem document
+    /// where nothing is documented.
+    #[default]
+    Documented,
+    /// Always hmt's `application/problem+json` document.
+    Problem,
+}
+
+/// The header that explains, in one line, why hmt refused a request it
+/// answered in the operation's documented shape.
+pub const PROBLEM_HEADER: &str = "x-hmt-problem";
 
 impl Default for MockConfig {
     fn default() -> MockConfig {
@@ -93,6 +126,10 @@ impl Default for MockConfig {
             delay: None,
             recorded_latency: false,
             fault: None,
+            errors: ErrorStyle::Documented,
+            strict_examples: false,
+            journal_bytes: 64 * 1024 * 1024,
+            journal_body_bytes: 1024 * 1024,
         }
     }
 }
@@ -110,7 +147,14 @@ pub struct Loaded {
     callbacks: Option<Callbacks>,
     /// With `--stateful`, one store per spec.
     stores: Vec<Option<hmt_state::Store>>,
+    /// The documented examples that do not validate against their schema,
+    /// found once (in the background, or when `--strict-examples` first
+    /// needs to know).
+    invalid_examples: OnceLock<HashSet<ExampleKey>>,
 }
+
+/// An example: spec, operation, response, media type and example indexes.
+type ExampleKey = (usize, usize, usize, usize, usize);
 
 impl Loaded {
     /// Routes and validators for `specs`.
@@ -125,7 +169,50 @@ impl Loaded {
             specs,
             callbacks: None,
             stores: Vec::new(),
+            invalid_examples: OnceLock::new(),
         }
+    }
+
+    /// The examples that do not validate against their own schema; each is
+    /// reported (a warning with its pointer) when first found.
+    fn invalid_examples(&self) -> &HashSet<ExampleKey> {
+        self.invalid_examples.get_or_init(|| {
+            let mut invalid = HashSet::new();
+            for (s, spec) in self.specs.iter().enumerate() {
+                for (o, operation) in spec.operations.iter().enumerate() {
+                    for (r, response) in operation.responses.iter().enumerate() {
+                        for (m, media) in response.content.iter().enumerate() {
+                            let Some(at) = media.schema_pointer.as_deref() else {
+                                continue;
+                            };
+                            if media.examples.is_empty() {
+                                continue;
+                            }
+                            let validator = match self.validators[s].validator(spec, at) {
+                                Ok(validator) => validator,
+                                Err(_) => continue,
+                            };
+                            for (e, (name, example)) in media.examples.iter().enumerate() {
+                                let Some(error) = validator.iter_errors(example).next() else {
+                                    continue;
+                                };
+                                let pointer =
+                                    example_pointer(spec, operation, response, media, name, at);
+                                let at_value = error.instance_path().to_string();
+                                tracing::warn!(
+                                    file = %spec.file.display(),
+                                    %pointer,
+                                    "the example does not validate against its schema (at {}): {error}",
+                                    if at_value.is_empty() { "/" } else { at_value.as_str() },
+                                );
+                                invalid.insert((s, o, r, m, e));
+                            }
+                        }
+                    }
+                }
+            }
+            invalid
+        })
     }
 
     /// These specs as a stateful emulator: what clients create, change and
@@ -203,6 +290,8 @@ struct Rendered {
     status: StatusCode,
     headers: Vec<(HeaderName, HeaderValue)>,
     body: Bytes,
+    /// What made it (`None`: hmt's own answer).
+    source: Option<AnsweredBy>,
 }
 
 pub use crate::body::Body;
@@ -211,7 +300,9 @@ pub use crate::body::Body;
 pub struct Mock {
     config: MockConfig,
     loaded: RwLock<Arc<Loaded>>,
-    journal: Mutex<VecDeque<Served>>,
+    journal: Mutex<Journal>,
+    /// Schemas reported as unsatisfiable, so each is logged once.
+    reported: Mutex<HashSet<String>>,
     /// Shared by callbacks; cleared by the admin API.
     pub storage: Storage,
     /// Webhooks that rewrite schemas before generation.
@@ -238,7 +329,8 @@ impl Mock {
         Ok(Mock {
             config,
             loaded: RwLock::new(Arc::new(loaded)),
-            journal: Mutex::new(VecDeque::new()),
+            journal: Mutex::new(Journal::default()),
+            reported: Mutex::new(HashSet::new()),
             storage: Storage::default(),
             pregen: Pregen::default(),
             log,
@@ -264,8 +356,23 @@ impl Mock {
 
     /// The journal, oldest first, as http-types exchanges.
     pub fn journal(&self) -> Vec<hmt_types::Exchange> {
-        let served: Vec<Served> = lock(&self.journal).iter().cloned().collect();
+        let served: Vec<Served> = lock(&self.journal).entries().cloned().collect();
         served.iter().map(Served::exchange).collect()
+    }
+
+    /// The bytes the journal holds now, as counted against
+    /// [`MockConfig::journal_bytes`].
+    pub fn journal_bytes(&self) -> usize {
+        lock(&self.journal).bytes()
+    }
+
+    /// Checks every documented example against its schema on another
+    /// thread, so that start-up does not wait: each invalid one is
+    /// reported once, as a warning naming its pointer. Call it once the
+    /// server is ready (and after [`replace`](Self::replace)).
+    pub fn check_examples(&self) -> std::thread::JoinHandle<usize> {
+        let loaded = self.loaded();
+        std::thread::spawn(move || loaded.invalid_examples().len())
     }
 
     /// Changes the programmed stubs (add, remove, reorder) under their lock.
@@ -378,6 +485,11 @@ impl Mock {
                 response_headers: response.headers().clone(),
                 response_body: response.body().bytes().unwrap_or_default(),
                 answered_by: response.extensions().get::<AnsweredBy>().copied(),
+                problem: response
+                    .extensions()
+                    .get::<ProblemNote>()
+                    .map(|p| p.0.clone()),
+                truncated: (None, None),
             });
         }
         response
@@ -459,7 +571,8 @@ impl Mock {
                 .headers
                 .get("prefer")
                 .and_then(|v| v.to_str().ok()),
-        );
+        )
+        .with_query(&asked.target.query);
         match self.replayed(&loaded, asked, &found, &preferences) {
             Replayed::Answer(response) => {
                 let response = answered(response, AnsweredBy::Replay);
@@ -579,7 +692,7 @@ impl Mock {
         let operation = &loaded.specs[found.spec].operations[found.operation];
         let query = parse_query(&asked.target.query);
         if self.config.auth && !authorized(&operation.security, &asked.parts.headers, &query) {
-            return Err(unauthorized(&operation.security));
+            return Err(self.documented(loaded, asked, found, unauthorized(&operation.security)));
         }
         Ok(())
     }
@@ -653,7 +766,10 @@ impl Mock {
         };
         loaded.validators[found.spec]
             .check(spec, found.operation, &view)
-            .map_err(|refusal| refused(&spec.operations[found.operation], refusal))
+            .map_err(|refusal| {
+                let problem = refused(&spec.operations[found.operation], refusal);
+                self.documented(loaded, asked, found, problem)
+            })
     }
 
     /// Stage 8: `response`, or what a callback registered for this request
@@ -951,13 +1067,21 @@ impl Mock {
             } else {
                 None
             };
-        let (response, status) = respond::choose_response(operation, preferences, random)
-            .map_err(|e| unsatisfiable(&e))?;
+        // A 406 refuses the request as the API would; a `Prefer` the
+        // operation cannot meet is about the mock, so it stays hmt's own.
+        let refuse = |e: &Unsatisfiable| match e {
+            Unsatisfiable::NotAcceptable { .. } => {
+                self.documented(loaded, asked, found, unsatisfiable(e))
+            }
+            _ => unsatisfiable(e),
+        };
+        let (response, status) =
+            respond::choose_response(operation, preferences, random).map_err(|e| refuse(&e))?;
         let accept = parts
             .headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok());
-        let media = respond::choose_media(response, accept).map_err(|e| unsatisfiable(&e))?;
+        let media = respond::choose_media(response, accept).map_err(|e| refuse(&e))?;
         let response_index = operation
             .responses
             .iter()
@@ -982,20 +1106,22 @@ impl Mock {
         let example = match media.map(|m| respond::choose_example(m, preferences)) {
             _ if pregen_schema.is_some() => None,
             Some(Ok(example)) => example,
-            Some(Err(e)) => return Err(unsatisfiable(&e)),
+            Some(Err(e)) => return Err(refuse(&e)),
             None => None,
         };
-        let cacheable = pregen_schema.is_none()
-            && preferences.is_empty()
-            && !self.config.random_responses
-            && (example.is_some() || media.is_none())
-            && response.headers.iter().all(|h| h.example.is_some());
+        // Without `Prefer`, generated data is static (seeded by the
+        // operation, status and media type), so it is cached as examples are.
+        let cacheable =
+            pregen_schema.is_none() && preferences.is_empty() && !self.config.random_responses;
         Ok(Plan {
             response,
+            response_index,
+            media_index,
             status,
             media,
             example,
             pregen_schema,
+            dynamic: preferences.dynamic,
             slot: loaded.rendered[found.spec][found.operation]
                 .slot(response_index, media_index)
                 .filter(|_| cacheable),
@@ -1003,7 +1129,7 @@ impl Mock {
     }
 
     /// Stage 7b: the planned response, from the cache when it was rendered
-    /// before (examples never change), else rendered now.
+    /// before (examples and static data never change), else rendered now.
     fn render(
         &self,
         loaded: &Loaded,
@@ -1011,42 +1137,95 @@ impl Mock {
         found: &Found,
         plan: Plan<'_>,
     ) -> Response<Body> {
-        let Plan {
+        if let Some(rendered) = plan.slot.and_then(OnceLock::get) {
+            return rendered.to_response();
+        }
+        let rendered = self.rendered(
+            loaded,
+            asked,
+            found,
+            Shape {
+                response: plan.response,
+                response_index: plan.response_index,
+                status: plan.status,
+                media: plan.media,
+                media_index: plan.media_index,
+                example: plan.example,
+                pregen_schema: plan.pregen_schema.as_ref(),
+                dynamic: plan.dynamic,
+            },
+        );
+        let response = rendered.to_response();
+        if let Some(slot) = plan.slot {
+            let _ = slot.set(rendered);
+        }
+        response
+    }
+
+    /// A documented response rendered: its example (unless
+    /// `--strict-examples` finds it invalid) or data generated from its
+    /// schema, its headers, in its media type; a 500 naming the schema when
+    /// the schema cannot be satisfied within the generator's bounds.
+    fn rendered(
+        &self,
+        loaded: &Loaded,
+        asked: &Asked<'_>,
+        found: &Found,
+        shape: Shape<'_>,
+    ) -> Rendered {
+        let Shape {
             response,
+            response_index,
             status,
             media,
+            media_index,
             example,
             pregen_schema,
-            slot,
-        } = plan;
-        let pregen_schema = pregen_schema.as_ref();
+            dynamic,
+        } = shape;
         let spec = &loaded.specs[found.spec];
         let operation = &spec.operations[found.operation];
-        let target = asked.target;
+        let example = example.filter(|example| {
+            let (Some(media), Some(m)) = (media, media_index) else {
+                return true;
+            };
+            !self.config.strict_examples
+                || !media
+                    .examples
+                    .iter()
+                    .position(|(_, e)| std::ptr::eq(e, *example))
+                    .is_some_and(|e| {
+                        loaded.invalid_examples().contains(&(
+                            found.spec,
+                            found.operation,
+                            response_index,
+                            m,
+                            e,
+                        ))
+                    })
+        });
         let source = if example.is_some() || media.is_none() {
             AnsweredBy::Example
         } else {
             AnsweredBy::Generated
         };
-        if let Some(rendered) = slot.and_then(OnceLock::get) {
-            return answered(rendered.to_response(), source);
-        }
-        let mut rng = self.rng(&format!("{} body", operation.id), target);
-        let generator = Generator::new(&spec.document);
+        let mut rng = self.body_rng(operation, status, media, dynamic, asked.target);
+        let generator = Generator::new(&spec.document).dynamic(dynamic);
         let (content_type, body) = match media {
             Some(media) => {
-                let value = match example {
-                    Some(example) => example.clone(),
-                    None => match pregen_schema.or(media.schema.as_ref()) {
-                        Some(schema) => generator.generate(schema, &mut rng),
-                        None => Value::Null,
+                let schema = pregen_schema.or(media.schema.as_ref());
+                let value = match (example, schema) {
+                    (Some(example), _) => example.clone(),
+                    (None, Some(schema)) => match generator.try_generate(schema, &mut rng) {
+                        Ok(value) => value,
+                        Err(error) => return self.unsatisfied(spec, operation, media, &error),
                     },
+                    (None, None) => Value::Null,
                 };
-                let body = if example.is_none() && media.schema.is_none() && pregen_schema.is_none()
-                {
+                let body = if example.is_none() && schema.is_none() {
                     Bytes::new()
                 } else {
-                    respond::body_bytes(&media.media_type, &value)
+                    respond::render_body(&media.media_type, &value, schema, &spec.document)
                 };
                 (
                     Some(respond::content_type(&media.media_type, Some(&value))),
@@ -1074,16 +1253,156 @@ impl Mock {
                 headers.push((name, value));
             }
         }
-        let rendered = Rendered {
+        Rendered {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
             headers,
             body,
-        };
-        let response = rendered.to_response();
-        if let Some(slot) = slot {
-            let _ = slot.set(rendered);
+            source: Some(source),
         }
-        answered(response, source)
+    }
+
+    /// The 500 for a schema that cannot be satisfied within the
+    /// generator's bounds, naming it; logged once per schema.
+    fn unsatisfied(
+        &self,
+        spec: &Spec,
+        operation: &crate::model::Operation,
+        media: &crate::model::MediaDef,
+        error: &crate::generate::Unsatisfied,
+    ) -> Rendered {
+        let pointer = media
+            .schema_pointer
+            .clone()
+            .unwrap_or_else(|| format!("{}/responses", operation.pointer));
+        let detail = format!(
+            "the response schema at {pointer} ({}) cannot be satisfied: {error}",
+            media.media_type
+        );
+        if lock(&self.reported).insert(format!("{}#{pointer}", spec.file.display())) {
+            tracing::warn!(file = %spec.file.display(), %pointer, "{detail}");
+        }
+        let response = problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "unsatisfiable-schema",
+            &detail,
+            json!({"pointer": pointer, "at": error.at}),
+        );
+        Rendered {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            headers: response
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect(),
+            body: response.body().bytes().unwrap_or_default(),
+            source: None,
+        }
+    }
+
+    /// A refusal (`problem`, hmt's document) in the operation's documented
+    /// shape when it documents the status (or its range, or `default`):
+    /// the documented body and headers, the refusal's own headers
+    /// (`WWW-Authenticate`, `Allow`), and hmt's explanation in one line in
+    /// `x-hmt-problem` and whole in the journal (`meta.problem`).
+    fn documented(
+        &self,
+        loaded: &Loaded,
+        asked: &Asked<'_>,
+        found: &Found,
+        problem: Response<Body>,
+    ) -> Response<Body> {
+        if self.config.errors == ErrorStyle::Problem {
+            return problem;
+        }
+        let operation = &loaded.specs[found.spec].operations[found.operation];
+        let status = problem.status().as_u16();
+        let Some((response_index, response)) = documented_response(operation, status) else {
+            return problem;
+        };
+        let accept = asked
+            .parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        // A 406 cannot honour Accept: the documented type it is, then.
+        let media = respond::choose_media(response, accept)
+            .or_else(|_| respond::choose_media(response, None))
+            .ok()
+            .flatten();
+        let media_index =
+            media.and_then(|m| response.content.iter().position(|c| std::ptr::eq(c, m)));
+        let rendered = self.rendered(
+            loaded,
+            asked,
+            found,
+            Shape {
+                response,
+                response_index,
+                status,
+                media,
+                media_index,
+                example: media.and_then(|m| m.examples.first().map(|(_, v)| v)),
+                pregen_schema: None,
+                dynamic: false,
+            },
+        );
+        if rendered.status.as_u16() != status {
+            // The documented schema cannot be satisfied: hmt's own answer.
+            return problem;
+        }
+        let document: Value = problem
+            .body()
+            .bytes()
+            .and_then(|body| serde_json::from_slice(&body).ok())
+            .unwrap_or(Value::Null);
+        let mut answer = rendered.to_response();
+        for (name, value) in problem.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                answer.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        if let Ok(value) = HeaderValue::from_str(&problem_line(&document)) {
+            answer
+                .headers_mut()
+                .insert(HeaderName::from_static(PROBLEM_HEADER), value);
+        }
+        answer
+            .extensions_mut()
+            .insert(ProblemNote(Arc::new(document)));
+        answer
+    }
+
+    /// The randomness of a body: with `Prefer: dynamic=true`, per request
+    /// (or from `--seed` and the request); otherwise fixed by the
+    /// operation, status and media type, so that the same request gets the
+    /// same bytes on every call and in every run.
+    fn body_rng(
+        &self,
+        operation: &crate::model::Operation,
+        status: u16,
+        media: Option<&crate::model::MediaDef>,
+        dynamic: bool,
+        target: &Target,
+    ) -> StdRng {
+        if dynamic {
+            return self.rng(&format!("{} body", operation.id), target);
+        }
+        // FNV-1a: stable across builds and platforms, unlike std's hasher.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let media = media.map_or("", |m| m.media_type.as_str());
+        for part in [
+            operation.method.as_str(),
+            &operation.template,
+            &operation.id,
+            &status.to_string(),
+            media,
+        ] {
+            for byte in part.bytes().chain([0xff]) {
+                hash ^= u64::from(byte);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        StdRng::seed_from_u64(hash)
     }
 
     /// Randomness for one request: from the seed and what was asked
@@ -1114,11 +1433,8 @@ impl Mock {
             log.write(&served.exchange());
         }
         if self.config.journal_limit > 0 {
-            let mut journal = lock(&self.journal);
-            if journal.len() >= self.config.journal_limit {
-                journal.pop_front();
-            }
-            journal.push_back(served);
+            let served = served.truncated(self.config.journal_body_bytes);
+            lock(&self.journal).push(served, self.config.journal_limit, self.config.journal_bytes);
         }
     }
 }
@@ -1178,12 +1494,108 @@ enum Replayed {
 /// What stage 7a chose.
 struct Plan<'l> {
     response: &'l crate::model::ResponseDef,
+    response_index: usize,
+    media_index: Option<usize>,
     status: u16,
     media: Option<&'l crate::model::MediaDef>,
     example: Option<&'l Value>,
     pregen_schema: Option<Value>,
+    /// `Prefer: dynamic=true`: data varies per request.
+    dynamic: bool,
     /// Where the rendered response is cached, when it can be.
     slot: Option<&'l OnceLock<Rendered>>,
+}
+
+/// What to render: a documented response in one of its media types.
+struct Shape<'l> {
+    response: &'l crate::model::ResponseDef,
+    response_index: usize,
+    status: u16,
+    media: Option<&'l crate::model::MediaDef>,
+    media_index: Option<usize>,
+    example: Option<&'l Value>,
+    pregen_schema: Option<&'l Value>,
+    dynamic: bool,
+}
+
+/// hmt's problem document for a refusal answered in the documented shape,
+/// kept for the journal (`meta.problem`).
+#[derive(Clone, Debug)]
+pub(crate) struct ProblemNote(pub(crate) Arc<Value>);
+
+/// The response `operation` documents for `status`: the code, else its
+/// range (`4XX`), else `default`; with its index.
+fn documented_response(
+    operation: &crate::model::Operation,
+    status: u16,
+) -> Option<(usize, &crate::model::ResponseDef)> {
+    use crate::model::StatusKey;
+    let find = |wanted: &dyn Fn(StatusKey) -> bool| {
+        operation
+            .responses
+            .iter()
+            .enumerate()
+            .find(|(_, r)| wanted(r.status))
+    };
+    find(&|key| key == StatusKey::Code(status))
+        .or_else(|| find(&|key| matches!(key, StatusKey::Range(_)) && key.covers(status)))
+        .or_else(|| find(&|key| key == StatusKey::Default))
+}
+
+/// A problem document in one header-safe line: its kind and detail,
+/// visible ASCII only, at most 200 characters.
+fn problem_line(document: &Value) -> String {
+    let kind = document
+        .get("type")
+        .and_then(Value::as_str)
+        .map_or("problem", |t| t.trim_start_matches("urn:hmt:problem:"));
+    let detail = document.get("detail").and_then(Value::as_str).unwrap_or("");
+    let mut line = String::with_capacity(kind.len() + detail.len() + 2);
+    for c in kind.chars().chain(": ".chars()).chain(detail.chars()) {
+        if line.len() >= 200 {
+            line.truncate(197);
+            line.push_str("...");
+            break;
+        }
+        line.push(match c {
+            ' '..='~' => c,
+            c if c.is_whitespace() => ' ',
+            _ => '?',
+        });
+    }
+    line
+}
+
+/// Where an example is in the document, as a JSON pointer.
+fn example_pointer(
+    spec: &Spec,
+    operation: &crate::model::Operation,
+    response: &crate::model::ResponseDef,
+    media: &crate::model::MediaDef,
+    name: &str,
+    schema_pointer: &str,
+) -> String {
+    let escape = |s: &str| s.replace('~', "~0").replace('/', "~1");
+    if name == "schema" {
+        let schema = spec.document.pointer(schema_pointer);
+        let keyword = ["example", "examples", "default", "const"]
+            .into_iter()
+            .find(|k| schema.is_some_and(|s| s.get(*k).is_some()))
+            .unwrap_or("example");
+        let suffix = if keyword == "examples" { "/0" } else { "" };
+        return format!("{schema_pointer}/{keyword}{suffix}");
+    }
+    let base = format!(
+        "{}/responses/{}/content/{}",
+        operation.pointer,
+        respond::status_name(response.status),
+        escape(&media.media_type)
+    );
+    if name == "example" {
+        format!("{base}/example")
+    } else {
+        format!("{base}/examples/{}/value", escape(name))
+    }
 }
 
 /// Which source answered a request, kept in the journal (`meta.answeredBy`).
@@ -1268,6 +1680,9 @@ impl Rendered {
         let headers = response.headers_mut();
         for (name, value) in &self.headers {
             headers.append(name.clone(), value.clone());
+        }
+        if let Some(source) = self.source {
+            response.extensions_mut().insert(source);
         }
         response
     }

@@ -218,27 +218,26 @@ fn petstore_lists_and_shows_pets_valid_against_the_spec() {
 
 #[test]
 fn seeds_make_generated_data_reproducible() {
+    // `--seed` seeds dynamic data (`Prefer: dynamic=true`); static data is
+    // the same whatever the seed (see static_answers_are_byte_identical_*).
     let spec = mock_fixture("schemas/petstore/index.yaml");
     let a = start(&["--seed", "42", spec.to_str().unwrap()]);
     let b = start(&["--seed", "42", spec.to_str().unwrap()]);
     let c = start(&["--seed", "43", spec.to_str().unwrap()]);
-    let first = get(&format!("{}/pets", a.base)).body;
-    assert_eq!(
-        first,
-        get(&format!("{}/pets", a.base)).body,
-        "same seed, same request, same body"
-    );
-    assert_eq!(
-        first,
-        get(&format!("{}/pets", b.base)).body,
-        "same seed in another process"
-    );
-    assert_ne!(first, get(&format!("{}/pets", c.base)).body, "another seed");
+    let dynamic = [("prefer", "dynamic=true")];
+    let pets = |mock: &MockServer| call("GET", &format!("{}/pets", mock.base), &dynamic, None).body;
+    let first = pets(&a);
+    assert_eq!(first, pets(&a), "same seed, same request, same body");
+    assert_eq!(first, pets(&b), "same seed in another process");
+    assert_ne!(first, pets(&c), "another seed");
     let unseeded = start(&[spec.to_str().unwrap()]);
-    let bodies: std::collections::BTreeSet<Vec<u8>> = (0..5)
-        .map(|_| get(&format!("{}/pets", unseeded.base)).body)
-        .collect();
-    assert!(bodies.len() > 1, "without a seed, data varies per request");
+    let bodies: std::collections::BTreeSet<Vec<u8>> = (0..5).map(|_| pets(&unseeded)).collect();
+    assert!(
+        bodies.len() > 1,
+        "without a seed, dynamic data varies per request"
+    );
+    let plain = get(&format!("{}/pets", unseeded.base)).body;
+    assert_eq!(plain, get(&format!("{}/pets", c.base)).body, "static data");
 }
 
 #[test]
@@ -289,7 +288,8 @@ fn nordea_oauth_redirects_with_code_and_state_and_accounts_need_a_token() {
     let token = ("authorization", "Bearer token-from-the-redirect");
     let incomplete = call("GET", &accounts, &[token], None);
     assert_eq!(incomplete.status, 400);
-    let detail = incomplete.json()["detail"].as_str().unwrap().to_owned();
+    // The spec documents its 400: hmt's reason is in x-hmt-problem.
+    let detail = incomplete.header("x-hmt-problem").to_owned();
     assert!(
         detail.contains("the header parameter x-ibm-client-secret is required"),
         "{detail}"
@@ -1268,4 +1268,121 @@ fn stateful_mock_state_is_read_and_reset_through_the_admin_api() {
         204
     );
     assert_eq!(get(&format!("{}/notes/1", mock.base)).status, 404);
+}
+
+#[test]
+fn static_answers_are_byte_identical_across_requests_and_runs_of_stripe() {
+    let spec = mock_fixture("schemas/stripe/index.yaml");
+    let runs = [
+        start(&[spec.to_str().unwrap()]),
+        start(&[spec.to_str().unwrap()]),
+    ];
+    let auth = [("authorization", "Bearer sk_test_123")];
+    for path in [
+        "/v1/customers",
+        "/v1/charges",
+        "/v1/balance",
+        "/v1/products",
+        "/v1/customers/cus_123",
+    ] {
+        let bodies: Vec<Vec<u8>> = runs
+            .iter()
+            .flat_map(|mock| {
+                let url = format!("{}/https://api.stripe.com{path}", mock.base);
+                (0..2).map(move |_| {
+                    let reply = call("GET", &url, &auth, None);
+                    assert_eq!(
+                        reply.status,
+                        200,
+                        "{path}: {}",
+                        String::from_utf8_lossy(&reply.body)
+                    );
+                    reply.body
+                })
+            })
+            .collect();
+        assert!(bodies[0].len() > 2, "{path}");
+        for (i, body) in bodies.iter().enumerate() {
+            assert!(
+                *body == bodies[0],
+                "{path}: answer {i} differs:\n{}\n{}",
+                String::from_utf8_lossy(&bodies[0]),
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}
+
+#[test]
+fn invalid_examples_are_reported_and_refusals_take_the_documented_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("items.json");
+    std::fs::write(
+        &spec,
+        json!({
+            "openapi": "3.1.0",
+            "info": {"title": "items", "version": "1"},
+            "paths": {"/items": {"get": {
+                "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": {"description": "ok", "content": {"application/json": {
+                        "schema": {"type": "array", "items": {"type": "integer"}},
+                        "example": [1, "two"]
+                    }}},
+                    "400": {"description": "bad", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                        "example": {"error": "bad limit"}
+                    }}}
+                }
+            }}}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let lenient = start(&[spec.to_str().unwrap()]);
+    let warning = lenient.wait_for_stderr("does not validate against its schema");
+    assert!(
+        warning.contains("/paths/~1items/get/responses/200/content/application~1json/example"),
+        "{warning}"
+    );
+    let url = format!("{}/items", lenient.base);
+    assert_eq!(get(&url).json(), json!([1, "two"]));
+    let refused = get(&format!("{url}?limit=many"));
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.json(), json!({"error": "bad limit"}));
+    assert!(
+        refused.header("x-hmt-problem").starts_with("validation: ")
+            && refused.header("x-hmt-problem").contains("limit"),
+        "{}",
+        refused.header("x-hmt-problem")
+    );
+    let journal: Value =
+        serde_json::from_slice(&get(&format!("{}/admin/requests", lenient.admin)).body).unwrap();
+    let text = journal.to_string();
+    assert!(text.contains("urn:hmt:problem:validation"), "{text}");
+    let query = call("GET", &format!("{url}?__code=400"), &[], None);
+    assert_eq!(
+        (query.status, query.json()),
+        (400, json!({"error": "bad limit"}))
+    );
+
+    let strict = start(&[
+        "--strict-examples",
+        "--errors",
+        "problem",
+        spec.to_str().unwrap(),
+    ]);
+    let url = format!("{}/items", strict.base);
+    let generated = get(&url).json();
+    assert!(
+        generated
+            .as_array()
+            .is_some_and(|items| items.iter().all(Value::is_i64)),
+        "{generated}"
+    );
+    assert_eq!(get(&url).json(), generated, "the same bytes every time");
+    let refused = get(&format!("{url}?limit=many"));
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.header("content-type"), "application/problem+json");
+    assert_eq!(refused.header("x-hmt-problem"), "");
 }

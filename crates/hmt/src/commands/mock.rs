@@ -54,6 +54,12 @@ pub struct MockArgs {
     /// Answer with a random documented response (HMT's behaviour) instead of the lowest 2xx.
     #[arg(long = "random-responses")]
     random_responses: bool,
+    /// How refused requests are answered: `documented`, the operation's documented response for that status (or 4XX, or default) with hmt's reason in `x-hmt-problem`; `problem`, always hmt's application/problem+json.
+    #[arg(long, value_name = "STYLE", default_value = "documented", value_parser = ["documented", "problem"])]
+    errors: String,
+    /// Answer with generated valid data instead of documented examples that do not validate against their schema (each is reported at start either way).
+    #[arg(long = "strict-examples")]
+    strict_examples: bool,
     /// Don't check requests against their schemas.
     #[arg(long = "no-validate")]
     no_validate: bool,
@@ -145,6 +151,15 @@ pub fn run(args: MockArgs) -> Result<()> {
         (None, true) => None,
         (None, false) => Some(8000),
     };
+    // Warnings on stderr (invalid examples, unsatisfiable schemas);
+    // `RUST_LOG` says otherwise.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
     let started = std::time::Instant::now();
     let loaded = load(&args)?;
     let operations: usize = loaded.specs.iter().map(|s| s.operations.len()).sum();
@@ -164,6 +179,11 @@ pub fn run(args: MockArgs) -> Result<()> {
         delay: args.delay,
         recorded_latency: args.latency.is_some(),
         fault: args.fault,
+        errors: match args.errors.as_str() {
+            "problem" => hmt_mock::ErrorStyle::Problem,
+            _ => hmt_mock::ErrorStyle::Documented,
+        },
+        strict_examples: args.strict_examples,
         ..MockConfig::default()
     };
     let mock = Arc::new(Mock::new(config, loaded).context("cannot open the log directory")?);
@@ -180,6 +200,7 @@ pub fn run(args: MockArgs) -> Result<()> {
             Ok(loaded) => {
                 let operations: usize = loaded.specs.iter().map(|s| s.operations.len()).sum();
                 mock.replace(loaded);
+                drop(mock.check_examples());
                 eprintln!(
                     "hmt mock: reloaded, {operations} operation{}",
                     plural(operations)
@@ -252,6 +273,8 @@ pub fn run(args: MockArgs) -> Result<()> {
                 started.elapsed().as_millis()
             ),
         }
+        // Reported in the background: start-up does not wait for it.
+        drop(mock.check_examples());
         if args.daemon {
             state::write(&MockState {
                 pid: std::process::id(),
