@@ -282,6 +282,10 @@ pub fn compile(loaded: LoadedSpec) -> Result<Spec, LoadError> {
     let mut operations = Vec::new();
     let paths = cx.object_at(document.get("paths"), "/paths")?;
     for (template, item) in paths {
+        // Specification extensions may sit beside the paths.
+        if template.starts_with("x-") {
+            continue;
+        }
         let item_pointer = format!("/paths/{}", escape(template));
         if !template.starts_with('/') {
             return Err(cx.error(&item_pointer, "a path must start with '/'"));
