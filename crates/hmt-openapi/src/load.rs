@@ -139,7 +139,9 @@ pub fn load_specs_with(
             }
             continue;
         }
-        specs.push(load_document(&file, (*document).clone(), &mut cache)?);
+        drop(document);
+        let document = cache.take(&file)?;
+        specs.push(load_document(&file, document, &mut cache)?);
     }
     if specs.is_empty() {
         return Err(LoadError::Empty {
@@ -264,6 +266,21 @@ impl FileCache {
                 .map(|dir| canonical_or_absolute(dir))
                 .collect(),
         }
+    }
+
+    /// The document of `file`, read already, out of the cache: a spec's
+    /// own document is changed while it loads, and copying a 47 MB one
+    /// costs a tenth of a second. Another spec referring to it reads it
+    /// again.
+    fn take(&mut self, file: &Path) -> Result<Value, LoadError> {
+        let value = match self.files.remove(&absolute(file)) {
+            Some(value) => value,
+            None => {
+                self.read(file)?;
+                return self.take(file);
+            }
+        };
+        Ok(std::rc::Rc::try_unwrap(value).unwrap_or_else(|shared| (*shared).clone()))
     }
 
     fn read(&mut self, file: &Path) -> Result<std::rc::Rc<Value>, LoadError> {
