@@ -359,18 +359,17 @@ impl Bundler {
         cache: &mut FileCache,
     ) -> Result<(), LoadError> {
         self.at.clear();
-        self.rewrite_in(value, file, prefix, cache, false)
+        self.rewrite_in(value, file, prefix, cache, Walk::Spec)
     }
 
-    /// `names_schemas`: `value` is a `properties` map, whose keys are
-    /// property names (`example` there is a schema, not data).
+    /// Rewrites the `$ref`s under `value`, which is what `walk` says.
     fn rewrite_in(
         &mut self,
         value: &mut Value,
         file: &Path,
         prefix: &str,
         cache: &mut FileCache,
-        names_schemas: bool,
+        walk: Walk,
     ) -> Result<(), LoadError> {
         let len = self.at.len();
         match value {
@@ -380,17 +379,30 @@ impl Bundler {
                     map.insert("$ref".to_owned(), Value::String(rewritten));
                 }
                 for (key, child) in map.iter_mut() {
-                    // `example` and `examples` values are data, not spec.
-                    let data = key == "example" || is_examples_map(key, child);
-                    if key != "$ref"
-                        && (names_schemas || !data)
-                        && matches!(child, Value::Object(_) | Value::Array(_))
-                    {
-                        let properties = !names_schemas && key == "properties";
-                        push_token(&mut self.at, key);
-                        self.rewrite_in(child, file, prefix, cache, properties)?;
-                        self.at.truncate(len);
+                    if key == "$ref" || !matches!(child, Value::Object(_) | Value::Array(_)) {
+                        continue;
                     }
+                    let child_walk = match walk {
+                        // Keys are names (of properties, examples): every
+                        // value is a schema or an Example Object.
+                        Walk::Names => Walk::Spec,
+                        Walk::Examples => Walk::Example,
+                        // An Example Object's value is data, whatever it
+                        // holds (GitHub's examples show `$ref`s).
+                        Walk::Example if key == "value" => continue,
+                        Walk::Spec | Walk::Example => match key.as_str() {
+                            // A schema's `example` and its `examples` array
+                            // are data.
+                            "example" => continue,
+                            "examples" if child.is_array() => continue,
+                            "examples" => Walk::Examples,
+                            "properties" => Walk::Names,
+                            _ => Walk::Spec,
+                        },
+                    };
+                    push_token(&mut self.at, key);
+                    self.rewrite_in(child, file, prefix, cache, child_walk)?;
+                    self.at.truncate(len);
                 }
                 Ok(())
             }
@@ -398,7 +410,7 @@ impl Bundler {
                 for (i, item) in items.iter_mut().enumerate() {
                     if matches!(item, Value::Object(_) | Value::Array(_)) {
                         push_token(&mut self.at, &i.to_string());
-                        self.rewrite_in(item, file, prefix, cache, false)?;
+                        self.rewrite_in(item, file, prefix, cache, Walk::Spec)?;
                         self.at.truncate(len);
                     }
                 }
@@ -479,11 +491,18 @@ impl Bundler {
     }
 }
 
-/// The `examples` map of a media type or parameter holds Example Objects
-/// (which may be `$ref`s themselves) but a schema's `examples` is an array
-/// of plain data; only the latter must be left alone.
-fn is_examples_map(key: &str, value: &Value) -> bool {
-    key == "examples" && value.is_array()
+/// What a value being bundled is, for telling spec from data.
+#[derive(Clone, Copy)]
+enum Walk {
+    /// Spec: any `$ref` in it is a reference.
+    Spec,
+    /// A `properties` map: its keys are names, its values schemas.
+    Names,
+    /// An `examples` map (of a media type, parameter, header or
+    /// `components`): its values are Example Objects.
+    Examples,
+    /// An Example Object: its `value` is data.
+    Example,
 }
 
 /// Follows `$ref` chains of local pointers from `value` within `root`;
@@ -575,6 +594,32 @@ mod tests {
         assert_eq!(
             deref(doc, &pet["properties"]["owner"]).unwrap(),
             &json!({"type": "object"})
+        );
+    }
+
+    #[test]
+    fn refs_in_example_values_are_data() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "examples.yaml", "One: {value: {n: 1}}\n");
+        // GitHub's GHEC spec shows `$ref`s to files it does not ship in an example.
+        let spec = write(
+            dir.path(),
+            "api.yaml",
+            "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\ncomponents:\n  examples:\n    stats: {value: [{actions: {$ref: 'not-shipped.yaml'}}]}\n    one: {$ref: 'examples.yaml#/One'}\n  schemas:\n    Thing:\n      properties:\n        value: {$ref: 'examples.yaml#/One'}\n",
+        );
+        let specs = load_specs(&[spec]).unwrap();
+        let components = &specs[0].document["components"];
+        assert_eq!(
+            components["examples"]["stats"]["value"][0]["actions"],
+            json!({"$ref": "not-shipped.yaml"})
+        );
+        assert_eq!(
+            components["examples"]["one"],
+            json!({"$ref": "#/x-hmt-bundle/0/One"})
+        );
+        assert_eq!(
+            components["schemas"]["Thing"]["properties"]["value"],
+            json!({"$ref": "#/x-hmt-bundle/0/One"})
         );
     }
 
