@@ -596,10 +596,11 @@ impl<'a> Context<'a> {
                         }
                     }
                 }
+                // Through the reference, without copying the schema (Microsoft
+                // Graph's are large, and there are 22,000 operations).
                 if let Some(value) = schema
                     .as_ref()
-                    .map(|s| self.deref_schema(s))
-                    .as_ref()
+                    .and_then(|s| deref(self.root, s))
                     .and_then(schema_example)
                 {
                     examples.push(("schema".to_owned(), value));
