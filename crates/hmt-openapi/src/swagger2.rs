@@ -39,7 +39,8 @@
 //!
 //! What is not: files other than the spec that it refers to are bundled as
 //! they are (a schema in them keeps `type: file` or `x-nullable`, and a
-//! reference to a parameter or response in another file is not converted);
+//! reference to a parameter or response in another file is kept as a
+//! reference, so a body parameter there does not become a request body);
 //! shared `responses` take the document's `produces`, not that of each
 //! operation using them; an operation's own `schemes` and `collectionFormat:
 //! tsv` have no OpenAPI 3 equivalent and are dropped (tsv reads as csv).
@@ -327,6 +328,8 @@ impl Converter<'_> {
                     };
                     split.plain.push(converted);
                 }
+                // A reference into another file: bundled as it is.
+                None if resolved.get("$ref").is_some() => split.plain.push(item.clone()),
                 other => {
                     return Err(self.error(
                         &format!("{item_at}/in"),
@@ -754,5 +757,23 @@ fn rewrite_refs_in(value: &mut Value, names: bool) {
         }
         Value::Array(items) => items.iter_mut().for_each(rewrite_refs),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parameter_in_another_file_stays_a_reference() {
+        let v2 = json!({"swagger": "2.0", "info": {"title": "t", "version": "1"}, "paths": {"/a": {"get": {
+            "parameters": [{"$ref": "common.yaml#/parameters/limit"}],
+            "responses": {"200": {"description": "ok"}}
+        }}}});
+        let v3 = to_openapi3(Path::new("api.yaml"), v2).unwrap();
+        assert_eq!(
+            v3["paths"]["/a"]["get"]["parameters"],
+            json!([{"$ref": "common.yaml#/parameters/limit"}])
+        );
     }
 }
