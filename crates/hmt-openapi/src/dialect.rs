@@ -38,6 +38,15 @@ const SCHEMA_MAP_KEYWORDS: &[&str] = &[
     "dependentSchemas",
 ];
 
+/// Keywords whose value must be a number.
+const NUMBER_KEYWORDS: &[&str] = &[
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+];
+
 /// Keywords that can reject `null`; the others only constrain values of their own type.
 const NULL_REJECTING: &[&str] = &["$ref", "allOf", "anyOf", "oneOf", "not", "enum", "const"];
 
@@ -49,6 +58,9 @@ const NULL_REJECTING: &[&str] = &["$ref", "allOf", "anyOf", "oneOf", "not", "enu
 ///   expandable fields. `nullable` itself is removed, so a second pass changes nothing.
 /// - `exclusiveMinimum: true` with `minimum: m` becomes `exclusiveMinimum: m` (same for the
 ///   maximum); `false` is dropped.
+/// - A numeric bound (`minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`,
+///   `multipleOf`) that YAML read as text because it is past `f64` (`1e400`) becomes a number,
+///   clamped to ±`f64::MAX`.
 ///
 /// ```
 /// use hmt_openapi::dialect::normalise_schema;
@@ -78,6 +90,11 @@ pub fn normalise_schema(schema: &mut Value) {
     for keyword in SCHEMA_MAP_KEYWORDS {
         if let Some(Value::Object(subs)) = map.get_mut(*keyword) {
             subs.values_mut().for_each(normalise_schema);
+        }
+    }
+    for keyword in NUMBER_KEYWORDS {
+        if let Some(value) = map.get_mut(*keyword) {
+            number_from_text(value);
         }
     }
     normalise_exclusive(map, "exclusiveMinimum", "minimum");
@@ -128,6 +145,27 @@ fn normalise_schema_fields(value: &mut Value, top: bool) {
             .iter_mut()
             .for_each(|item| normalise_schema_fields(item, false)),
         _ => {}
+    }
+}
+
+/// A bound YAML read as text because it is past `f64` (`maximum: 1e400`) is
+/// the number it spells, clamped to ±`f64::MAX` as [`crate::parse`] reads
+/// such numbers in JSON. Other text is left for the validator to report.
+fn number_from_text(value: &mut Value) {
+    let Value::String(text) = value else {
+        return;
+    };
+    let numeric = text
+        .bytes()
+        .all(|b| matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
+        && text.bytes().any(|b| b.is_ascii_digit());
+    if let Some(number) = numeric
+        .then(|| text.parse::<f64>().ok())
+        .flatten()
+        .and_then(crate::parse::finite)
+        .and_then(serde_json::Number::from_f64)
+    {
+        *value = Value::Number(number);
     }
 }
 

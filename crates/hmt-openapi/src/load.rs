@@ -15,6 +15,16 @@
 //! `openapi` key: shared schema files, say) are loaded only when a spec
 //! refers to them. Any problem is an error naming the file and, where it
 //! applies, the line or JSON pointer; nothing is served half-loaded.
+//!
+//! A `$ref` reads only files under the directory of the spec it starts
+//! from (and its subdirectories, after symbolic links are resolved), or
+//! under a directory of [`LoadOptions::allow_outside`]: a spec handed to
+//! a mock cannot make it read `/etc/passwd` and serve it back. Anything
+//! else is an error naming the file and the JSON pointer of the `$ref`.
+//!
+//! Text is read by [`crate::parse`]: numbers of any size load, and a key
+//! twice in one object is an error with its line. Swagger 2.0 documents
+//! are converted to OpenAPI 3.0 on load ([`crate::swagger2`]).
 
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -83,9 +93,27 @@ impl LoadError {
     }
 }
 
+/// How specs are loaded.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Directories outside a spec's own directory whose files (and their
+    /// subdirectories' files) its `$ref`s may read; the CLI's
+    /// `--allow-ref-outside DIR`. A spec's own directory is always allowed.
+    pub allow_outside: Vec<PathBuf>,
+}
+
 /// Loads every OpenAPI document in `paths` (files, or directories searched
-/// recursively), in the order given, directories in sorted order.
+/// recursively), in the order given, directories in sorted order, with the
+/// default [`LoadOptions`].
 pub fn load_specs(paths: &[PathBuf]) -> Result<Vec<LoadedSpec>, LoadError> {
+    load_specs_with(paths, &LoadOptions::default())
+}
+
+/// [`load_specs`] with `options`.
+pub fn load_specs_with(
+    paths: &[PathBuf],
+    options: &LoadOptions,
+) -> Result<Vec<LoadedSpec>, LoadError> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
@@ -97,7 +125,7 @@ pub fn load_specs(paths: &[PathBuf]) -> Result<Vec<LoadedSpec>, LoadError> {
             files.push((path.clone(), true));
         }
     }
-    let mut cache = FileCache::default();
+    let mut cache = FileCache::new(options);
     let mut specs = Vec::new();
     for (file, given) in files {
         let document = cache.read(&file)?;
@@ -106,12 +134,14 @@ pub fn load_specs(paths: &[PathBuf]) -> Result<Vec<LoadedSpec>, LoadError> {
                 return Err(LoadError::invalid(
                     &file,
                     "",
-                    "not an OpenAPI document (no `openapi` version field)",
+                    "not an OpenAPI document (no `openapi` or `swagger` version field)",
                 ));
             }
             continue;
         }
-        specs.push(load_document(&file, (*document).clone(), &mut cache)?);
+        drop(document);
+        let document = cache.take(&file)?;
+        specs.push(load_document(&file, document, &mut cache)?);
     }
     if specs.is_empty() {
         return Err(LoadError::Empty {
@@ -123,21 +153,33 @@ pub fn load_specs(paths: &[PathBuf]) -> Result<Vec<LoadedSpec>, LoadError> {
 
 /// A spec whose text is already in memory (`hmt mock --recordings` builds
 /// one); references to other files are resolved against `file`'s
-/// directory.
+/// directory, and may read only files under it or under a directory
+/// `cache` allows. A Swagger 2.0 document is converted to OpenAPI 3.0
+/// first.
 pub fn load_document(
     file: &Path,
     document: Value,
     cache: &mut FileCache,
 ) -> Result<LoadedSpec, LoadError> {
+    let mut document = if document.get("swagger").is_some() {
+        crate::swagger2::to_openapi3(file, document)?
+    } else {
+        document
+    };
     check_version(file, &document)?;
+    let root_file = canonical_or_absolute(file);
+    let root_dir = match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => canonical_or_absolute(parent),
+        _ => canonical_or_absolute(Path::new(".")),
+    };
     let mut bundler = Bundler {
-        root_file: absolute(file),
+        root_file,
+        root_dir,
         bundled: Vec::new(),
         index: HashMap::new(),
+        at: String::new(),
     };
-    let mut document = document;
-    let base = bundler.root_file.clone();
-    bundler.rewrite(&mut document, &base, "", cache)?;
+    bundler.rewrite(&mut document, file, "", cache)?;
     // Files bundled while bundling others are appended as they are found.
     let mut next = 0;
     while next < bundler.bundled.len() {
@@ -166,23 +208,12 @@ fn check_version(file: &Path, document: &Value) -> Result<(), LoadError> {
     if !document.is_object() {
         return Err(LoadError::invalid(file, "", "a spec must be an object"));
     }
-    if let Some(swagger) = document.get("swagger") {
-        return Err(LoadError::invalid(
-            file,
-            "/swagger",
-            format!(
-                "Swagger {} is not supported; convert it to OpenAPI 3 first \
-                 (for example with swagger2openapi)",
-                swagger.as_str().unwrap_or("2.0")
-            ),
-        ));
-    }
     match document.get("openapi").and_then(Value::as_str) {
         Some(v) if v.starts_with("3.0") || v.starts_with("3.1") => Ok(()),
         Some(v) => Err(LoadError::invalid(
             file,
             "/openapi",
-            format!("OpenAPI {v} is not supported (3.0 and 3.1 are)"),
+            format!("OpenAPI {v} is not supported (3.0 and 3.1 are, and Swagger 2.0)"),
         )),
         None => Err(LoadError::invalid(
             file,
@@ -215,13 +246,43 @@ fn find_spec_files(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError
     Ok(())
 }
 
-/// Parsed files, each read once however many specs refer to it.
+/// Parsed files, each read once however many specs refer to it, and the
+/// directories outside a spec's own that its `$ref`s may read.
 #[derive(Default)]
 pub struct FileCache {
     files: HashMap<PathBuf, std::rc::Rc<Value>>,
+    allowed: Vec<PathBuf>,
 }
 
 impl FileCache {
+    /// An empty cache that lets `$ref`s read the directories `options`
+    /// allows.
+    pub fn new(options: &LoadOptions) -> FileCache {
+        FileCache {
+            files: HashMap::new(),
+            allowed: options
+                .allow_outside
+                .iter()
+                .map(|dir| canonical_or_absolute(dir))
+                .collect(),
+        }
+    }
+
+    /// The document of `file`, read already, out of the cache: a spec's
+    /// own document is changed while it loads, and copying a 47 MB one
+    /// costs a tenth of a second. Another spec referring to it reads it
+    /// again.
+    fn take(&mut self, file: &Path) -> Result<Value, LoadError> {
+        let value = match self.files.remove(&absolute(file)) {
+            Some(value) => value,
+            None => {
+                self.read(file)?;
+                return self.take(file);
+            }
+        };
+        Ok(std::rc::Rc::try_unwrap(value).unwrap_or_else(|shared| (*shared).clone()))
+    }
+
     fn read(&mut self, file: &Path) -> Result<std::rc::Rc<Value>, LoadError> {
         let key = absolute(file);
         if let Some(value) = self.files.get(&key) {
@@ -241,9 +302,9 @@ impl FileCache {
 pub fn parse_text(file: &Path, text: &str) -> Result<Value, LoadError> {
     let is_json = file.extension().and_then(|e| e.to_str()) == Some("json");
     let parsed = if is_json {
-        serde_json::from_str::<Value>(text).map_err(|e| e.to_string())
+        crate::parse::json(text).map_err(|e| e.to_string())
     } else {
-        yaml_serde::from_str::<Value>(text).map_err(|e| e.to_string())
+        crate::parse::yaml(text).map_err(|e| e.to_string())
     };
     parsed.map_err(|message| LoadError::Syntax {
         file: file.to_owned(),
@@ -255,11 +316,36 @@ fn absolute(file: &Path) -> PathBuf {
     std::path::absolute(file).unwrap_or_else(|_| file.to_owned())
 }
 
+/// `path` with symbolic links and `..` resolved when it exists, else made
+/// absolute.
+fn canonical_or_absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| absolute(path))
+}
+
+/// Appends `/token` to a JSON pointer, escaped.
+fn push_token(pointer: &mut String, token: &str) {
+    pointer.push('/');
+    for c in token.chars() {
+        match c {
+            '~' => pointer.push_str("~0"),
+            '/' => pointer.push_str("~1"),
+            c => pointer.push(c),
+        }
+    }
+}
+
 struct Bundler {
+    /// The spec's file, canonical.
     root_file: PathBuf,
+    /// Its directory, canonical: what `$ref`s may read, with the cache's
+    /// allowed directories.
+    root_dir: PathBuf,
     /// External files copied in, in the order they were first referred to.
     bundled: Vec<(PathBuf, Value)>,
     index: HashMap<PathBuf, usize>,
+    /// JSON pointer, within the file being rewritten, of the value being
+    /// walked.
+    at: String,
 }
 
 impl Bundler {
@@ -272,19 +358,20 @@ impl Bundler {
         prefix: &str,
         cache: &mut FileCache,
     ) -> Result<(), LoadError> {
-        self.rewrite_in(value, file, prefix, cache, false)
+        self.at.clear();
+        self.rewrite_in(value, file, prefix, cache, Walk::Spec)
     }
 
-    /// `names_schemas`: `value` is a `properties` map, whose keys are
-    /// property names (`example` there is a schema, not data).
+    /// Rewrites the `$ref`s under `value`, which is what `walk` says.
     fn rewrite_in(
         &mut self,
         value: &mut Value,
         file: &Path,
         prefix: &str,
         cache: &mut FileCache,
-        names_schemas: bool,
+        walk: Walk,
     ) -> Result<(), LoadError> {
+        let len = self.at.len();
         match value {
             Value::Object(map) => {
                 if let Some(Value::String(reference)) = map.get("$ref") {
@@ -292,23 +379,50 @@ impl Bundler {
                     map.insert("$ref".to_owned(), Value::String(rewritten));
                 }
                 for (key, child) in map.iter_mut() {
-                    // `example` and `examples` values are data, not spec.
-                    let data = key == "example" || is_examples_map(key, child);
-                    if key != "$ref" && (names_schemas || !data) {
-                        let properties = !names_schemas && key == "properties";
-                        self.rewrite_in(child, file, prefix, cache, properties)?;
+                    if key == "$ref" || !matches!(child, Value::Object(_) | Value::Array(_)) {
+                        continue;
                     }
+                    let child_walk = match walk {
+                        // Keys are names (of properties, examples): every
+                        // value is a schema or an Example Object.
+                        Walk::Names => Walk::Spec,
+                        Walk::Examples => Walk::Example,
+                        // An Example Object's value is data, whatever it
+                        // holds (GitHub's examples show `$ref`s).
+                        Walk::Example if key == "value" => continue,
+                        Walk::Spec | Walk::Example => match key.as_str() {
+                            // A schema's `example` and its `examples` array
+                            // are data.
+                            "example" => continue,
+                            "examples" if child.is_array() => continue,
+                            "examples" => Walk::Examples,
+                            "properties" => Walk::Names,
+                            _ => Walk::Spec,
+                        },
+                    };
+                    push_token(&mut self.at, key);
+                    self.rewrite_in(child, file, prefix, cache, child_walk)?;
+                    self.at.truncate(len);
                 }
                 Ok(())
             }
             Value::Array(items) => {
-                for item in items {
-                    self.rewrite_in(item, file, prefix, cache, false)?;
+                for (i, item) in items.iter_mut().enumerate() {
+                    if matches!(item, Value::Object(_) | Value::Array(_)) {
+                        push_token(&mut self.at, &i.to_string());
+                        self.rewrite_in(item, file, prefix, cache, Walk::Spec)?;
+                        self.at.truncate(len);
+                    }
                 }
                 Ok(())
             }
             _ => Ok(()),
         }
+    }
+
+    /// An error about the `$ref` at the current pointer of `file`.
+    fn ref_error(&self, file: &Path, message: String) -> LoadError {
+        LoadError::invalid(file, &format!("{}/$ref", self.at), message)
     }
 
     fn local_ref(
@@ -323,15 +437,37 @@ impl Bundler {
             return Ok(format!("#{prefix}{fragment}"));
         }
         if target.contains("://") {
-            return Err(LoadError::invalid(
+            return Err(self.ref_error(
                 file,
-                "",
                 format!(
                     "$ref {reference:?}: remote references are not fetched; download the file and refer to it by path"
                 ),
             ));
         }
-        let target_file = absolute(&file.parent().unwrap_or(Path::new(".")).join(target));
+        let target_path = file
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(percent_decode(target));
+        let target_file = std::fs::canonicalize(&target_path).map_err(|e| {
+            self.ref_error(
+                file,
+                format!("$ref {reference:?}: {}: {e}", target_path.display()),
+            )
+        })?;
+        if !target_file.starts_with(&self.root_dir)
+            && !cache.allowed.iter().any(|dir| target_file.starts_with(dir))
+        {
+            return Err(self.ref_error(
+                file,
+                format!(
+                    "$ref {reference:?} reads {}, outside the spec's directory {}; \
+                     a spec's references may read only files under its own directory \
+                     unless another directory is allowed",
+                    target_file.display(),
+                    self.root_dir.display()
+                ),
+            ));
+        }
         if target_file == self.root_file {
             return Ok(format!("#{fragment}"));
         }
@@ -339,9 +475,8 @@ impl Bundler {
             Some(&index) => index,
             None => {
                 let value = cache.read(&target_file).map_err(|e| match e {
-                    LoadError::Io { message, .. } => LoadError::invalid(
+                    LoadError::Io { message, .. } => self.ref_error(
                         file,
-                        "",
                         format!("$ref {reference:?}: {}: {message}", target_file.display()),
                     ),
                     other => other,
@@ -356,11 +491,18 @@ impl Bundler {
     }
 }
 
-/// The `examples` map of a media type or parameter holds Example Objects
-/// (which may be `$ref`s themselves) but a schema's `examples` is an array
-/// of plain data; only the latter must be left alone.
-fn is_examples_map(key: &str, value: &Value) -> bool {
-    key == "examples" && value.is_array()
+/// What a value being bundled is, for telling spec from data.
+#[derive(Clone, Copy)]
+enum Walk {
+    /// Spec: any `$ref` in it is a reference.
+    Spec,
+    /// A `properties` map: its keys are names, its values schemas.
+    Names,
+    /// An `examples` map (of a media type, parameter, header or
+    /// `components`): its values are Example Objects.
+    Examples,
+    /// An Example Object: its `value` is data.
+    Example,
 }
 
 /// Follows `$ref` chains of local pointers from `value` within `root`;
@@ -456,6 +598,32 @@ mod tests {
     }
 
     #[test]
+    fn refs_in_example_values_are_data() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "examples.yaml", "One: {value: {n: 1}}\n");
+        // GitHub's GHEC spec shows `$ref`s to files it does not ship in an example.
+        let spec = write(
+            dir.path(),
+            "api.yaml",
+            "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\ncomponents:\n  examples:\n    stats: {value: [{actions: {$ref: 'not-shipped.yaml'}}]}\n    one: {$ref: 'examples.yaml#/One'}\n  schemas:\n    Thing:\n      properties:\n        value: {$ref: 'examples.yaml#/One'}\n",
+        );
+        let specs = load_specs(&[spec]).unwrap();
+        let components = &specs[0].document["components"];
+        assert_eq!(
+            components["examples"]["stats"]["value"][0]["actions"],
+            json!({"$ref": "not-shipped.yaml"})
+        );
+        assert_eq!(
+            components["examples"]["one"],
+            json!({"$ref": "#/x-hmt-bundle/0/One"})
+        );
+        assert_eq!(
+            components["schemas"]["Thing"]["properties"]["value"],
+            json!({"$ref": "#/x-hmt-bundle/0/One"})
+        );
+    }
+
+    #[test]
     fn a_directory_loads_its_specs_and_skips_shared_schema_files() {
         let dir = tempfile::tempdir().unwrap();
         write(
@@ -496,10 +664,10 @@ mod tests {
         let e = load_specs(&[dangling]).unwrap_err().to_string();
         assert!(e.contains("missing.yaml"), "{e}");
 
-        let swagger = write(dir.path(), "old.json", r#"{"swagger":"2.0"}"#);
+        let swagger = write(dir.path(), "old.json", r#"{"swagger":"1.2"}"#);
         let e = load_specs(&[swagger]).unwrap_err().to_string();
         assert!(
-            e.contains("at /swagger: Swagger 2.0 is not supported"),
+            e.contains("old.json: at /swagger: Swagger 1.2 is not supported (2.0 is"),
             "{e}"
         );
     }

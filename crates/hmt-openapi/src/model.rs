@@ -337,6 +337,10 @@ pub fn compile(loaded: LoadedSpec) -> Result<Spec, LoadError> {
     let mut operations = Vec::new();
     let paths = cx.object_at(document.get("paths"), "/paths")?;
     for (template, item) in paths {
+        // Specification extensions may sit beside the paths.
+        if template.starts_with("x-") {
+            continue;
+        }
         let item_pointer = format!("/paths/{}", escape(template));
         if !template.starts_with('/') {
             return Err(cx.error(&item_pointer, "a path must start with '/'"));
@@ -678,10 +682,11 @@ impl<'a> Context<'a> {
                         }
                     }
                 }
+                // Through the reference, without copying the schema (Microsoft
+                // Graph's are large, and there are 22,000 operations).
                 if let Some(value) = schema
                     .as_ref()
-                    .map(|s| self.deref_schema(s))
-                    .as_ref()
+                    .and_then(|s| deref(self.root, s))
                     .and_then(schema_example)
                 {
                     examples.push(("schema".to_owned(), value));
