@@ -226,9 +226,17 @@ impl Builder {
                         }
                     };
                     let _ = ready.send(Ok(()));
-                    serve(listener, served, tls, tunnels, async move {
+                    let stopped = async move {
                         let _ = stopped.await;
-                    })
+                    };
+                    serve_with(
+                        listener,
+                        served,
+                        tls,
+                        tunnels,
+                        stopped,
+                        Duration::from_secs(1),
+                    )
                     .await;
                 });
             })?;
@@ -259,14 +267,28 @@ fn seed(loaded: &hmt_mock::Loaded, collection: &str, objects: Vec<Value>) -> Res
     anyhow::bail!("cannot seed {collection}: {}", refusals.join("; "))
 }
 
-/// Serves `mock` on `listener` (through TLS when `tls` is given) until
-/// `shutdown`.
-async fn serve(
+/// Serves `mock` on `listener` until `shutdown`, then lets open
+/// connections finish for up to `grace`: what a [`MockServer`] runs on its
+/// thread, and what `hmt mock` runs on its port, so that both serve the
+/// same way.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    mock: Arc<Mock>,
+    shutdown: impl std::future::Future<Output = ()>,
+    grace: Duration,
+) {
+    serve_with(listener, mock, None, None, shutdown, grace).await;
+}
+
+/// [`serve`], through TLS when `tls` is given, and answering `CONNECT`
+/// with certificates from `tunnels` when it is given.
+async fn serve_with(
     listener: tokio::net::TcpListener,
     mock: Arc<Mock>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     tunnels: Option<Arc<hmt_record::CertificateAuthority>>,
     shutdown: impl std::future::Future<Output = ()>,
+    grace: Duration,
 ) {
     let handler = Arc::new(move |request: http::Request<hyper::body::Incoming>| {
         let mock = mock.clone();
@@ -278,7 +300,6 @@ async fn serve(
             }
         }
     });
-    let grace = Duration::from_secs(1);
     match tls {
         None => hmt_mock::listen::serve(listener, handler, shutdown, grace).await,
         Some(acceptor) => {

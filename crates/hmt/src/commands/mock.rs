@@ -314,14 +314,8 @@ pub fn run(args: MockArgs) -> Result<()> {
         };
         match listener {
             Some(listener) => {
-                let handler = {
-                    let mock = mock.clone();
-                    Arc::new(move |request| {
-                        let mock = mock.clone();
-                        async move { mock.handle(request).await }
-                    })
-                };
-                hmt_mock::listen::serve(listener, handler, super::shutdown_signal(), Duration::from_secs(5)).await;
+                // The library's way of serving a mock, as a test's MockServer does.
+                hmt::serve(listener, mock.clone(), super::shutdown_signal(), Duration::from_secs(5)).await;
             }
             None => super::shutdown_signal().await,
         }
