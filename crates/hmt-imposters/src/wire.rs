@@ -11,10 +11,10 @@
 //! than the bound) the names stay lower-case, which is never wrong HTTP.
 //!
 //! A fault (`CONNECTION_RESET_BY_PEER`, `RANDOM_DATA_THEN_CLOSE`) is armed
-//! by the service and carried out by the stream: instead of writing the
-//! response hyper hands it, the wrapper resets the TCP connection or
-//! writes random bytes and ends the connection.
+//! by the service on the tap and carried out by the mock's
+//! [`Breakable`] stream under the wire, as for `hmt mock`.
 
+use hmt_mock::fault::{Breakable, Switch};
 use hmt_stub::Fault;
 use std::io;
 use std::pin::Pin;
@@ -33,13 +33,13 @@ pub(crate) use hmt_mock::fault::Tcp as Socket;
 #[derive(Default)]
 pub(crate) struct Tap {
     state: Mutex<TapState>,
+    switch: Arc<Switch>,
 }
 
 #[derive(Default)]
 struct TapState {
     /// Bytes read and not yet matched to a request head.
     unread: Vec<u8>,
-    fault: Option<Fault>,
 }
 
 impl Tap {
@@ -49,7 +49,7 @@ impl Tap {
 
     /// Arms a fault: the next write breaks the connection instead.
     pub(crate) fn arm(&self, fault: Fault) {
-        self.lock().fault = Some(fault);
+        self.switch.arm(fault);
     }
 
     /// The headers of the request whose line is `method target`, in order,
@@ -87,17 +87,15 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// A connection's stream, watched by its [`Tap`].
 pub(crate) struct Wire<S> {
-    inner: S,
+    inner: Breakable<S>,
     tap: Arc<Tap>,
-    broken: bool,
 }
 
 impl<S: Socket> Wire<S> {
     pub(crate) fn new(inner: S, tap: Arc<Tap>) -> Wire<S> {
         Wire {
-            inner,
+            inner: Breakable::new(inner, tap.switch.clone()),
             tap,
-            broken: false,
         }
     }
 }
@@ -133,18 +131,19 @@ impl<S: Socket> AsyncWrite for Wire<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if this.broken {
-            return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
-        }
-        let fault = this.tap.lock().fault.take();
-        match fault {
-            None => Pin::new(&mut this.inner).poll_write(cx, buf),
-            Some(fault) => {
-                this.broken = true;
-                Poll::Ready(Err(hmt_mock::fault::commit(fault, this.inner.tcp())))
-            }
-        }
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

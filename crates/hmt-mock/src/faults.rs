@@ -6,7 +6,8 @@
 //!   the same for one request and wins over the flag and over a stub's own
 //!   delay.
 //! - `--fault KIND` breaks every answer, `--fault KIND:10%` one in ten;
-//!   `Prefer: fault=KIND` breaks this one. Kinds: `reset` (TCP reset),
+//!   `Prefer: fault=KIND` breaks this one (read with the other preferences,
+//!   by `respond::Preferences`). Kinds: `reset` (TCP reset),
 //!   `random-data` (bytes that are not HTTP, then close), `cut-short`
 //!   (`Content-Length` of the whole body, half of it sent, then close),
 //!   `dribble` (the body in about a hundred pieces 50 ms apart).
@@ -126,25 +127,6 @@ impl FaultPlan {
     }
 }
 
-/// The delay and fault a `Prefer` header asks for (`delay=300`,
-/// `fault=reset`); a value that does not parse is ignored, as unknown
-/// preferences are.
-pub fn preferred(prefer: Option<&str>) -> (Option<DelayRange>, Option<FaultKind>) {
-    let (mut delay, mut fault) = (None, None);
-    for pair in prefer.unwrap_or("").split([',', ';']) {
-        let Some((name, value)) = pair.split_once('=') else {
-            continue;
-        };
-        let value = value.trim().trim_matches('"');
-        match name.trim().to_ascii_lowercase().as_str() {
-            "delay" => delay = DelayRange::parse(value).ok(),
-            "fault" => fault = FaultKind::parse(value).ok(),
-            _ => {}
-        }
-    }
-    (delay, fault)
-}
-
 /// How a dribbled body of `length` bytes is cut: pieces 50 ms apart, at
 /// least 16 bytes each and about a hundred at most, so even a large body
 /// ends within about five seconds.
@@ -193,8 +175,10 @@ mod tests {
             FaultPlan::parse("explode").unwrap_err(),
             "unknown fault \"explode\"; one of reset, random-data, cut-short, dribble"
         );
+        let asked =
+            crate::respond::Preferences::parse(Some("code=200, delay=\"20\"; fault=cut-short"));
         assert_eq!(
-            preferred(Some("code=200, delay=\"20\"; fault=cut-short")),
+            (asked.delay, asked.fault),
             (
                 Some(DelayRange {
                     min_ms: 20,

@@ -34,6 +34,10 @@ pub struct Preferences {
     pub example: Option<String>,
     /// `dynamic=true`: generated data even where examples exist.
     pub dynamic: bool,
+    /// `delay=300` or `delay=100-500`: wait before answering.
+    pub delay: Option<crate::faults::DelayRange>,
+    /// `fault=reset` (and the other kinds): break this answer.
+    pub fault: Option<crate::faults::FaultKind>,
 }
 
 impl Preferences {
@@ -51,6 +55,8 @@ impl Preferences {
                 "code" => out.code = value.parse().ok(),
                 "example" => out.example = Some(value.to_owned()),
                 "dynamic" => out.dynamic = value.eq_ignore_ascii_case("true"),
+                "delay" => out.delay = crate::faults::DelayRange::parse(value).ok(),
+                "fault" => out.fault = crate::faults::FaultKind::parse(value).ok(),
                 _ => {}
             }
         }
@@ -84,6 +90,8 @@ impl Preferences {
     }
 
     /// Whether the client asked for anything.
+    /// Whether the client asked for no particular response (delays and
+    /// faults change how an answer is sent, not which one it is).
     pub fn is_empty(&self) -> bool {
         self.code.is_none() && self.example.is_none() && !self.dynamic
     }

@@ -459,10 +459,14 @@ impl Mock {
         started: SystemTime,
     ) -> Response<Body> {
         let target = self.target(&parts);
+        let preferences =
+            Preferences::parse(parts.headers.get("prefer").and_then(|v| v.to_str().ok()))
+                .with_query(&target.query);
         let asked = Asked {
             parts: &parts,
             target: &target,
             body: &body,
+            preferences: &preferences,
         };
         let mut response = self.respond(&asked).await;
         if self.config.cors {
@@ -565,15 +569,8 @@ impl Mock {
         if let Err(response) = self.admit(&loaded, asked, &found) {
             return response;
         }
-        let preferences = Preferences::parse(
-            asked
-                .parts
-                .headers
-                .get("prefer")
-                .and_then(|v| v.to_str().ok()),
-        )
-        .with_query(&asked.target.query);
-        match self.replayed(&loaded, asked, &found, &preferences) {
+        let preferences = asked.preferences;
+        match self.replayed(&loaded, asked, &found, preferences) {
             Replayed::Answer(response) => {
                 let response = answered(response, AnsweredBy::Replay);
                 return self.called_back(&loaded, asked, &found, response);
@@ -587,7 +584,7 @@ impl Mock {
         if let Some(response) = self.stored(&loaded, asked, &found).await {
             return self.called_back(&loaded, asked, &found, response);
         }
-        let plan = match self.plan(&loaded, asked, &found, &preferences).await {
+        let plan = match self.plan(&loaded, asked, &found, preferences).await {
             Ok(plan) => plan,
             Err(response) => return response,
         };
@@ -748,6 +745,7 @@ impl Mock {
             parts,
             target,
             body,
+            ..
         } = *asked;
         let spec = &loaded.specs[found.spec];
         let query = parse_query(&target.query);
@@ -800,6 +798,7 @@ impl Mock {
             parts,
             target,
             body,
+            ..
         } = *asked;
         let callbacks = loaded.callbacks.as_ref()?;
         let index = callbacks.find(parts.method.as_str(), target, paths)?;
@@ -847,6 +846,7 @@ impl Mock {
             parts,
             target,
             body,
+            ..
         } = *asked;
         let query = parse_query(&target.query);
         let header = |name: &str| header_values(&parts.headers, name);
@@ -898,13 +898,8 @@ impl Mock {
     /// own, a recorded latency) or `--delay` asks for, in that order of
     /// precedence.
     fn pause(&self, asked: &Asked<'_>, response: &Response<Body>) -> Duration {
-        let prefer = asked
-            .parts
-            .headers
-            .get("prefer")
-            .and_then(|v| v.to_str().ok());
         match (
-            crate::faults::preferred(prefer).0,
+            asked.preferences.delay,
             response.extensions().get::<SourceDelay>(),
         ) {
             (Some(range), _) => range.pick(&mut self.rng("delay", asked.target)),
@@ -921,12 +916,7 @@ impl Mock {
     /// body (cut short, dribbled).
     fn broken(&self, asked: &Asked<'_>, mut response: Response<Body>) -> Response<Body> {
         use crate::faults::FaultKind;
-        let prefer = asked
-            .parts
-            .headers
-            .get("prefer")
-            .and_then(|v| v.to_str().ok());
-        let kind = match (crate::faults::preferred(prefer).1, &self.config.fault) {
+        let kind = match (asked.preferences.fault, &self.config.fault) {
             (Some(kind), _) => kind,
             (None, Some(plan)) if plan.strikes(&mut self.rng("fault", asked.target)) => plan.kind,
             _ => return response,
@@ -1047,6 +1037,7 @@ impl Mock {
             parts,
             target,
             body,
+            ..
         } = *asked;
         let spec = &loaded.specs[found.spec];
         let operation = &spec.operations[found.operation];
@@ -1444,6 +1435,8 @@ impl Mock {
 struct Asked<'a> {
     parts: &'a http::request::Parts,
     target: &'a Target,
+    /// `Prefer` and Prism's query overrides, read once.
+    preferences: &'a Preferences,
     body: &'a Bytes,
 }
 

@@ -173,7 +173,7 @@ use hmt_openapi::model::{Operation, StatusKey};
 use indexmap::IndexMap;
 use infer::{Binding, Plan, Role};
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// How many objects a store holds unless told otherwise.
@@ -297,12 +297,17 @@ struct Data {
 #[derive(Clone, Default)]
 struct Collection {
     /// By id key, in insertion order.
-    items: IndexMap<String, Value>,
-    /// Each item serialised, by id key: written with the item, read by
-    /// `GET` of one item.
-    json: HashMap<String, Bytes>,
+    items: IndexMap<String, Stored>,
     /// The last sequence number used for an id.
     sequence: u64,
+}
+
+/// One stored object, and what a `GET` of it answers, serialised when it
+/// was written.
+#[derive(Clone)]
+struct Stored {
+    value: Value,
+    read: Bytes,
 }
 
 impl Collection {
@@ -326,9 +331,14 @@ impl Collection {
             }
             _ => serde_json::to_vec(&object),
         };
-        let json = Bytes::from(json.unwrap_or_default());
-        self.json.insert(id.clone(), json);
-        self.items.insert(id, object);
+        let read = Bytes::from(json.unwrap_or_default());
+        self.items.insert(
+            id,
+            Stored {
+                value: object,
+                read,
+            },
+        );
     }
 }
 
@@ -424,7 +434,10 @@ impl Store {
         };
         if let Role::List { shape, query } = &binding.role {
             let data = self.read();
-            let items = data.collections.get(&key).map(|c| c.items.values());
+            let items = data
+                .collections
+                .get(&key)
+                .map(|c| c.items.values().map(|stored| &stored.value));
             let (body, merge) =
                 list::list(items.into_iter().flatten(), shape, query, request.query);
             return Some(StateAnswer {
@@ -557,7 +570,13 @@ impl Store {
             if !collection.items.is_empty() {
                 out.insert(
                     path.clone(),
-                    Value::Array(collection.items.values().cloned().collect()),
+                    Value::Array(
+                        collection
+                            .items
+                            .values()
+                            .map(|stored| stored.value.clone())
+                            .collect(),
+                    ),
                 );
             }
         }
@@ -627,7 +646,12 @@ impl Store {
 
     fn get(&self, at: &Target<'_>, id: &str) -> StateAnswer {
         let data = self.read();
-        match data.collections.get(at.key).and_then(|c| c.json.get(id)) {
+        match data
+            .collections
+            .get(at.key)
+            .and_then(|c| c.items.get(id))
+            .map(|stored| &stored.read)
+        {
             Some(json) => StateAnswer {
                 status: status_for(at.op, 200),
                 body: None,
@@ -652,7 +676,11 @@ impl Store {
         };
         let mut data = self.write();
         let data = &mut *data;
-        let existing = data.collections.get(at.key).and_then(|c| c.items.get(id));
+        let existing = data
+            .collections
+            .get(at.key)
+            .and_then(|c| c.items.get(id))
+            .map(|stored| &stored.value);
         if existing.is_none() && data.objects >= self.limit {
             return full(self.limit);
         }
@@ -690,7 +718,7 @@ impl Store {
         let Some(collection) = data.collections.get_mut(at.key) else {
             return not_found(at, id);
         };
-        let Some(current) = collection.items.get(id) else {
+        let Some(current) = collection.items.get(id).map(|stored| &stored.value) else {
             return not_found(at, id);
         };
         let mut patched = current.clone();
@@ -753,10 +781,11 @@ impl Store {
 
     fn delete(&self, at: &Target<'_>, id: &str) -> StateAnswer {
         let mut data = self.write();
-        let removed = data.collections.get_mut(at.key).and_then(|c| {
-            c.json.remove(id);
-            c.items.shift_remove(id)
-        });
+        let removed = data
+            .collections
+            .get_mut(at.key)
+            .and_then(|c| c.items.shift_remove(id))
+            .map(|stored| stored.value);
         match removed {
             Some(object) => {
                 data.objects = data.objects.saturating_sub(1);

@@ -508,6 +508,12 @@ impl Stubs {
         self.stubs.push(stub);
     }
 
+    /// Appends every stub of `other`, in order (their responses keep the
+    /// defaults they were compiled with).
+    pub fn append(&mut self, other: Stubs) {
+        self.stubs.extend(other.stubs);
+    }
+
     /// Inserts a stub at `index` (appends past the end).
     pub fn insert(&mut self, index: usize, stub: Stub) {
         let index = index.min(self.stubs.len());

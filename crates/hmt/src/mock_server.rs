@@ -171,15 +171,11 @@ impl Builder {
                 .cloned()
                 .unwrap_or(Value::Object(Default::default()));
             let stubs = imposter.get("stubs").unwrap_or(&Value::Null);
-            let mut compiled = Stubs::from_json(stubs, defaults, &CompileOptions::default())
-                .map_err(|error| {
+            let compiled =
+                Stubs::from_json(stubs, defaults, &CompileOptions::default()).map_err(|error| {
                     anyhow::anyhow!("imposter {index}: at {}: {}", error.pointer, error.message)
                 })?;
-            mock.with_stubs(|all| {
-                while let Some(stub) = compiled.remove(0) {
-                    all.push(stub);
-                }
-            });
+            mock.with_stubs(|all| all.append(compiled));
         }
         let (ca, ca_pem, ca_dir) = if self.https || self.intercept {
             let dir = tempfile::tempdir().context("cannot create a directory for the CA")?;

@@ -52,9 +52,11 @@ impl Sources {
 
 /// A spec given as text.
 fn spec_from_text(name: &str, text: &str) -> Result<Spec> {
-    let document: serde_json::Value = match serde_json::from_str(text) {
+    // hmt-openapi's readers: numbers of any size, duplicate keys refused,
+    // as for spec files.
+    let document = match hmt_openapi::parse::json(text) {
         Ok(document) => document,
-        Err(_) => yaml_serde::from_str(text)
+        Err(_) => hmt_openapi::parse::yaml(text)
             .map_err(|error| anyhow::anyhow!("{name}: neither JSON nor YAML: {error}"))?,
     };
     let loaded = hmt_mock::load::load_document(Path::new(name), document, &mut Default::default())?;

@@ -169,7 +169,7 @@ async fn dropping_a_server_with_an_unmet_expectation_fails_the_test() {
 
 #[tokio::test]
 async fn servers_run_in_parallel_and_drop_closes_the_port() {
-    let servers: Vec<MockServer> = futures_join((0..6).map(|_| MockServer::start())).await;
+    let servers: Vec<MockServer> = start_all((0..6).map(|_| MockServer::start())).await;
     for (index, server) in servers.iter().enumerate() {
         server.register(Stub::new().respond_with(Reply::new(200).with_body(index.to_string())));
     }
@@ -178,6 +178,7 @@ async fn servers_run_in_parallel_and_drop_closes_the_port() {
     }
     let addresses: Vec<_> = servers.iter().map(MockServer::address).collect();
     let mut distinct = addresses.clone();
+    distinct.sort();
     distinct.dedup();
     assert_eq!(distinct.len(), 6);
     drop(servers);
@@ -189,7 +190,7 @@ async fn servers_run_in_parallel_and_drop_closes_the_port() {
     }
 }
 
-async fn futures_join<F: std::future::Future<Output = MockServer>>(
+async fn start_all<F: std::future::Future<Output = MockServer>>(
     futures: impl Iterator<Item = F>,
 ) -> Vec<MockServer> {
     let mut out = Vec::new();
@@ -479,6 +480,14 @@ async fn a_bad_source_is_an_error_that_says_where() {
         format!("{error:#}").starts_with("<spec 1>: neither JSON nor YAML"),
         "{error:#}"
     );
+    // Text is read as spec files are: a duplicate key is an error.
+    let error = MockServer::builder()
+        .spec_text("openapi: 3.0.3\nopenapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n")
+        .start()
+        .await
+        .err()
+        .unwrap();
+    assert!(format!("{error:#}").contains("duplicate key"), "{error:#}");
 }
 
 #[tokio::test]
