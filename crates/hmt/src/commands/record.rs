@@ -317,7 +317,7 @@ fn serve(args: RunArgs) -> Result<()> {
         recorder.clone(),
     )?;
 
-    let runtime = super::runtime()?;
+    let runtime = super::runtime(false)?;
     let grace = args.grace;
     let address = SocketAddr::new(args.bind, args.port);
     let report = runtime.block_on(async {
