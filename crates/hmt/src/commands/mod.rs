@@ -4,6 +4,7 @@ pub mod build;
 pub mod ca;
 pub mod check;
 pub mod convert;
+pub mod kafka;
 pub mod mock;
 pub mod record;
 pub mod state;
