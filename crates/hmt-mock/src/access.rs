@@ -589,6 +589,12 @@ mod tests {
             &[]
         ));
         assert!(!authorized(&scheme, &headers(&[]), &[]));
+        let no_nonce = format!(r#"Digest username="a", realm="hmt", uri="/x", response="{md5}""#);
+        assert!(!authorized(
+            &scheme,
+            &headers(&[("authorization", &no_nonce)]),
+            &[]
+        ));
     }
 
     #[test]

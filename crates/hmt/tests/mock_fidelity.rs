@@ -106,7 +106,8 @@ paths:
           content: {application/json: {example: {ok: true}}}
 "#;
 
-/// The pointer-bearing messages of a refusal.
+/// The messages of a refusal (a 400).
+#[track_caller]
 fn refusal(reply: &common_mock::CurlReply) -> Vec<String> {
     assert_eq!(reply.status, 400, "{}", reply.body);
     reply.json()["errors"]
