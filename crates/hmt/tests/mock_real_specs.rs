@@ -14,7 +14,6 @@ mod common_mock;
 use common_mock::{CurlReply, curl, start};
 use hmt_openapi::model::{Spec, StatusKey};
 use hmt_openapi::validate::SpecValidators;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn vendored(path: &str) -> PathBuf {
