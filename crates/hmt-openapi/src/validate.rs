@@ -419,7 +419,8 @@ impl SpecValidators {
 /// the like) continues the value of the `allowReserved` parameter before
 /// it. `None` when nothing changes: no such parameter, or an exploded
 /// object parameter that takes the keys no other parameter names (then a
-/// stray key is its, not part of a value).
+/// stray key is its, not part of a value). A continuation sent as `b=`
+/// comes back as `b`: the decoded pairs no longer tell the two apart.
 fn rejoin_reserved(
     query: &[(String, String)],
     operation: &Operation,

@@ -26,8 +26,9 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The run is killed past this; it takes about 90 s.
-const TIME_LIMIT: Duration = Duration::from_secs(300);
+/// The run is killed past this. Alone it takes about 90 s; the margin is
+/// for a machine busy with the rest of the suite.
+const TIME_LIMIT: Duration = Duration::from_secs(420);
 
 #[test]
 fn schemathesis_finds_no_failure_on_stripe_with_validation_and_security_on() {
