@@ -222,8 +222,12 @@ fn is_token_byte(b: u8) -> bool {
 /// with a realm, nonce, `qop="auth"` and `algorithm=SHA-256`, and for
 /// API keys a non-standard `ApiKey` challenge that says where the key goes
 /// (no standard challenge exists; clients ignore schemes they do not
-/// know).
-pub(crate) fn unauthorized(security: &[Vec<SecurityScheme>]) -> Response<Body> {
+/// know). `headers` are the request's: `Digest` credentials that were sent
+/// but are malformed are named in the detail with what is wrong.
+pub(crate) fn unauthorized(
+    security: &[Vec<SecurityScheme>],
+    headers: &HeaderMap,
+) -> Response<Body> {
     let mut needed = Vec::new();
     for alternative in security {
         let names: Vec<String> = alternative
@@ -243,7 +247,19 @@ pub(crate) fn unauthorized(security: &[Vec<SecurityScheme>]) -> Response<Body> {
             .collect();
         needed.push(names.join(" and "));
     }
-    let detail = format!("credentials required: {}", needed.join(", or "));
+    let mut detail = format!("credentials required: {}", needed.join(", or "));
+    let sent_digest = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|authorization| credentials(authorization, "digest"));
+    if security
+        .iter()
+        .flatten()
+        .any(|s| *s == SecurityScheme::Digest)
+        && let Some(Err(why)) = sent_digest.map(digest_form)
+    {
+        detail.push_str(&format!(" ({why})"));
+    }
     let mut response = problem(StatusCode::UNAUTHORIZED, "unauthorized", &detail, json!({}));
     let mut challenges: Vec<String> = Vec::new();
     for scheme in security.iter().flatten() {
@@ -625,7 +641,7 @@ mod tests {
     #[test]
     fn challenges_name_the_schemes_asked_for() {
         let challenges = |security: &[Vec<SecurityScheme>]| -> Vec<String> {
-            unauthorized(security)
+            unauthorized(security, &HeaderMap::new())
                 .headers()
                 .get_all(header::WWW_AUTHENTICATE)
                 .iter()
@@ -656,7 +672,7 @@ mod tests {
             ]
         );
         assert!(challenges(&[vec![SecurityScheme::MutualTls]]).is_empty());
-        let response = unauthorized(&[vec![key("api_key", Location::Query)]]);
+        let response = unauthorized(&[vec![key("api_key", Location::Query)]], &HeaderMap::new());
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
 }

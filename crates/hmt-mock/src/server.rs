@@ -689,7 +689,12 @@ impl Mock {
         let operation = &loaded.specs[found.spec].operations[found.operation];
         let query = parse_query(&asked.target.query);
         if self.config.auth && !authorized(&operation.security, &asked.parts.headers, &query) {
-            return Err(self.documented(loaded, asked, found, unauthorized(&operation.security)));
+            return Err(self.documented(
+                loaded,
+                asked,
+                found,
+                unauthorized(&operation.security, &asked.parts.headers),
+            ));
         }
         Ok(())
     }

@@ -71,15 +71,32 @@ fn digest_security_takes_curls_round_trip_and_refuses_malformed_credentials() {
 
     // Malformed: a field missing, a response of the wrong length, qop
     // without nc, another scheme.
-    for malformed in [
-        r#"Authorization: Digest username="a", realm="hmt", uri="/secret", response="0123456789abcdef0123456789abcdef""#,
-        r#"Authorization: Digest username="a", realm="hmt", nonce="n", uri="/secret", response="0123""#,
-        r#"Authorization: Digest username="a", realm="hmt", nonce="n", uri="/secret", qop=auth, cnonce="c", response="0123456789abcdef0123456789abcdef""#,
-        r#"Authorization: Digest username="a, realm="hmt""#,
-        "Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l",
+    for (malformed, why) in [
+        (
+            r#"Authorization: Digest username="a", realm="hmt", uri="/secret", response="0123456789abcdef0123456789abcdef""#,
+            "(the Digest credentials have no nonce)",
+        ),
+        (
+            r#"Authorization: Digest username="a", realm="hmt", nonce="n", uri="/secret", response="0123""#,
+            r#"(the Digest response is not 32 hex digits (MD5): "0123")"#,
+        ),
+        (
+            r#"Authorization: Digest username="a", realm="hmt", nonce="n", uri="/secret", qop=auth, cnonce="c", response="0123456789abcdef0123456789abcdef""#,
+            r#"(the Digest nc is not 8 hex digits: "")"#,
+        ),
+        (
+            r#"Authorization: Digest username="a, realm="hmt""#,
+            "(expected a comma before",
+        ),
+        (
+            "Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l",
+            "credentials required: Authorization: Digest",
+        ),
     ] {
         let reply = curl(&["-H", malformed], &url);
         assert_eq!(reply.status, 401, "{malformed}: {}", reply.body);
+        let detail = reply.json()["detail"].as_str().unwrap_or("").to_owned();
+        assert!(detail.contains(why), "{why} in {detail}");
         assert!(
             reply.header_values("www-authenticate")[0].starts_with("Digest realm=\"hmt\""),
             "{malformed}"
