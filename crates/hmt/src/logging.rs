@@ -2,17 +2,30 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the subscriber; `RUST_LOG` overrides the default `info` level.
-pub fn init(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Colours only for a person at a terminal, never in files or pipes.
+/// `--log-format`, on every verb that runs a server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people, coloured as `--color` says.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Installs the subscriber; `RUST_LOG` overrides `default_filter`
+/// (`info`, or `warn` where the verb prints its own start-up line).
+pub fn init(format: LogFormat, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // Colours only as --color and NO_COLOR allow: by default for a person at
+    // a terminal, never in files or pipes.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(format == LogFormat::Text && crate::color::stderr())
         .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    // try_init: a second call (a verb that runs another's code) keeps the first.
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
 }

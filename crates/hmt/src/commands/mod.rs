@@ -7,6 +7,7 @@ pub mod convert;
 pub mod mock;
 pub mod record;
 pub mod state;
+pub mod tutorial;
 
 /// `--kafka-option KEY=VALUE` flags as librdkafka settings.
 pub fn kafka_options(options: &[String]) -> anyhow::Result<Vec<(String, String)>> {

@@ -1,8 +1,9 @@
 //! `hmt record`: run the recording proxy, and `hmt record stop|status`.
 
 use crate::commands::state::{self, RecorderState};
+use crate::logging::LogFormat;
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use hmt_record::filter::{Filter, FilterRules};
 use hmt_record::recorder::Recorder;
 use hmt_record::redact::{RedactionRules, Redactor};
@@ -45,7 +46,12 @@ struct RunArgs {
     #[arg(long)]
     allow_remote: bool,
     /// Route by the Host header and `x-hmt-scheme` instead of by path.
-    #[arg(short = 'r', long = "header-routing", conflicts_with = "target")]
+    #[arg(
+        short = 'r',
+        long = "header-routing",
+        alias = "header_routing",
+        conflicts_with = "target"
+    )]
     header_routing: bool,
     /// Send every request to this upstream, as a reverse proxy: `https://staging.example.com[/base]`.
     #[arg(long, value_name = "URL")]
@@ -81,7 +87,7 @@ struct RunArgs {
     max_body_bytes: usize,
     /// Write one `<host>-recordings.jsonl` per upstream host here (`logs/` by default, when
     /// neither --output, --har nor --sink names a destination).
-    #[arg(short = 'l', long = "log-dir", value_name = "DIR")]
+    #[arg(short = 'l', long = "log-dir", alias = "log_dir", value_name = "DIR")]
     log_dir: Option<PathBuf>,
     /// Keep at most this many per-host files open at once (the least recently
     /// used is closed, and reopened when its host comes back).
@@ -149,15 +155,9 @@ struct RunArgs {
     /// Run in the background; `hmt record stop` stops it.
     #[arg(short = 'd', long)]
     daemon: bool,
-    /// Log format on stderr.
-    #[arg(long, value_enum, default_value = "text")]
+    /// Log format on stderr: `text`, or `json` (one object per line).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
     log_format: LogFormat,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
 }
 
 /// Set in the environment of the process `--daemon` starts.
@@ -212,7 +212,7 @@ fn warn_if_remote(args: &RunArgs, address: SocketAddr) {
 }
 
 fn serve(args: RunArgs) -> Result<()> {
-    crate::logging::init(args.log_format == LogFormat::Json);
+    crate::logging::init(args.log_format, "info");
     let routing = match (&args.target, args.header_routing) {
         (Some(target), _) => Routing::Target(
             target
