@@ -124,7 +124,12 @@ fn main() -> ExitCode {
         Command::Ca(args) => commands::ca::run(args),
         Command::Tutorial(args) => commands::tutorial::run(args),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "hmt", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut without_hidden_verbs(Cli::command()),
+                "hmt",
+                &mut std::io::stdout(),
+            );
             Ok(())
         }
         Command::Man { dir } => write_man_pages(&dir),
@@ -140,6 +145,20 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The command line as completions offer it: clap_complete's bash script
+/// lists hidden subcommands too (`hmt man` is for `make man`, not for
+/// people), and clap has no way to take one out, so the command is built
+/// again from its visible parts.
+fn without_hidden_verbs(full: clap::Command) -> clap::Command {
+    clap::Command::new("hmt")
+        .args(full.get_arguments().cloned())
+        .subcommands(
+            full.get_subcommands()
+                .filter(|verb| !verb.is_hide_set())
+                .cloned(),
+        )
 }
 
 /// `hmt man DIR`: the pages clap_mangen makes from the parser's own
