@@ -176,3 +176,51 @@ fn write_man_pages(dir: &std::path::Path) -> anyhow::Result<()> {
     println!("wrote {} in {}", pages.join(", "), dir.display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// Every short flag means one thing in every verb: the same long name
+    /// wherever it appears. `-a` is the one exception, HMT's own: build's
+    /// initial spec and mock's admin port (see the README's CLI section).
+    #[test]
+    fn a_short_flag_means_one_thing_in_every_verb_except_hmts_a() {
+        fn walk(command: &clap::Command, shorts: &mut BTreeMap<char, BTreeMap<String, String>>) {
+            for arg in command.get_arguments() {
+                if let (Some(short), Some(long)) = (arg.get_short(), arg.get_long()) {
+                    shorts
+                        .entry(short)
+                        .or_default()
+                        .insert(long.to_owned(), command.get_name().to_owned());
+                }
+            }
+            for verb in command.get_subcommands() {
+                walk(verb, shorts);
+            }
+        }
+        let mut shorts = BTreeMap::new();
+        walk(&Cli::command(), &mut shorts);
+        let conflicts: BTreeMap<char, BTreeMap<String, String>> = shorts
+            .into_iter()
+            .filter(|(short, longs)| longs.len() > 1 && *short != 'a')
+            .collect();
+        assert!(
+            conflicts.is_empty(),
+            "short flags with more than one meaning (long name -> verb): {conflicts:?}"
+        );
+        let a: Vec<String> = Cli::command()
+            .get_subcommands()
+            .flat_map(|verb| verb.get_arguments())
+            .filter(|arg| arg.get_short() == Some('a'))
+            .filter_map(|arg| arg.get_long().map(str::to_owned))
+            .collect();
+        assert_eq!(a, ["initial-openapi-spec", "admin-port"]);
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

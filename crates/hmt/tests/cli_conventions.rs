@@ -317,7 +317,7 @@ fn mock_log_format_json_writes_only_json_lines_with_the_start_up_facts() {
 #[test]
 fn record_log_format_json_is_json_too() {
     let home = tempfile::tempdir().unwrap();
-    let mut child = hmt()
+    let child = hmt()
         .args(["record", "-p", "0", "--log-format", "json", "--output"])
         .arg(home.path().join("out.jsonl"))
         .env("HMT_HOME", home.path())
@@ -325,14 +325,15 @@ fn record_log_format_json_is_json_too() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let lines = common::stderr_lines(&mut child);
+    let mut recorder = Killed(child);
+    let lines = common::stderr_lines(&mut recorder.0);
     let first = lines
         .recv_timeout(Duration::from_secs(20))
         .expect("a start-up line");
     let event: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
     assert_eq!(event["fields"]["message"], "hmt record listening");
-    terminate(child.id());
-    assert!(child.wait().unwrap().success());
+    terminate(recorder.0.id());
+    assert!(recorder.0.wait().unwrap().success());
 }
 
 // ---- 5. examples ------------------------------------------------------------------------
@@ -454,6 +455,10 @@ impl Mock {
             };
             seen.push(line);
             if let Some(address) = address {
+                // One answered request: the server loop, and with it the
+                // SIGTERM handler `stop` relies on, is running (the banner
+                // comes just before).
+                let _ = get(&format!("http://{address}/"));
                 return Mock {
                     child,
                     address,
@@ -482,6 +487,16 @@ impl Drop for Mock {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A child killed when dropped (a failing test leaves nothing running).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
