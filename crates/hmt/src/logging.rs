@@ -29,3 +29,15 @@ pub fn init(format: LogFormat, default_filter: &str) {
         LogFormat::Text => builder.try_init(),
     };
 }
+
+/// A line for the person running hmt (a summary, a warning): printed as it
+/// is in text, whatever the level; in JSON an event at `level`, so that
+/// every line on stderr is one object.
+pub fn say(format: LogFormat, level: tracing::Level, line: &str) {
+    match format {
+        LogFormat::Text => eprintln!("{line}"),
+        LogFormat::Json if level == tracing::Level::ERROR => tracing::error!("{line}"),
+        LogFormat::Json if level == tracing::Level::WARN => tracing::warn!("{line}"),
+        LogFormat::Json => tracing::info!("{line}"),
+    }
+}

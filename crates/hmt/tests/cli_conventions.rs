@@ -332,8 +332,25 @@ fn record_log_format_json_is_json_too() {
         .expect("a start-up line");
     let event: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
     assert_eq!(event["fields"]["message"], "hmt record listening");
+    assert!(
+        event["fields"]["address"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
     terminate(recorder.0.id());
     assert!(recorder.0.wait().unwrap().success());
+    // The exit summary too: every line an object.
+    let rest: Vec<Value> = lines
+        .iter()
+        .map(|line| serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    assert!(
+        rest.iter().any(|event| event["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("hmt record: 0 exchanges proxied"))),
+        "{rest:?}"
+    );
 }
 
 // ---- 5. examples ------------------------------------------------------------------------

@@ -61,11 +61,15 @@ fn plain(text: &str) -> String {
     out
 }
 
-#[test]
-fn at_a_terminal_each_step_waits_for_enter_and_q_quits_leaving_nothing_behind() {
+/// Runs tests/pty/tutorial.py (`--interrupt` or not); its report.
+fn drive_at_a_terminal(interrupt: bool) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pty/tutorial.py");
-    let output = Command::new("python3")
-        .arg(script)
+    let mut command = Command::new("python3");
+    command.arg(script);
+    if interrupt {
+        command.arg("--interrupt");
+    }
+    let output = command
         .arg(env!("CARGO_BIN_EXE_hmt"))
         .stdin(Stdio::null())
         .output()
@@ -78,6 +82,29 @@ fn at_a_terminal_each_step_waits_for_enter_and_q_quits_leaving_nothing_behind() 
         )
     });
     assert!(output.status.success(), "{report:#}");
+    report
+}
+
+#[test]
+fn ctrl_c_stops_the_tutorial_with_130_and_leaves_nothing_behind() {
+    let report = drive_at_a_terminal(true);
+    let transcript = plain(report["transcript"].as_str().unwrap());
+    assert_eq!(report["status"], 130, "{transcript}");
+    assert!(
+        transcript.contains("Interrupted: everything the tutorial started is stopped"),
+        "{transcript}"
+    );
+    for pid in report["pids"].as_array().unwrap() {
+        assert!(!alive(pid.as_u64().unwrap()), "pid {pid} still runs");
+    }
+    let work = work_dir(&transcript);
+    assert!(!Path::new(&work).exists(), "{work} is left behind");
+    assert!(processes_in(&work).is_empty(), "processes left in {work}");
+}
+
+#[test]
+fn at_a_terminal_each_step_waits_for_enter_and_q_quits_leaving_nothing_behind() {
+    let report = drive_at_a_terminal(false);
     let transcript = report["transcript"].as_str().unwrap();
     assert_eq!(report["status"], 0, "{transcript}");
     // A terminal, and no NO_COLOR: headings and commands are coloured.

@@ -6,7 +6,8 @@
 //! terminal, Enter runs a step and `q` then Enter quits; without one (or
 //! with `--yes`) every step runs without waiting. Everything happens in a
 //! temporary directory, removed at the end, and every child is stopped
-//! however the tour ends.
+//! however the tour ends: by `q`, by an error, or by Ctrl-C or SIGTERM
+//! (exit status 130).
 
 mod bookshop;
 
@@ -19,7 +20,7 @@ use http_body_util::{BodyExt, Full};
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// Arguments of `hmt tutorial`.
@@ -73,9 +74,98 @@ enum Answer {
     Quit,
 }
 
+/// What an interrupt has to clean up before the process exits: the
+/// children running now, and the temporary directory.
+struct Leftovers {
+    pids: Mutex<Vec<u32>>,
+    dir: PathBuf,
+}
+
+impl Leftovers {
+    fn started(&self, pid: u32) {
+        lock(&self.pids).push(pid);
+    }
+
+    fn ended(&self, pid: u32) {
+        lock(&self.pids).retain(|p| *p != pid);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// On SIGINT or SIGTERM, from a thread of its own (the main one may be
+/// waiting for Enter or for a child): stops the children, removes the
+/// directory and exits 130, as an interrupted command does. Without this
+/// the default action would end the process with both left behind.
+fn clean_up_on_interrupt(leftovers: Arc<Leftovers>) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let (ready, installed) = mpsc::channel();
+    std::thread::spawn(move || {
+        let signalled = runtime.block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            // Both made here, so that they are in place before `ready`.
+            let (Ok(mut interrupt), Ok(mut terminate)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return false;
+            };
+            let _ = ready.send(());
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            true
+        });
+        if !signalled {
+            return;
+        }
+        let pids = lock(&leftovers.pids).clone();
+        for pid in &pids {
+            if let Ok(pid) = libc::pid_t::try_from(*pid) {
+                // SAFETY: kill(2) with a pid and a signal number reads no memory.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+        }
+        let started = Instant::now();
+        let mut running = pids;
+        while !running.is_empty() && started.elapsed() < CHILD_TIMEOUT {
+            running.retain(|pid| {
+                let Ok(pid) = libc::pid_t::try_from(*pid) else {
+                    return false;
+                };
+                let mut status = 0;
+                // SAFETY: waitpid(2) writes the status into a local integer.
+                unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) == 0 }
+            });
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = std::fs::remove_dir_all(&leftovers.dir);
+        println!(
+            "\nInterrupted: everything the tutorial started is stopped, and {} is removed.",
+            leftovers.dir.display()
+        );
+        std::process::exit(130);
+    });
+    // The handlers are in place before the tour starts anything.
+    installed
+        .recv_timeout(CHILD_TIMEOUT)
+        .context("cannot handle Ctrl-C")?;
+    Ok(())
+}
+
 /// The tour's state: where it works, how it prints, what it runs.
 struct Tour {
     interactive: bool,
+    leftovers: Arc<Leftovers>,
     work: tempfile::TempDir,
     hmt: PathBuf,
     runtime: tokio::runtime::Runtime,
@@ -93,10 +183,16 @@ impl Tour {
             .prefix("hmt-tutorial-")
             .tempdir()
             .context("cannot create the tutorial's temporary directory")?;
+        let leftovers = Arc::new(Leftovers {
+            pids: Mutex::new(Vec::new()),
+            dir: work.path().to_owned(),
+        });
+        clean_up_on_interrupt(leftovers.clone())?;
         let coloured = color::stdout();
         let style = |style: Style| if coloured { style } else { Style::new() };
         Ok(Tour {
             interactive,
+            leftovers,
             work,
             hmt: std::env::current_exe().context("cannot find the hmt executable")?,
             runtime: tokio::runtime::Builder::new_current_thread()
@@ -223,7 +319,7 @@ impl Tour {
         // The recorder's state file (and its CA) in the tutorial's own
         // HMT_HOME: it says which port -p 0 got, and leaves ~/.hmt alone.
         command.env("HMT_HOME", &home);
-        let mut recorder = Running::spawn("hmt record", &mut command)?;
+        let mut recorder = Running::spawn("hmt record", &mut command, &self.leftovers)?;
         let state_file = home.join("record.json");
         let address = recorder.wait_for(|| {
             let state: serde_json::Value =
@@ -279,7 +375,7 @@ impl Tour {
 
     /// Step 3: runs the build and lists the operations it inferred.
     fn build(&self, args: &[&str]) -> Result<()> {
-        let builder = Running::spawn("hmt build", &mut self.hmt_command(args))?;
+        let builder = Running::spawn("hmt build", &mut self.hmt_command(args), &self.leftovers)?;
         let (status, output) = builder.wait()?;
         self.show(&output);
         if !status.success() {
@@ -317,7 +413,7 @@ impl Tour {
 
     /// Step 4: runs the mock, calls it, stops it.
     fn mock(&self, args: &[&str]) -> Result<()> {
-        let mut mock = Running::spawn("hmt mock", &mut self.hmt_command(args))?;
+        let mut mock = Running::spawn("hmt mock", &mut self.hmt_command(args), &self.leftovers)?;
         // Its start-up line: `hmt mock: 1 spec, 3 operations on http://ADDRESS, admin API on ...`.
         let address = mock.wait_for_line(|line| {
             let (_, rest) = line.split_once(" on http://")?;
@@ -462,19 +558,25 @@ fn shorten(text: &str, max: usize) -> String {
 struct Running {
     name: &'static str,
     child: Child,
+    leftovers: Arc<Leftovers>,
     lines: mpsc::Receiver<String>,
     kept: Vec<String>,
     readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Running {
-    fn spawn(name: &'static str, command: &mut Command) -> Result<Running> {
+    fn spawn(
+        name: &'static str,
+        command: &mut Command,
+        leftovers: &Arc<Leftovers>,
+    ) -> Result<Running> {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("cannot start {name}"))?;
+        leftovers.started(child.id());
         let (send, lines) = mpsc::channel();
         let mut readers = Vec::new();
         let streams: [Option<Box<dyn Read + Send>>; 2] = [
@@ -501,6 +603,7 @@ impl Running {
         Ok(Running {
             name,
             child,
+            leftovers: leftovers.clone(),
             lines,
             kept: Vec::new(),
             readers,
@@ -634,6 +737,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.terminate();
+        self.leftovers.ended(self.child.id());
     }
 }
 

@@ -3,20 +3,26 @@ each prompt, checking each step's output before going on, then `q` and
 Enter at the mock step's prompt. Prints one JSON object: the whole
 transcript, the exit status, and the pids the tutorial said it started.
 
-Usage: tutorial.py HMT [ARG...]. Every wait is bounded (60 s); a step that
+With --interrupt first, it sends SIGINT (what Ctrl-C sends) at the build
+step's prompt instead of `q`.
+
+Usage: tutorial.py [--interrupt] HMT [ARG...]. Every wait is bounded (60 s); a step that
 does not come fails with the transcript so far.
 """
 import json
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
 
+interrupt = sys.argv[1] == "--interrupt"
+command = sys.argv[2:] if interrupt else sys.argv[1:]
 primary, secondary = os.openpty()
 child = subprocess.Popen(
-    sys.argv[1:] + ["tutorial"],
+    command + ["tutorial"],
     stdin=secondary,
     stdout=secondary,
     stderr=secondary,
@@ -67,7 +73,10 @@ send("\n")
 steps["record"] = read_until(r"Press Enter to run it")
 send("\n")
 steps["build"] = read_until(r"Press Enter to run it")
-send("q\n")
+if interrupt:
+    child.send_signal(signal.SIGINT)
+else:
+    send("q\n")
 # The rest, to the end of output.
 deadline = time.monotonic() + 60
 while time.monotonic() < deadline:
@@ -83,7 +92,7 @@ while time.monotonic() < deadline:
     if not chunk:
         break
     transcript += chunk.decode("utf-8", "replace")
-steps["quit"] = transcript[transcript.rfind("q\r\n"):]
+steps["quit"] = transcript[transcript.rfind("Press Enter to run it"):]
 status = child.wait(timeout=60)
 pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", transcript)]
 print(json.dumps({"status": status, "steps": steps, "transcript": transcript, "pids": pids}))
