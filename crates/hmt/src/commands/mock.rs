@@ -219,23 +219,20 @@ pub fn run(args: MockArgs) -> Result<()> {
                 let operations: usize = loaded.specs.iter().map(|s| s.operations.len()).sum();
                 mock.replace(loaded);
                 drop(mock.check_examples());
-                match log_format {
-                    LogFormat::Text => eprintln!(
+                crate::logging::say(
+                    log_format,
+                    tracing::Level::INFO,
+                    &format!(
                         "hmt mock: reloaded, {operations} operation{}",
                         plural(operations)
                     ),
-                    LogFormat::Json => tracing::info!(operations, "hmt mock: reloaded"),
-                }
+                );
             }
-            Err(error) => match log_format {
-                LogFormat::Text => eprintln!(
-                    "hmt mock: not reloaded, still serving the last good specs: {error:#}"
-                ),
-                LogFormat::Json => tracing::warn!(
-                    error = format!("{error:#}"),
-                    "hmt mock: not reloaded, still serving the last good specs"
-                ),
-            },
+            Err(error) => crate::logging::say(
+                log_format,
+                tracing::Level::WARN,
+                &format!("hmt mock: not reloaded, still serving the last good specs: {error:#}"),
+            ),
         };
         Some(hmt_mock::watch::watch(&watched, reload).context("cannot watch the spec files")?)
     } else {
@@ -368,10 +365,7 @@ pub fn run(args: MockArgs) -> Result<()> {
         if args.daemon {
             state::remove::<MockState>();
         }
-        match log_format {
-            LogFormat::Text => eprintln!("hmt mock: stopped"),
-            LogFormat::Json => tracing::info!("hmt mock: stopped"),
-        }
+        crate::logging::say(log_format, tracing::Level::INFO, "hmt mock: stopped");
         anyhow::Ok(())
     })
 }
