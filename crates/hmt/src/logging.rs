@@ -1,6 +1,10 @@
 //! Logs on stderr: human-readable by default, JSON lines with `--log-format json`.
 
+use std::sync::OnceLock;
 use tracing_subscriber::EnvFilter;
+
+/// The format `init` set up, for lines written after it (`error`).
+static INSTALLED: OnceLock<LogFormat> = OnceLock::new();
 
 /// `--log-format`, on every verb that runs a server.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -24,10 +28,23 @@ pub fn init(format: LogFormat, default_filter: &str) {
         .with_ansi(format == LogFormat::Text && crate::color::stderr())
         .with_writer(std::io::stderr);
     // try_init: a second call (a verb that runs another's code) keeps the first.
-    let _ = match format {
+    let installed = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    if installed.is_ok() {
+        let _ = INSTALLED.set(format);
+    }
+}
+
+/// The error a command ended with: `hmt: error: ...` on stderr, or an
+/// `error` event once a verb has set up JSON logs, so that a server that
+/// cannot start (a port in use, a broken spec) still writes only JSON.
+pub fn error(error: &anyhow::Error) {
+    match INSTALLED.get() {
+        Some(LogFormat::Json) => tracing::error!("hmt: error: {error:#}"),
+        _ => eprintln!("hmt: error: {error:#}"),
+    }
 }
 
 /// A line for the person running hmt (a summary, a warning): printed as it

@@ -141,7 +141,7 @@ fn main() -> ExitCode {
             ExitCode::from(exit.0)
         }
         Err(error) => {
-            eprintln!("hmt: error: {error:#}");
+            logging::error(&error);
             ExitCode::from(1)
         }
     }

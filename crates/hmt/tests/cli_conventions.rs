@@ -315,6 +315,46 @@ fn mock_log_format_json_writes_only_json_lines_with_the_start_up_facts() {
 }
 
 #[test]
+fn a_mock_that_cannot_start_says_why_in_json_too() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let spec = petstore();
+    let failed = run(hmt().args([
+        "mock",
+        "--log-format",
+        "json",
+        "-a",
+        "0",
+        "-p",
+        &port,
+        spec.to_str().unwrap(),
+    ]));
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = text(&failed.stderr);
+    let events: Vec<Value> = stderr
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    let error = events
+        .iter()
+        .find(|e| e["level"] == "ERROR")
+        .unwrap_or_else(|| panic!("no error event: {stderr}"));
+    let message = error["fields"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("hmt: error: cannot listen on 127.0.0.1:{port}")),
+        "{message}"
+    );
+    // In text, the same error as a plain line.
+    let failed = run(hmt().args(["mock", "-a", "0", "-p", &port, spec.to_str().unwrap()]));
+    assert!(
+        text(&failed.stderr).starts_with(&format!("hmt: error: cannot listen on 127.0.0.1:{port}")),
+        "{}",
+        text(&failed.stderr)
+    );
+}
+
+#[test]
 fn record_log_format_json_is_json_too() {
     let home = tempfile::tempdir().unwrap();
     let child = hmt()
