@@ -276,6 +276,19 @@ fn a_daemonized_mock_is_shown_and_stopped_by_the_verbs_and_by_hmts_flags() {
     assert_eq!(mixed.status.code(), Some(2));
 }
 
+#[test]
+fn a_mock_stopped_the_moment_it_says_it_is_up_still_stops_cleanly() {
+    // The SIGTERM handler is installed before the banner (and before the
+    // daemon's state file that `hmt mock stop` reads): a signal sent on
+    // seeing it is a graceful stop, not the default action's kill.
+    let spec = petstore();
+    for _ in 0..10 {
+        let mut mock = Mock::start(&[], &[spec.to_str().unwrap()]);
+        let output = mock.stop();
+        assert!(output.ends_with("hmt mock: stopped"), "{output}");
+    }
+}
+
 // ---- 4. --log-format json -------------------------------------------------------------
 
 #[test]
@@ -512,10 +525,6 @@ impl Mock {
             };
             seen.push(line);
             if let Some(address) = address {
-                // One answered request: the server loop, and with it the
-                // SIGTERM handler `stop` relies on, is running (the banner
-                // comes just before).
-                let _ = get(&format!("http://{address}/"));
                 return Mock {
                     child,
                     address,

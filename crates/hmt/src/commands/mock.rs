@@ -284,6 +284,8 @@ pub fn run(args: MockArgs) -> Result<()> {
             n => format!(", {n} imposter{}", plural(n)),
         };
         let admin_url = admin_listener.local_addr()?;
+        // Before the banner and the state file say it is up.
+        let shutdown = super::shutdown_signal_installed();
         let ready_ms = started.elapsed().as_millis() as u64;
         match (&listener, log_format) {
             (Some(listener), LogFormat::Json) => tracing::info!(
@@ -355,9 +357,9 @@ pub fn run(args: MockArgs) -> Result<()> {
         match listener {
             Some(listener) => {
                 // The library's way of serving a mock, as a test's MockServer does.
-                hmt::serve(listener, mock.clone(), super::shutdown_signal(), Duration::from_secs(5)).await;
+                hmt::serve(listener, mock.clone(), shutdown, Duration::from_secs(5)).await;
             }
-            None => super::shutdown_signal().await,
+            None => shutdown.await,
         }
         let _ = stop.send(true);
         let _ = admin.await;

@@ -47,6 +47,27 @@ pub async fn shutdown_signal() {
     tracing::info!("stopping: no new connections; letting in-flight requests finish");
 }
 
+/// `shutdown_signal` with its handlers installed now, not when it is first
+/// polled: a server that says it is up (a banner, a state file that `hmt
+/// mock stop` reads) before it starts serving must already catch SIGTERM,
+/// or the signal's default action kills it with nothing cleaned up. Call it
+/// inside the runtime.
+pub fn shutdown_signal_installed() -> impl std::future::Future<Output = ()> {
+    let mut signal = Box::pin(shutdown_signal());
+    // One poll runs the body up to its first wait, which installs both
+    // handlers; a signal already delivered makes it ready at once.
+    let waker = std::task::Waker::noop();
+    let done = signal
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(waker))
+        .is_ready();
+    async move {
+        if !done {
+            signal.await;
+        }
+    }
+}
+
 /// The async runtime for the servers: one worker thread per CPU the process
 /// may use, and on a single CPU a current-thread runtime, since a
 /// multi-thread scheduler there only adds cross-thread wake-ups.
