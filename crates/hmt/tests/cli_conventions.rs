@@ -540,7 +540,15 @@ impl Mock {
     /// SIGTERM; waits for the exit; all it printed on stderr.
     fn stop(&mut self) -> String {
         terminate(self.child.id());
-        let status = self.child.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            // Drop kills it.
+            assert!(Instant::now() < deadline, "hmt mock ignored SIGTERM for 20 s");
+            std::thread::sleep(Duration::from_millis(20));
+        };
         assert!(status.success(), "{status}");
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
             self.seen.push(line);
