@@ -546,7 +546,10 @@ impl Mock {
                 break status;
             }
             // Drop kills it.
-            assert!(Instant::now() < deadline, "hmt mock ignored SIGTERM for 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "hmt mock ignored SIGTERM for 20 s"
+            );
             std::thread::sleep(Duration::from_millis(20));
         };
         assert!(status.success(), "{status}");

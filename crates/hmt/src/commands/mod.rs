@@ -84,3 +84,25 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()
         .context("cannot start the async runtime")
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_sigterm_the_moment_the_handlers_are_installed_is_caught() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let shutdown = super::shutdown_signal_installed();
+            // Before the future is ever polled again: with handlers that
+            // were only installed on a first poll, this would end the
+            // test's process.
+            // SAFETY: raise(3) sends a signal to this process; no memory is involved.
+            unsafe { libc::raise(libc::SIGTERM) };
+            tokio::time::timeout(std::time::Duration::from_secs(10), shutdown)
+                .await
+                .expect("SIGTERM resolves the shutdown future");
+        });
+    }
+}
