@@ -26,6 +26,7 @@ pub mod faults;
 pub mod generate;
 mod journal;
 pub mod listen;
+pub mod offload;
 pub mod pregen;
 pub mod respond;
 pub mod server;
