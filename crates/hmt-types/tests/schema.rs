@@ -211,14 +211,16 @@ fn lines_the_reader_refuses_the_schema_refuses() {
         ),
         ("not an object", json!([1, 2])),
     ];
+    let mut wrong = Vec::new();
     for (what, line) in table {
-        assert!(
-            Exchange::from_json_line(&line.to_string()).is_err(),
-            "{what}: the reader takes {line}"
-        );
-        assert!(
-            !validator.is_valid(&line),
-            "{what}: the schema takes {line}, which the reader refuses"
-        );
+        if Exchange::from_json_line(&line.to_string()).is_ok() {
+            wrong.push(format!("{what}: the reader takes {line}"));
+        }
+        if validator.is_valid(&line) {
+            wrong.push(format!(
+                "{what}: the schema takes {line}, which the reader refuses"
+            ));
+        }
     }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
