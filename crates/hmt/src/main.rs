@@ -33,6 +33,8 @@ enum Command {
     Mock(commands::mock::MockArgs),
     /// Show the CA certificate `hmt record` intercepts HTTPS with, and how to trust it.
     Ca(commands::ca::CaArgs),
+    /// Print the JSON Schema of one of hmt's formats (`hmt schema` lists them).
+    Schema(commands::schema::SchemaArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Convert(args) => commands::convert::run(args),
         Command::Mock(args) => commands::mock::run(args),
         Command::Ca(args) => commands::ca::run(args),
+        Command::Schema(args) => commands::schema::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@ pub mod check;
 pub mod convert;
 pub mod mock;
 pub mod record;
+pub mod schema;
 pub mod state;
 
 /// `--kafka-option KEY=VALUE` flags as librdkafka settings.
