@@ -47,7 +47,13 @@ fn hmt_schema_lists_every_format_and_refuses_an_unknown_name() {
     let names = schema_names();
     assert_eq!(
         names,
-        ["http-types", "imposter", "imposters", "x-hmt-replay"],
+        [
+            "http-types",
+            "imposter",
+            "imposters",
+            "x-hmt-replay",
+            "x-hmt-id-path"
+        ],
         "the formats listed"
     );
     let (code, stdout, stderr) = hmt_schema(&["http-type"]);
@@ -55,7 +61,7 @@ fn hmt_schema_lists_every_format_and_refuses_an_unknown_name() {
     assert!(stdout.is_empty(), "{stdout}");
     assert!(
         stderr.contains("no schema named \"http-type\"")
-            && stderr.contains("http-types, imposter, imposters, x-hmt-replay"),
+            && stderr.contains("http-types, imposter, imposters, x-hmt-replay, x-hmt-id-path"),
         "{stderr}"
     );
 }

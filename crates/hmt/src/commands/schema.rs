@@ -22,7 +22,7 @@ struct Format {
 }
 
 /// Every format, in the order `hmt schema` lists them.
-const FORMATS: [Format; 4] = [
+const FORMATS: [Format; 5] = [
     Format {
         name: "http-types",
         what: "one line of an http-types recording (JSONL), as hmt build, mock and convert read it",
@@ -42,6 +42,11 @@ const FORMATS: [Format; 4] = [
         name: "x-hmt-replay",
         what: "the x-hmt-replay extension of an OpenAPI operation: recorded exchanges to replay",
         schema: hmt_openapi::schema::x_hmt_replay,
+    },
+    Format {
+        name: "x-hmt-id-path",
+        what: "the x-hmt-id-path extension of an OpenAPI operation or path: where hmt mock --stateful finds an id",
+        schema: hmt_state::id_path_schema::x_hmt_id_path,
     },
 ];
 
