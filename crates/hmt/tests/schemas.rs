@@ -122,22 +122,63 @@ fn replay_extensions(spec: &Value) -> Vec<(String, &Value)> {
     found
 }
 
-/// The recordings `hmt build` is run on: the project's own.
-fn recordings() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = files_in(&repo_root().join("fixtures/recordings"))
+/// The `*.jsonl` files in `dir`, sorted.
+fn jsonl_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = files_in(dir)
         .into_iter()
         .filter(|path| path.extension().is_some_and(|e| e == "jsonl"))
         .collect();
     files.sort();
+    files
+}
+
+/// The project's own recordings.
+fn recordings() -> Vec<PathBuf> {
+    let files = jsonl_in(&repo_root().join("fixtures/recordings"));
     assert!(files.len() >= 4, "found only {files:?}");
     files
+}
+
+/// HMT's fixtures: the repository's copy in `fixtures/hmt` when there is
+/// one, else `shared/` beside the repository.
+fn hmt_fixtures() -> PathBuf {
+    let in_repo = repo_root().join("fixtures/hmt");
+    if in_repo.is_dir() {
+        return in_repo;
+    }
+    let beside = repo_root().join("../shared/fixtures/hmt");
+    assert!(
+        beside.is_dir(),
+        "HMT fixtures found neither at {} nor at {}",
+        in_repo.display(),
+        beside.display()
+    );
+    beside
+}
+
+/// Every recording among HMT's fixtures, sorted.
+fn hmt_recordings() -> Vec<PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for path in files_in(dir) {
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&hmt_fixtures(), &mut found);
+    found.sort();
+    assert!(found.len() >= 7, "found only {found:?}");
+    found
 }
 
 #[test]
 fn every_x_hmt_replay_hmt_build_writes_passes_the_schema_and_the_reader() {
     let validator = replay_validator();
     let mut checked = 0;
-    for recording in recordings() {
+    for recording in recordings().into_iter().chain(hmt_recordings()) {
         for mode in ["replay", "mixed"] {
             let out = tempfile::tempdir().expect("temp dir");
             build_into(&recording, out.path(), mode, &[]);
@@ -280,11 +321,8 @@ fn python_check(schema: &str, files: &[PathBuf]) -> (Option<i32>, String) {
 #[test]
 fn python_jsonschema_takes_the_fixtures_and_names_the_line_of_a_bad_one() {
     let mut recordings = recordings();
-    recordings.extend(
-        files_in(&repo_root().join("fixtures/har"))
-            .into_iter()
-            .filter(|path| path.extension().is_some_and(|e| e == "jsonl")),
-    );
+    recordings.extend(jsonl_in(&repo_root().join("fixtures/har")));
+    recordings.extend(hmt_recordings());
     let (code, output) = python_check("http-types.json", &recordings);
     assert_eq!(code, Some(0), "{output}");
     assert_eq!(output.lines().count(), recordings.len(), "{output}");
