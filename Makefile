@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build demo man test check smoke-no-kafka test-deps lint bench bench-build bench-record bench-mock bench-imposters eval-build conformance clean
+.PHONY: all build demo man test check smoke-no-kafka test-deps lint bench bench-build bench-record bench-mock bench-imposters eval-build conformance schemas clean
 
 all: build
 
@@ -14,6 +14,14 @@ build:
 ## Man pages: man/hmt.1 and one per verb (man/hmt-mock.1, ...), from the clap definitions.
 man:
 	$(CARGO) run --quiet -p hmt -- man man
+
+## schemas/*.json: the JSON Schemas of hmt's own formats, as `hmt schema NAME` prints them
+## (a test fails when they differ, so run this after changing a format and commit the result).
+schemas:
+	mkdir -p schemas
+	for name in $$($(CARGO) run -q -p hmt --bin hmt -- schema | cut -d' ' -f1); do \
+		$(CARGO) run -q -p hmt --bin hmt -- schema $$name > schemas/$$name.json || exit 1; \
+	done
 
 ## Build specs from the bundled recordings in all three modes and show them.
 demo:

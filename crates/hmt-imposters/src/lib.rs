@@ -19,6 +19,7 @@ mod error;
 mod imposter;
 mod proxy;
 mod registry;
+pub mod schema;
 mod serve;
 mod tls;
 mod wire;

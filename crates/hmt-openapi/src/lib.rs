@@ -26,6 +26,7 @@ pub mod model;
 pub mod parse;
 pub mod replay;
 pub mod route;
+pub mod schema;
 pub mod swagger2;
 pub mod validate;
 

@@ -160,6 +160,7 @@
 //! once is returned, one never sent is not (lists carry only stored
 //! fields).
 
+pub mod id_path_schema;
 mod ids;
 mod infer;
 mod list;

@@ -54,6 +54,7 @@ mod predicate;
 mod reply;
 mod request;
 mod response;
+pub mod schema;
 mod scripts;
 mod shell;
 mod xpath;

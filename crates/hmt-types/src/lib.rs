@@ -42,6 +42,7 @@ pub mod headers;
 mod model;
 mod raw;
 pub mod reader;
+pub mod schema;
 pub mod secrets;
 mod source;
 pub mod writer;

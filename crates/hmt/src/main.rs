@@ -59,6 +59,9 @@ enum Command {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Print the JSON Schema of one of hmt's formats (`hmt schema` lists them).
+    #[command(after_help = SCHEMA_EXAMPLES)]
+    Schema(commands::schema::SchemaArgs),
 }
 
 const RECORD_EXAMPLES: &str = "\
@@ -105,6 +108,12 @@ Examples:
   hmt completions zsh > \"${fpath[1]}/_hmt\"
   hmt completions fish > ~/.config/fish/completions/hmt.fish";
 
+const SCHEMA_EXAMPLES: &str = "\
+Examples:
+  hmt schema                                    # the formats that have one
+  hmt schema http-types > http-types.schema.json
+  hmt schema imposter                           # mountebank's imposter JSON as hmt reads it";
+
 fn main() -> ExitCode {
     alloc::configure();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -133,6 +142,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Man { dir } => write_man_pages(&dir),
+        Command::Schema(args) => commands::schema::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

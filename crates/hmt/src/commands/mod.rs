@@ -7,6 +7,7 @@ pub mod convert;
 pub mod kafka;
 pub mod mock;
 pub mod record;
+pub mod schema;
 pub mod state;
 pub mod tutorial;
 
