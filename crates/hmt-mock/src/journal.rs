@@ -76,6 +76,10 @@ impl Journal {
         self.entries.iter().map(|(served, _)| served)
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }

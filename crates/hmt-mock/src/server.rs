@@ -370,7 +370,17 @@ impl Mock {
 
     /// The journal, oldest first, as http-types exchanges.
     pub fn journal(&self) -> Vec<hmt_types::Exchange> {
-        let served: Vec<Served> = lock(&self.journal).entries().cloned().collect();
+        self.journal_last(usize::MAX)
+    }
+
+    /// The last `count` exchanges of the journal, oldest first: what a
+    /// page polling the journal reads, without copying all of it.
+    pub fn journal_last(&self, count: usize) -> Vec<hmt_types::Exchange> {
+        let served: Vec<Served> = {
+            let journal = lock(&self.journal);
+            let skip = journal.len().saturating_sub(count);
+            journal.entries().skip(skip).cloned().collect()
+        };
         served.iter().map(Served::exchange).collect()
     }
 
