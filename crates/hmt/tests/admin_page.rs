@@ -2,7 +2,8 @@
 //! binary serves `fixtures/mock/items.yaml`, requests reach it over
 //! loopback, and headless Chromium (Debian's `chromium`, installed by
 //! `scripts/setup-system.sh`) loads the page, runs its script against the
-//! admin API and dumps the DOM it built, then takes a screenshot.
+//! admin API and dumps the DOM it built, then takes a screenshot; and, driven
+//! over the DevTools protocol, keeps the page open while requests arrive.
 
 mod common;
 
@@ -389,4 +390,195 @@ fn get_slash_stays_json_for_json_clients_and_the_page_loads_nothing_from_elsewhe
         }
     }
     assert!(links >= 2, "the page links its script and style");
+}
+
+/// Headless Chromium driven over the DevTools protocol through
+/// `--remote-debugging-pipe` (commands on its fd 3, answers on its fd 4,
+/// one JSON message per NUL). Hand-written because the test needs three
+/// commands; a CDP client crate would bring a WebSocket stack for them.
+struct Browser {
+    child: Child,
+    commands: std::io::PipeWriter,
+    messages: std::sync::mpsc::Receiver<Value>,
+    next_id: u64,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Opens `url` in a new headless Chromium.
+    fn open(url: &str) -> Browser {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let profile = tempfile::tempdir().unwrap();
+        let (commands_read, commands) = std::io::pipe().unwrap();
+        let (messages_read, messages_write) = std::io::pipe().unwrap();
+        let (child_reads, child_writes) = (commands_read.as_raw_fd(), messages_write.as_raw_fd());
+        let mut command = Command::new(chromium());
+        command
+            .args([
+                "--headless",
+                "--disable-gpu",
+                "--no-sandbox",
+                "--remote-debugging-pipe",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: between fork and exec only fcntl and dup2 run, both
+        // async-signal-safe; they put the pipe ends on the fds Chromium
+        // reads (3) and writes (4), moved above 9 first so that placing
+        // one cannot overwrite the other.
+        unsafe {
+            command.pre_exec(move || {
+                let reads = libc::fcntl(child_reads, libc::F_DUPFD, 10);
+                let writes = libc::fcntl(child_writes, libc::F_DUPFD, 10);
+                if reads < 0 || writes < 0 || libc::dup2(reads, 3) < 0 || libc::dup2(writes, 4) < 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().expect("start chromium");
+        // Only Chromium holds these ends now: its exit ends the reader.
+        drop((commands_read, messages_write));
+        let (sender, messages) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut reader = std::io::BufReader::new(messages_read);
+            let mut message = Vec::new();
+            while reader
+                .read_until(0, &mut message)
+                .is_ok_and(|read| read > 0)
+            {
+                message.pop_if(|last| *last == 0);
+                if let Ok(value) = serde_json::from_slice(&message)
+                    && sender.send(value).is_err()
+                {
+                    break;
+                }
+                message.clear();
+            }
+        });
+        let mut browser = Browser {
+            child,
+            commands,
+            messages,
+            next_id: 0,
+            session: String::new(),
+            _profile: profile,
+        };
+        let target = browser.send("Target.createTarget", json!({"url": url}));
+        let attached = browser.send(
+            "Target.attachToTarget",
+            json!({"targetId": target["targetId"], "flatten": true}),
+        );
+        browser.session = attached["sessionId"].as_str().unwrap().to_owned();
+        browser
+    }
+
+    /// Sends a command (to the page once attached) and waits (10 s at
+    /// most) for its result.
+    fn send(&mut self, method: &str, params: Value) -> Value {
+        use std::io::Write;
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut message = json!({"id": id, "method": method, "params": params});
+        if !self.session.is_empty() {
+            message["sessionId"] = json!(self.session);
+        }
+        let mut bytes = serde_json::to_vec(&message).unwrap();
+        bytes.push(0);
+        self.commands.write_all(&bytes).expect("write to chromium");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.messages.recv_timeout(left) {
+                Ok(answer) if answer["id"] == id => {
+                    assert!(answer.get("error").is_none(), "{method}: {answer}");
+                    return answer["result"].clone();
+                }
+                Ok(_event) => {}
+                Err(error) => panic!("{method}: no answer from chromium: {error}"),
+            }
+        }
+        panic!("{method}: no answer from chromium within 10 s");
+    }
+
+    /// The value of a JavaScript expression in the page.
+    fn evaluate(&mut self, expression: &str) -> Value {
+        let result = self.send(
+            "Runtime.evaluate",
+            json!({"expression": expression, "returnByValue": true}),
+        );
+        assert!(
+            result.get("exceptionDetails").is_none(),
+            "{expression}: {result}"
+        );
+        result["result"]["value"].clone()
+    }
+
+    /// Waits (`within` at most) for an expression to be true in the page.
+    fn wait_for(&mut self, expression: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.evaluate(expression) == json!(true) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let page = self.evaluate("document.body.innerText");
+        panic!(
+            "not true within {within:?}: {expression}\npage:\n{}",
+            page.as_str().unwrap_or("")
+        );
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_open_page_shows_new_requests_by_itself_and_redraws_only_what_changed() {
+    let mock = start();
+    assert_eq!(
+        call("GET", &format!("{}/items", mock.base), &[], None).status,
+        200
+    );
+    let mut browser = Browser::open(&format!("{}/", mock.admin));
+    let rows = "document.querySelectorAll('#requests-rows tr').length";
+    browser.wait_for(&format!("{rows} === 1"), Duration::from_secs(10));
+    // Marks on what is drawn now: a redraw replaces the marked nodes.
+    browser.evaluate(
+        "document.querySelector('#requests-rows tr').dataset.mark = 'first'; \
+         document.querySelector('#specs-list .spec').dataset.mark = 'first'",
+    );
+    let marked = |section: &str| {
+        format!("document.querySelector('{section}[data-mark=\"first\"]') !== null")
+    };
+    // Nothing changes for more than two polls: nothing is redrawn.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(browser.evaluate(&marked("#requests-rows tr")), json!(true));
+
+    // A new request shows up without a reload, newest first.
+    assert_eq!(
+        call("GET", &format!("{}/nowhere", mock.base), &[], None).status,
+        404
+    );
+    browser.wait_for(&format!("{rows} === 2"), Duration::from_secs(5));
+    let first = browser.evaluate("document.querySelector('#requests-rows tr').innerText");
+    let first = first.as_str().unwrap();
+    assert!(
+        first.contains("GET /nowhere") && first.contains("no match"),
+        "{first}"
+    );
+    // The requests were redrawn; the specs, unchanged, were not.
+    assert_eq!(browser.evaluate(&marked("#requests-rows tr")), json!(false));
+    assert_eq!(browser.evaluate(&marked("#specs-list .spec")), json!(true));
 }
