@@ -39,7 +39,7 @@ test: test-deps smoke-no-kafka
 
 ## Test binaries that need an external service (a broker, npm, a browser...):
 ## `make test` runs them, `make check` leaves them out. Add yours here.
-SERVICE_TESTS := kafka_tansu
+SERVICE_TESTS := kafka_tansu admin_page
 CHECK_FILTER := all() $(foreach test,$(SERVICE_TESTS),& not binary($(test)))
 
 ## The quick loop: formatting, lints, unit and integration tests that need no

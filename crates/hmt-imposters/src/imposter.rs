@@ -356,25 +356,8 @@ impl Imposter {
             "timestamp": hmt_types::clock::rfc3339_millis(std::time::SystemTime::now()),
             "request": request.to_json(),
         });
-        if let Some(nearest) = stubs.nearest(request) {
-            let definition = stubs
-                .get(nearest.stub)
-                .and_then(|stub| stub.definition())
-                .cloned();
-            let refused: Vec<Value> = nearest
-                .refused
-                .iter()
-                .map(|(index, why)| {
-                    let predicate = definition
-                        .as_ref()
-                        .and_then(|stub| stub.get("predicates"))
-                        .and_then(|predicates| predicates.get(*index))
-                        .cloned()
-                        .unwrap_or(Value::Null);
-                    json!({"index": index, "predicate": predicate, "why": why})
-                })
-                .collect();
-            miss["nearestStub"] = json!({"index": nearest.stub, "refused": refused});
+        if let Some(nearest) = stubs.nearest_json(request) {
+            miss["nearestStub"] = nearest;
         }
         let size = miss.to_string().len();
         let limit = SavedLimit {

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `GET /admin/health` | `{"status": "ok", "specs": N, "operations": N}` |
 //! | `GET /admin/specs` | every spec: file, title, servers, operations |
-//! | `GET /admin/requests` | the journal, oldest first, as http-types exchanges |
+//! | `GET /admin/requests` | the journal, oldest first, as http-types exchanges (`?last=N`: the last N) |
 //! | `DELETE /admin/requests` | empties the journal |
 //! | `DELETE /admin/storage` | empties callback storage, as HMT did |
 //! | `POST /admin/storage/reset` | empties storage and starts every replay sequence over |
@@ -13,6 +13,7 @@
 //! | `DELETE /admin/middleware/rest/pregen` | removes every webhook |
 //! | `POST /admin/middleware/rest/pregen/<url>` | adds a webhook (see [`crate::pregen`]) |
 //! | `DELETE /admin/middleware/rest/pregen/<url>` | removes one |
+//! | `GET /admin/page/page.js`, `page.css` | the script and style of the page `GET /` shows a browser ([`crate::admin_page`]) |
 
 use crate::server::{Body, Mock, json_response, problem};
 use http::{Method, Request, Response, StatusCode};
@@ -21,6 +22,9 @@ use serde_json::{Value, json};
 
 /// Serves one admin request.
 pub async fn handle(mock: &Mock, request: Request<Incoming>) -> Response<Body> {
+    if let Some(response) = crate::admin_page::asset(request.method(), request.uri().path()) {
+        return response;
+    }
     let path = request.uri().path().trim_end_matches('/');
     if let Some(url) = path
         .strip_prefix(PREGEN)
@@ -86,8 +90,14 @@ pub async fn handle(mock: &Mock, request: Request<Incoming>) -> Response<Body> {
             json_response(StatusCode::OK, &Value::Array(specs))
         }
         (&Method::GET, "/admin/requests") => {
+            let last = match last_count(request.uri().query()) {
+                Ok(last) => last,
+                Err(message) => {
+                    return problem(StatusCode::BAD_REQUEST, "admin", &message, json!({}));
+                }
+            };
             let journal: Vec<Value> = mock
-                .journal()
+                .journal_last(last)
                 .iter()
                 .filter_map(|e| serde_json::from_str(&e.to_json_line()).ok())
                 .collect();
@@ -131,6 +141,30 @@ pub async fn handle(mock: &Mock, request: Request<Incoming>) -> Response<Body> {
 }
 
 const PREGEN: &str = "/admin/middleware/rest/pregen";
+
+/// `?last=N` of `GET /admin/requests`: how many of the latest exchanges
+/// to show (all without it).
+fn last_count(query: Option<&str>) -> Result<usize, String> {
+    let query = query.unwrap_or("");
+    let mut last = usize::MAX;
+    for (name, value) in crate::server::parse_query(query) {
+        match name.as_str() {
+            "last" => {
+                last = value.parse().map_err(|_| {
+                    format!(
+                        "GET /admin/requests?last={value}: last must be a whole number of requests"
+                    )
+                })?
+            }
+            _ => {
+                return Err(format!(
+                    "GET /admin/requests?{query}: unknown parameter {name:?}; the one known is last=N"
+                ));
+            }
+        }
+    }
+    Ok(last)
+}
 
 /// The webhook URL after the admin path: as written, percent-encoded, or
 /// with the `//` a client may have merged into `/`.

@@ -36,6 +36,10 @@ pub(crate) struct Served {
     pub(crate) response_headers: HeaderMap,
     pub(crate) response_body: Bytes,
     pub(crate) answered_by: Option<AnsweredBy>,
+    /// For a refused request no source answered while stubs were
+    /// programmed: the nearest stub and why it refused
+    /// ([`hmt_stub::Stubs::nearest_json`]).
+    pub(crate) nearest_stub: Option<serde_json::Value>,
     /// hmt's problem document, when a refusal was sent in the operation's
     /// documented shape.
     pub(crate) problem: Option<Arc<serde_json::Value>>,
@@ -72,6 +76,10 @@ impl Journal {
         self.entries.iter().map(|(served, _)| served)
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
@@ -98,6 +106,10 @@ impl Served {
             + self.target.path.len()
             + self.target.query.len()
             + self.target.host.as_ref().map_or(0, String::len)
+            + self
+                .nearest_stub
+                .as_ref()
+                .map_or(0, |nearest| nearest.to_string().len())
     }
 
     /// This entry with bodies over `limit` bytes cut to it (copied, so the
@@ -111,6 +123,9 @@ impl Served {
             })
         };
         self.truncated = (cut(&mut self.request_body), cut(&mut self.response_body));
+        if let Some(nearest) = &mut self.nearest_stub {
+            cut_reasons(nearest, limit);
+        }
         self
     }
 
@@ -139,6 +154,9 @@ impl Served {
                 meta.insert("stub".into(), index.into());
             }
         }
+        if let Some(nearest) = &self.nearest_stub {
+            meta.insert("nearestStub".into(), nearest.clone());
+        }
         if let Some(problem) = &self.problem {
             meta.insert("problem".into(), (**problem).clone());
         }
@@ -152,6 +170,31 @@ impl Served {
             request,
             response: Some(response),
             meta,
+        }
+    }
+}
+
+/// Cuts each reason of a nearest-stub report (`refused[].why`, which
+/// quotes what the request has, its whole body perhaps) to `limit` bytes,
+/// saying how long it was.
+fn cut_reasons(nearest: &mut serde_json::Value, limit: usize) {
+    let Some(refused) = nearest
+        .get_mut("refused")
+        .and_then(serde_json::Value::as_array_mut)
+    else {
+        return;
+    };
+    for refusal in refused {
+        if let Some(serde_json::Value::String(why)) = refusal.get_mut("why")
+            && why.len() > limit
+        {
+            let length = why.len();
+            let mut end = limit;
+            while !why.is_char_boundary(end) {
+                end -= 1;
+            }
+            why.truncate(end);
+            why.push_str(&format!("... ({length} bytes in all)"));
         }
     }
 }

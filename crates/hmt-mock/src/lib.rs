@@ -10,7 +10,8 @@
 //! a recorded exchange when one matches, else [`respond`] with a documented
 //! example or data [`generate`]d from the schema ([`dialect`] reads
 //! OpenAPI 3.0 schemas as the JSON Schema 2020-12 both use). The [`admin`]
-//! API shows what was received and resets state.
+//! API shows what was received and resets state, and [`admin_page`] shows
+//! it to a browser.
 //!
 //! Reading specs (loading, the compiled model, routing, validation, the
 //! dialect and `x-hmt-replay`) lives in `hmt-openapi`, shared with
@@ -19,6 +20,7 @@
 
 mod access;
 pub mod admin;
+pub mod admin_page;
 pub mod body;
 pub mod callbacks;
 pub mod fault;

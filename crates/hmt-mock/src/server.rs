@@ -370,7 +370,17 @@ impl Mock {
 
     /// The journal, oldest first, as http-types exchanges.
     pub fn journal(&self) -> Vec<hmt_types::Exchange> {
-        let served: Vec<Served> = lock(&self.journal).entries().cloned().collect();
+        self.journal_last(usize::MAX)
+    }
+
+    /// The last `count` exchanges of the journal, oldest first: what a
+    /// page polling the journal reads, without copying all of it.
+    pub fn journal_last(&self, count: usize) -> Vec<hmt_types::Exchange> {
+        let served: Vec<Served> = {
+            let journal = lock(&self.journal);
+            let skip = journal.len().saturating_sub(count);
+            journal.entries().skip(skip).cloned().collect()
+        };
         served.iter().map(Served::exchange).collect()
     }
 
@@ -496,6 +506,12 @@ impl Mock {
         }
         let response = self.broken(&asked, response);
         if self.config.journal_limit > 0 || self.log.is_some() {
+            let answered_by = response.extensions().get::<AnsweredBy>().copied();
+            let nearest_stub = if answered_by.is_none() && response.status().as_u16() >= 400 {
+                self.nearest_stub(&asked)
+            } else {
+                None
+            };
             self.remember(Served {
                 started,
                 finished: SystemTime::now(),
@@ -506,7 +522,8 @@ impl Mock {
                 status: response.status(),
                 response_headers: response.headers().clone(),
                 response_body: response.body().bytes().unwrap_or_default(),
-                answered_by: response.extensions().get::<AnsweredBy>().copied(),
+                answered_by,
+                nearest_stub,
                 problem: response
                     .extensions()
                     .get::<ProblemNote>()
@@ -649,6 +666,17 @@ impl Mock {
             ),
         };
         Some(answered(response, AnsweredBy::Stub(answer.stub)))
+    }
+
+    /// For a request nothing answered: the programmed stub that came
+    /// nearest and why each of its predicates refused, for the journal
+    /// (`meta.nearestStub`); `None` without stubs.
+    fn nearest_stub(&self, asked: &Asked<'_>) -> Option<Value> {
+        let stubs = self.stubs.read().unwrap_or_else(PoisonError::into_inner);
+        if stubs.is_empty() {
+            return None;
+        }
+        stubs.nearest_json(&asked.stub_request())
     }
 
     /// Stage 3: the operation the request is for. A path no spec has gets

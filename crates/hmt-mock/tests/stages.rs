@@ -199,3 +199,74 @@ fn mock_with_fault(fault: &str) -> Mock {
         ..MockConfig::default()
     })
 }
+
+/// A stub written as mountebank JSON, for the journal's nearest-stub report.
+fn json_stub(definition: Value) -> Stub {
+    Stub::from_json(
+        &definition,
+        "/stubs/0",
+        std::sync::Arc::new(json!({})),
+        &hmt_stub::CompileOptions::default(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_request_nothing_answered_names_the_nearest_stub_and_why_in_the_journal() {
+    let mock = mock(MockConfig {
+        journal_body_bytes: 64,
+        ..MockConfig::default()
+    });
+    mock.with_stubs(|stubs| {
+        stubs.push(json_stub(json!({
+            "predicates": [{"equals": {"method": "GET"}}, {"equals": {"path": "/orders"}}],
+            "responses": [{"is": {"statusCode": 200}}]
+        })));
+        stubs.push(json_stub(json!({
+            "predicates": [{"equals": {"method": "POST"}}, {"equals": {"body": "short"}}],
+            "responses": [{"is": {"statusCode": 201}}]
+        })));
+    });
+    assert_eq!(
+        call(&mock, "GET", "/orders/9", &[]).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // The spec answers: no stub was missed.
+    assert_eq!(call(&mock, "GET", "/items/8", &[]).await.status(), 200);
+    let (parts, ()) = http::Request::builder()
+        .method("POST")
+        .uri("/nowhere")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let long = "x".repeat(1000);
+    let refused = mock
+        .answer(parts, Bytes::from(long.clone()), SystemTime::now())
+        .await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+
+    let journal = mock.journal();
+    assert_eq!(
+        journal[0].meta["nearestStub"],
+        json!({"index": 0, "refused": [{
+            "index": 1,
+            "predicate": {"equals": {"path": "/orders"}},
+            "why": r#"equals: path should equal "/orders"; the request has "/orders/9""#
+        }]})
+    );
+    assert!(
+        journal[1].meta.get("nearestStub").is_none(),
+        "{:?}",
+        journal[1].meta
+    );
+    // A reason quoting a body is kept as long as the journal keeps bodies.
+    let why = journal[2].meta["nearestStub"]["refused"][0]["why"]
+        .as_str()
+        .unwrap();
+    assert!(
+        why.starts_with("equals: body should equal \"short\""),
+        "{why}"
+    );
+    assert!(why.ends_with("bytes in all)"), "{why}");
+    assert!(why.len() < 100, "{why}");
+}

@@ -576,6 +576,32 @@ impl Stubs {
             .map(|(_, stub, refused)| Miss { stub, refused })
     }
 
+    /// [`Stubs::nearest`] as JSON, the form the imposters' misses and the
+    /// mock's journal show: `{"index": STUB, "refused": [{"index": N,
+    /// "predicate": {...}, "why": "..."}]}`, each refusing matcher with its
+    /// mountebank predicate when the stub was written as JSON.
+    pub fn nearest_json(&self, request: &Request) -> Option<Value> {
+        let nearest = self.nearest(request)?;
+        let predicates = self
+            .get(nearest.stub)
+            .and_then(Stub::definition)
+            .and_then(|stub| stub.get("predicates"));
+        let refused: Vec<Value> = nearest
+            .refused
+            .iter()
+            .map(|(index, why)| {
+                let mut refusal = Map::new();
+                refusal.insert("index".into(), (*index).into());
+                if let Some(predicate) = predicates.and_then(|p| p.get(*index)) {
+                    refusal.insert("predicate".into(), predicate.clone());
+                }
+                refusal.insert("why".into(), why.clone().into());
+                Value::Object(refusal)
+            })
+            .collect();
+        Some(serde_json::json!({"index": nearest.stub, "refused": refused}))
+    }
+
     /// What is sent when no stub matches: the default response, else an empty 200.
     pub fn fallback(&self) -> Reply {
         crate::response::render(&Value::Object(Map::new()), &self.defaults)

@@ -573,6 +573,16 @@ fn admin_api_shows_specs_and_the_journal_and_resets() {
     assert_eq!(journal[0]["request"]["host"], "petstore.swagger.io");
     assert_eq!(journal[0]["request"]["query"]["limit"], "2");
     assert_eq!(journal[1]["response"]["statusCode"], 201);
+    // The latest only, as the admin page reads it.
+    let last = get(&format!("{}/admin/requests?last=1", mock.admin)).json();
+    assert_eq!(last.as_array().unwrap().len(), 1);
+    assert_eq!(last[0], journal[1]);
+    let bad = get(&format!("{}/admin/requests?last=all", mock.admin));
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        bad.json()["detail"],
+        "GET /admin/requests?last=all: last must be a whole number of requests"
+    );
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(
             common::repo_root().join("fixtures/http-types/http-types-schema.json"),

@@ -206,4 +206,14 @@ fn a_miss_names_the_nearest_stub_and_why_each_predicate_refused() {
         ]
     );
     assert!(Stubs::new(json!({})).nearest(&request).is_none());
+    assert_eq!(
+        stubs.nearest_json(&request).unwrap(),
+        json!({"index": 1, "refused": [
+            {"index": 0, "predicate": {"equals": {"method": "GET", "path": "/orders"}},
+             "why": r#"equals: path should equal "/orders"; the request has "/orders/7""#},
+            {"index": 1, "predicate": {"exists": {"query": {"page": true}}},
+             "why": r#"exists: query should exist as {"page":true}; the request has {}"#},
+        ]})
+    );
+    assert!(Stubs::new(json!({})).nearest_json(&request).is_none());
 }

@@ -340,9 +340,12 @@ pub fn run(args: MockArgs) -> Result<()> {
                     let mock = mock.clone();
                     let api = api.clone();
                     async move {
-                        // hmt's own API under /admin; mountebank's everywhere else.
+                        // hmt's own API under /admin, its page for a browser's GET /;
+                        // mountebank's everywhere else.
                         if request.uri().path().starts_with("/admin") {
                             hmt_mock::admin::handle(&mock, request).await
+                        } else if hmt_mock::admin_page::wants_page(&request) {
+                            hmt_mock::admin_page::page()
                         } else {
                             api.serve(request).await.map(hmt_mock::body::Body::from)
                         }
