@@ -13,9 +13,16 @@
 //! type) and answers the same `schemas` shape, changed as it likes, either
 //! bare or as `{"schemas": ...}`. The next URL gets what the previous one
 //! returned, and the mock generates the response from the result. A
-//! webhook that fails or answers something else is logged and skipped: the
-//! mock still answers. Webhooks are plain `http://` URLs, typically a
-//! test's own server on localhost.
+//! webhook that fails or answers something else is logged (a warning with
+//! its URL) and skipped: the mock still answers.
+//!
+//! Webhooks are plain `http://` URLs, typically a test's own server on
+//! localhost. Since anyone who reaches the admin API can register one, the
+//! mock calls only loopback hosts (`localhost`, `127.x.x.x`, `[::1]`)
+//! unless `hmt mock --allow-webhook HOST` names another, and the client's
+//! credentials (`Authorization`, `Proxy-Authorization`, `Cookie`) are
+//! taken out of the request a webhook is sent: the admin API must not be
+//! a way to collect them.
 
 use bytes::Bytes;
 use http::{Request, header};
@@ -30,22 +37,39 @@ use std::time::Duration;
 /// How long one webhook may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Request headers never sent to a webhook: the client's credentials.
+const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
 /// The registered webhooks.
 pub struct Pregen {
     urls: Mutex<Vec<String>>,
+    /// Hosts besides loopback ones webhooks may be on, lower-case.
+    allowed_hosts: Vec<String>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
 impl Default for Pregen {
     fn default() -> Pregen {
-        Pregen {
-            urls: Mutex::new(Vec::new()),
-            client: Client::builder(TokioExecutor::new()).build_http(),
-        }
+        Pregen::new(Vec::new())
     }
 }
 
 impl Pregen {
+    /// No webhooks yet; they may be on loopback hosts and on
+    /// `allowed_hosts` (`--allow-webhook`).
+    pub fn new(allowed_hosts: Vec<String>) -> Pregen {
+        Pregen {
+            urls: Mutex::new(Vec::new()),
+            allowed_hosts: allowed_hosts
+                .iter()
+                .map(|host| {
+                    crate::hosts::host_of(host).unwrap_or_else(|| host.to_ascii_lowercase())
+                })
+                .collect(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
     /// The URLs, in the order they run.
     pub fn urls(&self) -> Vec<String> {
         self.lock().clone()
@@ -56,8 +80,18 @@ impl Pregen {
         let parsed: http::Uri = url
             .parse()
             .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
-        if parsed.scheme_str() != Some("http") || parsed.authority().is_none() {
+        let Some(authority) = parsed.authority() else {
             return Err(format!("{url:?}: webhooks must be http:// URLs"));
+        };
+        if parsed.scheme_str() != Some("http") {
+            return Err(format!("{url:?}: webhooks must be http:// URLs"));
+        }
+        let host = crate::hosts::host_of(authority.as_str())
+            .ok_or_else(|| format!("{url:?}: no host in the URL"))?;
+        if !crate::hosts::is_loopback(&host) && !self.allowed_hosts.contains(&host) {
+            return Err(format!(
+                "{url:?}: webhooks may call only loopback hosts (localhost, 127.x.x.x, [::1]); start hmt mock with --allow-webhook {host} to allow this one"
+            ));
         }
         let mut urls = self.lock();
         if !urls.iter().any(|u| u == url) {
@@ -86,10 +120,11 @@ impl Pregen {
 
     /// `schemas` after every webhook has had its say.
     pub async fn apply(&self, request: &Value, mut schemas: Value) -> Value {
+        let request = without_credentials(request);
         for url in self.urls() {
-            match self.call(&url, request, &schemas).await {
+            match self.call(&url, &request, &schemas).await {
                 Ok(changed) => schemas = changed,
-                Err(error) => tracing::warn!(%url, "pregen webhook skipped: {error}"),
+                Err(error) => tracing::warn!(%url, "pregen webhook {url} skipped: {error}"),
             }
         }
         schemas
@@ -133,5 +168,59 @@ impl Pregen {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
         self.urls.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `request` (http-types form) without the client's credential headers.
+fn without_credentials(request: &Value) -> Value {
+    let mut request = request.clone();
+    if let Some(headers) = request.get_mut("headers").and_then(Value::as_object_mut) {
+        headers.retain(|name, _| {
+            !CREDENTIAL_HEADERS
+                .iter()
+                .any(|credential| name.eq_ignore_ascii_case(credential))
+        });
+    }
+    request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_hosts_unless_allowed() {
+        let pregen = Pregen::default();
+        for url in [
+            "http://localhost:9/hook",
+            "http://127.0.0.1:9/hook",
+            "http://127.1.2.3/hook",
+            "http://[::1]:9/hook",
+        ] {
+            assert_eq!(pregen.add(url), Ok(()), "{url}");
+        }
+        let refused = pregen.add("http://hooks.example.com/x").unwrap_err();
+        assert!(
+            refused.contains("--allow-webhook hooks.example.com"),
+            "{refused}"
+        );
+        assert!(pregen.add("http://169.254.169.254/latest").is_err());
+        assert!(pregen.add("file:///etc/passwd").is_err());
+        assert!(pregen.add("http:///nohost").is_err());
+
+        let allowing = Pregen::new(vec!["Hooks.Example.com".into()]);
+        assert_eq!(allowing.add("http://hooks.example.com:8080/x"), Ok(()));
+        assert!(allowing.add("http://other.example.com/x").is_err());
+    }
+
+    #[test]
+    fn credentials_are_taken_out_of_the_request() {
+        let request = json!({"method": "get", "headers": {
+            "authorization": "Bearer secret", "Cookie": "s=1",
+            "proxy-authorization": "Basic x", "accept": "application/json"}});
+        assert_eq!(
+            without_credentials(&request),
+            json!({"method": "get", "headers": {"accept": "application/json"}})
+        );
     }
 }

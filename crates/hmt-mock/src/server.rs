@@ -94,6 +94,15 @@ pub struct MockConfig {
     /// marked in `meta.requestBodyTruncated` / `meta.responseBodyTruncated`
     /// with their length); the `--log-dir` log keeps them whole.
     pub journal_body_bytes: usize,
+    /// Hosts besides loopback ones that pregen webhooks may call
+    /// (`--allow-webhook HOST`).
+    pub webhook_hosts: Vec<String>,
+    /// Bytes callback storage may hold (`--callback-storage-bytes`).
+    pub callback_storage_bytes: usize,
+    /// A client connection that sends nothing and waits for nothing for
+    /// this long is closed (`--idle-timeout`); the same bound applies to
+    /// reading a request's headers.
+    pub idle_timeout: std::time::Duration,
 }
 
 /// How refusals are answered.
@@ -130,6 +139,9 @@ impl Default for MockConfig {
             strict_examples: false,
             journal_bytes: 64 * 1024 * 1024,
             journal_body_bytes: 1024 * 1024,
+            webhook_hosts: Vec::new(),
+            callback_storage_bytes: crate::callbacks::DEFAULT_STORAGE_BYTES,
+            idle_timeout: crate::listen::DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -326,18 +338,25 @@ impl Mock {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id()) << 32;
+        let storage = Storage::with_limit(config.callback_storage_bytes);
+        let pregen = Pregen::new(config.webhook_hosts.clone());
         Ok(Mock {
             config,
             loaded: RwLock::new(Arc::new(loaded)),
             journal: Mutex::new(Journal::default()),
             reported: Mutex::new(HashSet::new()),
-            storage: Storage::default(),
-            pregen: Pregen::default(),
+            storage,
+            pregen,
             log,
             stubs: RwLock::new(Stubs::new(json!({}))),
             requests: AtomicU64::new(0),
             entropy,
         })
+    }
+
+    /// How it was configured.
+    pub fn config(&self) -> &MockConfig {
+        &self.config
     }
 
     /// The specs being served now.
@@ -828,12 +847,15 @@ impl Mock {
                 }
                 response
             }
-            Err(message) => problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "callback",
-                &message,
-                json!({}),
-            ),
+            Err(message) => {
+                tracing::warn!("callback failed: {message}");
+                problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "callback",
+                    &message,
+                    json!({}),
+                )
+            }
         })
     }
 

@@ -30,7 +30,7 @@ enum Command {
     /// Convert recordings between http-types JSONL and HAR 1.2, losslessly.
     Convert(commands::convert::ConvertArgs),
     /// Serve OpenAPI specs and recordings as a mock server.
-    Mock(commands::mock::MockArgs),
+    Mock(Box<commands::mock::MockArgs>),
     /// Show the CA certificate `hmt record` intercepts HTTPS with, and how to trust it.
     Ca(commands::ca::CaArgs),
 }
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
         Command::Record(args) => commands::record::run(*args),
         Command::Build(args) => commands::build::run(args),
         Command::Convert(args) => commands::convert::run(args),
-        Command::Mock(args) => commands::mock::run(args),
+        Command::Mock(args) => commands::mock::run(*args),
         Command::Ca(args) => commands::ca::run(args),
     };
     match result {
