@@ -141,7 +141,7 @@ pub async fn serve_with<S, H, F, B>(
                             }
                             // While a request is being answered, look again
                             // a whole timeout later.
-                            let wait = if activity.answering() > 0 { idle } else { idle - quiet };
+                            let wait = if activity.answering() > 0 { idle } else { idle.saturating_sub(quiet) };
                             tokio::select! {
                                 ended = &mut connection => {
                                     if let Err(error) = ended {

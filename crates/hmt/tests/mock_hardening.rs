@@ -773,6 +773,13 @@ fn idle_and_slow_connections_are_closed_and_their_descriptors_freed() {
         assert!(took >= Duration::from_millis(900), "closed after {took:?}");
     }
 
+    // HTTP/2 (prior knowledge): the preface and settings, then nothing.
+    let mut h2 = TcpStream::connect(mock.address()).unwrap();
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .unwrap();
+    let took = closed_within(&mut h2, limit);
+    assert!(took >= Duration::from_millis(900), "closed after {took:?}");
+
     // One request, then nothing.
     let mut kept = BufReader::new(TcpStream::connect(mock.address()).unwrap());
     assert_eq!(
