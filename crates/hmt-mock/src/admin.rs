@@ -1,4 +1,5 @@
-//! The admin API (default port 8888, bound to 127.0.0.1): health, the
+//! The admin API (default port 8888, on 127.0.0.1 unless `hmt mock
+//! --admin-bind` says otherwise): health, the
 //! specs served, the journal of received requests, and storage.
 //!
 //! | Request | Does |

@@ -23,7 +23,10 @@
 //! A callback receives the request (`method`, `host`, `path`, `params`,
 //! `query`, `headers`, and `body`, parsed when it is JSON), the response
 //! the mock would send (`status`, `headers`, `body`), and `storage`, a map
-//! shared by every callback and request until the admin API clears it. It
+//! shared by every callback and request until the admin API clears it,
+//! bounded in bytes ([`Storage::with_limit`]: a store beyond the bound is
+//! an error in the script). `callback(...)` registers only while a script
+//! loads; called from inside a callback it is an error. It
 //! returns the body (`response: "body"`, the default) or the whole response
 //! (`response: "full"`); `format: "json"` (default) sends the body as JSON,
 //! `"text"` as text. Returning nothing leaves the response as it was.

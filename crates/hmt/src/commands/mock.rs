@@ -219,7 +219,12 @@ pub fn run(args: MockArgs) -> Result<()> {
         journal_bytes: usize::try_from(args.journal_bytes).unwrap_or(usize::MAX),
         ..MockConfig::default()
     };
-    let mock = Arc::new(Mock::new(config, loaded).context("cannot open the log directory")?);
+    let mock = Arc::new(
+        Mock::new(config, loaded).with_context(|| match &args.log_dir {
+            Some(dir) => format!("cannot open the log directory {}", dir.display()),
+            None => "cannot start the mock".to_owned(),
+        })?,
+    );
     let _watcher = if args.watch {
         let watched: Vec<PathBuf> = args
             .specs
