@@ -16,8 +16,9 @@
 //! webhook that fails or answers something else is logged (a warning with
 //! its URL) and skipped: the mock still answers.
 //!
-//! Webhooks are plain `http://` URLs, typically a test's own server on
-//! localhost. Since anyone who reaches the admin API can register one, the
+//! Webhooks are `http://` or `https://` URLs, typically a test's own server
+//! on localhost; an `https://` one must show a certificate the system's CA
+//! store (`SSL_CERT_FILE` too) or the bundled web roots trust. Since anyone who reaches the admin API can register one, the
 //! mock calls only loopback hosts (`localhost`, `127.x.x.x`, `[::1]`)
 //! unless `hmt mock --allow-webhook HOST` names another, and the client's
 //! credentials (`Authorization`, `Proxy-Authorization`, `Cookie`) are
@@ -27,11 +28,12 @@
 use bytes::Bytes;
 use http::{Request, header};
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 /// How long one webhook may take.
@@ -45,7 +47,36 @@ pub struct Pregen {
     urls: Mutex<Vec<String>>,
     /// Hosts besides loopback ones webhooks may be on, lower-case.
     allowed_hosts: Vec<String>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    /// Made on the first call: reading the system's CA store takes a
+    /// moment every mock would otherwise spend at start.
+    client: OnceLock<Result<WebhookClient, String>>,
+}
+
+type WebhookClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A client for `http://` and `https://` webhooks; `https://` ones are
+/// verified against the system's CA store and the bundled web roots.
+fn webhook_client() -> Result<WebhookClient, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let native = rustls_native_certs::load_native_certs();
+    for error in &native.errors {
+        tracing::debug!("system CA certificates: {error}");
+    }
+    roots.add_parsable_certificates(native.certs);
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|error| format!("TLS for webhooks: {error}"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
 }
 
 impl Default for Pregen {
@@ -66,7 +97,7 @@ impl Pregen {
                     crate::hosts::host_of(host).unwrap_or_else(|| host.to_ascii_lowercase())
                 })
                 .collect(),
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: OnceLock::new(),
         }
     }
 
@@ -81,10 +112,14 @@ impl Pregen {
             .parse()
             .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
         let Some(authority) = parsed.authority() else {
-            return Err(format!("{url:?}: webhooks must be http:// URLs"));
+            return Err(format!(
+                "{url:?}: webhooks must be http:// or https:// URLs"
+            ));
         };
-        if parsed.scheme_str() != Some("http") {
-            return Err(format!("{url:?}: webhooks must be http:// URLs"));
+        if !matches!(parsed.scheme_str(), Some("http" | "https")) {
+            return Err(format!(
+                "{url:?}: webhooks must be http:// or https:// URLs"
+            ));
         }
         let host = crate::hosts::host_of(authority.as_str())
             .ok_or_else(|| format!("{url:?}: no host in the URL"))?;
@@ -137,7 +172,12 @@ impl Pregen {
             .header(header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| e.to_string())?;
-        let response = tokio::time::timeout(TIMEOUT, self.client.request(request))
+        let client = self
+            .client
+            .get_or_init(webhook_client)
+            .as_ref()
+            .map_err(Clone::clone)?;
+        let response = tokio::time::timeout(TIMEOUT, client.request(request))
             .await
             .map_err(|_| format!("no answer within {} s", TIMEOUT.as_secs()))?
             .map_err(|e| e.to_string())?;
@@ -205,7 +245,9 @@ mod tests {
             "{refused}"
         );
         assert!(pregen.add("http://169.254.169.254/latest").is_err());
+        assert_eq!(pregen.add("https://localhost:9/hook"), Ok(()));
         assert!(pregen.add("file:///etc/passwd").is_err());
+        assert!(pregen.add("ftp://127.0.0.1/x").is_err());
         assert!(pregen.add("http:///nohost").is_err());
 
         let allowing = Pregen::new(vec!["Hooks.Example.com".into()]);

@@ -8,8 +8,9 @@ mod common;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -88,7 +89,13 @@ fn petstore() -> PathBuf {
 
 /// Starts `hmt mock -p 0 -a 0 ARGS` and waits for its banner.
 fn start(args: &[&str]) -> Mock {
+    start_with_env(args, &[])
+}
+
+/// [`start`] with these environment variables set.
+fn start_with_env(args: &[&str], env: &[(&str, &Path)]) -> Mock {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hmt"))
+        .envs(env.iter().copied())
         .arg("mock")
         .args(["-p", "0", "-a", "0"])
         .args(args)
@@ -458,40 +465,73 @@ fn admin_bind_opens_the_admin_api_on_every_address() {
 type Received = Receiver<(String, Value)>;
 
 /// A webhook on a thread that records what it got and answers `answer`
-/// (at most 16 requests).
-fn webhook(answer: Value) -> (String, Received) {
+/// (at most 16 requests); over TLS with `tls`.
+fn webhook(answer: Value, tls: Option<Arc<rustls::ServerConfig>>) -> (String, Received) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let port = listener.local_addr().unwrap().port();
+    let url = match tls {
+        Some(_) => format!("https://localhost:{port}/hook"),
+        None => format!("http://127.0.0.1:{port}/hook"),
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for stream in listener.incoming().take(16) {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let (mut head, mut length) = (String::new(), 0usize);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
+            let Ok(stream) = stream else { return };
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            match &tls {
+                Some(config) => {
+                    let Ok(connection) = rustls::ServerConnection::new(config.clone()) else {
+                        return;
+                    };
+                    hook_exchange(rustls::StreamOwned::new(connection, stream), &answer, &tx);
                 }
-                if let Some((name, value)) = line.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-                head.push_str(&line);
+                None => hook_exchange(stream, &answer, &tx),
             }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let _ = tx.send((head, serde_json::from_slice(&body).unwrap_or(Value::Null)));
-            let answer = answer.to_string();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
         }
     });
     (url, rx)
+}
+
+/// Reads one request from `stream`, hands its head and JSON body to `tx`
+/// and answers `answer`.
+fn hook_exchange<S: Read + Write>(
+    stream: S,
+    answer: &Value,
+    tx: &std::sync::mpsc::Sender<(String, Value)>,
+) {
+    let mut reader = BufReader::new(stream);
+    let (mut head, mut length) = (String::new(), 0usize);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+        head.push_str(&line);
+    }
+    if head.is_empty() {
+        // A handshake the client gave up on: nothing to answer.
+        return;
+    }
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let _ = tx.send((head, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+    let answer = answer.to_string();
+    let stream = reader.get_mut();
+    let _ = write!(
+        stream,
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+        answer.len()
+    );
+    let _ = stream.flush();
 }
 
 #[test]
@@ -515,7 +555,10 @@ fn webhooks_only_on_loopback_unless_allowed_and_never_get_credentials() {
 
     // A real loopback webhook sees the request without its credentials.
     let schema = json!({"type": "object", "required": ["rewritten"], "properties": {"rewritten": {"const": true}}});
-    let (url, received) = webhook(json!({"schemas": {"200": {"application/json": schema}}}));
+    let (url, received) = webhook(
+        json!({"schemas": {"200": {"application/json": schema}}}),
+        None,
+    );
     assert_eq!(
         curl("POST", &format!("{pregen}/{url}"), &[], None).status,
         201
@@ -573,6 +616,78 @@ fn webhooks_only_on_loopback_unless_allowed_and_never_get_credentials() {
         200
     );
     mock.wait_for_stderr(&["WARN", &dead]);
+}
+
+#[test]
+fn https_webhooks_are_called_with_verified_certificates() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let trusted = dir.path().join("webhook-ca.pem");
+    std::fs::write(&trusted, cert.pem()).unwrap();
+    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+    )
+    .unwrap();
+    let schema =
+        json!({"type": "object", "required": ["tls"], "properties": {"tls": {"const": true}}});
+    let (url, received) = webhook(
+        json!({"200": {"application/json": schema}}),
+        Some(Arc::new(tls)),
+    );
+
+    // Trusted through the system's CA store (SSL_CERT_FILE): called.
+    let mock = start_with_env(
+        &[petstore().to_str().unwrap()],
+        &[("SSL_CERT_FILE", &trusted)],
+    );
+    let pregen = format!("{}/admin/middleware/rest/pregen", mock.admin);
+    assert_eq!(
+        curl("POST", &format!("{pregen}/{url}"), &[], None).status,
+        201
+    );
+    let reply = curl("GET", &format!("{}/pets", mock.base), &[], None);
+    assert_eq!((reply.status, reply.json()), (200, json!({"tls": true})));
+    let (head, _) = received
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the webhook was called");
+    assert!(head.starts_with("POST /hook HTTP/1.1"), "{head}");
+    drop(mock);
+
+    // Not trusted: the certificate is refused, logged with the URL, and
+    // the spec's own schema answers.
+    let empty = dir.path().join("no-ca.pem");
+    std::fs::write(&empty, "").unwrap();
+    let mock = start_with_env(
+        &[petstore().to_str().unwrap()],
+        &[("SSL_CERT_FILE", &empty)],
+    );
+    let pregen = format!("{}/admin/middleware/rest/pregen", mock.admin);
+    assert_eq!(
+        curl("POST", &format!("{pregen}/{url}"), &[], None).status,
+        201
+    );
+    let reply = curl("GET", &format!("{}/pets", mock.base), &[], None);
+    assert!(
+        reply.status == 200 && reply.json().is_array(),
+        "{}",
+        reply.body
+    );
+    mock.wait_for_stderr(&["WARN", &url]);
+    assert!(
+        received.try_recv().is_err(),
+        "an untrusted webhook got the request"
+    );
 }
 
 #[test]
