@@ -62,32 +62,42 @@ struct Stored {
     limit: usize,
 }
 
-/// What callback storage may hold by default: 64 MiB of JSON.
+/// What callback storage may hold by default: 64 MiB.
 pub const DEFAULT_STORAGE_BYTES: usize = 64 * 1024 * 1024;
 
-/// Bytes counted for one stored entry besides its key and JSON text.
+/// Bytes counted for one stored entry besides its key and value.
 const ENTRY_OVERHEAD: usize = 64;
 
-/// The bytes an entry is counted as: its key, its value as JSON text and
-/// a fixed overhead, so that many tiny entries are counted too.
+/// The bytes an entry is counted as: its key, the memory its value takes
+/// and a fixed overhead, so that many tiny entries are counted too.
 fn entry_bytes(key: &str, value: &Value) -> usize {
-    // serde_json counts the JSON text without building it.
-    let mut counter = ByteCounter(0);
-    let _ = serde_json::to_writer(&mut counter, value);
-    ENTRY_OVERHEAD + key.len() + counter.0
+    ENTRY_OVERHEAD + key.len() + value_bytes(value)
 }
 
-/// A writer that only counts what is written to it.
-struct ByteCounter(usize);
-
-impl std::io::Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
+/// About the memory `value` takes: every node the size of a `Value`, plus
+/// its text, plus a map entry's key. The bound is on memory, and JSON text
+/// undercounts it: `[1,2,3]` is 2 bytes an item as text and 32 in memory.
+/// Walked with a stack of its own, so that deep nesting cannot overflow
+/// the thread's.
+fn value_bytes(value: &Value) -> usize {
+    const NODE: usize = std::mem::size_of::<Value>();
+    let mut bytes = 0;
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        bytes += NODE;
+        match value {
+            Value::String(text) => bytes += text.len(),
+            Value::Array(items) => pending.extend(items),
+            Value::Object(map) => {
+                for (key, item) in map {
+                    bytes += key.len() + NODE;
+                    pending.push(item);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
     }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    bytes
 }
 
 impl Default for Storage {
@@ -97,8 +107,8 @@ impl Default for Storage {
 }
 
 impl Storage {
-    /// Empty storage that holds at most `limit` bytes (counted as JSON
-    /// text, with a small overhead per key).
+    /// Empty storage that holds at most `limit` bytes (the memory its
+    /// values take, about, with a small overhead per key).
     pub fn with_limit(limit: usize) -> Storage {
         Storage(Arc::new(Mutex::new(Stored {
             values: Map::new(),
@@ -660,6 +670,23 @@ mod tests {
         storage.clear();
         assert_eq!(storage.bytes(), 0);
         store("b", &"z".repeat(600)).unwrap();
+    }
+
+    #[test]
+    fn storage_counts_memory_not_text() {
+        let numbers = Value::Array((0..1000).map(Value::from).collect());
+        assert!(value_bytes(&numbers) >= 1000 * std::mem::size_of::<Value>());
+        assert_eq!(
+            value_bytes(&json!({"name": "abc"})),
+            2 * std::mem::size_of::<Value>() + "name".len() + std::mem::size_of::<Value>() + 3
+        );
+        let mut deep = json!(1);
+        for _ in 0..100_000 {
+            deep = Value::Array(vec![deep]);
+        }
+        assert_eq!(value_bytes(&deep), 100_001 * std::mem::size_of::<Value>());
+        // Dropping it recursively would overflow the test's stack.
+        std::mem::forget(deep);
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub struct MockArgs {
     /// Let pregen webhooks call this host too (only loopback hosts otherwise). Repeatable.
     #[arg(long = "allow-webhook", value_name = "HOST")]
     allow_webhook: Vec<String>,
-    /// The most callback `storage` may hold (JSON text; `64MiB`, `512KiB`); a script storing more gets an error.
+    /// The most memory callback `storage` may take (`64MiB`, `512KiB`); a script storing more gets an error.
     #[arg(long = "callback-storage-bytes", value_name = "BYTES", default_value = "64MiB", value_parser = super::build::parse_bytes)]
     callback_storage_bytes: u64,
     /// Close a client connection after this many seconds with nothing sent or received
