@@ -8,7 +8,8 @@
 //! A connection costs a file descriptor and some memory for as long as it
 //! is open, so a client cannot keep one for nothing: one on which nothing
 //! is read or written for the idle timeout, with no request being
-//! answered, is closed (a client that connects and sends nothing, a
+//! answered (its body included, however long a streamed one pauses), is
+//! closed (a client that connects and sends nothing, a
 //! keep-alive connection left open, a slowloris client that sends half a
 //! request line and stalls), and a request's headers must arrive whole
 //! within the same time (a client that trickles them byte by byte).
@@ -114,11 +115,14 @@ pub async fn serve_with<S, H, F, B>(
                                 let switch = switch.clone();
                                 async move {
                                     let response = response.await;
-                                    drop(answering);
                                     if let Some(fault) = response.extensions().get::<hmt_stub::Fault>() {
                                         switch.arm(*fault);
                                     }
-                                    Ok::<_, Infallible>(response)
+                                    // Answered until its body is sent.
+                                    Ok::<_, Infallible>(response.map(|body| Answered {
+                                        body: Box::pin(body),
+                                        _answering: answering,
+                                    }))
                                 }
                             })
                         };
@@ -238,6 +242,33 @@ impl Drop for Answering {
     fn drop(&mut self) {
         self.0.touch();
         self.0.answering.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A response body that keeps its request counted as being answered
+/// until it is sent whole (or dropped): a stream that pauses is not idle.
+struct Answered<B> {
+    body: Pin<Box<B>>,
+    _answering: Answering,
+}
+
+impl<B: hyper::body::Body> hyper::body::Body for Answered<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<B::Data>, B::Error>>> {
+        self.get_mut().body.as_mut().poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 

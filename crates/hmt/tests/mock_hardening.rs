@@ -968,6 +968,50 @@ fn idle_and_slow_connections_are_closed_and_their_descriptors_freed() {
     drop(idle);
 }
 
+/// Through the library: a streamed body that pauses longer than the idle
+/// timeout is still being answered, and is sent whole.
+#[test]
+fn a_streamed_body_pausing_past_the_idle_timeout_is_not_cut() {
+    use hmt::matchers::path;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = hmt::MockServer::builder()
+        .config(|config| config.idle_timeout = Duration::from_secs(1))
+        .start_blocking()
+        .unwrap();
+    server.register(hmt::Stub::given(path("/events")).respond_with(
+        hmt::Reply::new(200).with_chunks([
+            (Duration::ZERO, bytes::Bytes::from_static(b"first;")),
+            (
+                Duration::from_millis(2500),
+                bytes::Bytes::from_static(b"second;"),
+            ),
+        ]),
+    ));
+    let address = server.uri().trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(b"GET /events HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response);
+    assert!(
+        response.contains("first;")
+            && response.contains("second;")
+            && response.ends_with("0\r\n\r\n"),
+        "after {:?}: {response}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() >= Duration::from_millis(2400));
+    // And once it is sent, the connection is idle like any other.
+    let mut idle = TcpStream::connect(&address).unwrap();
+    closed_within(&mut idle, Duration::from_secs(5));
+}
+
 // ---- 7: $refs outside the spec's directory ------------------------------------------
 
 #[test]
