@@ -1,8 +1,9 @@
-# hmt: the two commands a newcomer runs are `make demo` and `make test`.
+# hmt: the two commands a newcomer runs are `make demo` and `make test`;
+# `make check` is the quick loop while working (no external services).
 
 CARGO ?= cargo
 
-.PHONY: all build demo test test-deps lint bench bench-build bench-record bench-mock bench-imposters eval-build conformance clean
+.PHONY: all build demo test check smoke-no-kafka test-deps lint bench bench-build bench-record bench-mock bench-imposters eval-build conformance clean
 
 all: build
 
@@ -14,13 +15,34 @@ build:
 demo:
 	scripts/demo.sh
 
-## Everything CI checks: formatting, lints, unit, integration and doc tests.
-## Doc tests first, so that the run ends with nextest's summary of everything else.
-test: test-deps
+## Everything CI checks: formatting, lints, the build without Kafka
+## (smoke-no-kafka), unit, integration and doc tests. Doc tests before
+## nextest, so that the run ends with nextest's summary of everything else.
+test: test-deps smoke-no-kafka
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p hmt-record -p hmt --no-default-features --all-targets -- -D warnings
 	$(CARGO) test --workspace --doc
 	$(CARGO) nextest run --workspace --no-fail-fast
+
+## Test binaries that need an external service (a broker, npm, a browser...):
+## `make test` runs them, `make check` leaves them out. Add yours here.
+SERVICE_TESTS := kafka_tansu
+CHECK_FILTER := all() $(foreach test,$(SERVICE_TESTS),& not binary($(test)))
+
+## The quick loop: formatting, lints, unit and integration tests that need no
+## external service (the Python tools in .venv are local; set up once).
+check:
+	$(CARGO) nextest --version >/dev/null 2>&1 || $(CARGO) install cargo-nextest --locked
+	scripts/setup-python.sh
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) nextest run --workspace --no-fail-fast -E '$(CHECK_FILTER)'
+
+## hmt built with --no-default-features (no Kafka, no librdkafka) records to a
+## file, builds, mocks, and refuses kafka:// clearly (scripts/smoke-no-kafka.sh).
+smoke-no-kafka:
+	scripts/smoke-no-kafka.sh
 
 ## Tools the tests call: cargo-nextest; an OpenAPI validator, requests and confluent-kafka
 ## in .venv (from PyPI); the tansu Kafka broker (cargo install, about 15 minutes the first time).

@@ -802,7 +802,7 @@ mod tests {
 
     const PETSTORE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/hmt/hmt/tests/build/schemas/petstore/index.yaml"
+        "/../../fixtures/hmt/hmt/tests/build/schemas/petstore/index.yaml"
     );
 
     /// Parse, expecting an error; its rendered message.

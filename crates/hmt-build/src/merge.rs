@@ -664,7 +664,7 @@ mod tests {
 
     const PETSTORE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/hmt/hmt/tests/build/schemas/petstore/index.yaml"
+        "/../../fixtures/hmt/hmt/tests/build/schemas/petstore/index.yaml"
     );
 
     fn petstore() -> Value {

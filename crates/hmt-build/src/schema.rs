@@ -1780,18 +1780,13 @@ mod tests {
 
     // ---- real traffic ------------------------------------------------------
 
-    /// Recorded GitHub traffic; `HMT_FIXTURES` overrides the directory.
+    /// Recorded GitHub traffic, from HMT 0.3.2's fixtures (fixtures/hmt).
     fn github_fixture() -> String {
-        let dir = std::env::var("HMT_FIXTURES").unwrap_or_else(|_| {
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/fixtures/hmt/hmt/resources"
-            )
-            .to_owned()
-        });
-        let path = std::path::Path::new(&dir).join("github.jsonl");
-        std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("fixture {} (set HMT_FIXTURES): {e}", path.display()))
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/hmt/hmt/resources/github.jsonl"
+        );
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
     }
 
     #[test]

@@ -31,6 +31,13 @@ use tokio::sync::watch;
 /// test double that holds every body in memory needs one).
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
+/// Where injected JavaScript runs: off the async I/O threads, since a
+/// script may take up to its time limit (5 s) and must not hold up the
+/// other imposters' connections meanwhile. One pool for the process,
+/// bounded like the mock's (see `hmt_mock::offload`).
+static SCRIPTS: std::sync::LazyLock<hmt_mock::offload::Offload> =
+    std::sync::LazyLock::new(|| hmt_mock::offload::Offload::new(Default::default()));
+
 /// Accepts connections until `stop` turns true, then drops the listener
 /// and every open connection.
 pub(crate) async fn run(
@@ -123,7 +130,20 @@ async fn handle(
         &request,
         hmt_types::clock::rfc3339_millis(SystemTime::now()),
     );
-    let (stub, action) = match answer(imposter, &request) {
+    let answered =
+        if imposter.options.scripts.is_some() {
+            match SCRIPTS.run(|| answer(imposter, &request)).await {
+                Ok(answered) => answered,
+                Err(busy) => {
+                    return render(Reply::new(503).with_header("retry-after", "1").with_body(
+                        format!("too busy to run this imposter's JavaScript now: {busy}"),
+                    ));
+                }
+            }
+        } else {
+            answer(imposter, &request)
+        };
+    let (stub, action) = match answered {
         Ok(found) => found,
         Err(fallback) => match &imposter.mock {
             Some(mock) => (usize::MAX, Action::Reply(from_spec(mock, &request).await)),

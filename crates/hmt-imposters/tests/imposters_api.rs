@@ -1090,3 +1090,34 @@ async fn chunks_stream_a_body_over_time() {
         "{error}"
     );
 }
+
+/// Injected JavaScript runs off the async I/O threads: with one worker, a
+/// request to another imposter made while a script busy-waits for 1.5 s is
+/// answered long before the script ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_slow_script_does_not_hold_up_another_imposter() {
+    let admin = start(ImpostersConfig {
+        allow_injection: true,
+        ..ImpostersConfig::default()
+    })
+    .await;
+    let slow = admin
+        .imposter(json!({"protocol": "http", "stubs": [{"responses": [{"inject":
+            "() => { const end = Date.now() + 1500; while (Date.now() < end) {} return {statusCode: 200, body: 'slow'}; }"}]}]}))
+        .await;
+    let quick = admin
+        .imposter(
+            json!({"protocol": "http", "stubs": [{"responses": [{"is": {"body": "quick"}}]}]}),
+        )
+        .await;
+    let started = Instant::now();
+    let slow = tokio::spawn(async move { call(slow, "GET", "/").await.text().await.unwrap() });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(call(quick, "GET", "/").await.text().await.unwrap(), "quick");
+    let quick_at = started.elapsed();
+    assert!(
+        quick_at < Duration::from_millis(1_200),
+        "the other imposter answered {quick_at:?} after the script started: it waited for it"
+    );
+    assert_eq!(slow.await.unwrap(), "slow");
+}

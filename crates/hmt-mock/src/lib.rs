@@ -27,6 +27,7 @@ pub mod generate;
 pub mod hosts;
 mod journal;
 pub mod listen;
+pub mod offload;
 pub mod pregen;
 pub mod respond;
 pub mod server;

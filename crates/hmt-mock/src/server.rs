@@ -26,6 +26,7 @@ use crate::generate::Generator;
 use crate::journal::{Journal, LogFiles, Served, request_record};
 use crate::listen::Peer;
 use crate::model::Spec;
+use crate::offload::{Busy, Offload, OffloadLimits};
 use crate::pregen::Pregen;
 use crate::replay::{self, ReplayEntry};
 use crate::respond::{self, Preferences, Unsatisfiable};
@@ -52,6 +53,10 @@ pub const SCHEME_HEADER: &str = "x-hmt-scheme";
 
 /// Request bodies larger than this are refused with 413.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Bodies larger than this are validated off the async I/O threads
+/// (validating 64 KiB of JSON takes well under a millisecond).
+const LARGE_BODY_BYTES: usize = 64 * 1024;
 
 /// How the mock behaves.
 #[derive(Clone, Debug)]
@@ -103,6 +108,9 @@ pub struct MockConfig {
     /// this long is closed (`--idle-timeout`); the same bound applies to
     /// reading a request's headers.
     pub idle_timeout: std::time::Duration,
+    /// Bounds of the pool that runs generation, large-body validation and
+    /// callbacks off the async I/O threads.
+    pub offload: OffloadLimits,
 }
 
 /// How refusals are answered.
@@ -142,6 +150,7 @@ impl Default for MockConfig {
             webhook_hosts: Vec::new(),
             callback_storage_bytes: crate::callbacks::DEFAULT_STORAGE_BYTES,
             idle_timeout: crate::listen::DEFAULT_IDLE_TIMEOUT,
+            offload: OffloadLimits::default(),
         }
     }
 }
@@ -325,6 +334,9 @@ pub struct Mock {
     requests: AtomicU64,
     /// Seeds per-request randomness when no seed is configured.
     entropy: u64,
+    /// Runs heavy work (generation, large-body validation, callbacks) off
+    /// the async I/O threads.
+    offload: Offload,
 }
 
 impl Mock {
@@ -340,6 +352,7 @@ impl Mock {
             ^ u64::from(std::process::id()) << 32;
         let storage = Storage::with_limit(config.callback_storage_bytes);
         let pregen = Pregen::new(config.webhook_hosts.clone());
+        let offload = Offload::new(config.offload);
         Ok(Mock {
             config,
             loaded: RwLock::new(Arc::new(loaded)),
@@ -351,6 +364,7 @@ impl Mock {
             stubs: RwLock::new(Stubs::new(json!({}))),
             requests: AtomicU64::new(0),
             entropy,
+            offload,
         })
     }
 
@@ -471,6 +485,10 @@ impl Mock {
     ///
     /// Precedence follows: programmed stubs, then exact replay, then the
     /// spec's documented responses.
+    ///
+    /// Generation, validation of large bodies and callback scripts run in
+    /// the bounded heavy-work pool ([`crate::offload`]), so that they never
+    /// hold up the async I/O threads that answer everyone else.
     pub async fn answer(
         &self,
         parts: http::request::Parts,
@@ -581,7 +599,7 @@ impl Mock {
             return response;
         }
         let loaded = self.loaded();
-        let found = match self.route(&loaded, asked) {
+        let found = match self.route(&loaded, asked).await {
             Ok(found) => found,
             Err(response) => return response,
         };
@@ -592,23 +610,23 @@ impl Mock {
         match self.replayed(&loaded, asked, &found, preferences) {
             Replayed::Answer(response) => {
                 let response = answered(response, AnsweredBy::Replay);
-                return self.called_back(&loaded, asked, &found, response);
+                return self.called_back(&loaded, asked, &found, response).await;
             }
             Replayed::Miss(response) => return response,
             Replayed::None => {}
         }
-        if let Err(response) = self.validated(&loaded, asked, &found) {
+        if let Err(response) = self.validated(&loaded, asked, &found).await {
             return response;
         }
         if let Some(response) = self.stored(&loaded, asked, &found).await {
-            return self.called_back(&loaded, asked, &found, response);
+            return self.called_back(&loaded, asked, &found, response).await;
         }
         let plan = match self.plan(&loaded, asked, &found, preferences).await {
             Ok(plan) => plan,
             Err(response) => return response,
         };
-        let response = self.render(&loaded, asked, &found, plan);
-        self.called_back(&loaded, asked, &found, response)
+        let response = self.render(&loaded, asked, &found, plan).await;
+        self.called_back(&loaded, asked, &found, response).await
     }
 
     /// Stage 1: what the mock answers itself, whatever the specs say.
@@ -656,7 +674,7 @@ impl Mock {
     /// a callback registered for it, a replay miss report, or a 404 naming
     /// the closest operations.
     #[allow(clippy::result_large_err)]
-    fn route(&self, loaded: &Loaded, asked: &Asked<'_>) -> Result<Found, Response<Body>> {
+    async fn route(&self, loaded: &Loaded, asked: &Asked<'_>) -> Result<Found, Response<Body>> {
         let Asked { parts, target, .. } = *asked;
         match loaded.routes.find(
             &loaded.specs,
@@ -686,8 +704,11 @@ impl Mock {
                 Err(response)
             }
             Err(Miss::NotFound) => {
-                let empty = Response::new(Body::empty());
-                if let Some(answered) = self.callback(loaded, asked, &[], &[&target.path], &empty) {
+                let empty = callback_response(&Response::new(Body::empty()));
+                if let Some(answered) = self
+                    .callback(loaded, asked, &[], &[&target.path], empty)
+                    .await
+                {
                     return Err(answered);
                 }
                 Err(self
@@ -751,7 +772,7 @@ impl Mock {
 
     /// Stage 6: parameters and body against the operation's schemas.
     #[allow(clippy::result_large_err)]
-    fn validated(
+    async fn validated(
         &self,
         loaded: &Loaded,
         asked: &Asked<'_>,
@@ -760,6 +781,24 @@ impl Mock {
         if !self.config.validate {
             return Ok(());
         }
+        if asked.body.len() > LARGE_BODY_BYTES {
+            return self
+                .offload
+                .run(|| self.validated_now(loaded, asked, found))
+                .await
+                .unwrap_or_else(|busy| Err(busy_response(&busy)));
+        }
+        self.validated_now(loaded, asked, found)
+    }
+
+    /// [`validated`](Self::validated), on the calling thread.
+    #[allow(clippy::result_large_err)]
+    fn validated_now(
+        &self,
+        loaded: &Loaded,
+        asked: &Asked<'_>,
+        found: &Found,
+    ) -> Result<(), Response<Body>> {
         let Asked {
             parts,
             target,
@@ -791,27 +830,32 @@ impl Mock {
 
     /// Stage 8: `response`, or what a callback registered for this request
     /// makes of it.
-    fn called_back(
+    async fn called_back(
         &self,
         loaded: &Loaded,
         asked: &Asked<'_>,
         found: &Found,
         response: Response<Body>,
     ) -> Response<Body> {
+        if loaded.callbacks.is_none() {
+            return response;
+        }
         let paths = [found.relative_path.as_str(), asked.target.path.as_str()];
-        self.callback(loaded, asked, &found.params, &paths, &response)
+        let seen = callback_response(&response);
+        self.callback(loaded, asked, &found.params, &paths, seen)
+            .await
             .unwrap_or(response)
     }
 
     /// What the callback registered for this request (method, host, one of
     /// `paths`) makes of `response`; `None` when no callback applies.
-    fn callback(
+    async fn callback(
         &self,
         loaded: &Loaded,
         asked: &Asked<'_>,
         params: &[(String, String)],
         paths: &[&str],
-        response: &Response<Body>,
+        seen: CallbackResponse,
     ) -> Option<Response<Body>> {
         let Asked {
             parts,
@@ -822,16 +866,16 @@ impl Mock {
         let callbacks = loaded.callbacks.as_ref()?;
         let index = callbacks.find(parts.method.as_str(), target, paths)?;
         let request = callback_request(parts, target, body, params, paths[0]);
-        let seen = CallbackResponse {
-            status: response.status().as_u16(),
-            headers: response
-                .headers()
-                .iter()
-                .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-                .collect(),
-            body: response.body().bytes().unwrap_or_default(),
+        // A user's script may take its whole operation budget.
+        let ran = self
+            .offload
+            .run(|| callbacks.run(index, request, seen, &self.storage))
+            .await;
+        let ran = match ran {
+            Ok(ran) => ran,
+            Err(busy) => return Some(busy_response(&busy)),
         };
-        Some(match callbacks.run(index, request, seen, &self.storage) {
+        Some(match ran {
             Ok(answer) => {
                 let mut response = Response::new(Body::new(answer.body));
                 response.extensions_mut().insert(AnsweredBy::Callback);
@@ -1143,7 +1187,7 @@ impl Mock {
 
     /// Stage 7b: the planned response, from the cache when it was rendered
     /// before (examples and static data never change), else rendered now.
-    fn render(
+    async fn render(
         &self,
         loaded: &Loaded,
         asked: &Asked<'_>,
@@ -1153,21 +1197,34 @@ impl Mock {
         if let Some(rendered) = plan.slot.and_then(OnceLock::get) {
             return rendered.to_response();
         }
-        let rendered = self.rendered(
-            loaded,
-            asked,
-            found,
-            Shape {
-                response: plan.response,
-                response_index: plan.response_index,
-                status: plan.status,
-                media: plan.media,
-                media_index: plan.media_index,
-                example: plan.example,
-                pregen_schema: plan.pregen_schema.as_ref(),
-                dynamic: plan.dynamic,
-            },
-        );
+        // Examples render in microseconds; generation can take tens of
+        // milliseconds for a large schema.
+        let generates = plan.example.is_none() && plan.media.is_some();
+        let render = || {
+            self.rendered(
+                loaded,
+                asked,
+                found,
+                Shape {
+                    response: plan.response,
+                    response_index: plan.response_index,
+                    status: plan.status,
+                    media: plan.media,
+                    media_index: plan.media_index,
+                    example: plan.example,
+                    pregen_schema: plan.pregen_schema.as_ref(),
+                    dynamic: plan.dynamic,
+                },
+            )
+        };
+        let rendered = if generates {
+            match self.offload.run(render).await {
+                Ok(rendered) => rendered,
+                Err(busy) => return busy_response(&busy),
+            }
+        } else {
+            render()
+        };
         let response = rendered.to_response();
         if let Some(slot) = plan.slot {
             let _ = slot.set(rendered);
@@ -1824,6 +1881,34 @@ fn refused(operation: &crate::model::Operation, refusal: Refusal) -> Response<Bo
             )
         }
     }
+}
+
+/// What a callback script sees of the response it may rewrite.
+fn callback_response(response: &Response<Body>) -> CallbackResponse {
+    CallbackResponse {
+        status: response.status().as_u16(),
+        headers: response
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body: response.body().bytes().unwrap_or_default(),
+    }
+}
+
+/// The 503 for heavy work the pool could not take: the client may retry.
+fn busy_response(busy: &Busy) -> Response<Body> {
+    tracing::warn!("refused a request with 503: {busy}");
+    let mut response = problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        &format!("the mock is too busy to generate this answer now: {busy}"),
+        json!({}),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 fn unsatisfiable(e: &Unsatisfiable) -> Response<Body> {

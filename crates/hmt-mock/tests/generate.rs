@@ -15,10 +15,9 @@ const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-fn shared_specs() -> PathBuf {
-    // The original HMT's fixtures, beside the repository (see the README).
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/hmt/hmt/tests/serve/mock/schemas")
+fn hmt_specs() -> PathBuf {
+    // The original HMT's specs, copied into fixtures/hmt (see its README).
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/hmt/hmt/tests/serve/mock/schemas")
 }
 
 fn own_fixtures() -> PathBuf {
@@ -202,25 +201,25 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
 
 #[test]
 fn petstore_values_are_valid() {
-    let doc = load(&shared_specs().join("petstore/index.yaml"));
+    let doc = load(&hmt_specs().join("petstore/index.yaml"));
     assert!(check_spec(&doc, 50, 1) >= 150);
 }
 
 #[test]
 fn nordea_values_are_valid() {
-    let doc = load(&shared_specs().join("nordea/ais-v4.json"));
+    let doc = load(&hmt_specs().join("nordea/ais-v4.json"));
     assert!(check_spec(&doc, 50, 1) >= 500);
 }
 
 #[test]
 fn error_only_spec_values_are_valid() {
-    let doc = load(&shared_specs().join("fails/index.yaml"));
+    let doc = load(&hmt_specs().join("fails/index.yaml"));
     assert_eq!(check_spec(&doc, 50, 1), 50);
 }
 
 #[test]
 fn stripe_values_are_valid() {
-    let doc = load(&shared_specs().join("stripe/index.yaml"));
+    let doc = load(&hmt_specs().join("stripe/index.yaml"));
     // Every third operation schema, to keep the test quick in debug builds.
     assert!(check_spec(&doc, 20, 3) >= 1000);
 }
@@ -273,7 +272,7 @@ fn distinct(values: &[Value]) -> usize {
 
 #[test]
 fn the_same_seed_gives_the_same_bytes_and_other_seeds_other_values() {
-    let doc = load(&shared_specs().join("petstore/index.yaml"));
+    let doc = load(&hmt_specs().join("petstore/index.yaml"));
     let schema = &doc["components"]["schemas"]["Pets"];
     let generator = Generator::new(&doc);
     let bytes = |seed| serde_json::to_string(&generator.generate(schema, &mut rng(seed))).unwrap();

@@ -64,12 +64,12 @@ fn refs_outside_the_spec_directory_are_refused_naming_the_pointer() {
 #[test]
 fn refs_inside_the_spec_directory_and_allowed_directories_load() {
     let root = tempfile::tempdir().unwrap();
-    let shared = root.path().join("shared");
+    let outside = root.path().join("outside");
     write(
-        &shared.join("pet.yaml"),
+        &outside.join("pet.yaml"),
         "Pet: {type: object, properties: {owner: {$ref: 'person.yaml#/Person'}}}\n",
     );
-    write(&shared.join("person.yaml"), "Person: {type: object}\n");
+    write(&outside.join("person.yaml"), "Person: {type: object}\n");
     let dir = root.path().join("specs");
     write(&dir.join("common/local.yaml"), "Pet: {type: object}\n");
     let inside = write(
@@ -80,11 +80,11 @@ fn refs_inside_the_spec_directory_and_allowed_directories_load() {
 
     let spec = write(
         &dir.join("outside.yaml"),
-        &spec_referring_to("../shared/pet.yaml#/Pet"),
+        &spec_referring_to("../outside/pet.yaml#/Pet"),
     );
     assert!(load(std::slice::from_ref(&spec)).is_err());
     let options = LoadOptions {
-        allow_outside: vec![shared.clone()],
+        allow_outside: vec![outside.clone()],
     };
     let specs = load_with(&[spec], &options).expect("an allowed directory is read");
     // Files in the allowed directory may refer to each other.

@@ -34,8 +34,9 @@
 //!   directory (the layout HMT used).
 //! - [`OutputFile`] writes every record to one file, or to stdout.
 //! - [`HarFile`] writes every record as an entry of one HAR 1.2 file.
-//! - [`KafkaSink`] produces one message per record (key = host) on a topic, with a
-//!   spill file for what Kafka cannot take.
+//! - `KafkaSink` produces one message per record (key = host) on a topic, with a
+//!   spill file for what Kafka cannot take (cargo feature `kafka`, on by
+//!   default: it links librdkafka).
 //!
 //! The file sinks write each batch of lines straight to the file descriptor
 //! with one `write`, without a `BufWriter`: when `write` or
@@ -56,9 +57,11 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
+#[cfg(feature = "kafka")]
 use hmt_kafka::{KafkaUrl, Producer, SpillTarget};
+#[cfg(feature = "kafka")]
+use std::time::Duration;
 
 /// One recorded exchange, ready to store.
 #[derive(Clone, Debug)]
@@ -1114,12 +1117,14 @@ impl Sink for HarFile {
 /// cluster never slows the proxy; what Kafka cannot take goes to the spill
 /// file, and `close` waits up to [`KafkaSink::DEFAULT_CLOSE_TIMEOUT`] for
 /// acknowledgements before spilling the rest.
+#[cfg(feature = "kafka")]
 #[derive(Debug)]
 pub struct KafkaSink {
     producer: Producer,
     close_timeout: Duration,
 }
 
+#[cfg(feature = "kafka")]
 impl KafkaSink {
     /// How long `close` waits for the cluster to acknowledge what is still
     /// queued, unless [`with_close_timeout`](Self::with_close_timeout) says
@@ -1151,6 +1156,7 @@ impl KafkaSink {
     }
 }
 
+#[cfg(feature = "kafka")]
 impl Sink for KafkaSink {
     fn backlog(&self) -> u64 {
         self.producer.pending()
@@ -1693,6 +1699,7 @@ mod tests {
         assert_eq!(whole_lines(&lines, 9), (3, 9));
     }
 
+    #[cfg(feature = "kafka")]
     mod kafka {
         use std::time::{Duration, Instant};
 

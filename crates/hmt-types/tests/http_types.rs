@@ -11,10 +11,10 @@ fn repo_root() -> PathBuf {
 }
 
 fn hmt_fixtures() -> PathBuf {
-    let dir = repo_root().join("../shared/fixtures/hmt");
+    let dir = repo_root().join("fixtures/hmt");
     assert!(
         dir.is_dir(),
-        "HMT fixtures not found at {}: shared/ must sit beside the repository",
+        "HMT fixtures not found at {}: the repository's fixtures/hmt is missing",
         dir.display()
     );
     dir

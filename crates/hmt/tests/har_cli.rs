@@ -267,10 +267,15 @@ fn bundled_recordings() -> Vec<PathBuf> {
             }
         }
     }
-    let mut found = hmt_recordings();
+    let mut found = Vec::new();
+    // fixtures/ holds HMT 0.3.2's recordings too (fixtures/hmt).
     walk(&repo_root().join("fixtures"), &mut found);
     walk(&repo_root().join("logs"), &mut found);
     found.sort();
+    assert!(
+        found.iter().any(|path| path.starts_with(hmt_fixtures())),
+        "no HMT recordings among {found:?}"
+    );
     found
 }
 

@@ -11,7 +11,7 @@ mod common_record;
 use common_record::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const GETS: [&str; 4] = ["/json", "/gzip", "/binary", "/cookies"];
@@ -875,12 +875,15 @@ fn filters_record_only_matching_exchanges_and_count_the_rest() {
 }
 
 // ---- 7. Kafka --------------------------------------------------------------------------------------------
+// (cargo feature `kafka`: `cargo test --no-default-features` leaves these out)
 
+#[cfg(feature = "kafka")]
 type Cluster = hmt_kafka::rdkafka::mocking::MockCluster<
     'static,
     hmt_kafka::rdkafka::producer::DefaultProducerContext,
 >;
 
+#[cfg(feature = "kafka")]
 /// A mock cluster with topic `rec`, and `kafka://<bootstrap>/rec`.
 fn mock_cluster() -> (Cluster, String) {
     let cluster = Cluster::new(1).expect("librdkafka mock cluster");
@@ -889,10 +892,16 @@ fn mock_cluster() -> (Cluster, String) {
     (cluster, url)
 }
 
+#[cfg(feature = "kafka")]
 /// Records `n` requests (sequentially, so the file and the topic have the
 /// same order) with `--sink URL --log-dir rec-logs`; returns the outcome and
 /// the host file.
-fn record_to_kafka(up: &Upstreams, work: &Path, sink: &str, n: usize) -> (Outcome, PathBuf) {
+fn record_to_kafka(
+    up: &Upstreams,
+    work: &Path,
+    sink: &str,
+    n: usize,
+) -> (Outcome, std::path::PathBuf) {
     let hmt = RecordProcess::start(work, &["--sink", sink, "--log-dir", "rec-logs"]);
     up.rt.block_on(async {
         let client = reqwest_client(false);
@@ -907,6 +916,7 @@ fn record_to_kafka(up: &Upstreams, work: &Path, sink: &str, n: usize) -> (Outcom
     (out, work.join("rec-logs").join(up.plain_file()))
 }
 
+#[cfg(feature = "kafka")]
 fn read_kafka(url: &str) -> Vec<Vec<u8>> {
     let url = hmt_kafka::KafkaUrl::parse(url).unwrap();
     let mut values = Vec::new();
@@ -918,6 +928,7 @@ fn read_kafka(url: &str) -> Vec<Vec<u8>> {
     values
 }
 
+#[cfg(feature = "kafka")]
 #[test]
 fn kafka_sink_delivers_every_line_of_the_log_file() {
     let (_cluster, sink) = mock_cluster();
@@ -951,6 +962,7 @@ fn kafka_sink_delivers_every_line_of_the_log_file() {
     assert!(!work.path().join("rec-logs/kafka-spill.jsonl").exists());
 }
 
+#[cfg(feature = "kafka")]
 #[test]
 fn hmt_build_from_the_kafka_topic_equals_hmt_build_from_the_log_file() {
     let (_cluster, sink) = mock_cluster();
@@ -991,6 +1003,7 @@ fn hmt_build_from_the_kafka_topic_equals_hmt_build_from_the_log_file() {
     }
 }
 
+#[cfg(feature = "kafka")]
 #[test]
 fn kafka_down_spills_every_record_without_blocking_traffic() {
     let up = Upstreams::start();

@@ -171,7 +171,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
     let mut inputs = Vec::with_capacity(args.inputs.len());
     for source in &args.inputs {
         inputs.push(if source.starts_with("kafka://") {
-            Source::Kafka(hmt_kafka::KafkaUrl::parse(source)?)
+            Source::Kafka(super::kafka::topic(source)?)
         } else {
             Source::File(Input::open(source).with_context(|| format!("cannot open {source}"))?)
         });
@@ -222,11 +222,10 @@ pub fn run(args: BuildArgs) -> Result<()> {
                 }
             }
             Source::Kafka(url) => {
-                let read = hmt_kafka::read_topic(
+                let read = super::kafka::read_topic(
                     &url,
                     args.kafka_group.as_deref(),
                     &kafka_options,
-                    hmt_kafka::DEFAULT_READ_TIMEOUT,
                     |position, value| -> Result<()> {
                         match Exchange::from_json_slice(value) {
                             Ok(exchange) => {
@@ -247,10 +246,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
                 );
                 if let Err(error) = read {
                     progress.finish();
-                    return Err(match error {
-                        hmt_kafka::KafkaError::Handler(error) => error,
-                        other => anyhow::anyhow!(other.to_string()),
-                    });
+                    return Err(error);
                 }
             }
         }
@@ -316,7 +312,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
 /// Where exchanges come from.
 enum Source {
     File(Input),
-    Kafka(hmt_kafka::KafkaUrl),
+    Kafka(super::kafka::Topic),
 }
 
 fn plural(n: u64) -> &'static str {

@@ -252,7 +252,7 @@ pub fn run(args: MockArgs) -> Result<()> {
     } else {
         None
     };
-    let runtime = super::runtime()?;
+    let runtime = super::runtime(true)?;
     runtime.block_on(async move {
         let listener = match mock_port {
             Some(port) => {

@@ -4,6 +4,7 @@ pub mod build;
 pub mod ca;
 pub mod check;
 pub mod convert;
+pub mod kafka;
 pub mod mock;
 pub mod record;
 pub mod state;
@@ -46,13 +47,18 @@ pub async fn shutdown_signal() {
     tracing::info!("stopping: no new connections; letting in-flight requests finish");
 }
 
-/// The async runtime for the servers: one worker thread per CPU the process
-/// may use, and on a single CPU a current-thread runtime, since a
-/// multi-thread scheduler there only adds cross-thread wake-ups.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+/// The async runtime for a server: tokio's multi-thread scheduler with one
+/// worker thread per CPU the process may use (`TOKIO_WORKER_THREADS`
+/// overrides it). On a single CPU a proxy, which only moves bytes, gets a
+/// current-thread runtime, since a multi-thread scheduler there only adds
+/// cross-thread wake-ups; the mock keeps the multi-thread one even there,
+/// because heavy work (generation, callbacks) can only be handed off a
+/// multi-thread runtime (see `hmt_mock::offload`) and one slow request must
+/// not hold up the others.
+pub fn runtime(offloads_heavy_work: bool) -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context;
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    let mut builder = if cpus == 1 {
+    let mut builder = if cpus == 1 && !offloads_heavy_work {
         tokio::runtime::Builder::new_current_thread()
     } else {
         tokio::runtime::Builder::new_multi_thread()

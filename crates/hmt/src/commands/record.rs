@@ -6,7 +6,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use hmt_record::filter::{Filter, FilterRules};
 use hmt_record::recorder::Recorder;
 use hmt_record::redact::{RedactionRules, Redactor};
-use hmt_record::sink::{HarFile, HostFiles, KafkaSink, OutputFile, Sink};
+use hmt_record::sink::{HarFile, HostFiles, OutputFile, Sink};
 use hmt_record::{CertificateAuthority, Proxy, ProxyConfig, Routing};
 use std::future::Future;
 use std::io::IsTerminal;
@@ -279,16 +279,16 @@ fn serve(args: RunArgs) -> Result<()> {
     }
     let kafka_options = super::kafka_options(&args.kafka_options)?;
     for url in &args.sinks {
-        let url = hmt_kafka::KafkaUrl::parse(url)?;
+        let url = super::kafka::topic(url)?;
         std::fs::create_dir_all(&log_dir)
             .with_context(|| format!("cannot create {}", log_dir.display()))?;
         let spill = log_dir.join("kafka-spill.jsonl");
-        sinks.push(Arc::new(KafkaSink::new(
+        sinks.push(super::kafka::sink(
             &url,
             &kafka_options,
             &spill,
             KAFKA_QUEUE_BOUND,
-        )?));
+        )?);
         sink_names.push(url.to_string());
     }
 
@@ -317,7 +317,7 @@ fn serve(args: RunArgs) -> Result<()> {
         recorder.clone(),
     )?;
 
-    let runtime = super::runtime()?;
+    let runtime = super::runtime(false)?;
     let grace = args.grace;
     let address = SocketAddr::new(args.bind, args.port);
     let report = runtime.block_on(async {

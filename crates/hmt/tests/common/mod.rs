@@ -40,14 +40,13 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|e| panic!("cannot resolve {}: {e}", root.display()))
 }
 
-/// The fixtures copied from HMT 0.3.2 (`<root>/../shared/fixtures/hmt`).
+/// The fixtures copied from HMT 0.3.2 (`<root>/fixtures/hmt`).
 /// Missing fixtures fail the test: they are never a reason to skip.
 pub fn hmt_fixtures() -> PathBuf {
-    let dir = repo_root().join("../shared/fixtures/hmt");
-    let dir = dir.canonicalize().unwrap_or(dir);
+    let dir = repo_root().join("fixtures/hmt");
     assert!(
         dir.join("README.md").is_file(),
-        "HMT fixtures not found at {} (expected <repo>/../shared/fixtures/hmt)",
+        "HMT fixtures not found at {} (expected <repo>/fixtures/hmt)",
         dir.display()
     );
     dir
