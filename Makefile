@@ -3,13 +3,17 @@
 
 CARGO ?= cargo
 
-.PHONY: all build demo test check smoke-no-kafka test-deps lint bench bench-build bench-record bench-mock bench-imposters eval-build conformance clean
+.PHONY: all build demo man test check smoke-no-kafka test-deps lint bench bench-build bench-record bench-mock bench-imposters eval-build conformance clean
 
 all: build
 
 ## Release binary at target/release/hmt.
 build:
 	$(CARGO) build --release -p hmt
+
+## Man pages: man/hmt.1 and one per verb (man/hmt-mock.1, ...), from the clap definitions.
+man:
+	$(CARGO) run --quiet -p hmt -- man man
 
 ## Build specs from the bundled recordings in all three modes and show them.
 demo:
@@ -85,4 +89,4 @@ conformance:
 
 clean:
 	$(CARGO) clean
-	rm -rf specs/demo bench-data
+	rm -rf specs/demo bench-data man

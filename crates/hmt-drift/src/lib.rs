@@ -222,11 +222,8 @@ impl Checker {
             .iter()
             .flat_map(|(name, values)| values.iter().map(move |v| (name.to_owned(), v.clone())))
             .collect();
-        let header = |name: &str| {
-            let values = request.headers.get_all_ignore_case(name);
-            (!values.is_empty()).then(|| values.join(", "))
-        };
-        let cookie = |name: &str| cookie_value(request, name);
+        let header = |name: &str| request.headers.get_all_ignore_case(name).to_vec();
+        let cookie = |name: &str| cookie_values(request, name);
         let body = request.body.as_deref().unwrap_or(b"");
         let content_type = request.headers.get_ignore_case("content-type");
         let view = RequestView {
@@ -652,16 +649,18 @@ fn written_key(spec: &Spec, operation: &Operation, key: StatusKey) -> String {
 }
 
 /// A cookie's value from the `Cookie` header(s).
-fn cookie_value(request: &hmt_types::Request, name: &str) -> Option<String> {
+/// Every value of cookie `name`, in the order sent.
+fn cookie_values(request: &hmt_types::Request, name: &str) -> Vec<String> {
     request
         .headers
         .get_all_ignore_case("cookie")
         .iter()
         .flat_map(|header| header.split(';'))
-        .find_map(|pair| {
+        .filter_map(|pair| {
             let (n, v) = pair.trim().split_once('=')?;
             (n == name).then(|| v.to_owned())
         })
+        .collect()
 }
 
 fn body_name(part: &str) -> &'static str {

@@ -45,6 +45,9 @@ fn satisfied(
     match scheme {
         SecurityScheme::Basic => credentials(authorization, "basic").is_some_and(basic_ok),
         SecurityScheme::Bearer => credentials(authorization, "bearer").is_some_and(token68),
+        SecurityScheme::Digest => {
+            credentials(authorization, "digest").is_some_and(|c| digest_form(c).is_ok())
+        }
         SecurityScheme::ApiKey { name, location } => match location {
             Location::Header => headers
                 .get(name.as_str())
@@ -85,13 +88,146 @@ fn token68(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
+/// The digest algorithms of RFC 7616 (and RFC 2617's MD5), with the
+/// number of hex digits of their `response`.
+const DIGEST_ALGORITHMS: [(&str, usize); 6] = [
+    ("MD5", 32),
+    ("MD5-sess", 32),
+    ("SHA-256", 64),
+    ("SHA-256-sess", 64),
+    ("SHA-512-256", 64),
+    ("SHA-512-256-sess", 64),
+];
+
+/// The nonce the mock's `Digest` challenges carry. A mock cannot check the
+/// response (it knows no passwords), so a nonce that changes would only make
+/// its answers differ between runs.
+const DIGEST_NONCE: &str = "aG10LW1vY2stZGlnZXN0LW5vbmNl";
+
+/// Whether `Digest` credentials (after the scheme name) have the form RFC
+/// 7616 section 3.4 gives them: `username` (or `username*`), `realm`,
+/// `nonce`, `uri` and a hex `response` as long as the `algorithm`'s digest
+/// (MD5 when none is named); with `qop`, also `nc` (8 hex digits) and
+/// `cnonce`. The value is not checked: that needs the password. The error
+/// says what is wrong.
+pub(crate) fn digest_form(credentials: &str) -> Result<(), String> {
+    let params = auth_params(credentials)?;
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    if get("username").is_none() && get("username*").is_none() {
+        return Err("the Digest credentials have no username".into());
+    }
+    for name in ["realm", "nonce", "uri", "response"] {
+        if get(name).is_none_or(str::is_empty) {
+            return Err(format!("the Digest credentials have no {name}"));
+        }
+    }
+    let algorithm = get("algorithm").unwrap_or("MD5");
+    let Some((_, digits)) = DIGEST_ALGORITHMS
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(algorithm))
+    else {
+        return Err(format!("unknown Digest algorithm {algorithm:?}"));
+    };
+    let response = get("response").unwrap_or("");
+    if response.len() != *digits || !response.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "the Digest response is not {digits} hex digits ({algorithm}): {response:?}"
+        ));
+    }
+    if let Some(qop) = get("qop") {
+        if !qop.eq_ignore_ascii_case("auth") && !qop.eq_ignore_ascii_case("auth-int") {
+            return Err(format!("the Digest qop is {qop:?}, not auth or auth-int"));
+        }
+        let nc = get("nc").unwrap_or("");
+        if nc.len() != 8 || !nc.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("the Digest nc is not 8 hex digits: {nc:?}"));
+        }
+        if get("cnonce").is_none_or(str::is_empty) {
+            return Err("the Digest credentials have a qop but no cnonce".into());
+        }
+    }
+    Ok(())
+}
+
+/// RFC 9110's `#auth-param` list: `name=token` or `name="quoted string"`
+/// separated by commas, names unique. Hand-written because it is a dozen
+/// lines: the crates that parse Digest headers (`digest_auth`) are written
+/// for clients, bring hashing and random numbers a mock that cannot check
+/// a response does not use, and do not say which field is wrong.
+fn auth_params(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let (name, after) = rest
+            .split_once('=')
+            .ok_or_else(|| format!("expected name=value, found {rest:?}"))?;
+        let name = name.trim();
+        if name.is_empty() || !name.bytes().all(is_token_byte) {
+            return Err(format!("{name:?} is not a parameter name"));
+        }
+        let after = after.trim_start();
+        let (value, remainder) = if let Some(quoted) = after.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next().map(|(_, c)| c)),
+                    '"' => {
+                        end = Some(i + 1);
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            let end = end.ok_or_else(|| format!("the value of {name} has no closing quote"))?;
+            (value, &quoted[end..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            let token = after[..end].trim();
+            if !token.bytes().all(is_token_byte) {
+                return Err(format!(
+                    "the value of {name} must be a token or quoted: {token:?}"
+                ));
+            }
+            (token.to_owned(), &after[end..])
+        };
+        if params.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            return Err(format!("{name} is given twice"));
+        }
+        params.push((name.to_owned(), value));
+        let remainder = remainder.trim_start();
+        rest = match remainder.strip_prefix(',') {
+            Some(next) => next.trim_start(),
+            None if remainder.is_empty() => remainder,
+            None => return Err(format!("expected a comma before {remainder:?}")),
+        };
+    }
+    Ok(params)
+}
+
+/// RFC 9110's `tchar`.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 /// 401 naming the credentials wanted, with a `WWW-Authenticate` challenge
 /// for each scheme the operation accepts, in the spec's order: `Basic
-/// realm="hmt"`, `Bearer` (http bearer, OAuth2, OpenID Connect), and for
+/// realm="hmt"`, `Bearer` (http bearer, OAuth2, OpenID Connect), `Digest`
+/// with a realm, nonce, `qop="auth"` and `algorithm=SHA-256`, and for
 /// API keys a non-standard `ApiKey` challenge that says where the key goes
 /// (no standard challenge exists; clients ignore schemes they do not
-/// know).
-pub(crate) fn unauthorized(security: &[Vec<SecurityScheme>]) -> Response<Body> {
+/// know). `headers` are the request's: `Digest` credentials that were sent
+/// but are malformed are named in the detail with what is wrong.
+pub(crate) fn unauthorized(
+    security: &[Vec<SecurityScheme>],
+    headers: &HeaderMap,
+) -> Response<Body> {
     let mut needed = Vec::new();
     for alternative in security {
         let names: Vec<String> = alternative
@@ -99,6 +235,7 @@ pub(crate) fn unauthorized(security: &[Vec<SecurityScheme>]) -> Response<Body> {
             .map(|s| match s {
                 SecurityScheme::Basic => "Authorization: Basic".to_owned(),
                 SecurityScheme::Bearer => "Authorization: Bearer".to_owned(),
+                SecurityScheme::Digest => "Authorization: Digest".to_owned(),
                 SecurityScheme::ApiKey { name, location } => match location {
                     Location::Header => format!("header {name}"),
                     Location::Query => format!("query parameter {name}"),
@@ -110,13 +247,30 @@ pub(crate) fn unauthorized(security: &[Vec<SecurityScheme>]) -> Response<Body> {
             .collect();
         needed.push(names.join(" and "));
     }
-    let detail = format!("credentials required: {}", needed.join(", or "));
+    let mut detail = format!("credentials required: {}", needed.join(", or "));
+    let sent_digest = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|authorization| credentials(authorization, "digest"));
+    if security
+        .iter()
+        .flatten()
+        .any(|s| *s == SecurityScheme::Digest)
+        && let Some(Err(why)) = sent_digest.map(digest_form)
+    {
+        detail.push_str(&format!(" ({why})"));
+    }
     let mut response = problem(StatusCode::UNAUTHORIZED, "unauthorized", &detail, json!({}));
     let mut challenges: Vec<String> = Vec::new();
     for scheme in security.iter().flatten() {
         let challenge = match scheme {
             SecurityScheme::Basic => "Basic realm=\"hmt\"".to_owned(),
             SecurityScheme::Bearer => "Bearer".to_owned(),
+            // SHA-256 as RFC 7616 asks; clients that only know RFC 2617
+            // answer with MD5, which is accepted too.
+            SecurityScheme::Digest => format!(
+                "Digest realm=\"hmt\", nonce=\"{DIGEST_NONCE}\", qop=\"auth\", algorithm=SHA-256"
+            ),
             SecurityScheme::ApiKey { name, location } => {
                 let place = match location {
                     Location::Header => "header",
@@ -345,6 +499,121 @@ mod tests {
     }
 
     #[test]
+    fn digest_credentials_need_every_field_of_rfc_7616() {
+        let md5 = "0123456789abcdef0123456789abcdef";
+        let sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ABCDEF";
+        let ok = [
+            // RFC 2617 without qop: MD5 by default.
+            format!(r#"username="a", realm="hmt", nonce="n", uri="/x", response="{md5}""#),
+            format!(
+                r#"username="Mufasa", realm="http-auth@example.org", uri="/dir/index.html", algorithm=SHA-256, nonce="7ypf", nc=00000001, cnonce="f2/wE4q", qop=auth, response="{sha}", opaque="FQhe""#
+            ),
+            format!(
+                r#"username*=UTF-8''J%C3%A4s, realm="r", nonce="n", uri="/", algorithm=MD5-sess, qop="auth-int", nc=0000000a, cnonce="c", response="{md5}""#
+            ),
+            format!(r#"username="a\"b", realm="r",nonce="n",uri="/",response="{md5}""#),
+        ];
+        for credentials in &ok {
+            assert_eq!(digest_form(credentials), Ok(()), "{credentials}");
+        }
+        let refused = [
+            (
+                format!(r#"realm="r", nonce="n", uri="/", response="{md5}""#),
+                "no username",
+            ),
+            (
+                format!(r#"username="a", nonce="n", uri="/", response="{md5}""#),
+                "no realm",
+            ),
+            (
+                format!(r#"username="a", realm="r", uri="/", response="{md5}""#),
+                "no nonce",
+            ),
+            (
+                format!(r#"username="a", realm="r", nonce="n", response="{md5}""#),
+                "no uri",
+            ),
+            (
+                r#"username="a", realm="r", nonce="n", uri="/""#.to_owned(),
+                "no response",
+            ),
+            (
+                format!(r#"username="a", realm="r", nonce="n", uri="/", response="{sha}""#),
+                "not 32 hex digits",
+            ),
+            (
+                format!(
+                    r#"username="a", realm="r", nonce="n", uri="/", algorithm=SHA-256, response="{md5}""#
+                ),
+                "not 64 hex digits",
+            ),
+            (
+                format!(
+                    r#"username="a", realm="r", nonce="n", uri="/", algorithm=SHA-1, response="{md5}""#
+                ),
+                "unknown Digest algorithm",
+            ),
+            (
+                format!(
+                    r#"username="a", realm="r", nonce="n", uri="/", qop=auth, cnonce="c", response="{md5}""#
+                ),
+                "nc is not 8 hex digits",
+            ),
+            (
+                format!(
+                    r#"username="a", realm="r", nonce="n", uri="/", qop=auth, nc=00000001, response="{md5}""#
+                ),
+                "no cnonce",
+            ),
+            (
+                format!(
+                    r#"username="a", realm="r", nonce="n", uri="/", qop=other, nc=00000001, cnonce="c", response="{md5}""#
+                ),
+                "not auth or auth-int",
+            ),
+            (
+                format!(r#"username="a, realm="r", nonce="n", uri="/", response="{md5}""#),
+                "expected a comma",
+            ),
+            (
+                format!(r#"username="a", realm="r", nonce="n", uri="/", response="{md5}"#),
+                "no closing quote",
+            ),
+            (
+                format!(
+                    r#"username="a", username="b", realm="r", nonce="n", uri="/", response="{md5}""#
+                ),
+                "given twice",
+            ),
+            ("just text".to_owned(), "expected name=value"),
+        ];
+        for (credentials, why) in &refused {
+            let error = digest_form(credentials).expect_err(credentials);
+            assert!(error.contains(why), "{credentials}: {error}");
+        }
+        let scheme = [vec![SecurityScheme::Digest]];
+        let sent =
+            format!(r#"Digest username="a", realm="hmt", nonce="n", uri="/x", response="{md5}""#);
+        assert!(authorized(
+            &scheme,
+            &headers(&[("authorization", &sent)]),
+            &[]
+        ));
+        assert!(!authorized(
+            &scheme,
+            &headers(&[("authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l")]),
+            &[]
+        ));
+        assert!(!authorized(&scheme, &headers(&[]), &[]));
+        let no_nonce = format!(r#"Digest username="a", realm="hmt", uri="/x", response="{md5}""#);
+        assert!(!authorized(
+            &scheme,
+            &headers(&[("authorization", &no_nonce)]),
+            &[]
+        ));
+    }
+
+    #[test]
     fn alternatives_are_ors_of_ands_and_empty_means_anyone() {
         let basic = "Basic YWxhZGRpbjpvcGVuc2VzYW1l";
         let both = vec![vec![SecurityScheme::Basic, key("x-key", Location::Header)]];
@@ -372,7 +641,7 @@ mod tests {
     #[test]
     fn challenges_name_the_schemes_asked_for() {
         let challenges = |security: &[Vec<SecurityScheme>]| -> Vec<String> {
-            unauthorized(security)
+            unauthorized(security, &HeaderMap::new())
                 .headers()
                 .get_all(header::WWW_AUTHENTICATE)
                 .iter()
@@ -384,6 +653,12 @@ mod tests {
             ["Basic realm=\"hmt\""]
         );
         assert_eq!(challenges(&[vec![SecurityScheme::Bearer]]), ["Bearer"]);
+        assert_eq!(
+            challenges(&[vec![SecurityScheme::Digest]]),
+            [format!(
+                "Digest realm=\"hmt\", nonce=\"{DIGEST_NONCE}\", qop=\"auth\", algorithm=SHA-256"
+            )]
+        );
         assert_eq!(
             challenges(&[
                 vec![SecurityScheme::Bearer],
@@ -397,7 +672,7 @@ mod tests {
             ]
         );
         assert!(challenges(&[vec![SecurityScheme::MutualTls]]).is_empty());
-        let response = unauthorized(&[vec![key("api_key", Location::Query)]]);
+        let response = unauthorized(&[vec![key("api_key", Location::Query)]], &HeaderMap::new());
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
 }

@@ -729,7 +729,12 @@ impl Mock {
         let operation = &loaded.specs[found.spec].operations[found.operation];
         let query = parse_query(&asked.target.query);
         if self.config.auth && !authorized(&operation.security, &asked.parts.headers, &query) {
-            return Err(self.documented(loaded, asked, found, unauthorized(&operation.security)));
+            return Err(self.documented(
+                loaded,
+                asked,
+                found,
+                unauthorized(&operation.security, &asked.parts.headers),
+            ));
         }
         Ok(())
     }
@@ -807,8 +812,8 @@ impl Mock {
         } = *asked;
         let spec = &loaded.specs[found.spec];
         let query = parse_query(&target.query);
-        let header = |name: &str| header_values(&parts.headers, name).into_iter().next();
-        let cookie = |name: &str| cookie_value(&parts.headers, name);
+        let header = |name: &str| header_values(&parts.headers, name);
+        let cookie = |name: &str| cookie_values(&parts.headers, name);
         let view = RequestView {
             path_params: &found.params,
             query: &query,
@@ -1820,15 +1825,21 @@ fn header_values(headers: &HeaderMap, name: &str) -> Vec<String> {
 }
 
 pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    cookie_values(headers, name).into_iter().next()
+}
+
+/// Every value sent for cookie `name`, in order, over all `Cookie` lines.
+fn cookie_values(headers: &HeaderMap, name: &str) -> Vec<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
+        .filter_map(|pair| {
             let (n, v) = pair.trim().split_once('=')?;
             (n == name).then(|| v.to_owned())
         })
+        .collect()
 }
 
 /// Validation failures get 400, or the 4xx the operation documents for

@@ -71,15 +71,17 @@ fn check(
         request
             .headers
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.clone())
+            .collect()
     };
     let cookie = |name: &str| {
         request
             .cookies
             .iter()
-            .find(|(n, _)| n == name)
+            .filter(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
+            .collect()
     };
     validators.check(
         spec,

@@ -246,6 +246,8 @@ pub enum SecurityScheme {
     Basic,
     /// `Authorization: Bearer ...` (http bearer, OAuth2, OpenID Connect).
     Bearer,
+    /// `Authorization: Digest ...` (RFC 7616).
+    Digest,
     /// Mutual TLS: not checked by the mock.
     MutualTls,
 }
@@ -770,6 +772,7 @@ impl<'a> Context<'a> {
             Some("http") => Ok(
                 match text("scheme").map(str::to_ascii_lowercase).as_deref() {
                     Some("basic") => SecurityScheme::Basic,
+                    Some("digest") => SecurityScheme::Digest,
                     _ => SecurityScheme::Bearer,
                 },
             ),

@@ -14,6 +14,7 @@
 //! fails as "not an integer" rather than passing as a string. Form bodies
 //! are read field by field the same way ([`form`]).
 
+mod bounds;
 mod form;
 mod shape;
 mod style;
@@ -64,10 +65,11 @@ pub struct RequestView<'a> {
     pub path_params: &'a [(String, String)],
     /// Query parameters, decoded, in order.
     pub query: &'a [(String, String)],
-    /// Header values by lower-case name.
-    pub header: &'a dyn Fn(&str) -> Option<String>,
-    /// Cookie values by name.
-    pub cookie: &'a dyn Fn(&str) -> Option<String>,
+    /// Every value of a header, by lower-case name, in the order sent (one
+    /// per header line; empty when it was not sent).
+    pub header: &'a dyn Fn(&str) -> Vec<String>,
+    /// Every value of a cookie, by name, in the order sent.
+    pub cookie: &'a dyn Fn(&str) -> Vec<String>,
     /// `Content-Type`, if sent.
     pub content_type: Option<&'a str>,
     /// The body bytes.
@@ -101,6 +103,9 @@ struct OperationValidators {
     parameters: Vec<Option<Validator>>,
     /// By parameter index: the types its text may be read as.
     shapes: Vec<Shape>,
+    /// By parameter index: the bounds an integer value must meet, checked
+    /// exactly.
+    bounds: Vec<Vec<bounds::Bound>>,
     /// The names of the query parameters (an exploded free-form object
     /// parameter takes the other keys).
     query_names: Vec<String>,
@@ -185,6 +190,15 @@ impl SpecValidators {
                         None => Shape::any(),
                     })
                     .collect(),
+                bounds: operation
+                    .parameters
+                    .iter()
+                    .map(|p| {
+                        p.schema
+                            .as_ref()
+                            .map_or_else(Vec::new, |schema| bounds::of(&spec.document, schema))
+                    })
+                    .collect(),
                 query_names: operation
                     .parameters
                     .iter()
@@ -245,16 +259,31 @@ impl SpecValidators {
     ) {
         let operation = &spec.operations[index];
         let validators = self.operation(spec, index);
-        for ((parameter, validator), shape) in operation
+        let rejoined;
+        let request = match rejoin_reserved(request.query, operation, &validators.shapes) {
+            Some(query) => {
+                rejoined = query;
+                &RequestView {
+                    query: &rejoined,
+                    ..*request
+                }
+            }
+            None => request,
+        };
+        for (((parameter, validator), shape), bounds) in operation
             .parameters
             .iter()
             .zip(&validators.parameters)
             .zip(&validators.shapes)
+            .zip(&validators.bounds)
         {
             check_parameter(
                 parameter,
-                validator.as_ref(),
-                shape,
+                Checks {
+                    validator: validator.as_ref(),
+                    shape,
+                    bounds,
+                },
                 request,
                 &validators.query_names,
                 issues,
@@ -383,15 +412,152 @@ impl SpecValidators {
     }
 }
 
+/// The query with the `&` an `allowReserved` parameter's value held put
+/// back: `?path=a&b&limit=5` is `path` = `a&b` and `limit` = `5` when
+/// `path` allows reserved characters and no parameter is named `b`. A pair
+/// whose name no parameter has (and that is not hmt's own `__code` and
+/// the like) continues the value of the `allowReserved` parameter before
+/// it. `None` when nothing changes: no such parameter, or an exploded
+/// object parameter that takes the keys no other parameter names (then a
+/// stray key is its, not part of a value). A continuation sent as `b=`
+/// comes back as `b`: the decoded pairs no longer tell the two apart.
+fn rejoin_reserved(
+    query: &[(String, String)],
+    operation: &Operation,
+    shapes: &[Shape],
+) -> Option<Vec<(String, String)>> {
+    let in_query = || {
+        operation
+            .parameters
+            .iter()
+            .zip(shapes)
+            .filter(|(p, _)| p.location == Location::Query)
+    };
+    if !in_query().any(|(p, _)| p.allow_reserved)
+        || in_query().any(|(p, shape)| p.explode && shape.open && shape.kinds & shape::OBJECT != 0)
+    {
+        return None;
+    }
+    let named = |name: &str| {
+        name.starts_with("__")
+            || in_query().any(|(p, _)| {
+                name.strip_prefix(p.name.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('['))
+            })
+    };
+    let mut out: Vec<(String, String)> = Vec::with_capacity(query.len());
+    // The pair of the last allowReserved parameter seen, in `out`.
+    let mut open: Option<usize> = None;
+    let mut changed = false;
+    for (name, value) in query {
+        if let Some(at) = open
+            && !named(name)
+        {
+            let held = &mut out[at].1;
+            held.push('&');
+            held.push_str(name);
+            if !value.is_empty() {
+                held.push('=');
+                held.push_str(value);
+            }
+            changed = true;
+            continue;
+        }
+        open = in_query()
+            .any(|(p, _)| p.allow_reserved && p.name == *name)
+            .then_some(out.len());
+        out.push((name.clone(), value.clone()));
+    }
+    changed.then_some(out)
+}
+
+/// What a parameter's values are checked with.
+#[derive(Clone, Copy)]
+struct Checks<'a> {
+    /// Its schema, compiled (`None`: not validated).
+    validator: Option<&'a Validator>,
+    /// The types its text may be read as.
+    shape: &'a Shape,
+    /// The bounds its integers must meet, compared exactly.
+    bounds: &'a [bounds::Bound],
+}
+
 /// Checks one parameter of `request`, adding what is wrong to `issues`.
+///
+/// A header or cookie sent more than once has each value checked (a bad
+/// second `X-Count` is as wrong as a bad first one); except that the
+/// repeats of an array or object header are one list, as HTTP joins
+/// repeated header lines with commas (RFC 9110 section 5.3).
 fn check_parameter(
     parameter: &Parameter,
-    validator: Option<&Validator>,
-    shape: &Shape,
+    checks: Checks<'_>,
     request: &RequestView<'_>,
     query_names: &[String],
     issues: &mut Vec<Issue>,
 ) {
+    let mut values = match parameter.location {
+        Location::Header => (request.header)(&parameter.name),
+        Location::Cookie => (request.cookie)(&parameter.name),
+        Location::Path => {
+            let text = request
+                .path_params
+                .iter()
+                .find(|(n, _)| *n == parameter.name)
+                .map(|(_, v)| v.as_str());
+            check_value(parameter, checks, request, query_names, text, issues);
+            return;
+        }
+        Location::Query => {
+            check_value(parameter, checks, request, query_names, None, issues);
+            return;
+        }
+    };
+    if values.len() > 1
+        && parameter.location == Location::Header
+        && parameter.content_media.is_none()
+        && checks.shape.kinds & (shape::ARRAY | shape::OBJECT) != 0
+    {
+        values = vec![values.join(",")];
+    }
+    if values.is_empty() {
+        check_value(parameter, checks, request, query_names, None, issues);
+        return;
+    }
+    let mut found = Vec::new();
+    for value in &values {
+        check_value(
+            parameter,
+            checks,
+            request,
+            query_names,
+            Some(value),
+            &mut found,
+        );
+    }
+    // The same fault in two repeats is said once.
+    for issue in found {
+        if !issues.contains(&issue) {
+            issues.push(issue);
+        }
+    }
+}
+
+/// Checks one value of a parameter: `text` is the path parameter's, or
+/// one header's or cookie's (`None` when not sent); query parameters are
+/// read from the request's query.
+fn check_value(
+    parameter: &Parameter,
+    checks: Checks<'_>,
+    request: &RequestView<'_>,
+    query_names: &[String],
+    text: Option<&str>,
+    issues: &mut Vec<Issue>,
+) {
+    let Checks {
+        validator,
+        shape,
+        bounds,
+    } = checks;
     let location = location_name(parameter.location);
     let issue = |pointer: String, message: String, kind| Issue {
         location,
@@ -399,21 +565,6 @@ fn check_parameter(
         pointer,
         message,
         kind,
-    };
-    // Header and cookie values are owned; they live here while read.
-    let owned: Option<String> = match parameter.location {
-        Location::Header => (request.header)(&parameter.name),
-        Location::Cookie => (request.cookie)(&parameter.name),
-        _ => None,
-    };
-    let text: Option<&str> = match parameter.location {
-        Location::Path => request
-            .path_params
-            .iter()
-            .find(|(n, _)| *n == parameter.name)
-            .map(|(_, v)| v.as_str()),
-        Location::Header | Location::Cookie => owned.as_deref(),
-        Location::Query => None,
     };
     // Fast path: one scalar in its plain style, read without allocating.
     let plain = parameter.content_media.is_none()
@@ -469,6 +620,19 @@ fn check_parameter(
                 let value =
                     style::text_value(text, shape, alt, &mut alts, false, parameter.allow_reserved);
                 if validator.is_valid(&value) {
+                    // The validator saw an integer past 64 bits as the
+                    // nearest f64; its text is compared exactly.
+                    if value.is_number()
+                        && !bounds.is_empty()
+                        && let Some(exact) = bounds::integer(text)
+                        && let Some(why) = bounds::broken(&exact, bounds)
+                    {
+                        issues.push(issue(
+                            String::new(),
+                            format!("the {location} parameter {}: {why}", parameter.name),
+                            IssueKind::Invalid,
+                        ));
+                    }
                     return;
                 }
                 first.get_or_insert(value);
@@ -542,7 +706,7 @@ fn check_parameter(
             shape,
             source,
             query_names,
-            request.cookie,
+            &|name: &str| (request.cookie)(name).into_iter().next(),
         )
     };
     let readings = match readings {
@@ -741,12 +905,12 @@ mod tests {
         let header_value = header.map(str::to_owned);
         let header_fn = move |name: &str| {
             if name == "x-request-id" {
-                header_value.clone()
+                header_value.iter().cloned().collect()
             } else {
-                None
+                Vec::new()
             }
         };
-        let no_cookie = |_: &str| None;
+        let no_cookie = |_: &str| Vec::new();
         validators.check(
             &spec,
             0,

@@ -64,12 +64,21 @@ fn check(parameter: Value, sent: &Sent<'_>) -> Result<(), Refusal> {
         Sent::Cookie(c) => (*c).to_owned(),
         _ => String::new(),
     };
-    let header = move |name: &str| (name == "p").then(|| header_value.clone()).flatten();
+    let header = move |name: &str| {
+        (name == "p")
+            .then(|| header_value.clone())
+            .flatten()
+            .into_iter()
+            .collect()
+    };
     let cookie = move |name: &str| {
-        cookie_header.split(';').find_map(|pair| {
-            let (n, v) = pair.trim().split_once('=')?;
-            (n == name).then(|| v.to_owned())
-        })
+        cookie_header
+            .split(';')
+            .filter_map(|pair| {
+                let (n, v) = pair.trim().split_once('=')?;
+                (n == name).then(|| v.to_owned())
+            })
+            .collect()
     };
     validators.check(
         &spec,
@@ -530,4 +539,248 @@ fn malformed_styles_and_content_parameters_say_what_is_wrong() {
         e.contains("at /paths/~1t/get/parameters/0/style: expected form"),
         "{e}"
     );
+}
+
+/// Checks a request against an operation with `parameters`: `query` as
+/// the mock decodes it, `headers` as (name, value) lines and `cookies` as
+/// one `Cookie` header's text.
+fn check_request(
+    parameters: Value,
+    query: &str,
+    headers: &[(&str, &str)],
+    cookies: &str,
+) -> Result<(), Refusal> {
+    let spec = compile(LoadedSpec {
+        file: "request.yaml".into(),
+        document: json!({
+            "openapi": "3.1.0",
+            "info": {"title": "request", "version": "1"},
+            "paths": {"/t": {"get": {
+                "parameters": parameters,
+                "responses": {"200": {"description": "ok"}}
+            }}}
+        }),
+    })
+    .unwrap();
+    let validators = SpecValidators::new(&spec);
+    let query: Vec<(String, String)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (n, v) = p.split_once('=').unwrap_or((p, ""));
+            (
+                hmt_types::decode_form_component(n.as_bytes()),
+                hmt_types::decode_form_component(v.as_bytes()),
+            )
+        })
+        .collect();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| (*v).to_owned())
+            .collect()
+    };
+    let cookie = |name: &str| {
+        cookies
+            .split(';')
+            .filter_map(|pair| {
+                let (n, v) = pair.trim().split_once('=')?;
+                (n == name).then(|| v.to_owned())
+            })
+            .collect()
+    };
+    validators.check(
+        &spec,
+        0,
+        &RequestView {
+            path_params: &[],
+            query: &query,
+            header: &header,
+            cookie: &cookie,
+            content_type: None,
+            body: b"",
+        },
+    )
+}
+
+/// Fails the test with the refusal unless `result` is a pass.
+fn ok(result: Result<(), Refusal>) {
+    if let Err(refusal) = result {
+        panic!("refused: {refusal:?}");
+    }
+}
+
+#[test]
+fn allow_reserved_values_keep_their_reserved_characters() {
+    // Every reserved character that can travel in a query (`#` ends it).
+    let value = "a:/?[]@!$'()*+,;=b&c=d";
+    let parameters = |allow_reserved: bool, expected: &str| {
+        json!([
+            {"name": "q", "in": "query", "allowReserved": allow_reserved,
+             "schema": {"type": "string", "const": expected}},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 10}}
+        ])
+    };
+    // Sent unencoded: the `&` and `=` inside the value stay in it, and the
+    // next declared parameter is still read on its own.
+    let sent = format!("q={value}&limit=5");
+    ok(check_request(parameters(true, value), &sent, &[], ""));
+    let m = messages(check_request(
+        parameters(true, value),
+        &format!("q={value}&limit=50"),
+        &[],
+        "",
+    ));
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(m[0].starts_with("the query parameter limit:"), "{m:?}");
+    // A reserved array is still split on its delimiter, and only there.
+    let tags = json!([{"name": "tags", "in": "query", "allowReserved": true, "explode": false,
+        "schema": {"type": "array", "const": ["a/b", "c:d&e"]}}]);
+    ok(check_request(tags, "tags=a/b,c:d&e", &[], ""));
+    // Without allowReserved the `&` ends the value (then `q` is `a:/?[]@!$'()* ,;=b`)...
+    assert!(check_request(parameters(false, value), &sent, &[], "").is_err());
+    ok(check_request(
+        parameters(false, "a:/?[]@!$'()* ,;=b"),
+        &sent,
+        &[],
+        "",
+    ));
+    // ...and percent-encoded reserved characters are decoded as before.
+    let encoded = "q=a%3A%2F%3F%5B%5D%40%21%24%27%28%29%2A%2B%2C%3B%3Db%26c%3Dd&limit=5";
+    ok(check_request(parameters(false, value), encoded, &[], ""));
+    ok(check_request(parameters(true, value), encoded, &[], ""));
+}
+
+#[test]
+fn every_repeat_of_a_header_or_cookie_is_checked() {
+    let count = json!([{"name": "x-count", "in": "header", "schema": {"type": "integer"}}]);
+    ok(check_request(
+        count.clone(),
+        "",
+        &[("x-count", "1"), ("x-count", "2")],
+        "",
+    ));
+    // The bad value is the second one.
+    let m = messages(check_request(
+        count.clone(),
+        "",
+        &[("x-count", "1"), ("x-count", "two")],
+        "",
+    ));
+    assert_eq!(
+        m,
+        ["the header parameter x-count: \"two\" is not of type \"integer\""]
+    );
+    // The same fault twice is said once.
+    let m = messages(check_request(
+        count,
+        "",
+        &[("x-count", "two"), ("x-count", "two")],
+        "",
+    ));
+    assert_eq!(m.len(), 1, "{m:?}");
+    // An array header reads the repeats as one list, as HTTP joins them.
+    let list = json!([{"name": "x-ids", "in": "header",
+        "schema": {"type": "array", "items": {"type": "integer"}, "const": [1, 2, 3]}}]);
+    ok(check_request(
+        list.clone(),
+        "",
+        &[("x-ids", "1, 2"), ("x-ids", "3")],
+        "",
+    ));
+    assert!(check_request(list, "", &[("x-ids", "1, 2")], "").is_err());
+    let items = json!([{"name": "x-ids", "in": "header",
+        "schema": {"type": "array", "items": {"type": "integer"}}}]);
+    let m = messages(check_request(
+        items,
+        "",
+        &[("x-ids", "1"), ("x-ids", "x")],
+        "",
+    ));
+    assert!(
+        m[0].starts_with("the header parameter x-ids at /1:"),
+        "{m:?}"
+    );
+    // Cookies: every value of a repeated name.
+    let session = json!([{"name": "sid", "in": "cookie", "schema": {"type": "integer"}}]);
+    ok(check_request(
+        session.clone(),
+        "",
+        &[],
+        "sid=1; other=x; sid=2",
+    ));
+    let m = messages(check_request(session, "", &[], "sid=1; sid=x"));
+    assert_eq!(
+        m,
+        ["the cookie parameter sid: \"x\" is not of type \"integer\""]
+    );
+}
+
+#[test]
+fn integers_past_64_bits_meet_their_bounds_exactly() {
+    let parameter = |schema: Value| json!([{"name": "n", "in": "query", "schema": schema}]);
+    let uint64 = parameter(json!({"type": "integer", "format": "uint64"}));
+    ok(check_request(
+        uint64.clone(),
+        "n=18446744073709551615",
+        &[],
+        "",
+    ));
+    assert_eq!(
+        messages(check_request(
+            uint64.clone(),
+            "n=18446744073709551616",
+            &[],
+            ""
+        )),
+        [
+            "the query parameter n: 18446744073709551616 is greater than the largest of format uint64, 18446744073709551615"
+        ]
+    );
+    assert_eq!(
+        messages(check_request(uint64, "n=-1", &[], "")),
+        ["the query parameter n: -1 is less than the smallest of format uint64, 0"]
+    );
+    let int64 = parameter(json!({"type": "integer", "format": "int64"}));
+    ok(check_request(
+        int64.clone(),
+        "n=-9223372036854775808",
+        &[],
+        "",
+    ));
+    assert!(check_request(int64, "n=9223372036854775808", &[], "").is_err());
+    // A maximum past u64 (held as the f64 2^64): the value next to it is
+    // refused though its nearest f64 is the maximum itself.
+    let past = parameter(json!({"type": "integer", "maximum": 18446744073709551616u128 as f64}));
+    for fine in [
+        "18446744073709551616",
+        "18446744073709551615",
+        "-99999999999999999999999",
+    ] {
+        ok(check_request(past.clone(), &format!("n={fine}"), &[], ""));
+    }
+    let m = messages(check_request(
+        past.clone(),
+        "n=18446744073709551617",
+        &[],
+        "",
+    ));
+    assert_eq!(
+        m,
+        [
+            "the query parameter n: 18446744073709551617 is greater than the maximum, 18446744073709551616"
+        ]
+    );
+    assert!(check_request(past, "n=1e3", &[], "").is_err());
+    // In a path-like header too, and a minimum below i64.
+    let low = json!([{"name": "x-n", "in": "header",
+        "schema": {"type": "integer", "minimum": -18446744073709551616i128 as f64}}]);
+    ok(check_request(
+        low.clone(),
+        "",
+        &[("x-n", "-18446744073709551616")],
+        "",
+    ));
+    assert!(check_request(low, "", &[("x-n", "-18446744073709551617")], "").is_err());
 }

@@ -124,6 +124,14 @@ pub(crate) fn text_value(
         && let Some(n) = parse_number(text)
     {
         offer!(Value::Number(n));
+    } else if explicit & INTEGER != 0
+        && is_integer_text(text)
+        && let Some(n) = parse_number(text)
+    {
+        // An integer past 64 bits reaches the validator as the nearest
+        // f64 (still an integer to it); its bounds are then compared
+        // exactly from the text (`bounds`).
+        offer!(Value::Number(n));
     }
     if (explicit & BOOLEAN != 0 || any) && (text == "true" || text == "false") {
         offer!(Value::Bool(text == "true"));
@@ -156,10 +164,15 @@ pub(crate) fn text_value(
     chosen.unwrap_or_else(|| Value::String(text.to_owned()))
 }
 
-fn parse_integer(text: &str) -> Option<serde_json::Number> {
+/// `-`? digits: an integer of any size.
+fn is_integer_text(text: &str) -> bool {
     let bytes = text.as_bytes();
     let digits = bytes.strip_prefix(b"-").unwrap_or(bytes);
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+}
+
+fn parse_integer(text: &str) -> Option<serde_json::Number> {
+    if !is_integer_text(text) {
         return None;
     }
     if let Ok(n) = text.parse::<i64>() {

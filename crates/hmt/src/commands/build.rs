@@ -21,6 +21,7 @@ pub struct BuildArgs {
     #[arg(
         short = 'i',
         long = "input-file",
+        alias = "input_file",
         value_name = "PATH|-|URL",
         required = true
     )]
@@ -36,7 +37,7 @@ pub struct BuildArgs {
     kafka_options: Vec<String>,
 
     /// Directory to write the spec(s) into; created with its parents.
-    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = "specs")]
+    #[arg(short = 'o', long = "out", aliases = ["output_dir", "output-dir"], value_name = "DIR", default_value = "specs")]
     out: PathBuf,
 
     /// gen: infer templates and schemas; replay: keep exact exchanges; mixed: both.
@@ -50,7 +51,12 @@ pub struct BuildArgs {
     mode: ModeArg,
 
     /// An OpenAPI spec (YAML or JSON) to merge the recordings into.
-    #[arg(short = 'a', long = "initial-openapi-spec", value_name = "FILE")]
+    #[arg(
+        short = 'a',
+        long = "initial-openapi-spec",
+        alias = "initial_openapi_spec",
+        value_name = "FILE"
+    )]
     initial: Option<PathBuf>,
 
     /// Output format.
@@ -409,10 +415,12 @@ impl Progress {
                 }
                 None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
             };
-            let template = if total.is_some() {
-                "{bar:30} {bytes}/{total_bytes} {msg}"
-            } else {
-                "{spinner} {bytes} {msg}"
+            // Coloured only as --color and NO_COLOR allow.
+            let template = match (total.is_some(), crate::color::stderr()) {
+                (true, true) => "{bar:30.cyan/blue} {bytes}/{total_bytes} {msg}",
+                (true, false) => "{bar:30} {bytes}/{total_bytes} {msg}",
+                (false, true) => "{spinner:.cyan} {bytes} {msg}",
+                (false, false) => "{spinner} {bytes} {msg}",
             };
             if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style);

@@ -1,8 +1,9 @@
 //! `hmt mock`: serve OpenAPI specs and recordings.
 
 use crate::commands::state::{self, Service};
+use crate::logging::LogFormat;
 use anyhow::{Context, Result, bail};
-use clap::Args;
+use clap::{Args, Subcommand};
 use hmt_mock::{Loaded, Mock, MockConfig};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -11,7 +12,10 @@ use std::time::Duration;
 
 /// Arguments of `hmt mock`.
 #[derive(Args, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct MockArgs {
+    #[command(subcommand)]
+    command: Option<MockCommand>,
     /// OpenAPI specs (JSON or YAML, 3.0 or 3.1), or directories searched recursively.
     #[arg(value_name = "PATH")]
     specs: Vec<PathBuf>,
@@ -28,7 +32,12 @@ pub struct MockArgs {
     bind: IpAddr,
     /// Port of the admin API (on --admin-bind): hmt's `/admin/...` and mountebank's
     /// imposters API (`/imposters`, `/config`, `/logs`). Use 2525 for mountebank's clients.
-    #[arg(short = 'a', long = "admin-port", default_value_t = 8888)]
+    #[arg(
+        short = 'a',
+        long = "admin-port",
+        alias = "admin_port",
+        default_value_t = 8888
+    )]
     admin_port: u16,
     // ---- what the mock lets clients do to its host (issue 12) ----
     /// Address of the admin API: `0.0.0.0` in a container. On a loopback address it answers
@@ -74,7 +83,7 @@ pub struct MockArgs {
     #[arg(long)]
     debug: bool,
     /// Route by the Host header and `x-hmt-scheme` instead of by path.
-    #[arg(short = 'r', long = "header-routing")]
+    #[arg(short = 'r', long = "header-routing", alias = "header_routing")]
     header_routing: bool,
     /// Make generated data reproducible: the same request gets the same data.
     #[arg(long, value_name = "N")]
@@ -110,29 +119,42 @@ pub struct MockArgs {
     #[arg(long, value_name = "KIND[:N%]", value_parser = hmt_mock::faults::FaultPlan::parse)]
     fault: Option<hmt_mock::faults::FaultPlan>,
     /// Run the `*.rhai` callback scripts in this directory (custom responses and state).
-    #[arg(short = 'c', long = "callback-dir", value_name = "DIR")]
+    #[arg(short = 'c', long = "callback-dir", value_name = "DIR",
+          aliases = ["callback_dir", "callback-path", "callback_path"])]
     callback_dir: Option<PathBuf>,
     /// Reload specs, recordings and callbacks when their files change (a bad edit keeps the last good ones).
     #[arg(long)]
     watch: bool,
-    /// Run in the background; `hmt mock -k` stops it, `hmt mock -s` shows it.
+    /// Run in the background; `hmt mock stop` stops it, `hmt mock status` shows it.
     #[arg(short = 'd', long)]
     daemon: bool,
-    /// Stop the mock started with `--daemon`.
+    /// `hmt mock stop`, as HMT spelled it.
     #[arg(short = 'k', long, conflicts_with_all = ["daemon", "status"])]
     kill: bool,
-    /// Show the mock started with `--daemon`: addresses, specs, operations.
+    /// `hmt mock status`, as HMT spelled it.
     #[arg(short = 's', long)]
     status: bool,
     /// Write every served exchange here as http-types JSONL, one `<host>-mock.jsonl` per host.
-    #[arg(short = 'l', long = "log-dir", value_name = "DIR")]
+    #[arg(short = 'l', long = "log-dir", alias = "log_dir", value_name = "DIR")]
     log_dir: Option<PathBuf>,
+    /// Log format on stderr: `text`, or `json` (one object per line, the start-up line's
+    /// facts as fields).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Subcommand, Clone)]
+enum MockCommand {
+    /// Stop the mock started with `--daemon` (`-k` also does).
+    Stop,
+    /// Show the mock started with `--daemon`: addresses, specs, operations (`-s` also does).
+    Status,
 }
 
 /// Set in the environment of the process `--daemon` starts.
 const DAEMON_CHILD: &str = "HMT_MOCK_DAEMON_CHILD";
 
-/// What `hmt mock -s` shows.
+/// What `hmt mock status` shows.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct MockState {
     pid: u32,
@@ -145,7 +167,7 @@ pub struct MockState {
 impl Service for MockState {
     const NAME: &'static str = "mock";
     const NOUN: &'static str = "mock";
-    const STOP: &'static str = "hmt mock -k";
+    const STOP: &'static str = "hmt mock stop";
     fn pid(&self) -> u32 {
         self.pid
     }
@@ -156,17 +178,10 @@ impl Service for MockState {
 
 /// Runs `hmt mock`.
 pub fn run(args: MockArgs) -> Result<()> {
-    if args.kill {
-        return state::stop::<MockState>();
-    }
-    if args.status {
-        let state = state::running::<MockState>()?;
-        println!("address:    http://{}", state.address);
-        println!("admin:      http://{}", state.admin);
-        println!("pid:        {}", state.pid);
-        println!("specs:      {}", state.specs.join(", "));
-        println!("operations: {}", state.operations);
-        return Ok(());
+    match (&args.command, args.kill, args.status) {
+        (Some(MockCommand::Stop), ..) | (None, true, _) => return state::stop::<MockState>(),
+        (Some(MockCommand::Status), ..) | (None, _, true) => return status(),
+        (None, false, false) => {}
     }
     if args.daemon && std::env::var_os(DAEMON_CHILD).is_none() {
         return state::daemonize::<MockState>(DAEMON_CHILD);
@@ -179,20 +194,23 @@ pub fn run(args: MockArgs) -> Result<()> {
         (None, true) => None,
         (None, false) => Some(8000),
     };
-    // Warnings on stderr (invalid examples, unsatisfiable schemas);
-    // `RUST_LOG` says otherwise.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(std::io::stderr)
-        .try_init();
+    // Warnings on stderr (invalid examples, unsatisfiable schemas), and in
+    // JSON hmt's own start and stop lines too, which text prints whatever
+    // the level; `RUST_LOG` says otherwise.
+    let log_format = args.log_format;
+    crate::logging::init(
+        log_format,
+        match log_format {
+            LogFormat::Text => "warn",
+            LogFormat::Json => "warn,hmt=info",
+        },
+    );
     let started = std::time::Instant::now();
     let loaded = load(&args)?;
     let operations: usize = loaded.specs.iter().map(|s| s.operations.len()).sum();
     let specs = loaded.specs.len();
-    let callbacks = match loaded.callback_count() {
+    let loaded_callbacks = loaded.callback_count();
+    let callbacks = match loaded_callbacks {
         0 => String::new(),
         n => format!(", {n} callback{}", plural(n)),
     };
@@ -239,14 +257,20 @@ pub fn run(args: MockArgs) -> Result<()> {
                 let operations: usize = loaded.specs.iter().map(|s| s.operations.len()).sum();
                 mock.replace(loaded);
                 drop(mock.check_examples());
-                eprintln!(
-                    "hmt mock: reloaded, {operations} operation{}",
-                    plural(operations)
+                crate::logging::say(
+                    log_format,
+                    tracing::Level::INFO,
+                    &format!(
+                        "hmt mock: reloaded, {operations} operation{}",
+                        plural(operations)
+                    ),
                 );
             }
-            Err(error) => {
-                eprintln!("hmt mock: not reloaded, still serving the last good specs: {error:#}")
-            }
+            Err(error) => crate::logging::say(
+                log_format,
+                tracing::Level::WARN,
+                &format!("hmt mock: not reloaded, still serving the last good specs: {error:#}"),
+            ),
         };
         Some(hmt_mock::watch::watch(&watched, reload).context("cannot watch the spec files")?)
     } else {
@@ -299,17 +323,35 @@ pub fn run(args: MockArgs) -> Result<()> {
             n => format!(", {n} imposter{}", plural(n)),
         };
         let admin_url = admin_listener.local_addr()?;
-        match &listener {
-            Some(listener) => eprintln!(
+        // Before the banner and the state file say it is up.
+        let shutdown = super::shutdown_signal_installed();
+        let ready_ms = started.elapsed().as_millis() as u64;
+        match (&listener, log_format) {
+            (Some(listener), LogFormat::Json) => tracing::info!(
+                address = %listener.local_addr()?,
+                admin = %admin_url,
+                specs,
+                operations,
+                callbacks = loaded_callbacks,
+                imposters = restored + configured,
+                ready_ms,
+                "hmt mock listening"
+            ),
+            (None, LogFormat::Json) => tracing::info!(
+                admin = %admin_url,
+                imposters = restored + configured,
+                ready_ms,
+                "hmt mock: imposters API listening"
+            ),
+            (Some(listener), LogFormat::Text) => eprintln!(
                 "hmt mock: {specs} spec{}, {operations} operation{}{callbacks} on http://{}, admin API on http://{admin_url}{imposters} (ready in {} ms)",
                 plural(specs),
                 plural(operations),
                 listener.local_addr()?,
-                started.elapsed().as_millis()
+                ready_ms
             ),
-            None => eprintln!(
-                "hmt mock: imposters API on http://{admin_url}{imposters} (ready in {} ms)",
-                started.elapsed().as_millis()
+            (None, LogFormat::Text) => eprintln!(
+                "hmt mock: imposters API on http://{admin_url}{imposters} (ready in {ready_ms} ms)",
             ),
         }
         // Reported in the background: start-up does not wait for it.
@@ -359,9 +401,9 @@ pub fn run(args: MockArgs) -> Result<()> {
         match listener {
             Some(listener) => {
                 // The library's way of serving a mock, as a test's MockServer does.
-                hmt::serve(listener, mock.clone(), super::shutdown_signal(), Duration::from_secs(5)).await;
+                hmt::serve(listener, mock.clone(), shutdown, Duration::from_secs(5)).await;
             }
-            None => super::shutdown_signal().await,
+            None => shutdown.await,
         }
         let _ = stop.send(true);
         let _ = admin.await;
@@ -369,9 +411,20 @@ pub fn run(args: MockArgs) -> Result<()> {
         if args.daemon {
             state::remove::<MockState>();
         }
-        eprintln!("hmt mock: stopped");
+        crate::logging::say(log_format, tracing::Level::INFO, "hmt mock: stopped");
         anyhow::Ok(())
     })
+}
+
+/// `hmt mock status`: the mock started with `--daemon`.
+fn status() -> Result<()> {
+    let state = state::running::<MockState>()?;
+    println!("address:    http://{}", state.address);
+    println!("admin:      http://{}", state.admin);
+    println!("pid:        {}", state.pid);
+    println!("specs:      {}", state.specs.join(", "));
+    println!("operations: {}", state.operations);
+    Ok(())
 }
 
 /// Creates the imposters of a `--configfile`: `{"imposters": [...]}`.

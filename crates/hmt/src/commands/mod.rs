@@ -8,6 +8,7 @@ pub mod kafka;
 pub mod mock;
 pub mod record;
 pub mod state;
+pub mod tutorial;
 
 /// `--kafka-option KEY=VALUE` flags as librdkafka settings.
 pub fn kafka_options(options: &[String]) -> anyhow::Result<Vec<(String, String)>> {
@@ -47,6 +48,27 @@ pub async fn shutdown_signal() {
     tracing::info!("stopping: no new connections; letting in-flight requests finish");
 }
 
+/// `shutdown_signal` with its handlers installed now, not when it is first
+/// polled: a server that says it is up (a banner, a state file that `hmt
+/// mock stop` reads) before it starts serving must already catch SIGTERM,
+/// or the signal's default action kills it with nothing cleaned up. Call it
+/// inside the runtime.
+pub fn shutdown_signal_installed() -> impl std::future::Future<Output = ()> {
+    let mut signal = Box::pin(shutdown_signal());
+    // One poll runs the body up to its first wait, which installs both
+    // handlers; a signal already delivered makes it ready at once.
+    let waker = std::task::Waker::noop();
+    let done = signal
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(waker))
+        .is_ready();
+    async move {
+        if !done {
+            signal.await;
+        }
+    }
+}
+
 /// The async runtime for a server: tokio's multi-thread scheduler with one
 /// worker thread per CPU the process may use (`TOKIO_WORKER_THREADS`
 /// overrides it). On a single CPU a proxy, which only moves bytes, gets a
@@ -67,4 +89,26 @@ pub fn runtime(offloads_heavy_work: bool) -> anyhow::Result<tokio::runtime::Runt
         .enable_all()
         .build()
         .context("cannot start the async runtime")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_sigterm_the_moment_the_handlers_are_installed_is_caught() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let shutdown = super::shutdown_signal_installed();
+            // Before the future is ever polled again: with handlers that
+            // were only installed on a first poll, this would end the
+            // test's process.
+            // SAFETY: raise(3) sends a signal to this process; no memory is involved.
+            unsafe { libc::raise(libc::SIGTERM) };
+            tokio::time::timeout(std::time::Duration::from_secs(10), shutdown)
+                .await
+                .expect("SIGTERM resolves the shutdown future");
+        });
+    }
 }

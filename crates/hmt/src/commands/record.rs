@@ -1,8 +1,9 @@
 //! `hmt record`: run the recording proxy, and `hmt record stop|status`.
 
 use crate::commands::state::{self, RecorderState};
+use crate::logging::LogFormat;
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use hmt_record::filter::{Filter, FilterRules};
 use hmt_record::recorder::Recorder;
 use hmt_record::redact::{RedactionRules, Redactor};
@@ -45,7 +46,12 @@ struct RunArgs {
     #[arg(long)]
     allow_remote: bool,
     /// Route by the Host header and `x-hmt-scheme` instead of by path.
-    #[arg(short = 'r', long = "header-routing", conflicts_with = "target")]
+    #[arg(
+        short = 'r',
+        long = "header-routing",
+        alias = "header_routing",
+        conflicts_with = "target"
+    )]
     header_routing: bool,
     /// Send every request to this upstream, as a reverse proxy: `https://staging.example.com[/base]`.
     #[arg(long, value_name = "URL")]
@@ -81,7 +87,7 @@ struct RunArgs {
     max_body_bytes: usize,
     /// Write one `<host>-recordings.jsonl` per upstream host here (`logs/` by default, when
     /// neither --output, --har nor --sink names a destination).
-    #[arg(short = 'l', long = "log-dir", value_name = "DIR")]
+    #[arg(short = 'l', long = "log-dir", alias = "log_dir", value_name = "DIR")]
     log_dir: Option<PathBuf>,
     /// Keep at most this many per-host files open at once (the least recently
     /// used is closed, and reopened when its host comes back).
@@ -149,15 +155,9 @@ struct RunArgs {
     /// Run in the background; `hmt record stop` stops it.
     #[arg(short = 'd', long)]
     daemon: bool,
-    /// Log format on stderr.
-    #[arg(long, value_enum, default_value = "text")]
+    /// Log format on stderr: `text`, or `json` (one object per line).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
     log_format: LogFormat,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
 }
 
 /// Set in the environment of the process `--daemon` starts.
@@ -177,7 +177,12 @@ pub fn run(args: RecordArgs) -> Result<()> {
         None if args.run.daemon && std::env::var_os(DAEMON_CHILD).is_none() => {
             // Here, where the user sees it; the detached recorder says it
             // again in its log, with the port it got.
-            warn_if_remote(&args.run, SocketAddr::new(args.run.bind, args.run.port));
+            // (In text: the logs are not set up in this process.)
+            warn_if_remote(
+                &args.run,
+                SocketAddr::new(args.run.bind, args.run.port),
+                LogFormat::Text,
+            );
             state::daemonize::<RecorderState>(DAEMON_CHILD)
         }
         None => serve(args.run),
@@ -188,7 +193,7 @@ pub fn run(args: RecordArgs) -> Result<()> {
 /// said they meant it (`--allow-remote`). A warning and not a refusal: a
 /// recorder in a container or on a test network has to listen beyond
 /// loopback, but nobody should do it by accident.
-fn warn_if_remote(args: &RunArgs, address: SocketAddr) {
+fn warn_if_remote(args: &RunArgs, address: SocketAddr, format: LogFormat) {
     if args.allow_remote || address.ip().to_canonical().is_loopback() {
         return;
     }
@@ -204,15 +209,19 @@ fn warn_if_remote(args: &RunArgs, address: SocketAddr) {
     } else {
         "the hosts --allow-host allows"
     };
-    eprintln!(
-        "warning: hmt record listens on {at}, beyond this machine: anyone who can reach its \
-         port can use the proxy to reach {reach}, and sees the traffic it records. Use \
-         --bind 127.0.0.1 (the default), or pass --allow-remote if that is what you want."
+    crate::logging::say(
+        format,
+        tracing::Level::WARN,
+        &format!(
+            "warning: hmt record listens on {at}, beyond this machine: anyone who can reach its \
+             port can use the proxy to reach {reach}, and sees the traffic it records. Use \
+             --bind 127.0.0.1 (the default), or pass --allow-remote if that is what you want."
+        ),
     );
 }
 
 fn serve(args: RunArgs) -> Result<()> {
-    crate::logging::init(args.log_format == LogFormat::Json);
+    crate::logging::init(args.log_format, "info");
     let routing = match (&args.target, args.header_routing) {
         (Some(target), _) => Routing::Target(
             target
@@ -340,7 +349,7 @@ fn serve(args: RunArgs) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
         let address = listener.local_addr()?;
-        warn_if_remote(&args, address);
+        warn_if_remote(&args, address, args.log_format);
         let state = RecorderState {
             pid: std::process::id(),
             address: address.to_string(),
@@ -350,14 +359,15 @@ fn serve(args: RunArgs) -> Result<()> {
         };
         state::write(&state)?;
         tracing::info!(%address, %mode, sinks = %sink_names.join(", "), "hmt record listening");
-        let live = tokio::spawn(state::keep_updated(
-            state,
-            recorder.clone(),
-            std::io::stderr().is_terminal(),
-        ));
+        // The live status line rewrites itself with terminal escapes: only
+        // for a person reading text, and not with --color never.
+        let live_line = std::io::stderr().is_terminal()
+            && args.log_format == LogFormat::Text
+            && crate::color::choice() != crate::color::ColorChoice::Never;
+        let live = tokio::spawn(state::keep_updated(state, recorder.clone(), live_line));
         let served = proxy.serve(listener, shutdown, grace).await;
         live.abort();
-        if std::io::stderr().is_terminal() {
+        if live_line {
             eprintln!();
         }
         served.map_err(anyhow::Error::from)
@@ -366,16 +376,20 @@ fn serve(args: RunArgs) -> Result<()> {
     state::remove::<RecorderState>();
     let report = report?;
     let counts = counters.snapshot();
-    eprintln!(
-        "hmt record: {} exchange{} proxied, {} recorded, {} filtered out, {} sink error{}, {} upstream error{}",
-        report.exchanges,
-        plural(report.exchanges),
-        counts.recorded,
-        counts.filtered,
-        counts.sink_errors,
-        plural(counts.sink_errors),
-        counts.upstream_errors,
-        plural(counts.upstream_errors),
+    let say = |level, line: &str| crate::logging::say(args.log_format, level, line);
+    say(
+        tracing::Level::INFO,
+        &format!(
+            "hmt record: {} exchange{} proxied, {} recorded, {} filtered out, {} sink error{}, {} upstream error{}",
+            report.exchanges,
+            plural(report.exchanges),
+            counts.recorded,
+            counts.filtered,
+            counts.sink_errors,
+            plural(counts.sink_errors),
+            counts.upstream_errors,
+            plural(counts.upstream_errors),
+        ),
     );
     let mut failed = false;
     let mut lost = 0;
@@ -384,11 +398,14 @@ fn serve(args: RunArgs) -> Result<()> {
             Ok(report) => {
                 failed |= report.lost > 0;
                 lost += report.lost;
-                eprintln!("hmt record: {report}");
+                say(tracing::Level::INFO, &format!("hmt record: {report}"));
             }
             Err(error) => {
                 failed = true;
-                eprintln!("hmt record: error: {error}");
+                say(
+                    tracing::Level::ERROR,
+                    &format!("hmt record: error: {error}"),
+                );
             }
         }
     }
