@@ -1,4 +1,5 @@
-//! The admin API (default port 8888, bound to 127.0.0.1): health, the
+//! The admin API (default port 8888, on 127.0.0.1 unless `hmt mock
+//! --admin-bind` says otherwise): health, the
 //! specs served, the journal of received requests, and storage.
 //!
 //! | Request | Does |
@@ -14,11 +15,90 @@
 //! | `POST /admin/middleware/rest/pregen/<url>` | adds a webhook (see [`crate::pregen`]) |
 //! | `DELETE /admin/middleware/rest/pregen/<url>` | removes one |
 //! | `GET /admin/page/page.js`, `page.css` | the script and style of the page `GET /` shows a browser ([`crate::admin_page`]) |
+//!
+//! Every request to the admin port, hmt's `/admin` and mountebank's
+//! `/imposters` alike, passes [`guard`] first: a web page the user happens
+//! to open must not be able to drive the admin API from their browser.
 
 use crate::server::{Body, Mock, json_response, problem};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+/// The 403 problem document refusing what a browser may send to the admin
+/// port on behalf of another site, or `None` for a request that may pass;
+/// `admin` is the address the admin port listens on.
+///
+/// - DNS rebinding: while the admin port listens on a loopback address,
+///   a request naming any other host in `Host` (a name an attacker's DNS
+///   pointed at 127.0.0.1) is refused. Clients that send no `Host` are
+///   not browsers and pass.
+/// - Cross-site requests: a POST, PUT, PATCH or DELETE whose `Origin` is
+///   not the admin port's own (`http`, the `Host` asked for, the admin
+///   port) is refused. Requests without `Origin` (curl, mountebank's
+///   clients, test code) pass.
+pub fn guard<B>(request: &Request<B>, admin: SocketAddr) -> Option<Response<Body>> {
+    let refuse = |detail: String| Some(problem(StatusCode::FORBIDDEN, "admin", &detail, json!({})));
+    let host_header = request
+        .headers()
+        .get(header::HOST)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()));
+    let host = match &host_header {
+        Some(authority) => match crate::hosts::host_of(authority) {
+            Some(host) => Some(host),
+            None => return refuse(format!("Host {authority:?} is not a host name")),
+        },
+        None => None,
+    };
+    if admin.ip().is_loopback()
+        && let Some(host) = &host
+        && !crate::hosts::is_loopback(host)
+    {
+        return refuse(format!(
+            "the admin API listens on {admin}, a loopback address, and answers only requests for localhost, 127.0.0.1 or [::1]; Host {:?} is refused (a DNS-rebinding attack looks like this); start hmt mock with --admin-bind to listen on another address",
+            host_header.as_deref().unwrap_or_default()
+        ));
+    }
+    let changes_state = matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    if changes_state && let Some(origin) = request.headers().get(header::ORIGIN) {
+        let origin = String::from_utf8_lossy(origin.as_bytes());
+        let own_host = host.unwrap_or_else(|| admin.ip().to_string());
+        if !same_origin(&origin, &own_host, admin.port()) {
+            return refuse(format!(
+                "{} from Origin {origin:?} is refused: the admin API accepts requests that change it only from its own origin (http://{}:{}) or without an Origin header, so that another site open in a browser cannot drive it",
+                request.method(),
+                if own_host.contains(':') {
+                    format!("[{own_host}]")
+                } else {
+                    own_host.clone()
+                },
+                admin.port()
+            ));
+        }
+    }
+    None
+}
+
+/// Whether `origin` (`scheme://host[:port]`) is `http://host:port`.
+fn same_origin(origin: &str, host: &str, port: u16) -> bool {
+    let Ok(uri) = origin.parse::<http::Uri>() else {
+        return false;
+    };
+    uri.scheme_str() == Some("http")
+        && uri
+            .path_and_query()
+            .is_none_or(|p| p.as_str() == "/" || p.as_str().is_empty())
+        && uri
+            .authority()
+            .and_then(|a| crate::hosts::host_of(a.as_str()))
+            .is_some_and(|origin_host| origin_host == host)
+        && uri.port_u16().unwrap_or(80) == port
+}
 
 /// Serves one admin request.
 pub async fn handle(mock: &Mock, request: Request<Incoming>) -> Response<Body> {
@@ -190,4 +270,91 @@ fn no_content() -> Response<Body> {
     let mut response = Response::new(Body::default());
     *response.status_mut() = StatusCode::NO_CONTENT;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str, headers: &[(&str, &str)]) -> Request<()> {
+        let mut builder = Request::builder().method(method).uri("/imposters");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(()).unwrap()
+    }
+
+    fn refused(result: Option<Response<Body>>) -> Option<String> {
+        let response = result?;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let body = response.body().bytes().unwrap_or_default();
+        let document: Value = serde_json::from_slice(&body).unwrap();
+        Some(document["detail"].as_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn loopback_admin_refuses_other_hosts() {
+        let admin: SocketAddr = "127.0.0.1:8888".parse().unwrap();
+        for host in ["localhost:8888", "127.0.0.1", "[::1]:8888", "127.0.0.2:1"] {
+            assert!(
+                guard(&request("GET", &[("host", host)]), admin).is_none(),
+                "{host}"
+            );
+        }
+        assert!(guard(&request("GET", &[]), admin).is_none(), "no Host");
+        let detail = refused(guard(
+            &request("GET", &[("host", "rebind.evil.example:8888")]),
+            admin,
+        ))
+        .unwrap();
+        assert!(
+            detail.contains("rebind.evil.example") && detail.contains("--admin-bind"),
+            "{detail}"
+        );
+
+        // Listening on every address, the Host can be anything.
+        let open: SocketAddr = "0.0.0.0:8888".parse().unwrap();
+        assert!(guard(&request("GET", &[("host", "mock.internal:8888")]), open).is_none());
+    }
+
+    #[test]
+    fn state_changes_from_other_origins_are_refused() {
+        let admin: SocketAddr = "127.0.0.1:8888".parse().unwrap();
+        let host = ("host", "localhost:8888");
+        assert!(
+            guard(&request("POST", &[host]), admin).is_none(),
+            "no Origin"
+        );
+        assert!(
+            guard(
+                &request("POST", &[host, ("origin", "http://localhost:8888")]),
+                admin
+            )
+            .is_none()
+        );
+        assert!(
+            guard(
+                &request("GET", &[host, ("origin", "https://evil.example")]),
+                admin
+            )
+            .is_none(),
+            "reads pass"
+        );
+        for origin in [
+            "https://evil.example",
+            "http://localhost:3000",
+            "https://localhost:8888",
+            "http://127.0.0.1:8888",
+            "null",
+        ] {
+            for method in ["POST", "PUT", "PATCH", "DELETE"] {
+                let detail = refused(guard(&request(method, &[host, ("origin", origin)]), admin))
+                    .unwrap_or_else(|| panic!("{method} from {origin} passed"));
+                assert!(
+                    detail.contains(origin) && detail.contains("http://localhost:8888"),
+                    "{detail}"
+                );
+            }
+        }
+    }
 }

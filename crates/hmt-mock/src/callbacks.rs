@@ -23,7 +23,10 @@
 //! A callback receives the request (`method`, `host`, `path`, `params`,
 //! `query`, `headers`, and `body`, parsed when it is JSON), the response
 //! the mock would send (`status`, `headers`, `body`), and `storage`, a map
-//! shared by every callback and request until the admin API clears it. It
+//! shared by every callback and request until the admin API clears it,
+//! bounded in bytes ([`Storage::with_limit`]: a store beyond the bound is
+//! an error in the script). `callback(...)` registers only while a script
+//! loads; called from inside a callback it is an error. It
 //! returns the body (`response: "body"`, the default) or the whole response
 //! (`response: "full"`); `format: "json"` (default) sends the body as JSON,
 //! `"text"` as text. Returning nothing leaves the response as it was.
@@ -44,33 +47,136 @@ const MAX_OPERATIONS: u64 = 5_000_000;
 /// Wall-clock time one callback call may take.
 const MAX_TIME: Duration = Duration::from_millis(500);
 
-/// The storage map callbacks share.
-#[derive(Clone, Default)]
-pub struct Storage(pub Arc<Mutex<Map<String, Value>>>);
+/// The storage map callbacks share, bounded in bytes: every request can
+/// add to it, so without a bound a script could grow the mock's memory
+/// until the host gives out.
+#[derive(Clone)]
+pub struct Storage(Arc<Mutex<Stored>>);
+
+/// The values in [`Storage`] and the bytes they are counted as.
+struct Stored {
+    values: Map<String, Value>,
+    /// The sum of [`entry_bytes`] over `values`.
+    bytes: usize,
+    /// The most `bytes` may reach.
+    limit: usize,
+}
+
+/// What callback storage may hold by default: 64 MiB.
+pub const DEFAULT_STORAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Bytes counted for one stored entry besides its key and value.
+const ENTRY_OVERHEAD: usize = 64;
+
+/// The bytes an entry is counted as: its key, the memory its value takes
+/// and a fixed overhead, so that many tiny entries are counted too.
+fn entry_bytes(key: &str, value: &Value) -> usize {
+    ENTRY_OVERHEAD + key.len() + value_bytes(value)
+}
+
+/// About the memory `value` takes: every node the size of a `Value`, plus
+/// its text, plus a map entry's key. The bound is on memory, and JSON text
+/// undercounts it: `[1,2,3]` is 2 bytes an item as text and 32 in memory.
+/// Walked with a stack of its own, so that deep nesting cannot overflow
+/// the thread's.
+fn value_bytes(value: &Value) -> usize {
+    const NODE: usize = std::mem::size_of::<Value>();
+    let mut bytes = 0;
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        bytes += NODE;
+        match value {
+            Value::String(text) => bytes += text.len(),
+            Value::Array(items) => pending.extend(items),
+            Value::Object(map) => {
+                for (key, item) in map {
+                    bytes += key.len() + NODE;
+                    pending.push(item);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+    bytes
+}
+
+impl Default for Storage {
+    fn default() -> Storage {
+        Storage::with_limit(DEFAULT_STORAGE_BYTES)
+    }
+}
 
 impl Storage {
+    /// Empty storage that holds at most `limit` bytes (the memory its
+    /// values take, about, with a small overhead per key).
+    pub fn with_limit(limit: usize) -> Storage {
+        Storage(Arc::new(Mutex::new(Stored {
+            values: Map::new(),
+            bytes: 0,
+            limit,
+        })))
+    }
+
     fn get(&self, key: &str) -> Dynamic {
-        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(key)
+        lock(&self.0)
+            .values
+            .get(key)
             .and_then(|v| rhai::serde::to_dynamic(v).ok())
             .unwrap_or(Dynamic::UNIT)
     }
 
     fn set(&self, key: &str, value: Dynamic) -> Result<(), Box<EvalAltResult>> {
         let value: Value = rhai::serde::from_dynamic(&value)?;
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key.to_owned(), value);
+        self.insert(key, value).map_err(Into::into)
+    }
+
+    /// Stores `value` under `key`, unless that would take storage over its
+    /// bound: then it is left as it was and the error says by how much.
+    pub fn insert(&self, key: &str, value: Value) -> Result<(), String> {
+        let added = entry_bytes(key, &value);
+        let mut stored = lock(&self.0);
+        let replaced = stored
+            .values
+            .get(key)
+            .map_or(0, |old| entry_bytes(key, old));
+        let after = stored.bytes - replaced + added;
+        if after > stored.limit {
+            return Err(format!(
+                "callback storage is full: storing {key:?} ({added} bytes) would make it {after} bytes, over its bound of {} bytes (--callback-storage-bytes); remove keys or clear it with DELETE /admin/storage",
+                stored.limit
+            ));
+        }
+        stored.values.insert(key.to_owned(), value);
+        stored.bytes = after;
         Ok(())
+    }
+
+    /// The value stored under `key`.
+    pub fn value(&self, key: &str) -> Option<Value> {
+        lock(&self.0).values.get(key).cloned()
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        lock(&self.0).values.contains_key(key)
+    }
+
+    fn remove(&self, key: &str) -> Option<Value> {
+        let mut stored = lock(&self.0);
+        let removed = stored.values.remove(key)?;
+        stored.bytes -= entry_bytes(key, &removed);
+        Some(removed)
+    }
+
+    /// The bytes stored now, as counted against the bound.
+    pub fn bytes(&self) -> usize {
+        lock(&self.0).bytes
     }
 
     /// Empties it.
     pub fn clear(&self) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        let mut stored = lock(&self.0);
+        stored.values.clear();
+        stored.bytes = 0;
     }
 }
 
@@ -154,17 +260,9 @@ fn sandboxed_engine() -> Engine {
         .register_fn("set", |s: &mut Storage, key: &str, value: Dynamic| {
             s.set(key, value)
         })
-        .register_fn("contains", |s: &mut Storage, key: &str| {
-            s.0.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .contains_key(key)
-        })
+        .register_fn("contains", |s: &mut Storage, key: &str| s.contains(key))
         .register_fn("remove", |s: &mut Storage, key: &str| {
-            let removed =
-                s.0.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(key);
-            removed
+            s.remove(key)
                 .and_then(|v| rhai::serde::to_dynamic(&v).ok())
                 .unwrap_or(Dynamic::UNIT)
         })
@@ -172,7 +270,25 @@ fn sandboxed_engine() -> Engine {
     engine
 }
 
-type Pending = Arc<Mutex<Vec<Result<(RhaiMap, FnPtr), String>>>>;
+/// The callbacks a script registers while it loads; `None` once loading
+/// is over, so that `callback(...)` inside a handler fails instead of
+/// collecting registrations no one reads, one more per request.
+type Pending = Arc<Mutex<Option<Vec<(RhaiMap, FnPtr)>>>>;
+
+/// Queues a registration, or says why it cannot be made now.
+fn register(
+    pending: &Pending,
+    options: RhaiMap,
+    function: FnPtr,
+) -> Result<(), Box<EvalAltResult>> {
+    match lock(pending).as_mut() {
+        Some(queued) => {
+            queued.push((options, function));
+            Ok(())
+        }
+        None => Err("callback(...) registers a callback only while its script loads, at the top level; it cannot be called from inside a callback at request time".into()),
+    }
+}
 
 impl Callbacks {
     /// Runs every `*.rhai` file in `dir` (sorted) and collects what they
@@ -188,11 +304,11 @@ impl Callbacks {
             .collect();
         files.sort();
         let mut engine = sandboxed_engine();
-        let pending: Pending = Arc::default();
+        let pending: Pending = Arc::new(Mutex::new(Some(Vec::new())));
         {
             let with_options = pending.clone();
             engine.register_fn("callback", move |options: RhaiMap, function: FnPtr| {
-                lock(&with_options).push(Ok((options, function)));
+                register(&with_options, options, function)
             });
             let plain = pending.clone();
             engine.register_fn(
@@ -201,7 +317,7 @@ impl Callbacks {
                     let mut options = RhaiMap::new();
                     options.insert("method".into(), method.into());
                     options.insert("path".into(), path.into());
-                    lock(&plain).push(Ok((options, function)));
+                    register(&plain, options, function)
                 },
             );
         }
@@ -218,12 +334,14 @@ impl Callbacks {
             CALL_STARTED.with(|c| c.set(None));
             ran.map_err(|e| fail(e.to_string()))?;
             let ast = Arc::new(ast);
-            for entry in lock(&pending).drain(..) {
-                let (options, function) = entry.map_err(&fail)?;
+            let queued = std::mem::take(lock(&pending).get_or_insert_with(Vec::new));
+            for (options, function) in queued {
                 registrations
                     .push(registration(&file, ast.clone(), &options, function).map_err(&fail)?);
             }
         }
+        // Loading is over: callback(...) fails from now on.
+        *lock(&pending) = None;
         Ok(Callbacks {
             engine,
             registrations,
@@ -457,7 +575,7 @@ mod tests {
             .unwrap();
         assert_eq!(&first.body[..], br#"{"count":1,"x":1}"#);
         assert_eq!(&second.body[..], br#"{"count":2,"x":1}"#);
-        assert_eq!(storage.0.lock().unwrap().get("a"), Some(&json!(2)));
+        assert_eq!(storage.value("a"), Some(json!(2)));
     }
 
     #[test]
@@ -514,6 +632,80 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.ends_with("callback(...) needs a `path`"), "{e}");
+    }
+
+    #[test]
+    fn storage_is_bounded_in_bytes_and_says_so() {
+        let (_dir, c) = callbacks(
+            r#"callback("post", "/store/{key}", |request, response, storage| {
+                storage[request.params.key] = request.body;
+                #{stored: storage.contains(request.params.key)}
+            });"#,
+        )
+        .unwrap();
+        let storage = Storage::with_limit(1000);
+        let store = |key: &str, text: &str| {
+            c.run(
+                0,
+                json!({"params": {"key": key}, "body": text}),
+                response("{}"),
+                &storage,
+            )
+        };
+        store("a", &"x".repeat(400)).unwrap();
+        // Replacing a value counts its new size, not both.
+        store("a", &"y".repeat(400)).unwrap();
+        assert_eq!(storage.bytes(), entry_bytes("a", &json!("y".repeat(400))));
+        let refused = store("b", &"z".repeat(600)).unwrap_err();
+        assert!(
+            refused.contains("callback storage is full")
+                && refused.contains("\"b\"")
+                && refused.contains("1000 bytes")
+                && refused.contains("--callback-storage-bytes")
+                && refused.contains("line 2"),
+            "{refused}"
+        );
+        assert_eq!(storage.value("b"), None, "a refused value is not kept");
+        assert_eq!(storage.value("a"), Some(json!("y".repeat(400))));
+        storage.clear();
+        assert_eq!(storage.bytes(), 0);
+        store("b", &"z".repeat(600)).unwrap();
+    }
+
+    #[test]
+    fn storage_counts_memory_not_text() {
+        let numbers = Value::Array((0..1000).map(Value::from).collect());
+        assert!(value_bytes(&numbers) >= 1000 * std::mem::size_of::<Value>());
+        assert_eq!(
+            value_bytes(&json!({"name": "abc"})),
+            2 * std::mem::size_of::<Value>() + "name".len() + std::mem::size_of::<Value>() + 3
+        );
+        let mut deep = json!(1);
+        for _ in 0..100_000 {
+            deep = Value::Array(vec![deep]);
+        }
+        assert_eq!(value_bytes(&deep), 100_001 * std::mem::size_of::<Value>());
+        // Dropping it recursively would overflow the test's stack.
+        std::mem::forget(deep);
+    }
+
+    #[test]
+    fn callbacks_register_only_while_scripts_load() {
+        let (_dir, c) = callbacks(
+            r#"callback("get", "/x", |request, response, storage| {
+                callback("get", "/y", |a, b, c| 1);
+                1
+            });"#,
+        )
+        .unwrap();
+        let e = c
+            .run(0, json!({}), response("{}"), &Storage::default())
+            .unwrap_err();
+        assert!(
+            e.contains("only while its script loads") && e.contains("line 2"),
+            "{e}"
+        );
+        assert_eq!(c.len(), 1);
     }
 
     #[test]

@@ -13,11 +13,20 @@
 //! are kept truncated, their whole length in `meta.requestBodyTruncated`
 //! or `meta.responseBodyTruncated`: many large requests cannot make the
 //! mock's memory grow past its bound.
+//!
+//! The log keeps at most [`MAX_OPEN_LOG_FILES`] files open, the most
+//! recently written: every distinct `Host` a client sends names a file,
+//! and without a bound a client could use up the process's file
+//! descriptors. A file closed that way is opened again, for appending,
+//! when its host comes back. A log file that cannot be opened or written
+//! is reported (an error in the log naming it) and the exchange is still
+//! answered.
 
 use crate::server::{AnsweredBy, Target, lock};
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
-use std::collections::{HashMap, VecDeque};
+use indexmap::IndexMap;
+use std::collections::VecDeque;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -232,11 +241,17 @@ pub(crate) fn request_record(
     request
 }
 
+/// How many log files are kept open at once.
+pub(crate) const MAX_OPEN_LOG_FILES: usize = 64;
+
 /// Per-host http-types logs, one line per served exchange, each written
 /// whole under its file's lock.
 pub(crate) struct LogFiles {
     dir: PathBuf,
-    files: Mutex<HashMap<String, Arc<Mutex<std::fs::File>>>>,
+    /// The open files by host, least recently written first: an
+    /// `IndexMap` keeps that order, and with at most
+    /// [`MAX_OPEN_LOG_FILES`] entries moving one to the end costs little.
+    files: Mutex<IndexMap<String, Arc<Mutex<std::fs::File>>>>,
 }
 
 impl LogFiles {
@@ -245,7 +260,7 @@ impl LogFiles {
         std::fs::create_dir_all(&dir)?;
         Ok(LogFiles {
             dir,
-            files: Mutex::new(HashMap::new()),
+            files: Mutex::new(IndexMap::new()),
         })
     }
 
@@ -253,8 +268,12 @@ impl LogFiles {
         let host = exchange.request.host.as_deref().unwrap_or("localhost");
         let file = {
             let mut files = lock(&self.files);
-            match files.get(host) {
-                Some(file) => file.clone(),
+            match files.get_index_of(host) {
+                Some(index) => {
+                    let last = files.len() - 1;
+                    files.move_index(index, last);
+                    files[last].clone()
+                }
                 None => {
                     let path = self
                         .dir
@@ -265,12 +284,17 @@ impl LogFiles {
                         .open(&path)
                     {
                         Ok(file) => {
+                            if files.len() >= MAX_OPEN_LOG_FILES {
+                                // Closed once its last writer is done
+                                // with it.
+                                files.shift_remove_index(0);
+                            }
                             let file = Arc::new(Mutex::new(file));
                             files.insert(host.to_owned(), file.clone());
                             file
                         }
                         Err(error) => {
-                            tracing::error!(path = %path.display(), %error, "cannot open the mock log");
+                            tracing::error!(path = %path.display(), %error, "cannot open the mock log {}: {error}; this exchange is not logged", path.display());
                             return;
                         }
                     }
@@ -279,8 +303,11 @@ impl LogFiles {
         };
         let mut line = Vec::with_capacity(1024);
         exchange.write_json_line(&mut line);
+        // One write of the whole line, appended: a line never interleaves
+        // with another, even through a second handle a host got after its
+        // first was closed.
         if let Err(error) = lock(&file).write_all(&line) {
-            tracing::error!(%error, "cannot write the mock log");
+            tracing::error!(%host, %error, "cannot write the mock log of {host}: {error}");
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod callbacks;
 pub mod fault;
 pub mod faults;
 pub mod generate;
+pub mod hosts;
 mod journal;
 pub mod listen;
 pub mod offload;

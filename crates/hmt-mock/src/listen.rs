@@ -4,6 +4,15 @@
 //! Each request carries the client's address (a [`Peer`] extension), and
 //! a response that carries a [`Fault`](hmt_stub::Fault) extension breaks
 //! its connection instead of being sent (see [`crate::fault`]).
+//!
+//! A connection costs a file descriptor and some memory for as long as it
+//! is open, so a client cannot keep one for nothing: one on which nothing
+//! is read or written for the idle timeout, with no request being
+//! answered (its body included, however long a streamed one pauses), is
+//! closed (a client that connects and sends nothing, a
+//! keep-alive connection left open, a slowloris client that sends half a
+//! request line and stalls), and a request's headers must arrive whole
+//! within the same time (a client that trickles them byte by byte).
 
 use crate::fault::{Breakable, Switch, Tcp};
 use bytes::Bytes;
@@ -16,9 +25,16 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
+
+/// How long a connection may stay idle by default (`--idle-timeout`).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The address of the client that sent a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,12 +48,14 @@ pub type Accept<S> = Arc<
 >;
 
 /// Serves `handler` on `listener` until `shutdown` resolves, then lets
-/// open connections finish their requests for up to `grace`.
+/// open connections finish their requests for up to `grace`; connections
+/// idle for `idle` are closed.
 pub async fn serve<H, F, B>(
     listener: TcpListener,
     handler: Arc<H>,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
+    idle: Duration,
 ) where
     H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
     F: Future<Output = Response<B>> + Send + 'static,
@@ -46,7 +64,7 @@ pub async fn serve<H, F, B>(
 {
     let plain: Accept<tokio::net::TcpStream> =
         Arc::new(|stream| Box::pin(async move { Some(stream) }));
-    serve_with(listener, plain, handler, shutdown, grace).await;
+    serve_with(listener, plain, handler, shutdown, grace, idle).await;
 }
 
 /// [`serve`], each connection taken on by `accept` first (a TLS
@@ -57,6 +75,7 @@ pub async fn serve_with<S, H, F, B>(
     handler: Arc<H>,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
+    idle: Duration,
 ) where
     S: Tcp,
     H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
@@ -65,7 +84,11 @@ pub async fn serve_with<S, H, F, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut server = auto::Builder::new(TokioExecutor::new());
-    server.http1().timer(TokioTimer::new()).keep_alive(true);
+    server
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(idle);
     server.http2().timer(TokioTimer::new());
     let server = Arc::new(server);
     let mut graceful = Arc::new(GracefulShutdown::new());
@@ -82,10 +105,12 @@ pub async fn serve_with<S, H, F, B>(
                     tokio::spawn(async move {
                         let Some(stream) = accept(stream).await else { return };
                         let switch = Arc::new(Switch::default());
+                        let activity = Arc::new(Activity::new());
                         let service = {
-                            let switch = switch.clone();
+                            let (switch, activity) = (switch.clone(), activity.clone());
                             service_fn(move |mut request: Request<Incoming>| {
                                 request.extensions_mut().insert(Peer(peer));
+                                let answering = Answering::new(activity.clone());
                                 let response = handler(request);
                                 let switch = switch.clone();
                                 async move {
@@ -93,17 +118,43 @@ pub async fn serve_with<S, H, F, B>(
                                     if let Some(fault) = response.extensions().get::<hmt_stub::Fault>() {
                                         switch.arm(*fault);
                                     }
-                                    Ok::<_, Infallible>(response)
+                                    // Answered until its body is sent.
+                                    Ok::<_, Infallible>(response.map(|body| Answered {
+                                        body: Box::pin(body),
+                                        _answering: answering,
+                                    }))
                                 }
                             })
                         };
-                        let io = TokioIo::new(Breakable::new(stream, switch));
+                        let io = TokioIo::new(Watched {
+                            inner: Breakable::new(stream, switch),
+                            activity: activity.clone(),
+                        });
                         let connection = graceful.watch(server.serve_connection_with_upgrades(io, service).into_owned());
                         // The watch is registered; the shutdown below needs
                         // the only handle.
                         drop(graceful);
-                        if let Err(error) = connection.await {
-                            tracing::debug!("connection ended: {error}");
+                        tokio::pin!(connection);
+                        loop {
+                            let now = Instant::now();
+                            let quiet = activity.quiet_for(now);
+                            if quiet >= idle && activity.answering() == 0 {
+                                // Dropping the connection closes it.
+                                tracing::debug!(%peer, "closing a connection idle for {} ms", quiet.as_millis());
+                                break;
+                            }
+                            // While a request is being answered, look again
+                            // a whole timeout later.
+                            let wait = if activity.answering() > 0 { idle } else { idle.saturating_sub(quiet) };
+                            tokio::select! {
+                                ended = &mut connection => {
+                                    if let Err(error) = ended {
+                                        tracing::debug!("connection ended: {error}");
+                                    }
+                                    break;
+                                }
+                                () = tokio::time::sleep(wait) => {}
+                            }
                         }
                     });
                 }
@@ -138,5 +189,148 @@ pub async fn serve_with<S, H, F, B>(
             "connections still open after {} ms; closing them",
             grace.as_millis()
         );
+    }
+}
+
+/// When a connection last read or wrote, and how many of its requests are
+/// being answered: what decides that it is idle.
+struct Activity {
+    opened: Instant,
+    /// Milliseconds from `opened` to the last read or write.
+    last: AtomicU64,
+    answering: AtomicUsize,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            opened: Instant::now(),
+            last: AtomicU64::new(0),
+            answering: AtomicUsize::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let now = self.opened.elapsed().as_millis() as u64;
+        self.last.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// How long nothing was read or written, as of `now`.
+    fn quiet_for(&self, now: Instant) -> Duration {
+        let last = self.opened + Duration::from_millis(self.last.load(Ordering::Relaxed));
+        now.saturating_duration_since(last)
+    }
+
+    fn answering(&self) -> usize {
+        self.answering.load(Ordering::Relaxed)
+    }
+}
+
+/// One request being answered, counted in [`Activity`] until dropped
+/// (answered, or abandoned by a client that went away).
+struct Answering(Arc<Activity>);
+
+impl Answering {
+    fn new(activity: Arc<Activity>) -> Answering {
+        activity.answering.fetch_add(1, Ordering::Relaxed);
+        activity.touch();
+        Answering(activity)
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.answering.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A response body that keeps its request counted as being answered
+/// until it is sent whole (or dropped): a stream that pauses is not idle.
+struct Answered<B> {
+    body: Pin<Box<B>>,
+    _answering: Answering,
+}
+
+impl<B: hyper::body::Body> hyper::body::Body for Answered<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<B::Data>, B::Error>>> {
+        self.get_mut().body.as_mut().poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// A connection's stream that notes in [`Activity`] every read and write
+/// that moves bytes.
+struct Watched<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.activity.touch();
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            this.activity.touch();
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            this.activity.touch();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }

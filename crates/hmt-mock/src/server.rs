@@ -99,6 +99,15 @@ pub struct MockConfig {
     /// marked in `meta.requestBodyTruncated` / `meta.responseBodyTruncated`
     /// with their length); the `--log-dir` log keeps them whole.
     pub journal_body_bytes: usize,
+    /// Hosts besides loopback ones that pregen webhooks may call
+    /// (`--allow-webhook HOST`).
+    pub webhook_hosts: Vec<String>,
+    /// Bytes callback storage may hold (`--callback-storage-bytes`).
+    pub callback_storage_bytes: usize,
+    /// A client connection that sends nothing and waits for nothing for
+    /// this long is closed (`--idle-timeout`); the same bound applies to
+    /// reading a request's headers.
+    pub idle_timeout: std::time::Duration,
     /// Bounds of the pool that runs generation, large-body validation and
     /// callbacks off the async I/O threads.
     pub offload: OffloadLimits,
@@ -138,6 +147,9 @@ impl Default for MockConfig {
             strict_examples: false,
             journal_bytes: 64 * 1024 * 1024,
             journal_body_bytes: 1024 * 1024,
+            webhook_hosts: Vec::new(),
+            callback_storage_bytes: crate::callbacks::DEFAULT_STORAGE_BYTES,
+            idle_timeout: crate::listen::DEFAULT_IDLE_TIMEOUT,
             offload: OffloadLimits::default(),
         }
     }
@@ -338,20 +350,27 @@ impl Mock {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id()) << 32;
+        let storage = Storage::with_limit(config.callback_storage_bytes);
+        let pregen = Pregen::new(config.webhook_hosts.clone());
         let offload = Offload::new(config.offload);
         Ok(Mock {
             config,
             loaded: RwLock::new(Arc::new(loaded)),
             journal: Mutex::new(Journal::default()),
             reported: Mutex::new(HashSet::new()),
-            storage: Storage::default(),
-            pregen: Pregen::default(),
+            storage,
+            pregen,
             log,
             stubs: RwLock::new(Stubs::new(json!({}))),
             requests: AtomicU64::new(0),
             entropy,
             offload,
         })
+    }
+
+    /// How it was configured.
+    pub fn config(&self) -> &MockConfig {
+        &self.config
     }
 
     /// The specs being served now.
@@ -905,12 +924,15 @@ impl Mock {
                 }
                 response
             }
-            Err(message) => problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "callback",
-                &message,
-                json!({}),
-            ),
+            Err(message) => {
+                tracing::warn!("callback failed: {message}");
+                problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "callback",
+                    &message,
+                    json!({}),
+                )
+            }
         })
     }
 

@@ -40,7 +40,7 @@ enum Command {
     Convert(commands::convert::ConvertArgs),
     /// Serve OpenAPI specs and recordings as a mock server.
     #[command(after_help = MOCK_EXAMPLES)]
-    Mock(commands::mock::MockArgs),
+    Mock(Box<commands::mock::MockArgs>),
     /// Show the CA certificate `hmt record` intercepts HTTPS with, and how to trust it.
     #[command(after_help = CA_EXAMPLES)]
     Ca(commands::ca::CaArgs),
@@ -129,7 +129,7 @@ fn main() -> ExitCode {
         Command::Record(args) => commands::record::run(*args),
         Command::Build(args) => commands::build::run(args),
         Command::Convert(args) => commands::convert::run(args),
-        Command::Mock(args) => commands::mock::run(args),
+        Command::Mock(args) => commands::mock::run(*args),
         Command::Ca(args) => commands::ca::run(args),
         Command::Tutorial(args) => commands::tutorial::run(args),
         Command::Completions { shell } => {

@@ -266,7 +266,8 @@ fn seed(loaded: &hmt_mock::Loaded, collection: &str, objects: Vec<Value>) -> Res
 /// Serves `mock` on `listener` until `shutdown`, then lets open
 /// connections finish for up to `grace`: what a [`MockServer`] runs on its
 /// thread, and what `hmt mock` runs on its port, so that both serve the
-/// same way.
+/// same way. Connections idle for the mock's
+/// [`idle_timeout`](MockConfig::idle_timeout) are closed.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     mock: Arc<Mock>,
@@ -286,6 +287,7 @@ async fn serve_with(
     shutdown: impl std::future::Future<Output = ()>,
     grace: Duration,
 ) {
+    let idle = mock.config().idle_timeout;
     let handler = Arc::new(move |request: http::Request<hyper::body::Incoming>| {
         let mock = mock.clone();
         let tunnels = tunnels.clone();
@@ -297,7 +299,7 @@ async fn serve_with(
         }
     });
     match tls {
-        None => hmt_mock::listen::serve(listener, handler, shutdown, grace).await,
+        None => hmt_mock::listen::serve(listener, handler, shutdown, grace, idle).await,
         Some(acceptor) => {
             let accept: hmt_mock::listen::Accept<
                 tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
@@ -310,7 +312,7 @@ async fn serve_with(
                         .ok()
                 })
             });
-            hmt_mock::listen::serve_with(listener, accept, handler, shutdown, grace).await;
+            hmt_mock::listen::serve_with(listener, accept, handler, shutdown, grace, idle).await;
         }
     }
 }

@@ -22,6 +22,9 @@ pub struct Sources {
     pub callbacks: Option<PathBuf>,
     /// Serve the specs as a stateful emulator.
     pub stateful: bool,
+    /// Directories outside a spec's own that its `$ref`s may read
+    /// (`--allow-ref-outside`).
+    pub allow_ref_outside: Vec<PathBuf>,
 }
 
 impl Sources {
@@ -31,7 +34,10 @@ impl Sources {
         let mut compiled = if self.specs.is_empty() {
             Vec::new()
         } else {
-            hmt_mock::load(&self.specs)?
+            let options = hmt_openapi::LoadOptions {
+                allow_outside: self.allow_ref_outside.clone(),
+            };
+            hmt_openapi::load_with(&self.specs, &options)?
         };
         for (name, text) in &self.spec_texts {
             compiled.push(spec_from_text(name, text)?);

@@ -102,7 +102,7 @@ pub struct BuildArgs {
 }
 
 /// `1048576`, `512KiB`, `64MiB`, `1GiB` (`K`, `M`, `G`, `KB`... also accepted, all powers of 1024).
-fn parse_bytes(text: &str) -> std::result::Result<u64, String> {
+pub(crate) fn parse_bytes(text: &str) -> std::result::Result<u64, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())

@@ -30,7 +30,7 @@ pub struct MockArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
-    /// Port of the admin API (on 127.0.0.1): hmt's `/admin/...` and mountebank's
+    /// Port of the admin API (on --admin-bind): hmt's `/admin/...` and mountebank's
     /// imposters API (`/imposters`, `/config`, `/logs`). Use 2525 for mountebank's clients.
     #[arg(
         short = 'a',
@@ -39,6 +39,34 @@ pub struct MockArgs {
         default_value_t = 8888
     )]
     admin_port: u16,
+    // ---- what the mock lets clients do to its host (issue 12) ----
+    /// Address of the admin API: `0.0.0.0` in a container. On a loopback address it answers
+    /// only requests for localhost (DNS rebinding); anywhere, a POST/PUT/PATCH/DELETE from
+    /// another site's Origin is refused.
+    #[arg(long = "admin-bind", value_name = "ADDR", default_value = "127.0.0.1")]
+    admin_bind: IpAddr,
+    /// Let pregen webhooks call this host too (only loopback hosts otherwise). Repeatable.
+    #[arg(long = "allow-webhook", value_name = "HOST")]
+    allow_webhook: Vec<String>,
+    /// The most memory callback `storage` may take (`64MiB`, `512KiB`); a script storing more gets an error.
+    #[arg(long = "callback-storage-bytes", value_name = "BYTES", default_value = "64MiB", value_parser = super::build::parse_bytes)]
+    callback_storage_bytes: u64,
+    /// Close a client connection after this many seconds with nothing sent or received
+    /// (and one whose request headers take longer to arrive).
+    #[arg(long = "idle-timeout", value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
+    /// Requests `GET /admin/requests` keeps (the oldest go first).
+    #[arg(long = "journal-requests", value_name = "N", default_value_t = 10_000)]
+    journal_requests: usize,
+    /// Bytes of requests and responses `GET /admin/requests` keeps (the oldest go first;
+    /// bodies over 1 MiB are kept cut, marked `meta.*BodyTruncated`).
+    #[arg(long = "journal-bytes", value_name = "BYTES", default_value = "64MiB", value_parser = super::build::parse_bytes)]
+    journal_bytes: u64,
+    /// Let specs' `$ref`s read files under this directory too (only the spec's own directory
+    /// otherwise). Repeatable.
+    #[arg(long = "allow-ref-outside", value_name = "DIR")]
+    allow_ref_outside: Vec<PathBuf>,
+    // ---- end of issue 12's flags ----
     /// Allow JavaScript in imposters (mountebank's --allowInjection); refused otherwise.
     #[arg(long = "allow-injection")]
     allow_injection: bool,
@@ -202,9 +230,19 @@ pub fn run(args: MockArgs) -> Result<()> {
             _ => hmt_mock::ErrorStyle::Documented,
         },
         strict_examples: args.strict_examples,
+        webhook_hosts: args.allow_webhook.clone(),
+        callback_storage_bytes: usize::try_from(args.callback_storage_bytes).unwrap_or(usize::MAX),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        journal_limit: args.journal_requests,
+        journal_bytes: usize::try_from(args.journal_bytes).unwrap_or(usize::MAX),
         ..MockConfig::default()
     };
-    let mock = Arc::new(Mock::new(config, loaded).context("cannot open the log directory")?);
+    let mock = Arc::new(
+        Mock::new(config, loaded).with_context(|| match &args.log_dir {
+            Some(dir) => format!("cannot open the log directory {}", dir.display()),
+            None => "cannot start the mock".to_owned(),
+        })?,
+    );
     let _watcher = if args.watch {
         let watched: Vec<PathBuf> = args
             .specs
@@ -251,11 +289,12 @@ pub fn run(args: MockArgs) -> Result<()> {
             }
             None => None,
         };
-        let admin_address = SocketAddr::new(IpAddr::from([127, 0, 0, 1]), args.admin_port);
+        let admin_address = SocketAddr::new(args.admin_bind, args.admin_port);
         let admin_listener = tokio::net::TcpListener::bind(admin_address)
             .await
             .with_context(|| format!("cannot listen on {admin_address} for the admin API (-a PORT to choose another)"))?;
-        let admin_port = admin_listener.local_addr()?.port();
+        let admin_local = admin_listener.local_addr()?;
+        let admin_port = admin_local.port();
         let api = Arc::new(hmt_imposters::Api::new(
             hmt_imposters::Imposters::new(hmt_imposters::ImpostersConfig {
                 bind: args.bind,
@@ -340,6 +379,10 @@ pub fn run(args: MockArgs) -> Result<()> {
                     let mock = mock.clone();
                     let api = api.clone();
                     async move {
+                        // Refused on the whole admin port: DNS rebinding, other sites.
+                        if let Some(refused) = hmt_mock::admin::guard(&request, admin_local) {
+                            return refused;
+                        }
                         // hmt's own API under /admin, its page for a browser's GET /;
                         // mountebank's everywhere else.
                         if request.uri().path().starts_with("/admin") {
@@ -355,6 +398,7 @@ pub fn run(args: MockArgs) -> Result<()> {
                     let _ = stopped.wait_for(|s| *s).await;
                 },
                 Duration::from_secs(5),
+                Duration::from_secs(args.idle_timeout),
             ))
         };
         match listener {
@@ -430,6 +474,7 @@ fn load(args: &MockArgs) -> Result<Loaded> {
         recordings: args.recordings.clone(),
         callbacks: args.callback_dir.clone(),
         stateful: args.stateful,
+        allow_ref_outside: args.allow_ref_outside.clone(),
         ..Default::default()
     }
     .load()
