@@ -524,6 +524,7 @@ impl Mock {
             tokio::time::sleep(delay).await;
         }
         let response = self.broken(&asked, response);
+        log_refusal(&parts.method, &target, &response);
         if self.config.journal_limit > 0 || self.log.is_some() {
             let answered_by = response.extensions().get::<AnsweredBy>().copied();
             let nearest_stub = if answered_by.is_none() && response.status().as_u16() >= 400 {
@@ -1920,6 +1921,47 @@ fn refused(operation: &crate::model::Operation, refusal: Refusal) -> Response<Bo
             )
         }
     }
+}
+
+/// A request hmt refused (a 4xx or 5xx it wrote itself: its problem
+/// document, or a documented response with `x-hmt-problem`) is logged at
+/// `info` with the reason, so `RUST_LOG=info` shows why each was refused.
+fn log_refusal(method: &Method, target: &Target, response: &Response<Body>) {
+    if response.status().as_u16() < 400 || !tracing::enabled!(tracing::Level::INFO) {
+        return;
+    }
+    // What a stub, a recording or a script answered is theirs, not a refusal.
+    if matches!(
+        response.extensions().get::<AnsweredBy>(),
+        Some(AnsweredBy::Stub(_) | AnsweredBy::Replay | AnsweredBy::Callback)
+    ) {
+        return;
+    }
+    let reason = if let Some(note) = response.extensions().get::<ProblemNote>() {
+        problem_line(&note.0)
+    } else if response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json")
+    {
+        match response
+            .body()
+            .bytes()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        {
+            Some(document) => problem_line(&document),
+            None => return,
+        }
+    } else {
+        return;
+    };
+    tracing::info!(
+        method = %method,
+        path = %target.path,
+        status = response.status().as_u16(),
+        "refused {method} {}: {reason}",
+        target.path
+    );
 }
 
 /// What a callback script sees of the response it may rewrite.

@@ -197,6 +197,7 @@ fn man_pages_are_written_for_hmt_and_each_verb_and_render() {
             "hmt-record-status.1",
             "hmt-record-stop.1",
             "hmt-record.1",
+            "hmt-schema.1",
             "hmt-tutorial.1",
             "hmt.1"
         ]
@@ -324,6 +325,18 @@ fn mock_log_format_json_writes_only_json_lines_with_the_start_up_facts() {
             .iter()
             .any(|e| e["fields"]["message"] == "hmt mock: stopped"),
         "{output}"
+    );
+    // The refusal is logged, with where and why.
+    let refused = events
+        .iter()
+        .find(|e| e["fields"]["status"] == 400)
+        .unwrap_or_else(|| panic!("no refusal event: {output}"));
+    assert_eq!(refused["fields"]["method"], "GET");
+    assert_eq!(refused["fields"]["path"], "/pets");
+    let message = refused["fields"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("refused GET /pets: ") && message.contains("limit"),
+        "{message}"
     );
 }
 
