@@ -40,14 +40,17 @@ pub mod format;
 pub mod har;
 pub mod headers;
 mod model;
+pub mod pointer;
 mod raw;
 pub mod reader;
 pub mod secrets;
 mod source;
+pub mod sync;
 pub mod writer;
 
 pub use fields::{
-    Fields, decode_form_component, file_safe_host, file_safe_host_exact, percent_encode,
+    Fields, decode_form_component, file_safe_host, file_safe_host_exact, percent_decode,
+    percent_encode,
 };
 pub use har::{HarReader, HarWriter};
 pub use model::{BodyEncoding, Exchange, Method, Protocol, Request, Response, reason_phrase};

@@ -179,7 +179,7 @@ pub(crate) fn json_pointer(path: &serde_path_to_error::Path) -> String {
         match segment {
             Segment::Seq { index } => pointer.push_str(&index.to_string()),
             Segment::Map { key } | Segment::Enum { variant: key } => {
-                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"))
+                pointer.push_str(&crate::pointer::escape(key))
             }
             Segment::Unknown => pointer.push('?'),
         }
