@@ -32,11 +32,12 @@
 //! file and line; per request the client gets a 500 problem document.
 
 use crate::server::Target;
+use hmt_types::sync::lock;
 use rhai::{AST, Dynamic, Engine, EvalAltResult, FnPtr, Map as RhaiMap};
 use serde_json::{Map, Value};
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Operations one callback call may take.
@@ -50,7 +51,7 @@ pub struct Storage(pub Arc<Mutex<Map<String, Value>>>);
 
 impl Storage {
     fn get(&self, key: &str) -> Dynamic {
-        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let map = hmt_types::sync::lock(&self.0);
         map.get(key)
             .and_then(|v| rhai::serde::to_dynamic(v).ok())
             .unwrap_or(Dynamic::UNIT)
@@ -58,19 +59,13 @@ impl Storage {
 
     fn set(&self, key: &str, value: Dynamic) -> Result<(), Box<EvalAltResult>> {
         let value: Value = rhai::serde::from_dynamic(&value)?;
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key.to_owned(), value);
+        hmt_types::sync::lock(&self.0).insert(key.to_owned(), value);
         Ok(())
     }
 
     /// Empties it.
     pub fn clear(&self) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        hmt_types::sync::lock(&self.0).clear();
     }
 }
 
@@ -155,15 +150,10 @@ fn sandboxed_engine() -> Engine {
             s.set(key, value)
         })
         .register_fn("contains", |s: &mut Storage, key: &str| {
-            s.0.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .contains_key(key)
+            hmt_types::sync::lock(&s.0).contains_key(key)
         })
         .register_fn("remove", |s: &mut Storage, key: &str| {
-            let removed =
-                s.0.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(key);
+            let removed = hmt_types::sync::lock(&s.0).remove(key);
             removed
                 .and_then(|v| rhai::serde::to_dynamic(&v).ok())
                 .unwrap_or(Dynamic::UNIT)
@@ -395,10 +385,6 @@ fn registration(
         returns,
         function,
     })
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

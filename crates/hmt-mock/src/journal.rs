@@ -14,8 +14,9 @@
 //! or `meta.responseBodyTruncated`: many large requests cannot make the
 //! mock's memory grow past its bound.
 
-use crate::server::{AnsweredBy, Target, lock};
+use crate::server::{AnsweredBy, Target};
 use bytes::Bytes;
+use hmt_types::sync::lock;
 use http::{HeaderMap, Method, StatusCode};
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;

@@ -24,8 +24,24 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// Why a webhook URL handed to the admin API is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookUrlError {
+    /// It does not parse as a URI.
+    #[error("{url:?} is not a URL: {error}")]
+    NotAUrl {
+        /// The URL as given.
+        url: String,
+        /// What the URI parser said.
+        error: http::uri::InvalidUri,
+    },
+    /// It is not an absolute `http://` URL.
+    #[error("{0:?}: webhooks must be http:// URLs")]
+    NotHttp(String),
+}
 
 /// How long one webhook may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,12 +68,13 @@ impl Pregen {
     }
 
     /// Adds `url` (once); an error says why it is not usable.
-    pub fn add(&self, url: &str) -> Result<(), String> {
-        let parsed: http::Uri = url
-            .parse()
-            .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    pub fn add(&self, url: &str) -> Result<(), WebhookUrlError> {
+        let parsed: http::Uri = url.parse().map_err(|error| WebhookUrlError::NotAUrl {
+            url: url.to_owned(),
+            error,
+        })?;
         if parsed.scheme_str() != Some("http") || parsed.authority().is_none() {
-            return Err(format!("{url:?}: webhooks must be http:// URLs"));
+            return Err(WebhookUrlError::NotHttp(url.to_owned()));
         }
         let mut urls = self.lock();
         if !urls.iter().any(|u| u == url) {
@@ -132,6 +149,6 @@ impl Pregen {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
-        self.urls.lock().unwrap_or_else(PoisonError::into_inner)
+        hmt_types::sync::lock(&self.urls)
     }
 }

@@ -161,7 +161,7 @@ impl CertificateAuthority {
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<ServerConfig>>> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+        hmt_types::sync::lock(&self.cache)
     }
 
     fn issue(&self, host: &str) -> Result<ServerConfig, CaError> {

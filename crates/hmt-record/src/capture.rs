@@ -14,6 +14,7 @@ use crate::shutdown::InFlight;
 use crate::upstream::{BoxError, Reuse};
 use bytes::Bytes;
 use hmt_types::clock;
+use hmt_types::sync::lock;
 use hmt_types::{Exchange, Fields, Method, Protocol, Request, Response};
 use http::HeaderMap;
 use hyper::body::{Body, Frame, SizeHint};
@@ -437,10 +438,6 @@ pub(crate) fn head_fields(head: &http::request::Parts) -> Fields {
 
 fn non_empty(bytes: Vec<u8>) -> Option<Vec<u8>> {
     (!bytes.is_empty()).then_some(bytes)
-}
-
-fn lock(copy: &Mutex<BodyCopy>) -> std::sync::MutexGuard<'_, BodyCopy> {
-    copy.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Records the request if the future forwarding it is dropped (the client

@@ -27,6 +27,7 @@ use crate::trust::{self, UpstreamVerifier};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use hmt_types::sync::lock;
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
@@ -39,7 +40,7 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use std::error::Error as StdError;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -453,10 +454,6 @@ impl Reuse {
             slot.idle.push((self.sender, Instant::now()));
         }
     }
-}
-
-fn lock(pool: &Mutex<Pool>) -> MutexGuard<'_, Pool> {
-    pool.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The upstream side of one client connection: its connections, pooled for

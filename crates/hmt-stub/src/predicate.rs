@@ -240,10 +240,7 @@ impl Predicate {
     }
 }
 
-/// A JSON pointer token (`~` and `/` escaped).
-pub(crate) fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
-}
+pub(crate) use hmt_types::pointer::escape;
 
 impl Compare {
     fn compile(

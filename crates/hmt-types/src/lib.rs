@@ -54,6 +54,6 @@ pub use fields::{
 };
 pub use har::{HarReader, HarWriter};
 pub use model::{BodyEncoding, Exchange, Method, Protocol, Request, Response, reason_phrase};
-pub use reader::{DEFAULT_MAX_LINE_BYTES, Input, JsonlReader, ReadError};
+pub use reader::{DEFAULT_MAX_LINE_BYTES, Input, InvalidExchange, JsonlReader, ReadError};
 pub use source::{Exchanges, Format};
 pub use writer::JsonlWriter;

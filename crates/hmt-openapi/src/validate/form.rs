@@ -175,7 +175,7 @@ pub(crate) struct Part<'a> {
 /// A part's value: JSON when its encoding or its own `Content-Type` says
 /// so, else text.
 fn part_value(part: &Part<'_>, encoding: Option<&Map<String, Value>>) -> Result<Field, FormError> {
-    let pointer = format!("/{}", crate::model::escape(&part.name));
+    let pointer = format!("/{}", hmt_types::pointer::escape(&part.name));
     let documented = encoding
         .and_then(|e| e.get(&part.name))
         .and_then(|e| e.get("contentType"))

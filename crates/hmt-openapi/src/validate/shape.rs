@@ -8,7 +8,7 @@
 //! and body, not per request. It only proposes readings: the validator,
 //! with the whole schema, decides which one is valid.
 
-use crate::load::deref;
+use hmt_types::pointer::deref;
 use serde_json::Value;
 
 /// JSON types, as bits.

@@ -82,8 +82,8 @@ fn form_pairs(query: &str) -> Vec<(String, String)> {
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             (
-                hmt_openapi::load::percent_decode(k),
-                hmt_openapi::load::percent_decode(v),
+                hmt_types::percent_decode(k).into_owned(),
+                hmt_types::percent_decode(v).into_owned(),
             )
         })
         .collect()

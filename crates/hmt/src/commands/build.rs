@@ -239,14 +239,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
                                 progress.tick(builder.exchanges());
                                 Ok(())
                             }
-                            Err((pointer, message)) => {
-                                let at = if pointer.is_empty() {
-                                    String::new()
-                                } else {
-                                    format!("at {pointer}: ")
-                                };
-                                on_invalid(format!("{url}: {position}: {at}{message}"))
-                            }
+                            Err(invalid) => on_invalid(format!("{url}: {position}: {invalid}")),
                         }
                     },
                 );

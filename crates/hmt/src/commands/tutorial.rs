@@ -16,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use clap::Args;
 use clap::builder::styling::{AnsiColor, Style};
+use hmt_types::sync::lock;
 use http_body_util::{BodyExt, Full};
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -88,13 +89,6 @@ impl Leftovers {
 
     fn ended(&self, pid: u32) {
         lock(&self.pids).retain(|p| *p != pid);
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
