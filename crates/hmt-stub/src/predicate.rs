@@ -14,7 +14,7 @@
 //! paths and XPaths are compiled (a bad one is an error naming where it is), and only
 //! the request fields the predicate names are read.
 
-pub use crate::engine::CompileOptions;
+pub(crate) use crate::engine::CompileOptions;
 use crate::error::StubError;
 use crate::js;
 use crate::request::Request;

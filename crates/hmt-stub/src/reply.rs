@@ -66,7 +66,7 @@ pub struct Chunk {
 pub struct BodyStream(Arc<Mutex<Option<BoxedStream>>>);
 
 /// The stream type a [`BodyStream`] holds.
-pub type BoxedStream = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
+pub(crate) type BoxedStream = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
 
 impl BodyStream {
     /// Wraps a stream of body pieces.

@@ -1,6 +1,10 @@
 //! Specs built in memory and a client that routes requests as the mock
 //! does, then hands them to the store.
 #![allow(dead_code)]
+// Shared by several test binaries through `mod common;`: its items are
+// `pub` so that each test file can use them, which rustc, seeing one
+// binary at a time, calls unreachable.
+#![allow(unreachable_pub)]
 
 use hmt_openapi::Spec;
 use hmt_openapi::load::{FileCache, load_document};

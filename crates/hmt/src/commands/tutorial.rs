@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 /// Arguments of `hmt tutorial`.
 #[derive(Args)]
-pub struct TutorialArgs {
+pub(crate) struct TutorialArgs {
     /// Run every step without waiting for Enter (what happens anyway when stdin is not a terminal).
     #[arg(short = 'y', long)]
     yes: bool,
@@ -44,7 +44,7 @@ const CHILD_TIMEOUT: Duration = Duration::from_secs(30);
 const KEPT_LINES: usize = 200;
 
 /// Runs `hmt tutorial`.
-pub fn run(args: TutorialArgs) -> Result<()> {
+pub(crate) fn run(args: TutorialArgs) -> Result<()> {
     let interactive = !args.yes && std::io::stdin().is_terminal();
     let mut tour = Tour::new(interactive)?;
     let ended = tour.run();

@@ -21,7 +21,7 @@ fn first_books() -> Vec<Value> {
 }
 
 /// Opens the bookshop on a free port of 127.0.0.1; it closes when dropped.
-pub fn open() -> anyhow::Result<MockServer> {
+pub(super) fn open() -> anyhow::Result<MockServer> {
     let shelf = Arc::new(Mutex::new(first_books()));
     let server = MockServer::builder().start_blocking()?;
     let books = shelf.clone();
