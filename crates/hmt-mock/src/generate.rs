@@ -2030,18 +2030,7 @@ fn date_time<R: Rng + ?Sized>(rng: &mut R) -> String {
 }
 
 fn uuid<R: Rng + ?Sized>(rng: &mut R) -> String {
-    let mut bytes: [u8; 16] = rng.random();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    hmt_types::format::uuid_v4(rng.random())
 }
 
 fn url<R: Rng + ?Sized>(rng: &mut R, max: Option<usize>) -> String {

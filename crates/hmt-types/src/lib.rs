@@ -46,6 +46,7 @@ pub mod reader;
 pub mod secrets;
 mod source;
 pub mod sync;
+pub mod syntax;
 pub mod writer;
 
 pub use fields::{

@@ -297,20 +297,7 @@ pub(crate) fn parameter(header: &str, name: &str) -> Option<String> {
         let key = key.trim().trim_start_matches(';').trim();
         let after = after.trim_start();
         let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
-            let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => value.extend(chars.next().map(|(_, c)| c)),
-                    '"' => {
-                        end = Some(i + 1);
-                        break;
-                    }
-                    c => value.push(c),
-                }
-            }
-            (value, &quoted[end?..])
+            hmt_types::syntax::quoted_string(quoted)?
         } else {
             let end = after.find(';').unwrap_or(after.len());
             (after[..end].trim().to_owned(), &after[end..])
