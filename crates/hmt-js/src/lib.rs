@@ -24,7 +24,7 @@ use hmt_stub::Scripts;
 use rquickjs::{CatchResultExt, Context, Function, Runtime};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Bounds on what one imposter's functions may use.
@@ -173,7 +173,7 @@ impl Engine {
 
     /// Runs `__hmt.<method>(args...)` within the time limit; its JSON result.
     fn run(&self, method: &str, args: &[&str]) -> Result<Value, String> {
-        let _turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
+        let _turn = hmt_types::sync::lock(&self.turn);
         let until = self.epoch.elapsed() + self.limits.time;
         self.deadline
             .store(until.as_millis().max(1) as u64, Ordering::Relaxed);

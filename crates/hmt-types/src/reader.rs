@@ -497,6 +497,26 @@ mod tests {
 
     const LINE: &str = r#"{"request":{"method":"get","path":"/a"}}"#;
 
+    /// `from_json_line`'s errors read as its `String` errors did: the
+    /// pointer, when there is one, then the message.
+    #[test]
+    fn invalid_exchanges_say_where_and_what() {
+        // (line, pointer, shown)
+        let table = [
+            ("[1]", "", "not a JSON object: the line starts \"[1]\""),
+            (
+                r#"{"request":{"method":"get","path":"/a"},"response":{"statusCode":"x"}}"#,
+                "/response/statusCode",
+                "at /response/statusCode: invalid type: string \"x\", expected a status code, a whole number from 100 to 999 (column 68)",
+            ),
+        ];
+        for (line, pointer, shown) in table {
+            let error = Exchange::from_json_line(line).unwrap_err();
+            assert_eq!(error.pointer, pointer, "{line}");
+            assert_eq!(error.to_string(), shown, "{line}");
+        }
+    }
+
     /// What each line gave: the path read, or the error.
     fn outcomes(input: &[u8], limit: u64) -> Vec<String> {
         JsonlReader::new(input, "in")
