@@ -899,6 +899,9 @@ fn expand_variables(url: &str, variables: Option<&Map<String, Value>>) -> Vec<St
     urls
 }
 
+// Split by hand, not with the `url` crate: server URLs may be relative
+// (`/v1`, `//host/v1`) or hold `{variables}`, which `url` refuses or
+// percent-encodes.
 fn parse_server_url(url: &str) -> Server {
     let (host, path) = match url.split_once("://") {
         Some((_, rest)) => match rest.find('/') {
