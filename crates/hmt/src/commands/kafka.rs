@@ -18,7 +18,7 @@ pub(crate) type Topic = hmt_kafka::KafkaUrl;
 /// Without Kafka support no topic can be named (see [`topic`]), so a value
 /// of this type never exists and the code that would use one is never run.
 #[cfg(not(feature = "kafka"))]
-pub type Topic = std::convert::Infallible;
+pub(crate) type Topic = std::convert::Infallible;
 
 /// Parses a `kafka://host:port[,host:port...]/topic` URL given on the
 /// command line.
