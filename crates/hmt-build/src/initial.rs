@@ -47,6 +47,7 @@
 
 use std::fmt;
 
+use hmt_types::pointer::join as pointer_of;
 use roas::validation::{Options, Validate};
 use serde_json::{Map, Number, Value};
 
@@ -370,8 +371,7 @@ fn yaml_to_json(value: yaml_serde::Value, pointer: &mut String) -> Result<Value,
                     ));
                 }
                 let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&escape_token(&key));
+                hmt_types::pointer::push(pointer, &key);
                 let item = yaml_to_json(item, pointer)?;
                 pointer.truncate(len);
                 out.insert(key, item);
@@ -385,19 +385,6 @@ fn yaml_to_json(value: yaml_serde::Value, pointer: &mut String) -> Result<Value,
 // ---------------------------------------------------------------------------
 // JSON pointers
 // ---------------------------------------------------------------------------
-
-/// Escape one reference token for a JSON pointer (RFC 6901).
-pub(crate) fn escape_token(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
-}
-
-fn pointer_of(tokens: &[String]) -> String {
-    tokens.iter().fold(String::new(), |mut acc, t| {
-        acc.push('/');
-        acc.push_str(&escape_token(t));
-        acc
-    })
-}
 
 /// The tokens of a serde_path_to_error path, up to the first segment that
 /// has no place in the document.
@@ -466,32 +453,6 @@ fn roas_path_tokens<'p>(document: &Value, path: &'p str) -> (Vec<String>, &'p st
         rest = &body[consumed..];
     }
     (tokens, rest)
-}
-
-/// Decode a same-document `$ref` (`#/components/schemas/Pet`, possibly
-/// percent-encoded) into a JSON pointer. `None` for other references.
-pub(crate) fn local_ref_pointer(reference: &str) -> Option<String> {
-    let fragment = reference.strip_prefix('#')?;
-    if !fragment.is_empty() && !fragment.starts_with('/') {
-        return None;
-    }
-    if !fragment.contains('%') {
-        return Some(fragment.to_owned());
-    }
-    let bytes = fragment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 // ---------------------------------------------------------------------------
@@ -704,7 +665,7 @@ fn is_false_positive(document: &Value, path: &str, message: &str) -> bool {
             .strip_prefix('`')
             .and_then(|m| m.strip_suffix("` not found"))
     {
-        return local_ref_pointer(reference).is_some_and(|p| document.pointer(&p).is_some());
+        return hmt_types::pointer::resolve_ref(document, reference).is_some();
     }
     // `pattern` is an ECMA-262 regular expression; roas compiles it with
     // the Rust engine, which lacks look-around and back-references.
@@ -1230,16 +1191,6 @@ components:
     }
 
     #[test]
-    fn escape_token_follows_rfc_6901() {
-        assert_eq!(escape_token("/pets/{id}"), "~1pets~1{id}");
-        assert_eq!(escape_token("a~/b"), "a~0~1b");
-        assert_eq!(
-            pointer_of(&["paths".into(), "/a~b".into()]),
-            "/paths/~1a~0b"
-        );
-    }
-
-    #[test]
     fn roas_paths_map_onto_the_document() {
         let document = serde_json::json!({
             "paths": {
@@ -1280,21 +1231,5 @@ components:
             tokens("#.info.title"),
             (String::new(), ".info.title".to_owned())
         );
-    }
-
-    #[test]
-    fn local_refs_decode_to_pointers() {
-        assert_eq!(
-            local_ref_pointer("#/components/schemas/Pet").as_deref(),
-            Some("/components/schemas/Pet")
-        );
-        assert_eq!(
-            local_ref_pointer("#/paths/~1pets~1%7Bid%7D").as_deref(),
-            Some("/paths/~1pets~1{id}")
-        );
-        assert_eq!(local_ref_pointer("#").as_deref(), Some(""));
-        assert_eq!(local_ref_pointer("other.yaml#/a"), None);
-        assert_eq!(local_ref_pointer("#anchor"), None);
-        assert_eq!(local_ref_pointer("#/bad%zz"), None);
     }
 }

@@ -237,6 +237,8 @@ impl InitialTarget {
 
 /// `https://api.example.com:8443/v1` → (`api.example.com:8443`, `/v1`);
 /// `/v1` → (None, `/v1`). Server variables are left as written.
+// Split by hand, not with the `url` crate: a server URL may be relative or
+// hold `{variables}` in its host, which `url` refuses or percent-encodes.
 fn split_server_url(url: &str) -> (Option<&str>, &str) {
     match url.split_once("://") {
         Some((_, rest)) => {

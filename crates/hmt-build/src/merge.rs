@@ -44,7 +44,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use crate::initial::{escape_token, local_ref_pointer};
+use hmt_types::pointer::{deref as resolve, escape as escape_token, from_ref};
 
 /// Operation keys of a path item.
 const METHODS: [&str; 8] = [
@@ -53,7 +53,7 @@ const METHODS: [&str; 8] = [
 
 /// Longest `$ref` chain followed before giving up (a chain that long is a
 /// cycle in practice).
-const MAX_REF_HOPS: usize = 64;
+const MAX_REF_HOPS: usize = hmt_types::pointer::MAX_REF_HOPS;
 
 /// Merge `generated` (a spec hmt inferred from traffic, paths already mapped
 /// onto base's templates and relative to base's server base path) into
@@ -98,24 +98,13 @@ fn child(pointer: &str, token: &str) -> String {
     format!("{pointer}/{}", escape_token(token))
 }
 
-/// Follow same-document `$ref`s from `value` within `root`.
-fn resolve<'a>(root: &'a Value, mut value: &'a Value) -> Option<&'a Value> {
-    for _ in 0..MAX_REF_HOPS {
-        match value.get("$ref").and_then(Value::as_str) {
-            Some(reference) => value = root.pointer(&local_ref_pointer(reference)?)?,
-            None => return Some(value),
-        }
-    }
-    None
-}
-
 /// Follow same-document `$ref`s from the element at `pointer`; the pointer
 /// of the element finally reached.
 fn resolve_pointer(root: &Value, pointer: &str) -> Option<String> {
     let mut pointer = pointer.to_owned();
     for _ in 0..MAX_REF_HOPS {
         match root.pointer(&pointer)?.get("$ref").and_then(Value::as_str) {
-            Some(reference) => pointer = local_ref_pointer(reference)?,
+            Some(reference) => pointer = from_ref(reference)?.into_owned(),
             None => return Some(pointer),
         }
     }
@@ -495,7 +484,7 @@ impl Merger<'_> {
             return;
         };
         if let Some(reference) = node.get("$ref").and_then(Value::as_str) {
-            let Some(target) = local_ref_pointer(reference) else {
+            let Some(target) = from_ref(reference).map(std::borrow::Cow::into_owned) else {
                 return;
             };
             let identity = (target.clone(), std::ptr::from_ref(generated) as usize);

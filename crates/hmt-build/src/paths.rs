@@ -139,6 +139,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
+use hmt_types::percent_decode;
 use serde_json::{Value, json};
 
 use crate::ident::{IdKind, classify_id, is_noun_reserved_word, is_reserved_word};
@@ -1420,34 +1421,6 @@ pub(crate) fn escape_braces(raw: &str) -> Cow<'_, str> {
         Cow::Owned(raw.replace('{', "%7B").replace('}', "%7D"))
     } else {
         Cow::Borrowed(raw)
-    }
-}
-
-/// Decodes `%XX` escapes; malformed escapes are kept as they are and invalid
-/// UTF-8 is replaced.
-fn percent_decode(s: &str) -> Cow<'_, str> {
-    if !s.contains('%') {
-        return Cow::Borrowed(s);
-    }
-    let hex = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%'
-            && let (Some(hi), Some(lo)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2)))
-        {
-            // Both digits are below 16, so the byte cannot overflow.
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    match String::from_utf8(out) {
-        Ok(s) => Cow::Owned(s),
-        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// A path ready to render: its template relative to the server base path,
 /// its path parameters, and its operations.
-pub struct RenderedPath {
+pub(crate) struct RenderedPath {
     /// `/pokemon/{pokemonId}/`
     pub template: String,
     /// Path parameter objects.
@@ -20,7 +20,7 @@ pub struct RenderedPath {
 }
 
 /// What goes into one document.
-pub struct DocumentPlan<'a> {
+pub(crate) struct DocumentPlan<'a> {
     /// OpenAPI version string, `3.0.3` or `3.1.0`.
     pub openapi: &'a str,
     /// Schema dialect for that version.
@@ -39,7 +39,7 @@ pub struct DocumentPlan<'a> {
 
 /// Counts and notes from rendering.
 #[derive(Default)]
-pub struct RenderNotes {
+pub(crate) struct RenderNotes {
     /// Paths rendered.
     pub paths: usize,
     /// Operations rendered.
@@ -63,7 +63,11 @@ const METHOD_ORDER: [Method; 8] = [
 ];
 
 /// Renders the document.
-pub fn render(plan: &DocumentPlan<'_>, paths: &[RenderedPath], notes: &mut RenderNotes) -> Value {
+pub(crate) fn render(
+    plan: &DocumentPlan<'_>,
+    paths: &[RenderedPath],
+    notes: &mut RenderNotes,
+) -> Value {
     let mut ids = OperationIds::default();
     let mut credentials: BTreeMap<String, Value> = BTreeMap::new();
     let mut path_items = Map::new();

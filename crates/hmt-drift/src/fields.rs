@@ -28,8 +28,8 @@
 //! Array items are walked with `items` (and `prefixItems`); one finding is
 //! made per place, array indices aside (see [`crate::report`]).
 
-use hmt_openapi::load::resolve_pointer;
-use hmt_openapi::model::escape;
+use hmt_types::pointer::escape;
+use hmt_types::pointer::resolve_ref as resolve_pointer;
 use serde_json::Value;
 
 /// How deep `$ref`s and combinators are followed, and bodies walked.

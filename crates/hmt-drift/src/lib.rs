@@ -35,13 +35,13 @@ pub mod report;
 pub use report::{Finding, Kind, Location, Position, Report};
 
 use hmt_openapi::media::{essence, media_accepts};
-use hmt_openapi::model::escape;
 use hmt_openapi::model::{
     Location as ParamLocation, Operation, ResponseDef, SecurityScheme, Spec, StatusKey,
 };
 use hmt_openapi::route::{Found, Miss, Routes};
 use hmt_openapi::validate::{IssueKind, RequestView, SpecValidators, parse_body};
 use hmt_types::Exchange;
+use hmt_types::pointer::escape;
 use jsonschema::Validator;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
@@ -55,7 +55,8 @@ pub struct Checker {
     validators: SpecValidators,
     /// Body validators by schema pointer, compiled on first use, or why
     /// they cannot be.
-    body_validators: RefCell<BTreeMap<String, Result<Validator, String>>>,
+    body_validators:
+        RefCell<BTreeMap<String, Result<Validator, hmt_openapi::validate::CompileError>>>,
     report: Report,
 }
 
@@ -480,7 +481,7 @@ impl Checker {
                 let spec_at = Some(if keyword_at.is_empty() {
                     format!("#{schema_pointer}")
                 } else {
-                    format!("#{}", hmt_openapi::load::percent_decode(&keyword_at))
+                    format!("#{}", hmt_types::percent_decode(&keyword_at))
                 });
                 let unexpected = match error.kind() {
                     ValidationErrorKind::AdditionalProperties { unexpected }

@@ -14,7 +14,7 @@ use http::{Method, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::SystemTime;
 
 /// An admin request, as the API needs it.
@@ -61,7 +61,7 @@ impl Api {
     pub fn log(&self, level: &str, message: impl Into<String>) {
         let message = message.into();
         tracing::info!("{message}");
-        let mut logs = self.logs.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut logs = hmt_types::sync::lock(&self.logs);
         if logs.len() == LOG_ENTRIES {
             logs.pop_front();
         }
@@ -350,7 +350,7 @@ impl Api {
     }
 
     fn logs(&self, query: &str) -> Value {
-        let logs = self.logs.lock().unwrap_or_else(PoisonError::into_inner);
+        let logs = hmt_types::sync::lock(&self.logs);
         let number = |name: &str| {
             form_urlencoded::parse(query.as_bytes())
                 .find(|(key, _)| key == name)

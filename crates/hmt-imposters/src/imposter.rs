@@ -4,10 +4,11 @@
 use crate::error::ApiError;
 use crate::tls::TlsIdentity;
 use hmt_stub::{CompileOptions, Request, Stubs};
+use hmt_types::sync::lock;
 use serde_json::{Map, Value, json};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{Mutex, RwLock};
 
 /// The fields of an imposter that are not its stubs, as it was created.
 #[derive(Debug, Clone)]
@@ -379,7 +380,7 @@ impl Imposter {
 
     /// With `--debug`, keeps what stub `index` answered, as mountebank's `matches`.
     pub(crate) fn remember_match(&self, index: usize, request: &Request, reply: &hmt_stub::Reply) {
-        let stubs = self.stubs.read().unwrap_or_else(PoisonError::into_inner);
+        let stubs = hmt_types::sync::read(&self.stubs);
         if let Some(stub) = stubs.get(index) {
             let headers: Map<String, Value> = reply
                 .headers
@@ -423,7 +424,7 @@ impl Imposter {
     }
 
     fn write_stubs(&self) -> std::sync::RwLockWriteGuard<'_, Stubs> {
-        self.stubs.write().unwrap_or_else(PoisonError::into_inner)
+        hmt_types::sync::write(&self.stubs)
     }
 
     fn compile_one(&self, stubs: &Stubs, json: &Value) -> Result<hmt_stub::Stub, ApiError> {
@@ -538,7 +539,7 @@ impl Imposter {
 
     /// The stubs as JSON, with mountebank's `removeProxies` applied.
     fn stubs_json(&self, form: Form) -> Vec<Value> {
-        let stubs = self.stubs.read().unwrap_or_else(PoisonError::into_inner);
+        let stubs = hmt_types::sync::read(&self.stubs);
         let mut list: Vec<Value> = stubs.to_json().as_array().cloned().unwrap_or_default();
         if self.debug && !form.replayable {
             // mountebank's debug mode shows each stub's `matches`.
@@ -649,10 +650,6 @@ fn held_bytes(request: &Request) -> usize {
         .map(|(name, value)| name.len() + value.len() + 8)
         .sum();
     256 + request.path.len() + 2 * request.raw_query.len() + 2 * request.body.len() + headers
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn bad_index() -> ApiError {

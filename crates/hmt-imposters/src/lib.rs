@@ -27,4 +27,4 @@ mod wire;
 pub use api::{Api, ApiRequest};
 pub use error::ApiError;
 pub use imposter::{Definition, Form, Imposter, Protocol, SavedLimit, SourceLoader, Sources};
-pub use registry::{Imposters, ImpostersConfig};
+pub use registry::{Imposters, ImpostersConfig, RestoreError};

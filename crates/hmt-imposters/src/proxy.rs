@@ -25,7 +25,7 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::{Map, Value, json};
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// The largest origin response a proxy reads.
@@ -97,10 +97,7 @@ pub(crate) async fn forward(
         record(imposter, request, stub, config, mode, &is, elapsed);
         imposter.save();
     }
-    let stubs = imposter
-        .stubs
-        .read()
-        .unwrap_or_else(PoisonError::into_inner);
+    let stubs = hmt_types::sync::read(&imposter.stubs);
     stubs.render(&is)
 }
 
@@ -437,10 +434,7 @@ fn record(
         response.insert("behaviors".into(), Value::Array(behaviors));
     }
     let response = Value::Object(response);
-    let mut stubs = imposter
-        .stubs
-        .write()
-        .unwrap_or_else(PoisonError::into_inner);
+    let mut stubs = hmt_types::sync::write(&imposter.stubs);
     if mode == "proxyAlways" {
         // Appended to the first later stub with the same predicates.
         let existing = stubs

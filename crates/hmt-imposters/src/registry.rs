@@ -303,7 +303,7 @@ impl Imposters {
 
     /// Starts the imposters saved in `--datadir`, in port order. A file
     /// that cannot be read or started is an error naming it.
-    pub async fn restore(&self) -> Result<usize, String> {
+    pub async fn restore(&self) -> Result<usize, RestoreError> {
         let Some(dir) = self.config.datadir.clone() else {
             return Ok(0);
         };
@@ -321,19 +321,63 @@ impl Imposters {
                 })
                 .collect(),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(error) => return Err(format!("{}: {error}", dir.display())),
+            Err(error) => return Err(RestoreError::io(&dir, error)),
         };
         files.sort();
         for file in &files {
-            let text = std::fs::read_to_string(file)
-                .map_err(|error| format!("{}: {error}", file.display()))?;
-            let json: Value = serde_json::from_str(&text)
-                .map_err(|error| format!("{}: {error}", file.display()))?;
+            let text =
+                std::fs::read_to_string(file).map_err(|error| RestoreError::io(file, error))?;
+            let json: Value = serde_json::from_str(&text).map_err(|error| RestoreError::Json {
+                file: file.clone(),
+                error,
+            })?;
             self.create(&json)
                 .await
-                .map_err(|error| format!("{}: {}", file.display(), error.message))?;
+                .map_err(|error| RestoreError::Refused {
+                    file: file.clone(),
+                    message: error.message,
+                })?;
         }
         Ok(files.len())
+    }
+}
+
+/// Why the imposters saved in `--datadir` could not all be started; each
+/// names the directory or file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The directory or a file in it cannot be read.
+    #[error("{}: {error}", .path.display())]
+    Io {
+        /// The directory or file.
+        path: PathBuf,
+        /// What reading it said.
+        error: std::io::Error,
+    },
+    /// A saved imposter is not JSON.
+    #[error("{}: {error}", .file.display())]
+    Json {
+        /// The file.
+        file: PathBuf,
+        /// Where and why it does not parse.
+        error: serde_json::Error,
+    },
+    /// A saved imposter is JSON but cannot be started.
+    #[error("{}: {message}", .file.display())]
+    Refused {
+        /// The file.
+        file: PathBuf,
+        /// Why the API refused it, as it would answer a POST.
+        message: String,
+    },
+}
+
+impl RestoreError {
+    fn io(path: &std::path::Path, error: std::io::Error) -> RestoreError {
+        RestoreError::Io {
+            path: path.to_owned(),
+            error,
+        }
     }
 }
 

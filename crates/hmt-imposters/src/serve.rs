@@ -22,7 +22,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::io::Read;
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -258,10 +258,7 @@ fn inflate(encoding: Option<&str>, body: Bytes) -> String {
 /// kept (with the nearest stub and why it refused) and the default
 /// response is the answer unless a spec or recordings stand behind the stubs.
 fn answer(imposter: &Imposter, request: &Request) -> Result<(usize, Action), Reply> {
-    let stubs = imposter
-        .stubs
-        .read()
-        .unwrap_or_else(PoisonError::into_inner);
+    let stubs = hmt_types::sync::read(&imposter.stubs);
     match stubs.answer(request) {
         Some(answer) => Ok((answer.stub, answer.action)),
         None => {

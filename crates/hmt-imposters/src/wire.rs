@@ -18,7 +18,7 @@ use hmt_mock::fault::{Breakable, Switch};
 use hmt_stub::Fault;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -44,7 +44,7 @@ struct TapState {
 
 impl Tap {
     fn lock(&self) -> std::sync::MutexGuard<'_, TapState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        hmt_types::sync::lock(&self.state)
     }
 
     /// Arms a fault: the next write breaks the connection instead.

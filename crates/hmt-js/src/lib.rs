@@ -24,7 +24,7 @@ use hmt_stub::Scripts;
 use rquickjs::{CatchResultExt, Context, Function, Runtime};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Bounds on what one imposter's functions may use.
@@ -117,10 +117,23 @@ const PRELUDE: &str = r#"
 })();
 "#;
 
+/// Why a JavaScript engine could not be started; shown as QuickJS's own
+/// message.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// QuickJS could not make a runtime or a context (out of memory).
+    #[error("{0}")]
+    Runtime(#[from] rquickjs::Error),
+    /// The prelude that defines mountebank's calling conventions, or the
+    /// `process.env` it hands to functions, did not evaluate.
+    #[error("{0}")]
+    Prelude(String),
+}
+
 impl Engine {
     /// A fresh runtime with its own `state`.
-    pub fn new(limits: Limits) -> Result<Engine, String> {
-        let runtime = Runtime::new().map_err(|error| error.to_string())?;
+    pub fn new(limits: Limits) -> Result<Engine, EngineError> {
+        let runtime = Runtime::new()?;
         runtime.set_memory_limit(limits.memory);
         runtime.set_max_stack_size(1024 * 1024);
         let deadline = Arc::new(AtomicU64::new(0));
@@ -132,21 +145,21 @@ impl Engine {
                 until != 0 && epoch.elapsed().as_millis() as u64 > until
             })));
         }
-        let context = Context::full(&runtime).map_err(|error| error.to_string())?;
+        let context = Context::full(&runtime)?;
         let environment: serde_json::Map<String, Value> = std::env::vars()
             .map(|(key, value)| (key, Value::String(value)))
             .collect();
-        context.with(|ctx| -> Result<(), String> {
+        context.with(|ctx| -> Result<(), EngineError> {
             ctx.eval::<(), _>(PRELUDE)
                 .catch(&ctx)
-                .map_err(|error| error.to_string())?;
+                .map_err(|error| EngineError::Prelude(error.to_string()))?;
             let process = format!(
                 "globalThis.process = {{ env: {} }};",
                 Value::Object(environment)
             );
             ctx.eval::<(), _>(process)
                 .catch(&ctx)
-                .map_err(|error| error.to_string())
+                .map_err(|error| EngineError::Prelude(error.to_string()))
         })?;
         Ok(Engine {
             context,
@@ -160,7 +173,7 @@ impl Engine {
 
     /// Runs `__hmt.<method>(args...)` within the time limit; its JSON result.
     fn run(&self, method: &str, args: &[&str]) -> Result<Value, String> {
-        let _turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
+        let _turn = hmt_types::sync::lock(&self.turn);
         let until = self.epoch.elapsed() + self.limits.time;
         self.deadline
             .store(until.as_millis().max(1) as u64, Ordering::Relaxed);

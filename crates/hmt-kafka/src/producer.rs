@@ -39,7 +39,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rdkafka::ClientContext;
@@ -189,7 +189,7 @@ impl Producer {
     /// had to be spilled and the spill file could not be written (counted as
     /// lost).
     pub fn send(&self, key: &[u8], value: &[u8]) -> Result<Sent, KafkaError> {
-        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        let inner = hmt_types::sync::read(&self.inner);
         let producer = inner.as_ref().ok_or(KafkaError::Closed)?;
         self.shared.accepted.fetch_add(1, Ordering::SeqCst);
         let record = BaseRecord::to(self.url.topic()).key(key).payload(value);
@@ -220,10 +220,7 @@ impl Producer {
     /// spills what is still pending, syncs the spill file, and reports.
     /// Later sends are errors; a second `close` is [`KafkaError::Closed`].
     pub fn close(&self, timeout: Duration) -> Result<ProducerReport, KafkaError> {
-        let producer = self
-            .inner
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
+        let producer = hmt_types::sync::write(&self.inner)
             .take()
             .ok_or(KafkaError::Closed)?;
         if producer.flush(timeout).is_err() {
@@ -261,10 +258,7 @@ impl Producer {
                 1,
             );
         }
-        let reasons = shared
-            .reasons
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let reasons = hmt_types::sync::lock(&shared.reasons);
         Ok(ProducerReport {
             delivered: shared.delivered.load(Ordering::SeqCst),
             spilled: shared.spilled.load(Ordering::SeqCst),
@@ -327,7 +321,7 @@ impl Shared {
     }
 
     fn note(&self, outcome: &'static str, reason: &str, count: u64) {
-        let mut reasons = self.reasons.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut reasons = hmt_types::sync::lock(&self.reasons);
         let key = (outcome, reason.to_string());
         if let Some(n) = reasons.get_mut(&key) {
             *n += count;
@@ -351,7 +345,7 @@ impl Spill {
     /// Appends one value as one line with a single `write_all`, so
     /// concurrent spills never interleave.
     fn append(&self, value: &[u8]) -> std::io::Result<()> {
-        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut file = hmt_types::sync::lock(&self.file);
         if file.is_none() {
             *file = Some(
                 OpenOptions::new()
@@ -372,7 +366,7 @@ impl Spill {
     }
 
     fn sync(&self) -> std::io::Result<()> {
-        match &*self.file.lock().unwrap_or_else(PoisonError::into_inner) {
+        match &*hmt_types::sync::lock(&self.file) {
             Some(file) => file.sync_all(),
             None => Ok(()),
         }

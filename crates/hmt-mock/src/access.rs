@@ -172,21 +172,8 @@ fn auth_params(text: &str) -> Result<Vec<(String, String)>, String> {
         }
         let after = after.trim_start();
         let (value, remainder) = if let Some(quoted) = after.strip_prefix('"') {
-            let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => value.extend(chars.next().map(|(_, c)| c)),
-                    '"' => {
-                        end = Some(i + 1);
-                        break;
-                    }
-                    c => value.push(c),
-                }
-            }
-            let end = end.ok_or_else(|| format!("the value of {name} has no closing quote"))?;
-            (value, &quoted[end..])
+            hmt_types::syntax::quoted_string(quoted)
+                .ok_or_else(|| format!("the value of {name} has no closing quote"))?
         } else {
             let end = after.find(',').unwrap_or(after.len());
             let token = after[..end].trim();

@@ -114,7 +114,12 @@ pub async fn handle(mock: &Mock, request: Request<Incoming>) -> Response<Body> {
         return match *request.method() {
             Method::POST => match mock.pregen.add(&url) {
                 Ok(()) => json_response(StatusCode::CREATED, &json!(mock.pregen.urls())),
-                Err(message) => problem(StatusCode::BAD_REQUEST, "admin", &message, json!({})),
+                Err(error) => problem(
+                    StatusCode::BAD_REQUEST,
+                    "admin",
+                    &error.to_string(),
+                    json!({}),
+                ),
             },
             Method::DELETE if mock.pregen.remove(&url) => no_content(),
             Method::DELETE => problem(

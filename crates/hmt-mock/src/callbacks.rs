@@ -35,11 +35,12 @@
 //! file and line; per request the client gets a 500 problem document.
 
 use crate::server::Target;
+use hmt_types::sync::lock;
 use rhai::{AST, Dynamic, Engine, EvalAltResult, FnPtr, Map as RhaiMap};
 use serde_json::{Map, Value};
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Operations one callback call may take.
@@ -513,10 +514,6 @@ fn registration(
         returns,
         function,
     })
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -27,14 +27,35 @@ pub struct DelayRange {
 /// Longest delay accepted: a mock that waits longer is a hung test.
 const MAX_DELAY_MS: u64 = 10 * 60 * 1000;
 
+/// Why a `--delay`, `--fault` or `x-hmt-delay`/`x-hmt-fault` value cannot
+/// be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FaultError {
+    /// The delay is not a number of milliseconds or a range of them.
+    #[error("{0:?} is not a delay in milliseconds (300, or 100-500)")]
+    NotADelay(String),
+    /// The delay range's low end is above its high end.
+    #[error("{0:?}: the range runs backwards")]
+    Backwards(String),
+    /// The delay is longer than [`MAX_DELAY_MS`].
+    #[error("{0:?}: at most {MAX_DELAY_MS} ms")]
+    TooLong(String),
+    /// No fault has this name.
+    #[error("unknown fault {0:?}; one of reset, random-data, cut-short, dribble")]
+    UnknownFault(String),
+    /// The rate after `:` is not a percentage from 0 to 100.
+    #[error("{0:?} is not a percentage (10%)")]
+    NotAPercentage(String),
+}
+
 impl DelayRange {
     /// Reads `300` or `100-500` (milliseconds).
-    pub fn parse(text: &str) -> Result<DelayRange, String> {
+    pub fn parse(text: &str) -> Result<DelayRange, FaultError> {
         let number = |t: &str| {
             t.trim()
                 .trim_end_matches("ms")
                 .parse::<u64>()
-                .map_err(|_| format!("{text:?} is not a delay in milliseconds (300, or 100-500)"))
+                .map_err(|_| FaultError::NotADelay(text.to_owned()))
         };
         let (min_ms, max_ms) = match text.split_once('-') {
             Some((min, max)) => (number(min)?, number(max)?),
@@ -44,10 +65,10 @@ impl DelayRange {
             }
         };
         if min_ms > max_ms {
-            return Err(format!("{text:?}: the range runs backwards"));
+            return Err(FaultError::Backwards(text.to_owned()));
         }
         if max_ms > MAX_DELAY_MS {
-            return Err(format!("{text:?}: at most {MAX_DELAY_MS} ms"));
+            return Err(FaultError::TooLong(text.to_owned()));
         }
         Ok(DelayRange { min_ms, max_ms })
     }
@@ -77,15 +98,13 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Reads a kind's name.
-    pub fn parse(text: &str) -> Result<FaultKind, String> {
+    pub fn parse(text: &str) -> Result<FaultKind, FaultError> {
         match text.trim().to_ascii_lowercase().as_str() {
             "reset" | "connection_reset_by_peer" => Ok(FaultKind::Reset),
             "random-data" | "random_data_then_close" => Ok(FaultKind::RandomData),
             "cut-short" => Ok(FaultKind::CutShort),
             "dribble" => Ok(FaultKind::Dribble),
-            other => Err(format!(
-                "unknown fault {other:?}; one of reset, random-data, cut-short, dribble"
-            )),
+            other => Err(FaultError::UnknownFault(other.to_owned())),
         }
     }
 }
@@ -101,7 +120,7 @@ pub struct FaultPlan {
 
 impl FaultPlan {
     /// Reads `reset` (every answer) or `reset:10%`.
-    pub fn parse(text: &str) -> Result<FaultPlan, String> {
+    pub fn parse(text: &str) -> Result<FaultPlan, FaultError> {
         let (kind, rate) = match text.split_once(':') {
             Some((kind, rate)) => {
                 let percent = rate
@@ -110,7 +129,7 @@ impl FaultPlan {
                     .parse::<f64>()
                     .ok()
                     .filter(|p| (0.0..=100.0).contains(p))
-                    .ok_or_else(|| format!("{rate:?} is not a percentage (10%)"))?;
+                    .ok_or_else(|| FaultError::NotAPercentage(rate.to_owned()))?;
                 (kind, percent / 100.0)
             }
             None => (text, 1.0),
@@ -155,7 +174,9 @@ mod tests {
             ("9999999", Err("\"9999999\": at most 600000 ms")),
         ];
         for (text, expected) in table {
-            let got = DelayRange::parse(text).map(|d| (d.min_ms, d.max_ms));
+            let got = DelayRange::parse(text)
+                .map(|d| (d.min_ms, d.max_ms))
+                .map_err(|e| e.to_string());
             assert_eq!(got, expected.map_err(str::to_string), "{text}");
         }
     }
@@ -172,7 +193,7 @@ mod tests {
         assert_eq!(FaultPlan::parse("dribble").map(|f| f.rate), Ok(1.0));
         assert!(FaultPlan::parse("reset:120%").is_err());
         assert_eq!(
-            FaultPlan::parse("explode").unwrap_err(),
+            FaultPlan::parse("explode").unwrap_err().to_string(),
             "unknown fault \"explode\"; one of reset, random-data, cut-short, dribble"
         );
         let asked =

@@ -474,7 +474,8 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
             let at = self
                 .path
                 .iter()
-                .map(|token| format!("/{}", token.replace('~', "~0").replace('/', "~1")))
+                .map(String::as_str)
+                .map(|token| format!("/{}", hmt_types::pointer::escape(token)))
                 .collect();
             self.failure = Some(Unsatisfied { at, reason });
         }
@@ -485,20 +486,7 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
 
     /// The value a local reference (`#/a/b~1c`, percent-encoded or not) points to.
     fn resolve(&self, reference: &str) -> Option<&'s Value> {
-        let pointer = percent_decode(reference.strip_prefix('#')?);
-        if pointer.is_empty() {
-            return Some(self.root);
-        }
-        let mut target = self.root;
-        for token in pointer.strip_prefix('/')?.split('/') {
-            let token = token.replace("~1", "/").replace("~0", "~");
-            target = match target {
-                Value::Object(map) => map.get(&token)?,
-                Value::Array(items) => items.get(token.parse::<usize>().ok()?)?,
-                _ => return None,
-            };
-        }
-        Some(target)
+        hmt_types::pointer::resolve_ref(self.root, reference)
     }
 
     /// Follows `$ref`s (not their siblings) to the node that holds the keywords.
@@ -772,7 +760,7 @@ impl<'s, 'r, R: Rng + ?Sized> Run<'s, 'r, R> {
         let value = match mapped {
             Some(key) => key,
             None => match reference.rsplit('/').next() {
-                Some(name) if !name.is_empty() => percent_decode(name),
+                Some(name) if !name.is_empty() => hmt_types::percent_decode(name).into_owned(),
                 _ => return,
             },
         };
@@ -2042,18 +2030,7 @@ fn date_time<R: Rng + ?Sized>(rng: &mut R) -> String {
 }
 
 fn uuid<R: Rng + ?Sized>(rng: &mut R) -> String {
-    let mut bytes: [u8; 16] = rng.random();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    hmt_types::format::uuid_v4(rng.random())
 }
 
 fn url<R: Rng + ?Sized>(rng: &mut R, max: Option<usize>) -> String {
@@ -2078,27 +2055,6 @@ fn alphanumeric<R: Rng + ?Sized>(rng: &mut R, length: usize) -> String {
     (0..length)
         .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                let value = hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0);
-                out.push(value as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// ECMA 262 classes as Rust regex classes: `\d` and `\w` are ASCII in ECMA, Unicode-aware
@@ -2216,8 +2172,8 @@ mod tests {
 
     #[test]
     fn references_are_unescaped_and_percent_decoded() {
-        assert_eq!(percent_decode("a%20b%7Bc%7d"), "a b{c}");
-        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(hmt_types::percent_decode("a%20b%7Bc%7d"), "a b{c}");
+        assert_eq!(hmt_types::percent_decode("100%"), "100%");
         let doc = serde_json::json!({"a/b": {"c~d": [1, {"e": 2}]}});
         let mut rng = rand::rngs::StdRng::from_seed([0; 32]);
         let run = Run::new(&doc, Direction::Response, &mut rng);

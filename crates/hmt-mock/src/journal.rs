@@ -22,8 +22,9 @@
 //! is reported (an error in the log naming it) and the exchange is still
 //! answered.
 
-use crate::server::{AnsweredBy, Target, lock};
+use crate::server::{AnsweredBy, Target};
 use bytes::Bytes;
+use hmt_types::sync::lock;
 use http::{HeaderMap, Method, StatusCode};
 use indexmap::IndexMap;
 use std::collections::VecDeque;

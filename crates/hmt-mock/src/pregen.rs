@@ -33,8 +33,37 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+/// Why a webhook URL handed to the admin API is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookUrlError {
+    /// It does not parse as a URI.
+    #[error("{url:?} is not a URL: {error}")]
+    NotAUrl {
+        /// The URL as given.
+        url: String,
+        /// What the URI parser said.
+        error: http::uri::InvalidUri,
+    },
+    /// It is not an absolute `http://` or `https://` URL.
+    #[error("{0:?}: webhooks must be http:// or https:// URLs")]
+    NotHttp(String),
+    /// Its authority names no host.
+    #[error("{0:?}: no host in the URL")]
+    NoHost(String),
+    /// Its host is not on loopback and `--allow-webhook` does not name it.
+    #[error(
+        "{url:?}: webhooks may call only loopback hosts (localhost, 127.x.x.x, [::1]); start hmt mock with --allow-webhook {host} to allow this one"
+    )]
+    NotAllowed {
+        /// The URL as given.
+        url: String,
+        /// Its host.
+        host: String,
+    },
+}
 
 /// How long one webhook may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -107,26 +136,24 @@ impl Pregen {
     }
 
     /// Adds `url` (once); an error says why it is not usable.
-    pub fn add(&self, url: &str) -> Result<(), String> {
-        let parsed: http::Uri = url
-            .parse()
-            .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    pub fn add(&self, url: &str) -> Result<(), WebhookUrlError> {
+        let parsed: http::Uri = url.parse().map_err(|error| WebhookUrlError::NotAUrl {
+            url: url.to_owned(),
+            error,
+        })?;
         let Some(authority) = parsed.authority() else {
-            return Err(format!(
-                "{url:?}: webhooks must be http:// or https:// URLs"
-            ));
+            return Err(WebhookUrlError::NotHttp(url.to_owned()));
         };
         if !matches!(parsed.scheme_str(), Some("http" | "https")) {
-            return Err(format!(
-                "{url:?}: webhooks must be http:// or https:// URLs"
-            ));
+            return Err(WebhookUrlError::NotHttp(url.to_owned()));
         }
         let host = crate::hosts::host_of(authority.as_str())
-            .ok_or_else(|| format!("{url:?}: no host in the URL"))?;
+            .ok_or_else(|| WebhookUrlError::NoHost(url.to_owned()))?;
         if !crate::hosts::is_loopback(&host) && !self.allowed_hosts.contains(&host) {
-            return Err(format!(
-                "{url:?}: webhooks may call only loopback hosts (localhost, 127.x.x.x, [::1]); start hmt mock with --allow-webhook {host} to allow this one"
-            ));
+            return Err(WebhookUrlError::NotAllowed {
+                url: url.to_owned(),
+                host,
+            });
         }
         let mut urls = self.lock();
         if !urls.iter().any(|u| u == url) {
@@ -207,7 +234,7 @@ impl Pregen {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
-        self.urls.lock().unwrap_or_else(PoisonError::into_inner)
+        hmt_types::sync::lock(&self.urls)
     }
 }
 
@@ -237,21 +264,24 @@ mod tests {
             "http://127.1.2.3/hook",
             "http://[::1]:9/hook",
         ] {
-            assert_eq!(pregen.add(url), Ok(()), "{url}");
+            assert!(pregen.add(url).is_ok(), "{url}");
         }
-        let refused = pregen.add("http://hooks.example.com/x").unwrap_err();
+        let refused = pregen
+            .add("http://hooks.example.com/x")
+            .unwrap_err()
+            .to_string();
         assert!(
             refused.contains("--allow-webhook hooks.example.com"),
             "{refused}"
         );
         assert!(pregen.add("http://169.254.169.254/latest").is_err());
-        assert_eq!(pregen.add("https://localhost:9/hook"), Ok(()));
+        assert!(pregen.add("https://localhost:9/hook").is_ok());
         assert!(pregen.add("file:///etc/passwd").is_err());
         assert!(pregen.add("ftp://127.0.0.1/x").is_err());
         assert!(pregen.add("http:///nohost").is_err());
 
         let allowing = Pregen::new(vec!["Hooks.Example.com".into()]);
-        assert_eq!(allowing.add("http://hooks.example.com:8080/x"), Ok(()));
+        assert!(allowing.add("http://hooks.example.com:8080/x").is_ok());
         assert!(allowing.add("http://other.example.com/x").is_err());
     }
 

@@ -217,6 +217,7 @@ fn status_of(key: StatusKey) -> u16 {
     }
 }
 
+/// The status key as a response map names it: `200`, `4XX` or `default`.
 pub fn status_name(key: StatusKey) -> String {
     match key {
         StatusKey::Code(c) => c.to_string(),

@@ -34,6 +34,7 @@ use crate::route::{self, Found, Miss, Routes};
 use crate::validate::{Refusal, RequestView, SpecValidators};
 use bytes::Bytes;
 use hmt_stub::{Action, Delivery, Stubs};
+use hmt_types::sync::lock;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
@@ -45,7 +46,7 @@ use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
 /// The header that names the upstream scheme in header routing.
@@ -375,16 +376,13 @@ impl Mock {
 
     /// The specs being served now.
     pub fn loaded(&self) -> Arc<Loaded> {
-        self.loaded
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        hmt_types::sync::read(&self.loaded).clone()
     }
 
     /// Serves `loaded` from now on (requests in flight finish with the
     /// old specs).
     pub fn replace(&self, loaded: Loaded) {
-        *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded);
+        *hmt_types::sync::write(&self.loaded) = Arc::new(loaded);
     }
 
     /// The journal, oldest first, as http-types exchanges.
@@ -420,7 +418,7 @@ impl Mock {
 
     /// Changes the programmed stubs (add, remove, reorder) under their lock.
     pub fn with_stubs<R>(&self, change: impl FnOnce(&mut Stubs) -> R) -> R {
-        change(&mut self.stubs.write().unwrap_or_else(PoisonError::into_inner))
+        change(&mut hmt_types::sync::write(&self.stubs))
     }
 
     /// Empties the journal.
@@ -665,7 +663,7 @@ impl Mock {
 
     /// Stage 2: the first programmed stub that matches.
     fn stubbed(&self, asked: &Asked<'_>) -> Option<Response<Body>> {
-        let stubs = self.stubs.read().unwrap_or_else(PoisonError::into_inner);
+        let stubs = hmt_types::sync::read(&self.stubs);
         if stubs.is_empty() {
             return None;
         }
@@ -692,7 +690,7 @@ impl Mock {
     /// nearest and why each of its predicates refused, for the journal
     /// (`meta.nearestStub`); `None` without stubs.
     fn nearest_stub(&self, asked: &Asked<'_>) -> Option<Value> {
-        let stubs = self.stubs.read().unwrap_or_else(PoisonError::into_inner);
+        let stubs = hmt_types::sync::read(&self.stubs);
         if stubs.is_empty() {
             return None;
         }
@@ -1681,7 +1679,7 @@ fn example_pointer(
     name: &str,
     schema_pointer: &str,
 ) -> String {
-    let escape = |s: &str| s.replace('~', "~0").replace('/', "~1");
+    let escape = hmt_types::pointer::escape;
     if name == "schema" {
         let schema = spec.document.pointer(schema_pointer);
         let keyword = ["example", "examples", "default", "const"]
@@ -2173,8 +2171,4 @@ pub fn problem(status: StatusCode, kind: &str, detail: &str, extra: Value) -> Re
         HeaderValue::from_static("application/problem+json"),
     );
     response
-}
-
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -74,8 +74,7 @@ impl<'d> Writer<'d> {
             match schema
                 .get("$ref")
                 .and_then(Value::as_str)
-                .and_then(|r| r.strip_prefix('#'))
-                .and_then(|pointer| self.document.pointer(pointer))
+                .and_then(|reference| hmt_types::pointer::resolve_ref(self.document, reference))
             {
                 Some(target) => schema = target,
                 None => break,
@@ -88,7 +87,7 @@ impl<'d> Writer<'d> {
     fn ref_name(&self, schema: &Value) -> Option<String> {
         let reference = schema.get("$ref")?.as_str()?;
         let name = reference.rsplit('/').next()?;
-        (!name.is_empty()).then(|| name.replace("~1", "/").replace("~0", "~"))
+        (!name.is_empty()).then(|| hmt_types::pointer::unescape(name).into_owned())
     }
 
     /// `key` of the schema's `xml` object: its own first, then along its
@@ -105,8 +104,7 @@ impl<'d> Writer<'d> {
             let next = schema
                 .get("$ref")
                 .and_then(Value::as_str)
-                .and_then(|r| r.strip_prefix('#'))
-                .and_then(|pointer| self.document.pointer(pointer))?;
+                .and_then(|reference| hmt_types::pointer::resolve_ref(self.document, reference))?;
             schema = next;
         }
         None

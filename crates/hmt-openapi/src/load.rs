@@ -447,7 +447,7 @@ impl Bundler {
         let target_path = file
             .parent()
             .unwrap_or(Path::new("."))
-            .join(percent_decode(target));
+            .join(&*hmt_types::percent_decode(target));
         let target_file = std::fs::canonicalize(&target_path).map_err(|e| {
             self.ref_error(
                 file,
@@ -505,51 +505,6 @@ enum Walk {
     Example,
 }
 
-/// Follows `$ref` chains of local pointers from `value` within `root`;
-/// `None` for a dangling or cyclic reference.
-pub fn deref<'a>(root: &'a Value, mut value: &'a Value) -> Option<&'a Value> {
-    for _ in 0..32 {
-        match value.get("$ref").and_then(Value::as_str) {
-            Some(reference) => value = resolve_pointer(root, reference)?,
-            None => return Some(value),
-        }
-    }
-    None
-}
-
-/// The value a local `#/...` reference points at.
-pub fn resolve_pointer<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
-    let pointer = reference.strip_prefix('#')?;
-    if pointer.contains('%') {
-        root.pointer(&percent_decode(pointer))
-    } else {
-        root.pointer(pointer)
-    }
-}
-
-/// `text` with its `%XX` escapes decoded (bytes that are not UTF-8 after
-/// decoding are replaced).
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(byte) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// An empty object, for documents that leave out an optional map.
 pub(crate) fn empty_map() -> &'static Map<String, Value> {
     static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
@@ -559,6 +514,7 @@ pub(crate) fn empty_map() -> &'static Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmt_types::pointer::deref;
     use serde_json::json;
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

@@ -9,8 +9,9 @@
 //! read JSON.
 
 use crate::dialect::normalise_schema;
-use crate::load::{LoadError, LoadedSpec, deref};
+use crate::load::{LoadError, LoadedSpec};
 use crate::replay::ReplayEntry;
+use hmt_types::pointer::{deref, escape};
 use http::Method;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -385,11 +386,12 @@ pub fn compile(loaded: LoadedSpec) -> Result<Spec, LoadError> {
                 &pointer,
             )?;
             let replay = match op_map.get("x-hmt-replay") {
-                Some(entries) => {
-                    crate::replay::parse_entries(entries).map_err(|(at, message)| {
-                        cx.error(&format!("{pointer}/x-hmt-replay{at}"), message)
-                    })?
-                }
+                Some(entries) => crate::replay::parse_entries(entries).map_err(|invalid| {
+                    cx.error(
+                        &format!("{pointer}/x-hmt-replay{}", invalid.pointer),
+                        invalid.message,
+                    )
+                })?,
                 None => Vec::new(),
             };
             let id = op_map
@@ -897,6 +899,9 @@ fn expand_variables(url: &str, variables: Option<&Map<String, Value>>) -> Vec<St
     urls
 }
 
+// Split by hand, not with the `url` crate: server URLs may be relative
+// (`/v1`, `//host/v1`) or hold `{variables}`, which `url` refuses or
+// percent-encodes.
 fn parse_server_url(url: &str) -> Server {
     let (host, path) = match url.split_once("://") {
         Some((_, rest)) => match rest.find('/') {
@@ -973,11 +978,6 @@ fn url_path(url: &str) -> &str {
         None => url,
     };
     path.split(['?', '#']).next().unwrap_or(path)
-}
-
-/// JSON-pointer escaping of one reference token.
-pub fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]

@@ -255,8 +255,7 @@ fn json_difference(sent: &Value, recorded: &Value, at: &mut String) -> Option<St
         (Value::Object(a), Value::Object(b)) => {
             for (key, value) in b {
                 let len = at.len();
-                at.push('/');
-                at.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                hmt_types::pointer::push(at, key);
                 let found = match a.get(key) {
                     Some(sent) => json_difference(sent, value, at),
                     None => Some(format!("body lacks {at} (recorded {value})")),
@@ -340,15 +339,34 @@ pub fn nearest<'a>(
     best
 }
 
-/// Reads `x-hmt-replay`; an error is (JSON pointer below it, message).
-pub fn parse_entries(value: &Value) -> Result<Vec<ReplayEntry>, (String, String)> {
+/// A bad `x-hmt-replay`: where below it, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("at x-hmt-replay{pointer}: {message}")]
+pub struct InvalidReplay {
+    /// JSON pointer below `x-hmt-replay` (`/0/responses/0/statusCode`);
+    /// empty for the value as a whole.
+    pub pointer: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Reads `x-hmt-replay`.
+pub fn parse_entries(value: &Value) -> Result<Vec<ReplayEntry>, InvalidReplay> {
     let Some(items) = value.as_array() else {
-        return Err((String::new(), "expected an array".into()));
+        return Err(InvalidReplay {
+            pointer: String::new(),
+            message: "expected an array".into(),
+        });
     };
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| parse_entry(item).map_err(|(at, m)| (format!("/{i}{at}"), m)))
+        .map(|(i, item)| {
+            parse_entry(item).map_err(|(at, message)| InvalidReplay {
+                pointer: format!("/{i}{at}"),
+                message,
+            })
+        })
         .collect()
 }
 
@@ -555,10 +573,10 @@ mod tests {
                 .unwrap_err();
         assert_eq!(
             err,
-            (
-                "/0/responses/0/statusCode".to_owned(),
-                "expected a status code".to_owned()
-            )
+            InvalidReplay {
+                pointer: "/0/responses/0/statusCode".to_owned(),
+                message: "expected a status code".to_owned()
+            }
         );
     }
 }

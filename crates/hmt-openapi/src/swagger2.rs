@@ -48,7 +48,7 @@
 //! those found later name the converted document's.
 
 use crate::load::LoadError;
-use crate::model::escape;
+use hmt_types::pointer::{escape, unescape};
 use serde_json::{Map, Value, json};
 use std::path::Path;
 
@@ -569,19 +569,15 @@ struct Split {
 fn pointer_in<'a>(root: &'a Map<String, Value>, pointer: &str) -> Option<&'a Value> {
     let mut tokens = pointer.strip_prefix('/')?.split('/');
     let first = tokens.next()?;
-    let mut value = root.get(&unescape(first))?;
+    let mut value = root.get(&*unescape(first))?;
     for token in tokens {
         value = match value {
-            Value::Object(map) => map.get(&unescape(token))?,
+            Value::Object(map) => map.get(&*unescape(token))?,
             Value::Array(items) => items.get(token.parse::<usize>().ok()?)?,
             _ => return None,
         };
     }
     Some(value)
-}
-
-fn unescape(token: &str) -> String {
-    token.replace("~1", "/").replace("~0", "~")
 }
 
 /// The schema of a 2.0 non-body parameter, header or `items`: its value

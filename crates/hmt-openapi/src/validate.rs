@@ -19,8 +19,8 @@ mod form;
 mod shape;
 mod style;
 
-use crate::load::deref;
 use crate::model::{Location, Operation, Parameter, Spec, Style};
+use hmt_types::pointer::deref;
 use jsonschema::{Registry, Validator};
 use serde_json::{Map, Value};
 use shape::Shape;
@@ -45,6 +45,18 @@ pub struct Issue {
     /// part of the mock's problem documents.
     #[serde(skip)]
     pub kind: IssueKind,
+}
+
+/// Why the schema at a pointer cannot be made into a validator.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// The spec's schemas as a whole are not JSON Schema.
+    #[error("the spec's schemas cannot be read as JSON Schema")]
+    Registry,
+    /// The schema itself does not compile (a bad `pattern`, a `$ref` to
+    /// nowhere).
+    #[error("{0}")]
+    Schema(Box<jsonschema::ValidationError<'static>>),
 }
 
 /// What kind of thing is wrong with a request.
@@ -156,17 +168,15 @@ impl SpecValidators {
     /// A validator for the schema at `pointer` in `spec`'s document,
     /// `$ref`s resolving against the whole document, or why it cannot be
     /// compiled.
-    pub fn validator(&self, spec: &Spec, pointer: &str) -> Result<Validator, String> {
-        let registry = self
-            .registry(spec)
-            .ok_or("the spec's schemas cannot be read as JSON Schema")?;
+    pub fn validator(&self, spec: &Spec, pointer: &str) -> Result<Validator, CompileError> {
+        let registry = self.registry(spec).ok_or(CompileError::Registry)?;
         let reference = serde_json::json!({"$ref": format!("{SPEC_URI}#{}", fragment(pointer))});
         jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
             .with_registry(registry)
             .should_validate_formats(true)
             .build(&reference)
-            .map_err(|error| error.to_string())
+            .map_err(|error| CompileError::Schema(Box::new(error)))
     }
 
     fn operation(&self, spec: &Spec, index: usize) -> &OperationValidators {

@@ -8,7 +8,6 @@
 //! All leaves share one key pair generated at load time, so a new host
 //! costs one signature, not a key generation.
 
-use hmt_types::clock;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
@@ -22,7 +21,6 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 /// File name of the CA certificate inside the CA directory.
 pub const CA_CERT_FILE: &str = "hmt-ca.pem";
@@ -161,7 +159,7 @@ impl CertificateAuthority {
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<ServerConfig>>> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+        hmt_types::sync::lock(&self.cache)
     }
 
     fn issue(&self, host: &str) -> Result<ServerConfig, CaError> {
@@ -301,11 +299,12 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// Valid from `from_days` to `to_days` days from today (UTC midnights).
 fn set_validity(params: &mut CertificateParams, from_days: i64, to_days: i64) {
-    let now = SystemTime::now();
-    let (y, m, d) = clock::civil_date(now, from_days);
-    params.not_before = rcgen::date_time_ymd(y, m, d);
-    let (y, m, d) = clock::civil_date(now, to_days);
-    params.not_after = rcgen::date_time_ymd(y, m, d);
+    let today = time::OffsetDateTime::now_utc()
+        .date()
+        .midnight()
+        .assume_utc();
+    params.not_before = today + time::Duration::days(from_days);
+    params.not_after = today + time::Duration::days(to_days);
 }
 
 fn random_serial() -> Result<SerialNumber, CaError> {
@@ -345,4 +344,27 @@ fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), CaError> {
     let mut file = options.open(path).map_err(io_err)?;
     file.write_all(contents).map_err(io_err)?;
     file.sync_all().map_err(io_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_runs_between_utc_midnights_around_today() {
+        let mut params = CertificateParams::default();
+        let today = time::OffsetDateTime::now_utc().date();
+        set_validity(&mut params, -1, 397);
+        assert_eq!(params.not_before.date(), today.previous_day().unwrap());
+        assert_eq!(params.not_before.time(), time::Time::MIDNIGHT);
+        assert_eq!(params.not_before.offset(), time::UtcOffset::UTC);
+        assert_eq!(
+            params.not_after - params.not_before,
+            time::Duration::days(398)
+        );
+        // The same dates rcgen's own helper gives for them.
+        let ymd =
+            |date: time::Date| rcgen::date_time_ymd(date.year(), date.month() as u8, date.day());
+        assert_eq!(params.not_before, ymd(today.previous_day().unwrap()));
+    }
 }

@@ -14,6 +14,7 @@ use crate::shutdown::InFlight;
 use crate::upstream::{BoxError, Reuse};
 use bytes::Bytes;
 use hmt_types::clock;
+use hmt_types::sync::lock;
 use hmt_types::{Exchange, Fields, Method, Protocol, Request, Response};
 use http::HeaderMap;
 use hyper::body::{Body, Frame, SizeHint};
@@ -68,7 +69,7 @@ pub(crate) struct Arrival {
 }
 
 impl Arrival {
-    pub fn now() -> Arrival {
+    pub(crate) fn now() -> Arrival {
         Arrival {
             wall: SystemTime::now(),
             instant: Instant::now(),
@@ -114,7 +115,7 @@ pub(crate) struct RequestTap<B> {
 }
 
 impl<B> RequestTap<B> {
-    pub fn new(inner: B, max: usize) -> (RequestTap<B>, Arc<Mutex<BodyCopy>>)
+    pub(crate) fn new(inner: B, max: usize) -> (RequestTap<B>, Arc<Mutex<BodyCopy>>)
     where
         B: Body,
     {
@@ -188,7 +189,7 @@ impl Pending {
     /// The request half of an exchange, seen from the upstream: `headers`
     /// as received, except that `Host` names the upstream (`authority`, as
     /// [`Target::authority`] gives it).
-    pub fn request(
+    pub(crate) fn request(
         method: Method,
         target: &Target,
         authority: &str,
@@ -213,12 +214,12 @@ impl Pending {
 
     /// Sets the captured request body (when it was not captured by a
     /// [`RequestTap`]).
-    pub fn set_request_body(&self, copy: BodyCopy) {
+    pub(crate) fn set_request_body(&self, copy: BodyCopy) {
         *lock(&self.request_body) = copy;
     }
 
     /// Hands over the exchange with its response body.
-    pub fn complete(self, body: BodyCopy, incomplete: bool) {
+    pub(crate) fn complete(self, body: BodyCopy, incomplete: bool) {
         self.finish(body, incomplete, false);
     }
 
@@ -283,13 +284,13 @@ impl Pending {
     }
 
     /// Hands over an exchange whose client went away before any response.
-    pub fn abandon(mut self) {
+    pub(crate) fn abandon(mut self) {
         self.status = 0;
         self.finish(BodyCopy::default(), false, false);
     }
 
     /// Hands over an exchange whose response the proxy made itself.
-    pub fn answered_by_proxy<B>(mut self, response: &http::Response<B>, body: &[u8]) {
+    pub(crate) fn answered_by_proxy<B>(mut self, response: &http::Response<B>, body: &[u8]) {
         self.status = response.status().as_u16();
         self.response_headers = fields(response.headers());
         let mut copy = BodyCopy::default();
@@ -312,7 +313,7 @@ pub(crate) struct ResponseTap<B: Body> {
 }
 
 impl<B: Body> ResponseTap<B> {
-    pub fn new(
+    pub(crate) fn new(
         inner: B,
         max: usize,
         pending: Option<Pending>,
@@ -437,10 +438,6 @@ pub(crate) fn head_fields(head: &http::request::Parts) -> Fields {
 
 fn non_empty(bytes: Vec<u8>) -> Option<Vec<u8>> {
     (!bytes.is_empty()).then_some(bytes)
-}
-
-fn lock(copy: &Mutex<BodyCopy>) -> std::sync::MutexGuard<'_, BodyCopy> {
-    copy.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Records the request if the future forwarding it is dropped (the client

@@ -35,7 +35,7 @@ pub(crate) struct Destinations {
 
 impl Destinations {
     /// Compiles the `--allow-host` globs; an invalid one is named.
-    pub fn new(allow_hosts: &[String]) -> Result<Destinations, String> {
+    pub(crate) fn new(allow_hosts: &[String]) -> Result<Destinations, String> {
         let allowed = if allow_hosts.is_empty() {
             None
         } else {
@@ -56,7 +56,7 @@ impl Destinations {
     }
 
     /// Records the address the proxy listens on (once; a proxy listens once).
-    pub fn listening_on(&self, addr: SocketAddr) {
+    pub(crate) fn listening_on(&self, addr: SocketAddr) {
         let _ = self.listening.set(addr);
     }
 

@@ -75,7 +75,7 @@ pub(crate) struct RequestFraming {
 
 impl RequestFraming {
     /// Takes one header field.
-    pub fn field(&mut self, name: &[u8], value: &[u8]) -> Result<(), Refusal> {
+    pub(crate) fn field(&mut self, name: &[u8], value: &[u8]) -> Result<(), Refusal> {
         if name.eq_ignore_ascii_case(b"content-length") {
             if self.length.is_some() {
                 return Err(Refusal::bad("more than one Content-Length field"));
@@ -132,7 +132,7 @@ impl RequestFraming {
     /// How the body is delimited, once every field has been read. Only
     /// HTTP/1.1 needs `Host` (HTTP/1.0 predates it, HTTP/2 names the
     /// authority in the request itself), and HTTP/1.0 has no chunked bodies.
-    pub fn finish(self, version: Version) -> Result<BodyLength, Refusal> {
+    pub(crate) fn finish(self, version: Version) -> Result<BodyLength, Refusal> {
         let http10 = version == Version::HTTP_10;
         if self.hosts == 0 && version == Version::HTTP_11 {
             return Err(Refusal::bad("an HTTP/1.1 request needs a Host field"));
@@ -213,7 +213,7 @@ impl Framing {
     /// Takes from `input` the bytes that belong to this body, appends what
     /// is forwarded to `out` and the body's data to `copy`. Returns how
     /// many bytes were taken and whether the body is complete.
-    pub fn take(
+    pub(crate) fn take(
         &mut self,
         input: &[u8],
         out: &mut Vec<u8>,
@@ -248,7 +248,7 @@ impl Framing {
         }
     }
 
-    pub fn ends_at_close(&self) -> bool {
+    pub(crate) fn ends_at_close(&self) -> bool {
         matches!(self, Framing::UntilClose)
     }
 }
@@ -284,13 +284,13 @@ pub(crate) struct Chunked {
 }
 
 impl Chunked {
-    pub fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         self.state == ChunkState::Done
     }
 
     /// Reads `input` up to the end of the body; returns how many bytes
     /// belong to it, with the data pushed to `copy`.
-    pub fn feed(
+    pub(crate) fn feed(
         &mut self,
         input: &[u8],
         copy: &mut BodyCopy,

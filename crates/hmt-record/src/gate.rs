@@ -97,7 +97,7 @@ pub(crate) struct RequestGate {
 pub(crate) struct Broken;
 
 impl RequestGate {
-    pub fn new() -> RequestGate {
+    pub(crate) fn new() -> RequestGate {
         RequestGate {
             state: State::Head,
             head: Vec::new(),
@@ -114,7 +114,7 @@ impl RequestGate {
 
     /// Takes bytes read from the client; appends to `ready` what hyper may
     /// read.
-    pub fn admit(&mut self, input: &[u8], ready: &mut Vec<u8>) -> Result<(), Broken> {
+    pub(crate) fn admit(&mut self, input: &[u8], ready: &mut Vec<u8>) -> Result<(), Broken> {
         let mut head_at = None;
         match self.admit_from(input, ready, &mut head_at) {
             // The broken body's head has not reached hyper yet (it came in
@@ -287,7 +287,7 @@ pub(crate) struct Gated<I> {
 impl<I> Gated<I> {
     /// `inner`, of which `read` has been read already (the relay hands a
     /// connection over mid-way): those bytes are read first.
-    pub fn new(inner: I, read: &[u8]) -> Gated<I> {
+    pub(crate) fn new(inner: I, read: &[u8]) -> Gated<I> {
         let mut gate = RequestGate::new();
         let mut ready = Vec::new();
         let broken = gate.admit(read, &mut ready).is_err();

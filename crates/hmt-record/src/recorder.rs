@@ -17,11 +17,12 @@ use crate::capture::{Captured, OnExchange};
 use crate::decode::decode_bodies;
 use crate::filter::Filter;
 use crate::redact::Redactor;
-use crate::sink::{Record, Sink, SinkReport};
+use crate::sink::{Record, Sink, SinkError, SinkReport};
+use hmt_types::sync::lock;
 use std::sync::Condvar;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -164,10 +165,6 @@ struct Core {
     waiting: Waiting,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Recorder {
     /// A recorder writing to `sinks`, with its thread started.
     pub fn new(
@@ -223,30 +220,21 @@ impl Recorder {
     /// Errors are reported per sink, not hidden. Exchanges handed over
     /// later are recorded on the caller's thread, where the closed sinks
     /// refuse them (counted as sink errors, and logged).
-    pub fn close(&self) -> Vec<Result<SinkReport, String>> {
+    pub fn close(&self) -> Vec<Result<SinkReport, SinkError>> {
         // Without its sender the thread drains the queue and ends.
-        drop(
-            self.queue
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
+        drop(hmt_types::sync::write(&self.queue).take());
         if let Some(thread) = lock(&self.thread).take()
             && thread.join().is_err()
         {
             tracing::error!("the recorder thread panicked");
         }
-        self.core
-            .sinks
-            .iter()
-            .map(|sink| sink.close().map_err(|e| e.to_string()))
-            .collect()
+        self.core.sinks.iter().map(|sink| sink.close()).collect()
     }
 }
 
 impl OnExchange for Recorder {
     fn on_exchange(&self, captured: Captured) {
-        let captured = match &*self.queue.read().unwrap_or_else(PoisonError::into_inner) {
+        let captured = match &*hmt_types::sync::read(&self.queue) {
             // Blocks while the queue is full (see `QUEUE` and `QUEUE_BYTES`).
             Some(queue) => {
                 let size = body_bytes(&captured);

@@ -690,9 +690,8 @@ fn secret_text(raw: Option<&[u8]>) -> Option<String> {
 fn json_pointer(body: &[u8], path: &[Step], raw_name: &[u8]) -> String {
     let mut pointer = String::new();
     let push_name = |pointer: &mut String, raw: &[u8]| {
-        pointer.push('/');
         let name = decode_json_string(raw).unwrap_or_default();
-        pointer.push_str(&name.replace('~', "~0").replace('/', "~1"));
+        hmt_types::pointer::push(pointer, &name);
     };
     for step in path {
         match step {

@@ -56,12 +56,12 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    pub fn scheme(&self) -> &'static str {
+    pub(crate) fn scheme(&self) -> &'static str {
         if self.https { "https" } else { "http" }
     }
 
     /// `host[:port]`, the port omitted when it is the scheme's default.
-    pub fn authority(&self) -> String {
+    pub(crate) fn authority(&self) -> String {
         if self.port == default_port(self.https) {
             self.host.clone()
         } else {
@@ -70,12 +70,12 @@ impl Target {
     }
 
     /// The full upstream URL.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.url_with(&self.authority())
     }
 
     /// The full upstream URL, given [`Target::authority`].
-    pub fn url_with(&self, authority: &str) -> String {
+    pub(crate) fn url_with(&self, authority: &str) -> String {
         let scheme = self.scheme();
         let mut url =
             String::with_capacity(scheme.len() + 3 + authority.len() + self.path_and_query.len());
@@ -87,7 +87,7 @@ impl Target {
     }
 
     /// The full upstream URL as a [`Uri`].
-    pub fn uri(&self) -> Result<Uri, RouteError> {
+    pub(crate) fn uri(&self) -> Result<Uri, RouteError> {
         Uri::try_from(self.url()).map_err(|e| RouteError(format!("bad upstream URL: {e}")))
     }
 }

@@ -39,7 +39,7 @@ pub(crate) struct Watch {
 }
 
 impl Lifecycle {
-    pub fn new() -> Lifecycle {
+    pub(crate) fn new() -> Lifecycle {
         let (phase, _) = watch::channel(Phase::Serving);
         let (tx, done) = mpsc::channel(1);
         Lifecycle {
@@ -50,7 +50,7 @@ impl Lifecycle {
     }
 
     /// A handle for a new task.
-    pub fn watch(&self) -> Watch {
+    pub(crate) fn watch(&self) -> Watch {
         Watch {
             phase: self.phase.subscribe(),
             token: self.token.clone(),
@@ -60,7 +60,7 @@ impl Lifecycle {
     /// Tells the work to finish, waits up to `grace` for it, then tells what
     /// is left to stop and gives it a moment to do so. Returns whether
     /// everything finished within `grace`.
-    pub async fn drain(mut self, grace: Duration) -> bool {
+    pub(crate) async fn drain(mut self, grace: Duration) -> bool {
         self.phase.send_replace(Phase::Draining);
         drop(self.token);
         if tokio::time::timeout(grace, self.done.recv()).await.is_ok() {
@@ -74,17 +74,17 @@ impl Lifecycle {
 
 impl Watch {
     /// A token for a piece of work that outlives the task that starts it.
-    pub fn token(&self) -> InFlight {
+    pub(crate) fn token(&self) -> InFlight {
         self.token.clone()
     }
 
     /// The phase now.
-    pub fn phase(&self) -> Phase {
+    pub(crate) fn phase(&self) -> Phase {
         *self.phase.borrow()
     }
 
     /// Resolves once the proxy has reached `phase` (or is gone).
-    pub async fn reached(&mut self, phase: Phase) {
+    pub(crate) async fn reached(&mut self, phase: Phase) {
         let _ = self.phase.wait_for(|p| *p >= phase).await;
     }
 }

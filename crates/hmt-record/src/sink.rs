@@ -48,6 +48,7 @@
 //! the call per line does not matter. Only power loss can take lines that
 //! `close` has not yet synced.
 
+use hmt_types::sync::lock;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -56,7 +57,7 @@ use std::io::{ErrorKind, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 #[cfg(feature = "kafka")]
 use hmt_kafka::{KafkaUrl, Producer, SpillTarget};
@@ -163,12 +164,6 @@ pub trait Sink: Send + Sync {
     fn backlog(&self) -> u64 {
         0
     }
-}
-
-/// Locks a mutex, ignoring poisoning: the data behind these locks (a file,
-/// a map of files) stays valid even if a writer panicked mid-way.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A host made safe as a file name, as HMT named its files; see
@@ -1042,7 +1037,7 @@ impl Sink for HarFile {
                     exchange.write_har_entry(&mut bytes);
                     written.push(record);
                 }
-                Err((pointer, message)) => {
+                Err(hmt_types::InvalidExchange { pointer, message }) => {
                     self.lost.fetch_add(1, Ordering::SeqCst);
                     let source = std::io::Error::new(
                         ErrorKind::InvalidData,

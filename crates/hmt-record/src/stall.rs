@@ -23,7 +23,7 @@ pub(crate) struct Stalling<B> {
 }
 
 impl<B> Stalling<B> {
-    pub fn new(inner: B, limit: Duration) -> Stalling<B> {
+    pub(crate) fn new(inner: B, limit: Duration) -> Stalling<B> {
         Stalling {
             inner,
             limit,

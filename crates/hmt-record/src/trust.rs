@@ -86,7 +86,7 @@ pub(crate) struct UpstreamVerifier {
 impl UpstreamVerifier {
     /// Trusts the system's roots, the bundled web roots and `upstream_ca`
     /// (PEM files: CAs, or the servers' own certificates).
-    pub fn new(
+    pub(crate) fn new(
         upstream_ca: &[PathBuf],
         provider: Arc<CryptoProvider>,
     ) -> Result<UpstreamVerifier, ProxyError> {

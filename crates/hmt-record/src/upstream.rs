@@ -27,6 +27,7 @@ use crate::trust::{self, UpstreamVerifier};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use hmt_types::sync::lock;
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
@@ -39,7 +40,7 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use std::error::Error as StdError;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -83,7 +84,7 @@ pub(crate) struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(
+    pub(crate) fn new(
         config: &ProxyConfig,
         provider: Arc<CryptoProvider>,
         destinations: Arc<Destinations>,
@@ -114,7 +115,7 @@ impl Upstream {
     /// HTTP/1.1 connection of its own, and waits for the response head. If
     /// the upstream answers `101`, the connection is handed over through
     /// `hyper::upgrade::on(&mut response)`; it never goes to a pool.
-    pub async fn upgrade(
+    pub(crate) async fn upgrade(
         &self,
         target: &Target,
         request: Request<UpstreamBody>,
@@ -442,7 +443,7 @@ pub(crate) struct Reuse {
 }
 
 impl Reuse {
-    pub fn release(self) {
+    pub(crate) fn release(self) {
         if self.sender.is_closed() {
             return;
         }
@@ -453,10 +454,6 @@ impl Reuse {
             slot.idle.push((self.sender, Instant::now()));
         }
     }
-}
-
-fn lock(pool: &Mutex<Pool>) -> MutexGuard<'_, Pool> {
-    pool.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The upstream side of one client connection: its connections, pooled for
@@ -476,7 +473,7 @@ pub(crate) struct Driver {
 }
 
 impl Upstreams {
-    pub fn new() -> (Upstreams, Driver) {
+    pub(crate) fn new() -> (Upstreams, Driver) {
         let pool = Arc::new(Mutex::new(Pool::default()));
         let (tx, rx) = mpsc::unbounded_channel();
         (
@@ -499,7 +496,7 @@ impl Upstreams {
     /// (by the upstream, while idle) before the request went out is
     /// replaced once by a new one. The [`Reuse`] is to be released when the
     /// response body has been read through.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         upstream: &Upstream,
         target: &Target,
@@ -546,7 +543,7 @@ impl Upstreams {
 impl Driver {
     /// Runs `serve` (the client connection) to its end, and the upstream
     /// connections alongside; they are closed when it ends.
-    pub async fn run<F: Future>(mut self, serve: F) -> F::Output {
+    pub(crate) async fn run<F: Future>(mut self, serve: F) -> F::Output {
         let mut serve = pin!(serve);
         poll_fn(|cx| {
             // Responses first, so that `serve` sees them in this same poll;

@@ -175,7 +175,7 @@ use indexmap::IndexMap;
 use infer::{Binding, Plan, Role};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// How many objects a store holds unless told otherwise.
 pub const DEFAULT_LIMIT: usize = 100_000;
@@ -590,11 +590,11 @@ impl Store {
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Data> {
-        self.data.read().unwrap_or_else(PoisonError::into_inner)
+        hmt_types::sync::read(&self.data)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Data> {
-        self.data.write().unwrap_or_else(PoisonError::into_inner)
+        hmt_types::sync::write(&self.data)
     }
 
     /// The resource whose collection template a concrete path matches,

@@ -3,7 +3,7 @@
 //! telling arrays from objects. Every walk is bounded, so a recursive
 //! schema costs a few steps and never loops.
 
-use hmt_openapi::load::deref;
+use hmt_types::pointer::{deref, unescape};
 use serde_json::Value;
 
 /// How deep `allOf`/`anyOf`/`oneOf` nesting is followed.
@@ -17,9 +17,9 @@ pub(crate) fn walk<'a>(root: &'a Value, pointer: &str) -> Option<&'a Value> {
         return Some(value);
     }
     for token in pointer.strip_prefix('/')?.split('/') {
-        let token = token.replace("~1", "/").replace("~0", "~");
+        let token = unescape(token);
         value = match value {
-            Value::Object(map) => map.get(&token)?,
+            Value::Object(map) => map.get(&*token)?,
             Value::Array(items) => items.get(token.parse::<usize>().ok()?)?,
             _ => return None,
         };

@@ -20,7 +20,7 @@ use crate::request::Request;
 use crate::response::{MbResponse, repeat_of, upcast};
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 /// Decides whether a stub applies to a request.
 ///
@@ -367,7 +367,7 @@ impl Stub {
     /// Keeps one of its answers (mountebank's `matches`, shown with `--debug`);
     /// the last 100 are kept.
     pub fn remember_match(&self, answered: Value) {
-        let mut matches = self.matches.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut matches = hmt_types::sync::lock(&self.matches);
         if matches.len() == KEPT_MATCHES {
             matches.pop_front();
         }
@@ -376,7 +376,7 @@ impl Stub {
 
     /// The answers kept, oldest first.
     pub fn matches_json(&self) -> Vec<Value> {
-        let matches = self.matches.lock().unwrap_or_else(PoisonError::into_inner);
+        let matches = hmt_types::sync::lock(&self.matches);
         matches.iter().cloned().collect()
     }
 
@@ -396,7 +396,7 @@ impl Stub {
             ));
         }
         let entry = {
-            let mut cursor = self.cursor.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut cursor = hmt_types::sync::lock(&self.cursor);
             let at = cursor.entry % self.entries.len();
             cursor.used += 1;
             if cursor.used >= self.entries[at].repeat {

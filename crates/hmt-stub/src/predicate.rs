@@ -14,7 +14,7 @@
 //! paths and XPaths are compiled (a bad one is an error naming where it is), and only
 //! the request fields the predicate names are read.
 
-pub use crate::engine::CompileOptions;
+pub(crate) use crate::engine::CompileOptions;
 use crate::error::StubError;
 use crate::js;
 use crate::request::Request;
@@ -240,10 +240,7 @@ impl Predicate {
     }
 }
 
-/// A JSON pointer token (`~` and `/` escaped).
-pub(crate) fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
-}
+pub(crate) use hmt_types::pointer::escape;
 
 impl Compare {
     fn compile(

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use futures_core::Stream;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A response to send.
@@ -66,7 +66,7 @@ pub struct Chunk {
 pub struct BodyStream(Arc<Mutex<Option<BoxedStream>>>);
 
 /// The stream type a [`BodyStream`] holds.
-pub type BoxedStream = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
+pub(crate) type BoxedStream = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
 
 impl BodyStream {
     /// Wraps a stream of body pieces.
@@ -76,7 +76,7 @@ impl BodyStream {
 
     /// The stream, the first time; `None` after.
     pub fn take(&self) -> Option<BoxedStream> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+        hmt_types::sync::lock(&self.0).take()
     }
 }
 

@@ -1,5 +1,8 @@
 //! Wall-clock formatting without a date crate: RFC 3339 timestamps for
-//! recordings and calendar dates for certificate validity.
+//! recordings and journals, and the days-to-date step under them (also
+//! used for made-up dates). These run on every exchange, so they stay
+//! hand-written; dates off the hot path (certificate validity) use the
+//! `time` crate.
 //!
 //! Both rest on Howard Hinnant's days-to-civil algorithm, which turns a
 //! count of days since 1970-01-01 into a proleptic Gregorian date.
@@ -44,16 +47,6 @@ pub fn rfc3339_millis(time: SystemTime) -> String {
     out
 }
 
-/// The UTC calendar date `offset_days` days from `time`.
-pub fn civil_date(time: SystemTime, offset_days: i64) -> (i32, u8, u8) {
-    let days = match time.duration_since(UNIX_EPOCH) {
-        Ok(d) => (d.as_secs() / 86_400) as i64,
-        Err(e) => -((e.duration().as_secs() / 86_400) as i64) - 1,
-    };
-    let (y, m, d) = civil_from_days(days + offset_days);
-    (y as i32, m as u8, d as u8)
-}
-
 /// Days since 1970-01-01 to (year, month 1–12, day 1–31).
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -91,7 +84,5 @@ mod tests {
     fn walks_days_across_month_and_year_ends() {
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
         assert_eq!(civil_from_days(59), (1970, 3, 1));
-        assert_eq!(civil_date(UNIX_EPOCH, 365), (1971, 1, 1));
-        assert_eq!(civil_date(UNIX_EPOCH, -1), (1969, 12, 31));
     }
 }

@@ -391,9 +391,48 @@ fn uri_chars_ok(s: &str, extra: &[u8]) -> bool {
     true
 }
 
+/// `bytes` written as a version 4 UUID (`xxxxxxxx-xxxx-4xxx-Nxxx-xxxxxxxxxxxx`):
+/// the version and RFC 4122 variant bits set, the rest as given, so random
+/// bytes give a random UUID and fixed bytes a repeatable one. What
+/// [`is_uuid`] accepts.
+pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuids_carry_version_4_and_the_rfc_4122_variant() {
+        // (bytes, UUID)
+        let table = [
+            ([0u8; 16], "00000000-0000-4000-8000-000000000000"),
+            ([0xff; 16], "ffffffff-ffff-4fff-bfff-ffffffffffff"),
+            (
+                [
+                    0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14,
+                    0x17, 0x40, 0x00,
+                ],
+                "123e4567-e89b-42d3-a456-426614174000",
+            ),
+        ];
+        for (bytes, expected) in table {
+            let uuid = uuid_v4(bytes);
+            assert_eq!(uuid, expected);
+            assert!(is_uuid(&uuid), "{uuid}");
+        }
+    }
 
     #[test]
     fn dates_and_times() {

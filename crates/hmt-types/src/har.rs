@@ -683,10 +683,10 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// A problem in an entry: the JSON pointer within the entry, and what.
-type Invalid = (String, String);
+type Invalid = crate::reader::InvalidExchange;
 
 fn invalid(pointer: &str, message: impl Into<String>) -> Invalid {
-    (pointer.to_owned(), message.into())
+    Invalid::new(pointer, message)
 }
 
 /// Whether an `encoding` field says base64 (`None` or `""`: text).
@@ -819,9 +819,9 @@ impl Exchange {
     /// Reads one HAR entry (an element of `log.entries`); see the
     /// [module docs](crate::har) for the mapping.
     ///
-    /// On error, returns the JSON pointer within the entry
-    /// (`/request/url`) and a message.
-    pub fn from_har_entry(entry: Value) -> Result<Exchange, (String, String)> {
+    /// On error, tells the JSON pointer within the entry (`/request/url`)
+    /// and what is wrong.
+    pub fn from_har_entry(entry: Value) -> Result<Exchange, crate::InvalidExchange> {
         if !entry.is_object() {
             // (serde would read an array as the struct's fields in order.)
             return Err(invalid(
@@ -831,7 +831,7 @@ impl Exchange {
         }
         let entry: InEntry = serde_path_to_error::deserialize(entry).map_err(|e| {
             let pointer = json_pointer(e.path());
-            (pointer, e.into_inner().to_string())
+            invalid(&pointer, e.into_inner().to_string())
         })?;
         let r = entry.request;
         let method = Method::parse(&r.method).ok_or_else(|| {
@@ -1245,7 +1245,7 @@ impl<'de> Visitor<'de> for Entries<'_> {
         while let Some(entry) = seq.next_element::<Value>()? {
             let index = progress.entries;
             progress.entries += 1;
-            let item = Exchange::from_har_entry(entry).map_err(|(pointer, message)| {
+            let item = Exchange::from_har_entry(entry).map_err(|Invalid { pointer, message }| {
                 ReadError::InvalidEntry {
                     source_name: name.to_owned(),
                     pointer: format!("/log/entries/{index}{pointer}"),
@@ -1670,7 +1670,10 @@ mod tests {
             ),
         ];
         for (entry, pointer, message) in cases {
-            let (at, what) = Exchange::from_har_entry(entry).expect_err(message);
+            let Invalid {
+                pointer: at,
+                message: what,
+            } = Exchange::from_har_entry(entry).expect_err(message);
             assert_eq!(at, pointer, "{what}");
             assert!(what.contains(message), "{what:?} should say {message:?}");
         }

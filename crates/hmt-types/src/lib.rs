@@ -40,18 +40,22 @@ pub mod format;
 pub mod har;
 pub mod headers;
 mod model;
+pub mod pointer;
 mod raw;
 pub mod reader;
 pub mod schema;
 pub mod secrets;
 mod source;
+pub mod sync;
+pub mod syntax;
 pub mod writer;
 
 pub use fields::{
-    Fields, decode_form_component, file_safe_host, file_safe_host_exact, percent_encode,
+    Fields, decode_form_component, file_safe_host, file_safe_host_exact, percent_decode,
+    percent_encode,
 };
 pub use har::{HarReader, HarWriter};
 pub use model::{BodyEncoding, Exchange, Method, Protocol, Request, Response, reason_phrase};
-pub use reader::{DEFAULT_MAX_LINE_BYTES, Input, JsonlReader, ReadError};
+pub use reader::{DEFAULT_MAX_LINE_BYTES, Input, InvalidExchange, JsonlReader, ReadError};
 pub use source::{Exchanges, Format};
 pub use writer::JsonlWriter;

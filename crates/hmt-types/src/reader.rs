@@ -112,43 +112,65 @@ impl ReadError {
     }
 }
 
+/// One exchange (a JSONL line, a HAR entry) that is not a valid exchange:
+/// where in it, and what is wrong. Shown as `at /request/method: message`,
+/// or the message alone when the whole document is at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", pointer_prefix(.pointer))]
+pub struct InvalidExchange {
+    /// JSON pointer of the offending value within the exchange; empty for
+    /// the whole document.
+    pub pointer: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl InvalidExchange {
+    /// The problem `message` at `pointer`.
+    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> InvalidExchange {
+        InvalidExchange {
+            pointer: pointer.into(),
+            message: message.into(),
+        }
+    }
+}
+
 impl Exchange {
     /// Parses one http-types JSON document.
     ///
-    /// On error, returns the JSON pointer of the offending value (empty
-    /// for the whole document) and a message.
-    pub fn from_json_slice(json: &[u8]) -> Result<Exchange, (String, String)> {
+    /// On error, tells the JSON pointer of the offending value (empty for
+    /// the whole document) and what is wrong.
+    pub fn from_json_slice(json: &[u8]) -> Result<Exchange, InvalidExchange> {
         let raw: RawExchange = match serde_json::from_slice(json) {
             Ok(raw) => raw,
             Err(_) => return Err(locate_error(json)),
         };
         raw.into_exchange()
-            .map_err(|invalid| (invalid.pointer.to_owned(), invalid.message))
+            .map_err(|invalid| InvalidExchange::new(invalid.pointer, invalid.message))
     }
 
     /// Parses one http-types JSON line; see [`Exchange::from_json_slice`].
-    pub fn from_json_line(line: &str) -> Result<Exchange, String> {
+    pub fn from_json_line(line: &str) -> Result<Exchange, InvalidExchange> {
         Exchange::from_json_slice(line.as_bytes())
-            .map_err(|(pointer, message)| format!("{}{message}", pointer_prefix(&pointer)))
     }
 }
 
 /// Parses again, slowly, to find where the error is. Only runs on bad lines.
-fn locate_error(json: &[u8]) -> (String, String) {
+fn locate_error(json: &[u8]) -> InvalidExchange {
     if let Some(first) = json.iter().find(|b| !b.is_ascii_whitespace())
         && *first != b'{'
     {
         let shown = String::from_utf8_lossy(&json[..json.len().min(40)])
             .trim()
             .to_owned();
-        return (
+        return InvalidExchange::new(
             String::new(),
             format!("not a JSON object: the line starts {shown:?}"),
         );
     }
     let mut de = serde_json::Deserializer::from_slice(json);
     match serde_path_to_error::deserialize::<_, RawExchange>(&mut de) {
-        Ok(_) => (String::new(), "invalid exchange".to_owned()),
+        Ok(_) => InvalidExchange::new(String::new(), "invalid exchange"),
         Err(err) => {
             let mut pointer = json_pointer(err.path());
             let inner = err.into_inner();
@@ -164,7 +186,7 @@ fn locate_error(json: &[u8]) -> (String, String) {
             while let Some(parent) = pointer.strip_suffix("/?") {
                 pointer.truncate(parent.len());
             }
-            (pointer, message)
+            InvalidExchange { pointer, message }
         }
     }
 }
@@ -179,7 +201,7 @@ pub(crate) fn json_pointer(path: &serde_path_to_error::Path) -> String {
         match segment {
             Segment::Seq { index } => pointer.push_str(&index.to_string()),
             Segment::Map { key } | Segment::Enum { variant: key } => {
-                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"))
+                pointer.push_str(&crate::pointer::escape(key))
             }
             Segment::Unknown => pointer.push('?'),
         }
@@ -363,14 +385,14 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
                     while let [rest @ .., b'\n' | b'\r'] = line {
                         line = rest;
                     }
-                    let parsed = Exchange::from_json_slice(line).map_err(|(pointer, message)| {
-                        ReadError::Invalid {
+                    let parsed = Exchange::from_json_slice(line).map_err(
+                        |InvalidExchange { pointer, message }| ReadError::Invalid {
                             source_name: self.source_name.clone(),
                             line: self.line,
                             pointer,
                             message,
-                        }
-                    });
+                        },
+                    );
                     self.release_large_buffer();
                     return Some(parsed);
                 }
@@ -474,6 +496,26 @@ mod tests {
     use super::*;
 
     const LINE: &str = r#"{"request":{"method":"get","path":"/a"}}"#;
+
+    /// `from_json_line`'s errors read as its `String` errors did: the
+    /// pointer, when there is one, then the message.
+    #[test]
+    fn invalid_exchanges_say_where_and_what() {
+        // (line, pointer, shown)
+        let table = [
+            ("[1]", "", "not a JSON object: the line starts \"[1]\""),
+            (
+                r#"{"request":{"method":"get","path":"/a"},"response":{"statusCode":"x"}}"#,
+                "/response/statusCode",
+                "at /response/statusCode: invalid type: string \"x\", expected a status code, a whole number from 100 to 999 (column 68)",
+            ),
+        ];
+        for (line, pointer, shown) in table {
+            let error = Exchange::from_json_line(line).unwrap_err();
+            assert_eq!(error.pointer, pointer, "{line}");
+            assert_eq!(error.to_string(), shown, "{line}");
+        }
+    }
 
     /// What each line gave: the path read, or the error.
     fn outcomes(input: &[u8], limit: u64) -> Vec<String> {

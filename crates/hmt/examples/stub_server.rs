@@ -4,6 +4,9 @@
 //!
 //!     cargo run --release -p hmt --example stub_server -- /users/1 body.json
 
+// It prints its address for `make bench-mock` to read.
+#![allow(clippy::print_stdout)]
+
 use hmt::matchers::{method, path};
 use hmt::{MockServer, Reply, Stub};
 

@@ -18,7 +18,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 const LARGE: usize = 1 << 20;
 
 /// mimalloc for small allocations, the system's mappings for large ones.
-pub struct Allocator;
+pub(crate) struct Allocator;
 
 impl Allocator {
     fn is_large(size: usize) -> bool {
@@ -82,7 +82,7 @@ unsafe impl GlobalAlloc for Allocator {
 /// so that freeing one returns it to the system at once. Without this,
 /// glibc raises its threshold after the first large block is freed and
 /// keeps later ones in its heap. Called first thing in `main`.
-pub fn configure() {
+pub(crate) fn configure() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets a tuning parameter; called before threads.
     unsafe {

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 /// The `--color` flag's values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     /// Colour on a terminal, unless `NO_COLOR` is set to anything but empty.
     #[default]
     Auto,
@@ -30,7 +30,7 @@ static CHOICE: OnceLock<ColorChoice> = OnceLock::new();
 /// to be told first. The last one wins, as clap's own reading does; an
 /// unknown value counts as `auto` here, and clap then refuses it with its
 /// usual error.
-pub fn from_args(args: &[OsString]) -> ColorChoice {
+pub(crate) fn from_args(args: &[OsString]) -> ColorChoice {
     let mut choice = ColorChoice::Auto;
     let mut args = args.iter().skip(1);
     while let Some(arg) = args.next() {
@@ -52,18 +52,18 @@ pub fn from_args(args: &[OsString]) -> ColorChoice {
 }
 
 /// Records the choice for the rest of the process (the first call wins).
-pub fn set(choice: ColorChoice) {
+pub(crate) fn set(choice: ColorChoice) {
     let _ = CHOICE.set(choice);
 }
 
 /// The choice `set` recorded, `auto` before that.
-pub fn choice() -> ColorChoice {
+pub(crate) fn choice() -> ColorChoice {
     CHOICE.get().copied().unwrap_or_default()
 }
 
 /// The same choice in clap's terms, `NO_COLOR` applied (clap's `auto` reads
 /// it too, but only through its terminal library's rules).
-pub fn for_clap(choice: ColorChoice) -> clap::ColorChoice {
+pub(crate) fn for_clap(choice: ColorChoice) -> clap::ColorChoice {
     match choice {
         ColorChoice::Always => clap::ColorChoice::Always,
         ColorChoice::Never => clap::ColorChoice::Never,
@@ -73,12 +73,12 @@ pub fn for_clap(choice: ColorChoice) -> clap::ColorChoice {
 }
 
 /// Whether what hmt writes on stderr may be coloured.
-pub fn stderr() -> bool {
+pub(crate) fn stderr() -> bool {
     enabled(std::io::stderr().is_terminal())
 }
 
 /// Whether what hmt writes on stdout may be coloured.
-pub fn stdout() -> bool {
+pub(crate) fn stdout() -> bool {
     enabled(std::io::stdout().is_terminal())
 }
 

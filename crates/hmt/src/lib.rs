@@ -46,7 +46,7 @@ pub mod sources;
 
 pub use hmt_stub::{Delivery, Fault, Reply, Request, Stub, Times, matchers};
 pub use hmt_types::Exchange;
-pub use mock_server::{Builder, MockServer, serve};
+pub use mock_server::{Builder, MockServer, UnmetExpectations, serve};
 
 // The README's Rust examples are doctests of this crate.
 #[cfg(doctest)]

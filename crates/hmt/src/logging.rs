@@ -8,7 +8,7 @@ static INSTALLED: OnceLock<LogFormat> = OnceLock::new();
 
 /// `--log-format`, on every verb that runs a server.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Lines for people, coloured as `--color` says.
     #[default]
     Text,
@@ -18,7 +18,7 @@ pub enum LogFormat {
 
 /// Installs the subscriber; `RUST_LOG` overrides `default_filter`
 /// (`info`, or `warn` where the verb prints its own start-up line).
-pub fn init(format: LogFormat, default_filter: &str) {
+pub(crate) fn init(format: LogFormat, default_filter: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     // Colours only as --color and NO_COLOR allow: by default for a person at
@@ -40,7 +40,7 @@ pub fn init(format: LogFormat, default_filter: &str) {
 /// The error a command ended with: `hmt: error: ...` on stderr, or an
 /// `error` event once a verb has set up JSON logs, so that a server that
 /// cannot start (a port in use, a broken spec) still writes only JSON.
-pub fn error(error: &anyhow::Error) {
+pub(crate) fn error(error: &anyhow::Error) {
     match INSTALLED.get() {
         Some(LogFormat::Json) => tracing::error!("hmt: error: {error:#}"),
         _ => eprintln!("hmt: error: {error:#}"),
@@ -50,7 +50,7 @@ pub fn error(error: &anyhow::Error) {
 /// A line for the person running hmt (a summary, a warning): printed as it
 /// is in text, whatever the level; in JSON an event at `level`, so that
 /// every line on stderr is one object.
-pub fn say(format: LogFormat, level: tracing::Level, line: &str) {
+pub(crate) fn say(format: LogFormat, level: tracing::Level, line: &str) {
     match format {
         LogFormat::Text => eprintln!("{line}"),
         LogFormat::Json if level == tracing::Level::ERROR => tracing::error!("{line}"),

@@ -366,6 +366,20 @@ fn tunnel(
     http::Response::new(Body::empty())
 }
 
+/// The report of [`MockServer::check`]: the stubs whose expected number of
+/// requests was not met, each with the requests that came nearest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{} of the mock server's expectations {} not met:\n\n{}",
+    failures.len(),
+    if failures.len() == 1 { "was" } else { "were" },
+    failures.join("\n")
+)]
+pub struct UnmetExpectations {
+    /// One paragraph per unmet expectation, in stub order.
+    pub failures: Vec<String>,
+}
+
 impl MockServer {
     /// A server with nothing but the stubs the test adds: every request no
     /// stub answers gets a 404.
@@ -454,7 +468,7 @@ impl MockServer {
     ///
     /// # Errors
     /// The report, when an expectation is not met.
-    pub fn check(&self) -> std::result::Result<(), String> {
+    pub fn check(&self) -> std::result::Result<(), UnmetExpectations> {
         let received: Vec<hmt_stub::Request> = self
             .received_requests()
             .iter()
@@ -474,12 +488,7 @@ impl MockServer {
         if failures.is_empty() {
             Ok(())
         } else {
-            Err(format!(
-                "{} of the mock server's expectations {} not met:\n\n{}",
-                failures.len(),
-                if failures.len() == 1 { "was" } else { "were" },
-                failures.join("\n")
-            ))
+            Err(UnmetExpectations { failures })
         }
     }
 

@@ -312,7 +312,7 @@ fn the_page_shows_operations_imposters_and_each_request_with_what_answered_it() 
         .unwrap_or_else(|error| panic!("no screenshot at {}: {error}", screenshot.display()));
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     assert!(png.len() > 10_000, "an empty page? {} bytes", png.len());
-    println!("admin page screenshot: {}", screenshot.display());
+    eprintln!("admin page screenshot: {}", screenshot.display());
 }
 
 #[test]

@@ -130,7 +130,7 @@ async fn an_unmet_expectation_reports_the_nearest_requests() {
         .send()
         .await
         .unwrap();
-    let report = server.check().unwrap_err();
+    let report = server.check().unwrap_err().to_string();
     assert_eq!(
         report,
         "1 of the mock server's expectations was not met:\n\n\

@@ -194,8 +194,11 @@ fn every_x_hmt_replay_hmt_build_writes_passes_the_schema_and_the_reader() {
                         errors.is_empty(),
                         "{where_}: the schema refuses it: {errors:?}"
                     );
-                    hmt_openapi::replay::parse_entries(replay).unwrap_or_else(|(pointer, m)| {
-                        panic!("{where_}: the reader refuses it at {pointer}: {m}")
+                    hmt_openapi::replay::parse_entries(replay).unwrap_or_else(|e| {
+                        panic!(
+                            "{where_}: the reader refuses it at {}: {}",
+                            e.pointer, e.message
+                        )
                     });
                     checked += 1;
                 }

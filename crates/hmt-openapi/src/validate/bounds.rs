@@ -12,7 +12,7 @@
 //! registry name (`int8` to `int64`, `uint8` to `uint64`), which
 //! `jsonschema` does not know.
 
-use crate::load::deref;
+use hmt_types::pointer::deref;
 use num_bigint::BigInt;
 use num_traits::FromPrimitive;
 use serde_json::{Number, Value};

@@ -175,7 +175,7 @@ pub(crate) struct Part<'a> {
 /// A part's value: JSON when its encoding or its own `Content-Type` says
 /// so, else text.
 fn part_value(part: &Part<'_>, encoding: Option<&Map<String, Value>>) -> Result<Field, FormError> {
-    let pointer = format!("/{}", crate::model::escape(&part.name));
+    let pointer = format!("/{}", hmt_types::pointer::escape(&part.name));
     let documented = encoding
         .and_then(|e| e.get(&part.name))
         .and_then(|e| e.get("contentType"))
@@ -297,20 +297,7 @@ pub(crate) fn parameter(header: &str, name: &str) -> Option<String> {
         let key = key.trim().trim_start_matches(';').trim();
         let after = after.trim_start();
         let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
-            let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => value.extend(chars.next().map(|(_, c)| c)),
-                    '"' => {
-                        end = Some(i + 1);
-                        break;
-                    }
-                    c => value.push(c),
-                }
-            }
-            (value, &quoted[end?..])
+            hmt_types::syntax::quoted_string(quoted)?
         } else {
             let end = after.find(';').unwrap_or(after.len());
             (after[..end].trim().to_owned(), &after[end..])

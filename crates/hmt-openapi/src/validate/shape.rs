@@ -8,7 +8,7 @@
 //! and body, not per request. It only proposes readings: the validator,
 //! with the whole schema, decides which one is valid.
 
-use crate::load::deref;
+use hmt_types::pointer::deref;
 use serde_json::Value;
 
 /// JSON types, as bits.
@@ -42,7 +42,7 @@ pub(crate) struct Shape {
 
 impl Shape {
     /// Any value.
-    pub fn any() -> Shape {
+    pub(super) fn any() -> Shape {
         Shape {
             open: true,
             ..Shape::default()
@@ -50,19 +50,19 @@ impl Shape {
     }
 
     /// The shape of `schema` (a schema of the document `root`).
-    pub fn of(root: &Value, schema: &Value) -> Shape {
+    pub(super) fn of(root: &Value, schema: &Value) -> Shape {
         shape(root, schema, 0)
     }
 
     /// Whether only scalar types are allowed (no array or object), so that
     /// a value is one text.
     #[inline]
-    pub fn is_scalar(&self) -> bool {
+    pub(super) fn is_scalar(&self) -> bool {
         self.kinds != 0 && self.kinds & (ARRAY | OBJECT) == 0
     }
 
     /// The shape of property `name`.
-    pub fn property(&self, name: &str) -> Option<&Shape> {
+    pub(super) fn property(&self, name: &str) -> Option<&Shape> {
         self.properties
             .iter()
             .find(|(n, _)| n == name)
@@ -71,7 +71,7 @@ impl Shape {
     }
 
     /// The shape of array items (any when not given).
-    pub fn item(&self) -> &Shape {
+    pub(super) fn item(&self) -> &Shape {
         static ANY: std::sync::OnceLock<Shape> = std::sync::OnceLock::new();
         self.items
             .as_deref()

@@ -1,6 +1,10 @@
 //! Specs built in memory and a client that routes requests as the mock
 //! does, then hands them to the store.
 #![allow(dead_code)]
+// Shared by several test binaries through `mod common;`: its items are
+// `pub` so that each test file can use them, which rustc, seeing one
+// binary at a time, calls unreachable.
+#![allow(unreachable_pub)]
 
 use hmt_openapi::Spec;
 use hmt_openapi::load::{FileCache, load_document};
@@ -82,8 +86,8 @@ fn form_pairs(query: &str) -> Vec<(String, String)> {
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             (
-                hmt_openapi::load::percent_decode(k),
-                hmt_openapi::load::percent_decode(v),
+                hmt_types::percent_decode(k).into_owned(),
+                hmt_types::percent_decode(v).into_owned(),
             )
         })
         .collect()

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 /// Arguments of `hmt build`.
 #[derive(Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// Recordings to read: http-types JSONL or HAR 1.2, plain or gzip (told apart by
     /// content); `-` for stdin; or a Kafka topic, `kafka://host:9092[,host2:9092]/topic`,
     /// read up to its end. Repeatable.
@@ -148,7 +148,7 @@ enum OpenApiArg {
 const SHOWN_INVALID_LINES: u64 = 20;
 
 /// Runs `hmt build`.
-pub fn run(args: BuildArgs) -> Result<()> {
+pub(crate) fn run(args: BuildArgs) -> Result<()> {
     if let Some(spec) = &args.check {
         return super::check::run(spec, &args.inputs, args.skip_invalid, args.report);
     }
@@ -239,14 +239,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
                                 progress.tick(builder.exchanges());
                                 Ok(())
                             }
-                            Err((pointer, message)) => {
-                                let at = if pointer.is_empty() {
-                                    String::new()
-                                } else {
-                                    format!("at {pointer}: ")
-                                };
-                                on_invalid(format!("{url}: {position}: {at}{message}"))
-                            }
+                            Err(invalid) => on_invalid(format!("{url}: {position}: {invalid}")),
                         }
                     },
                 );

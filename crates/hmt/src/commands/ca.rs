@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 /// Arguments of `hmt ca`.
 #[derive(Args)]
-pub struct CaArgs {
+pub(crate) struct CaArgs {
     /// Where the CA lives (created if missing), as for `hmt record --ca-dir`.
     #[arg(long, value_name = "DIR")]
     ca_dir: Option<PathBuf>,
@@ -18,7 +18,7 @@ pub struct CaArgs {
 }
 
 /// Runs `hmt ca`.
-pub fn run(args: CaArgs) -> Result<()> {
+pub(crate) fn run(args: CaArgs) -> Result<()> {
     let dir = match args.ca_dir {
         Some(dir) => dir,
         None => state::hmt_home()?.join("ca"),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 /// How the report is printed (on stdout).
 #[derive(Clone, Copy, Default, ValueEnum)]
-pub enum ReportArg {
+pub(crate) enum ReportArg {
     /// For people: grouped by kind, with counts and locations.
     #[default]
     Text,
@@ -23,7 +23,7 @@ pub enum ReportArg {
 /// The exit status of a check that did not succeed; what went wrong has
 /// been printed already.
 #[derive(Debug)]
-pub struct Exit(pub u8);
+pub(crate) struct Exit(pub u8);
 
 impl std::fmt::Display for Exit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -39,7 +39,12 @@ const DRIFTED: u8 = 1;
 const UNUSABLE: u8 = 2;
 
 /// Checks the exchanges of `inputs` against `spec`.
-pub fn run(spec: &Path, inputs: &[String], skip_invalid: bool, report: ReportArg) -> Result<()> {
+pub(crate) fn run(
+    spec: &Path,
+    inputs: &[String],
+    skip_invalid: bool,
+    report: ReportArg,
+) -> Result<()> {
     let unusable = |message: String| {
         eprintln!("hmt: error: {message}");
         anyhow::Error::new(Exit(UNUSABLE))

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Arguments of `hmt convert`.
 #[derive(Args)]
-pub struct ConvertArgs {
+pub(crate) struct ConvertArgs {
     /// The recording to read: http-types JSONL or HAR 1.2, plain or gzip (told apart by
     /// content, not by name); `-` for stdin.
     #[arg(value_name = "IN")]
@@ -90,7 +90,7 @@ impl<W: Write> Sink<W> {
 }
 
 /// Runs `hmt convert`.
-pub fn run(args: ConvertArgs) -> Result<()> {
+pub(crate) fn run(args: ConvertArgs) -> Result<()> {
     let (to, gzip) = output_format(&args.output, args.to)?;
     let input = Input::open(&args.input).with_context(|| format!("cannot open {}", args.input))?;
     let from = input.format;

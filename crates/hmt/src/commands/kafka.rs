@@ -13,16 +13,16 @@ use std::sync::Arc;
 
 /// A topic to produce to or read from: a parsed `kafka://brokers/topic`.
 #[cfg(feature = "kafka")]
-pub type Topic = hmt_kafka::KafkaUrl;
+pub(crate) type Topic = hmt_kafka::KafkaUrl;
 
 /// Without Kafka support no topic can be named (see [`topic`]), so a value
 /// of this type never exists and the code that would use one is never run.
 #[cfg(not(feature = "kafka"))]
-pub type Topic = std::convert::Infallible;
+pub(crate) type Topic = std::convert::Infallible;
 
 /// Parses a `kafka://host:port[,host:port...]/topic` URL given on the
 /// command line.
-pub fn topic(url: &str) -> anyhow::Result<Topic> {
+pub(crate) fn topic(url: &str) -> anyhow::Result<Topic> {
     #[cfg(feature = "kafka")]
     {
         Ok(hmt_kafka::KafkaUrl::parse(url)?)
@@ -46,7 +46,7 @@ pub fn topic(url: &str) -> anyhow::Result<Topic> {
 /// A sink producing every recording to `topic`. `options` are librdkafka
 /// settings; `spill` is the file for what Kafka cannot take; `queue_bound`
 /// caps the records waiting for delivery.
-pub fn sink(
+pub(crate) fn sink(
     topic: &Topic,
     options: &[(String, String)],
     spill: &Path,
@@ -72,7 +72,7 @@ pub fn sink(
 /// `group`'s committed offsets), handing each message's value to
 /// `on_message` with where it was (`partition P offset O`). The handler's
 /// error stops the reading and is returned as it is.
-pub fn read_topic(
+pub(crate) fn read_topic(
     topic: &Topic,
     group: Option<&str>,
     options: &[(String, String)],

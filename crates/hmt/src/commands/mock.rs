@@ -13,7 +13,7 @@ use std::time::Duration;
 /// Arguments of `hmt mock`.
 #[derive(Args, Clone)]
 #[command(args_conflicts_with_subcommands = true)]
-pub struct MockArgs {
+pub(crate) struct MockArgs {
     #[command(subcommand)]
     command: Option<MockCommand>,
     /// OpenAPI specs (JSON or YAML, 3.0 or 3.1), or directories searched recursively.
@@ -156,7 +156,7 @@ const DAEMON_CHILD: &str = "HMT_MOCK_DAEMON_CHILD";
 
 /// What `hmt mock status` shows.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct MockState {
+pub(crate) struct MockState {
     pid: u32,
     address: String,
     admin: String,
@@ -177,7 +177,7 @@ impl Service for MockState {
 }
 
 /// Runs `hmt mock`.
-pub fn run(args: MockArgs) -> Result<()> {
+pub(crate) fn run(args: MockArgs) -> Result<()> {
     match (&args.command, args.kill, args.status) {
         (Some(MockCommand::Stop), ..) | (None, true, _) => return state::stop::<MockState>(),
         (Some(MockCommand::Status), ..) | (None, _, true) => return status(),

@@ -1,18 +1,18 @@
 //! One module per verb.
 
-pub mod build;
-pub mod ca;
-pub mod check;
-pub mod convert;
-pub mod kafka;
-pub mod mock;
-pub mod record;
-pub mod schema;
-pub mod state;
-pub mod tutorial;
+pub(crate) mod build;
+pub(crate) mod ca;
+pub(crate) mod check;
+pub(crate) mod convert;
+pub(crate) mod kafka;
+pub(crate) mod mock;
+pub(crate) mod record;
+pub(crate) mod schema;
+pub(crate) mod state;
+pub(crate) mod tutorial;
 
 /// `--kafka-option KEY=VALUE` flags as librdkafka settings.
-pub fn kafka_options(options: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+pub(crate) fn kafka_options(options: &[String]) -> anyhow::Result<Vec<(String, String)>> {
     use anyhow::Context;
     options
         .iter()
@@ -25,7 +25,7 @@ pub fn kafka_options(options: &[String]) -> anyhow::Result<Vec<(String, String)>
 }
 
 /// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -54,7 +54,7 @@ pub async fn shutdown_signal() {
 /// mock stop` reads) before it starts serving must already catch SIGTERM,
 /// or the signal's default action kills it with nothing cleaned up. Call it
 /// inside the runtime.
-pub fn shutdown_signal_installed() -> impl std::future::Future<Output = ()> {
+pub(crate) fn shutdown_signal_installed() -> impl std::future::Future<Output = ()> {
     let mut signal = Box::pin(shutdown_signal());
     // One poll runs the body up to its first wait, which installs both
     // handlers; a signal already delivered makes it ready at once.
@@ -78,7 +78,7 @@ pub fn shutdown_signal_installed() -> impl std::future::Future<Output = ()> {
 /// because heavy work (generation, callbacks) can only be handed off a
 /// multi-thread runtime (see `hmt_mock::offload`) and one slow request must
 /// not hold up the others.
-pub fn runtime(offloads_heavy_work: bool) -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime(offloads_heavy_work: bool) -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context;
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     let mut builder = if cpus == 1 && !offloads_heavy_work {

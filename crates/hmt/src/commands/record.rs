@@ -19,7 +19,7 @@ use std::time::Duration;
 /// Arguments of `hmt record`.
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true)]
-pub struct RecordArgs {
+pub(crate) struct RecordArgs {
     #[command(subcommand)]
     command: Option<RecordCommand>,
     #[command(flatten)]
@@ -167,7 +167,7 @@ const DAEMON_CHILD: &str = "HMT_RECORD_DAEMON_CHILD";
 const KAFKA_QUEUE_BOUND: usize = 100_000;
 
 /// Runs `hmt record ...`.
-pub fn run(args: RecordArgs) -> Result<()> {
+pub(crate) fn run(args: RecordArgs) -> Result<()> {
     match args.command {
         Some(RecordCommand::Stop) => state::stop::<RecorderState>(),
         Some(RecordCommand::Status) => status(),

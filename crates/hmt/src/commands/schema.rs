@@ -9,7 +9,7 @@ use schemars::Schema;
 
 /// Arguments of `hmt schema`.
 #[derive(Args)]
-pub struct SchemaArgs {
+pub(crate) struct SchemaArgs {
     /// The format whose schema to print (`hmt schema` alone lists them).
     name: Option<String>,
 }
@@ -66,7 +66,7 @@ fn render(name: &str) -> Result<String> {
 }
 
 /// Runs `hmt schema`.
-pub fn run(args: SchemaArgs) -> Result<()> {
+pub(crate) fn run(args: SchemaArgs) -> Result<()> {
     match args.name {
         Some(name) => print!("{}", render(&name)?),
         None => {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A background service, as its state file describes it.
-pub trait Service: Serialize + serde::de::DeserializeOwned {
+pub(crate) trait Service: Serialize + serde::de::DeserializeOwned {
     /// The state file's stem and the log's: `record`, `mock`.
     const NAME: &'static str;
     /// What it is called in messages: `recorder`, `mock`.
@@ -33,7 +33,7 @@ pub trait Service: Serialize + serde::de::DeserializeOwned {
 
 /// What `hmt record status` shows.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RecorderState {
+pub(crate) struct RecorderState {
     pub pid: u32,
     pub address: String,
     pub mode: String,
@@ -54,7 +54,7 @@ impl Service for RecorderState {
 }
 
 /// `$HMT_HOME`, or `~/.hmt`.
-pub fn hmt_home() -> Result<PathBuf> {
+pub(crate) fn hmt_home() -> Result<PathBuf> {
     if let Some(home) = std::env::var_os("HMT_HOME") {
         return Ok(PathBuf::from(home));
     }
@@ -67,7 +67,7 @@ fn state_file<S: Service>() -> Result<PathBuf> {
 }
 
 /// Writes the state file atomically.
-pub fn write<S: Service>(state: &S) -> Result<()> {
+pub(crate) fn write<S: Service>(state: &S) -> Result<()> {
     let path = state_file::<S>()?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -79,7 +79,7 @@ pub fn write<S: Service>(state: &S) -> Result<()> {
 }
 
 /// Reads the state file.
-pub fn read<S: Service>() -> Result<S> {
+pub(crate) fn read<S: Service>() -> Result<S> {
     let path = state_file::<S>()?;
     let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_slice(&text)
@@ -87,7 +87,7 @@ pub fn read<S: Service>() -> Result<S> {
 }
 
 /// The running service's state; an error when there is none.
-pub fn running<S: Service>() -> Result<S> {
+pub(crate) fn running<S: Service>() -> Result<S> {
     let state = read::<S>().with_context(|| format!("no {} is running", S::NOUN))?;
     if !is_alive(state.pid()) {
         remove::<S>();
@@ -103,7 +103,7 @@ pub fn running<S: Service>() -> Result<S> {
 /// Starts this same command line again, detached, with `marker` set in its
 /// environment (the child serves in the foreground), and returns once the
 /// child's state file says it is listening.
-pub fn daemonize<S: Service>(marker: &str) -> Result<()> {
+pub(crate) fn daemonize<S: Service>(marker: &str) -> Result<()> {
     if let Ok(existing) = read::<S>() {
         if is_alive(existing.pid()) {
             bail!(
@@ -143,7 +143,7 @@ pub fn daemonize<S: Service>(marker: &str) -> Result<()> {
 }
 
 /// Stops the running service with SIGTERM and waits for it to exit.
-pub fn stop<S: Service>() -> Result<()> {
+pub(crate) fn stop<S: Service>() -> Result<()> {
     let state = running::<S>()?;
     terminate(state.pid())?;
     for _ in 0..600 {
@@ -161,7 +161,7 @@ pub fn stop<S: Service>() -> Result<()> {
 }
 
 /// Removes the state file (the service is gone).
-pub fn remove<S: Service>() {
+pub(crate) fn remove<S: Service>() {
     if let Ok(path) = state_file::<S>() {
         let _ = std::fs::remove_file(path);
     }
@@ -169,7 +169,11 @@ pub fn remove<S: Service>() {
 
 /// Rewrites the state file every second with the current counts and, on a
 /// terminal, keeps a live status line on stderr.
-pub async fn keep_updated(mut state: RecorderState, recorder: Arc<Recorder>, live_line: bool) {
+pub(crate) async fn keep_updated(
+    mut state: RecorderState,
+    recorder: Arc<Recorder>,
+    live_line: bool,
+) {
     let counters = recorder.counters();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut n = 0u64;
@@ -212,7 +216,7 @@ fn human_bytes(n: u64) -> String {
 }
 
 /// Whether a process exists.
-pub fn is_alive(pid: u32) -> bool {
+pub(crate) fn is_alive(pid: u32) -> bool {
     std::process::Command::new("kill")
         .arg("-0")
         .arg(pid.to_string())
@@ -222,7 +226,7 @@ pub fn is_alive(pid: u32) -> bool {
 }
 
 /// Sends SIGTERM.
-pub fn terminate(pid: u32) -> Result<()> {
+pub(crate) fn terminate(pid: u32) -> Result<()> {
     let status = std::process::Command::new("kill")
         .arg("-TERM")
         .arg(pid.to_string())
@@ -237,7 +241,7 @@ pub fn terminate(pid: u32) -> Result<()> {
 /// Starts this executable with `args` and `marker=1` in its environment, in
 /// its own process group, stdin closed and output appended to `log`;
 /// returns its pid.
-pub fn spawn_detached(
+pub(crate) fn spawn_detached(
     args: impl Iterator<Item = OsString>,
     marker: &str,
     log: &Path,

@@ -16,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use clap::Args;
 use clap::builder::styling::{AnsiColor, Style};
+use hmt_types::sync::lock;
 use http_body_util::{BodyExt, Full};
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 
 /// Arguments of `hmt tutorial`.
 #[derive(Args)]
-pub struct TutorialArgs {
+pub(crate) struct TutorialArgs {
     /// Run every step without waiting for Enter (what happens anyway when stdin is not a terminal).
     #[arg(short = 'y', long)]
     yes: bool,
@@ -43,7 +44,7 @@ const CHILD_TIMEOUT: Duration = Duration::from_secs(30);
 const KEPT_LINES: usize = 200;
 
 /// Runs `hmt tutorial`.
-pub fn run(args: TutorialArgs) -> Result<()> {
+pub(crate) fn run(args: TutorialArgs) -> Result<()> {
     let interactive = !args.yes && std::io::stdin().is_terminal();
     let mut tour = Tour::new(interactive)?;
     let ended = tour.run();
@@ -88,13 +89,6 @@ impl Leftovers {
 
     fn ended(&self, pid: u32) {
         lock(&self.pids).retain(|p| *p != pid);
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }
 

@@ -3,6 +3,10 @@
 //! the schemas a spec inferred for them.
 
 #![allow(dead_code)]
+// Shared by several test binaries through `mod common;`: its items are
+// `pub` so that each test file can use them, which rustc, seeing one
+// binary at a time, calls unreachable.
+#![allow(unreachable_pub)]
 
 use assert_cmd::Command;
 use serde_json::{Map, Value, json};

@@ -3,6 +3,10 @@
 //! its addresses read from its banner, killed when dropped.
 
 #![allow(dead_code)]
+// Shared by several test binaries through `mod common;`: its items are
+// `pub` so that each test file can use them, which rustc, seeing one
+// binary at a time, calls unreachable.
+#![allow(unreachable_pub)]
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -4,6 +4,10 @@
 //! and reading what ended up on disk.
 
 #![allow(dead_code)]
+// Shared by several test binaries through `mod common;`: its items are
+// `pub` so that each test file can use them, which rustc, seeing one
+// binary at a time, calls unreachable.
+#![allow(unreachable_pub)]
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

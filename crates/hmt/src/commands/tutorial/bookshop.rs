@@ -21,7 +21,7 @@ fn first_books() -> Vec<Value> {
 }
 
 /// Opens the bookshop on a free port of 127.0.0.1; it closes when dropped.
-pub fn open() -> anyhow::Result<MockServer> {
+pub(super) fn open() -> anyhow::Result<MockServer> {
     let shelf = Arc::new(Mutex::new(first_books()));
     let server = MockServer::builder().start_blocking()?;
     let books = shelf.clone();
@@ -65,10 +65,7 @@ fn add(shelf: &Mutex<Vec<Value>>, body: &str) -> Reply {
                 .json(&json!({"error": format!("{field} (a string) is missing")}));
         }
     }
-    let mut books = match shelf.lock() {
-        Ok(books) => books,
-        Err(poisoned) => poisoned.into_inner(),
-    };
+    let mut books = hmt_types::sync::lock(shelf);
     let id = books.len() + 1;
     book.insert("id".into(), json!(id));
     let book = Value::Object(book);
@@ -80,8 +77,5 @@ fn add(shelf: &Mutex<Vec<Value>>, body: &str) -> Reply {
 
 /// The shelf as it is now (a poisoned lock still holds the books).
 fn lock(shelf: &Mutex<Vec<Value>>) -> Vec<Value> {
-    match shelf.lock() {
-        Ok(books) => books.clone(),
-        Err(poisoned) => poisoned.into_inner().clone(),
-    }
+    hmt_types::sync::lock(shelf).clone()
 }
