@@ -463,7 +463,12 @@ fn body_value(response: &CallbackResponse) -> Value {
 
 fn describe(error: &EvalAltResult) -> String {
     let position = error.position();
-    let message = error.to_string();
+    let message = match error {
+        // Stopped by the time limit: its reason, not rhai's bare "Script
+        // terminated".
+        EvalAltResult::ErrorTerminated(reason, _) if reason.is_string() => reason.to_string(),
+        _ => error.to_string(),
+    };
     if position.is_none() || message.contains("line ") {
         message
     } else {

@@ -289,7 +289,9 @@ async fn faults_are_seen_by_the_client() {
 
 #[tokio::test]
 async fn delays_and_dribbles_take_the_time_they_say() {
-    let server = MockServer::builder().delay("120").start().await.unwrap();
+    // The flag's delay is far from the stub's, so that a busy machine
+    // cannot blur which of the two applied.
+    let server = MockServer::builder().delay("600").start().await.unwrap();
     server.register(
         Stub::given(path("/fast"))
             .respond_with(Reply::new(200).with_delay(Duration::from_millis(10))),
@@ -314,9 +316,9 @@ async fn delays_and_dribbles_take_the_time_they_say() {
     let started = Instant::now();
     let dribbled = get(&server, "/dribble").await;
     let dribble = started.elapsed();
-    assert!(slow >= Duration::from_millis(120), "{slow:?}");
+    assert!(slow >= Duration::from_millis(600), "{slow:?}");
     assert!(
-        fast >= Duration::from_millis(10) && fast < Duration::from_millis(115),
+        fast >= Duration::from_millis(10) && fast < Duration::from_millis(500),
         "{fast:?}"
     );
     assert_eq!(dribbled, (200, "abcdefghijkl".to_string()));
