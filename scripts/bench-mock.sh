@@ -248,7 +248,7 @@ EOF
 
 # The heavy spec: the example spec plus GET /reports, whose answer is
 # generated (HEAVY_ITEMS strings of 1,000 characters; no example).
-heavy_items=${HEAVY_ITEMS:-2500}
+heavy_items=${HEAVY_ITEMS:-1300}
 write_heavy_spec() {
     jq --argjson n "$heavy_items" '.paths["/reports"] = {"get": {"responses": {"200": {
         "description": "A large generated report",

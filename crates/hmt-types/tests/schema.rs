@@ -10,21 +10,11 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// HMT's fixtures: the repository's copy in `fixtures/hmt` when there is
-/// one, else `shared/` beside the repository.
+/// HMT's fixtures, the repository's copy.
 fn hmt_fixtures() -> PathBuf {
-    let in_repo = repo_root().join("fixtures/hmt");
-    if in_repo.is_dir() {
-        return in_repo;
-    }
-    let beside = repo_root().join("../shared/fixtures/hmt");
-    assert!(
-        beside.is_dir(),
-        "HMT fixtures found neither at {} nor at {}",
-        in_repo.display(),
-        beside.display()
-    );
-    beside
+    let dir = repo_root().join("fixtures/hmt");
+    assert!(dir.is_dir(), "HMT fixtures not found at {}", dir.display());
+    dir
 }
 
 fn validator() -> jsonschema::Validator {

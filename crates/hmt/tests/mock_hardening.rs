@@ -1017,18 +1017,18 @@ fn a_streamed_body_pausing_past_the_idle_timeout_is_not_cut() {
 #[test]
 fn refs_outside_the_spec_directory_need_allow_ref_outside() {
     let root = tempfile::tempdir().unwrap();
-    let (api, shared) = (root.path().join("api"), root.path().join("shared"));
+    let (api, outside) = (root.path().join("api"), root.path().join("outside"));
     std::fs::create_dir_all(&api).unwrap();
-    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(
-        shared.join("pet.yaml"),
+        outside.join("pet.yaml"),
         "type: object\nrequired: [name]\nproperties:\n  name: {type: string, example: Rex}\n",
     )
     .unwrap();
     let spec = api.join("openapi.yaml");
     std::fs::write(
         &spec,
-        "openapi: 3.0.3\ninfo: {title: pets, version: '1'}\npaths:\n  /pet:\n    get:\n      responses:\n        '200':\n          description: a pet\n          content:\n            application/json:\n              schema: {$ref: '../shared/pet.yaml'}\n",
+        "openapi: 3.0.3\ninfo: {title: pets, version: '1'}\npaths:\n  /pet:\n    get:\n      responses:\n        '200':\n          description: a pet\n          content:\n            application/json:\n              schema: {$ref: '../outside/pet.yaml'}\n",
     )
     .unwrap();
     let refused = start_fails(&[spec.to_str().unwrap()]);
@@ -1040,7 +1040,7 @@ fn refs_outside_the_spec_directory_need_allow_ref_outside() {
     );
     let mock = start(&[
         "--allow-ref-outside",
-        shared.to_str().unwrap(),
+        outside.to_str().unwrap(),
         spec.to_str().unwrap(),
     ]);
     let pet = curl("GET", &format!("{}/pet", mock.base), &[], None);
