@@ -423,31 +423,7 @@ pub struct CsvSource {
     pub delimiter: Omittable<String>,
 }
 
-/// A field that may be left out but, when given, must not be `null`
-/// (schemars makes an `Option` field nullable, which is right only where
-/// the reader takes `null` as absent). The same as
-/// `hmt_types::schema::Omittable`, which this crate does not depend on.
-pub struct Omittable<T>(pub Option<T>);
-
-impl<T> Default for Omittable<T> {
-    fn default() -> Omittable<T> {
-        Omittable(None)
-    }
-}
-
-impl<T: JsonSchema> JsonSchema for Omittable<T> {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        format!("Omittable_{}", T::schema_name()).into()
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        generator.subschema_for::<T>()
-    }
-}
+pub use hmt_types::schema::Omittable;
 
 /// An `is` status code as the reader takes it.
 pub struct StatusCode;

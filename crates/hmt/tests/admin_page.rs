@@ -52,15 +52,8 @@ fn start() -> MockServer {
             }
             continue;
         };
-        if let Some((_, addresses)) = line.split_once(" on http://")
-            && let Some((base, admin)) = addresses.split_once(", admin API on http://")
-        {
-            let admin = admin.split_whitespace().next().unwrap_or_default();
-            return MockServer {
-                base: format!("http://{base}"),
-                admin: format!("http://{admin}"),
-                child,
-            };
+        if let Some((base, admin)) = common::mock_banner(&line) {
+            return MockServer { base, admin, child };
         }
         seen.push(line);
     }

@@ -114,16 +114,11 @@ fn start_with_env(args: &[&str], env: &[(&str, &Path)]) -> Mock {
     while Instant::now() < deadline {
         match stderr.recv_timeout(Duration::from_millis(100)) {
             Ok(line) => {
-                if let Some(rest) = line.strip_prefix("hmt mock: ")
-                    && let Some((_, addresses)) = rest.split_once(" on http://")
-                {
-                    let (base, admin) = addresses
-                        .split_once(", admin API on http://")
-                        .expect("banner names the admin API");
-                    let admin_listen = admin.split_whitespace().next().unwrap().to_owned();
+                if let Some((base, admin)) = common::mock_banner(&line) {
+                    let admin_listen = admin.trim_start_matches("http://").to_owned();
                     let admin_port = admin_listen.rsplit_once(':').unwrap().1;
                     return Mock {
-                        base: format!("http://{base}"),
+                        base,
                         admin: format!("http://127.0.0.1:{admin_port}"),
                         admin_listen,
                         child,

@@ -17,6 +17,16 @@ use std::sync::OnceLock;
 
 // ---- running servers ---------------------------------------------------------
 
+/// The mock's and the admin API's addresses (`http://HOST:PORT`) from
+/// `hmt mock`'s start-up line (`hmt mock: ... on http://A, admin API on
+/// http://B ...`); `None` for any other line.
+pub fn mock_banner(line: &str) -> Option<(String, String)> {
+    let (_, addresses) = line.strip_prefix("hmt mock: ")?.split_once(" on http://")?;
+    let (base, admin) = addresses.split_once(", admin API on http://")?;
+    let admin = admin.split_whitespace().next().unwrap_or_default();
+    Some((format!("http://{base}"), format!("http://{admin}")))
+}
+
 /// Takes a spawned server's stderr (it must have been piped) and reads it on a
 /// thread of its own, line by line, so that the server never blocks on a
 /// full pipe and the test can wait for a line with a timeout.

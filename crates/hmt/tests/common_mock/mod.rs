@@ -46,16 +46,8 @@ pub fn start(args: &[&str]) -> RunningMock {
     while Instant::now() < deadline {
         match lines.recv_timeout(Duration::from_millis(100)) {
             Ok(line) => {
-                if let Some(rest) = line.strip_prefix("hmt mock: ")
-                    && let Some((_, addresses)) = rest.split_once(" on http://")
-                    && let Some((base, admin)) = addresses.split_once(", admin API on http://")
-                {
-                    let admin = admin.split_whitespace().next().unwrap_or("");
-                    return RunningMock {
-                        base: format!("http://{base}"),
-                        admin: format!("http://{admin}"),
-                        child,
-                    };
+                if let Some((base, admin)) = crate::common::mock_banner(&line) {
+                    return RunningMock { base, admin, child };
                 }
                 seen.push(line);
             }
