@@ -9,7 +9,9 @@
 //! worker serves. [`Offload::run`] runs them with
 //! [`tokio::task::block_in_place`]: the worker hands its other tasks to a
 //! fresh worker and becomes a blocking thread for the duration, so cheap
-//! requests keep being answered. `block_in_place` rather than
+//! requests keep being answered; the work itself runs on a short-lived
+//! thread at a lower priority, so that on one CPU the cheap answers still
+//! come first. `block_in_place` rather than
 //! `spawn_blocking` because the work borrows the request and the loaded
 //! specs: moving them to another thread would mean cloning both for every
 //! generated answer.
@@ -96,7 +98,7 @@ impl Offload {
 
     /// Runs `work` once a worker is free, off the async I/O threads where
     /// the runtime has others; [`Busy`] when none comes free in time.
-    pub async fn run<R>(&self, work: impl FnOnce() -> R) -> Result<R, Busy> {
+    pub async fn run<R: Send>(&self, work: impl FnOnce() -> R + Send) -> Result<R, Busy> {
         let _permit = match self.permits.try_acquire() {
             Ok(permit) => permit,
             Err(_) => {
@@ -119,10 +121,59 @@ impl Offload {
         let multi_thread = Handle::try_current()
             .is_ok_and(|handle| handle.runtime_flavor() == RuntimeFlavor::MultiThread);
         Ok(if multi_thread {
-            tokio::task::block_in_place(work)
+            tokio::task::block_in_place(|| at_low_priority(work))
         } else {
             work()
         })
+    }
+}
+
+/// Runs `work` on a thread of its own at a lower scheduling priority
+/// (nice +10 on Linux) and waits for it.
+///
+/// Why a thread of its own: handing the worker's tasks on
+/// (`block_in_place`) is not enough when the mock has one CPU (a container
+/// limit, `taskset`): the fresh worker and the heavy work then share that
+/// CPU as equals, and a cheap answer waits for a time slice of the heavy
+/// one. At nice +10 the cheap answers' thread weighs about ten times as
+/// much, so it gets the CPU as soon as it has work. The priority cannot be
+/// raised back without privileges, hence a short-lived thread rather than
+/// lowering the calling one, which goes back to serving connections. A
+/// thread costs tens of microseconds, small beside the work sent here.
+fn at_low_priority<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    let work = std::sync::Mutex::new(Some(work));
+    let take = || {
+        hmt_types::sync::lock(&work)
+            .take()
+            .expect("the work is taken once")
+    };
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("hmt-heavy".to_owned())
+            .spawn_scoped(scope, || {
+                lower_this_threads_priority();
+                take()()
+            });
+        match spawned {
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had (a process or memory limit): the work
+            // runs here, at the normal priority, rather than not at all.
+            Err(_) => take()(),
+        }
+    })
+}
+
+/// Lowers the calling thread's priority (Linux keeps a nice value per
+/// thread); elsewhere nothing.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority(2) on this thread's own id changes only its
+    // scheduling weight; no memory is involved. Failure leaves the
+    // priority as it was, which is harmless.
+    unsafe {
+        let _ = libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
     }
 }
 
@@ -220,5 +271,28 @@ mod tests {
         let offload = Offload::new(limits(1, 0, 10));
         let here = std::thread::current().id();
         assert_eq!(offload.run(|| std::thread::current().id()).await, Ok(here));
+    }
+
+    /// The heavy work runs at a lower priority than the threads that serve
+    /// connections (so on one CPU a cheap answer is not made to wait for a
+    /// time slice of it), and the serving threads keep theirs.
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn heavy_work_runs_at_a_lower_priority_and_the_caller_keeps_its_own() {
+        fn this_threads_nice() -> i32 {
+            // SAFETY: getpriority(2) on this thread's own id reads a number.
+            unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+        }
+        let offload = Offload::new(limits(1, 0, 1_000));
+        let caller = this_threads_nice();
+        let worker = offload.run(this_threads_nice).await.unwrap();
+        assert_eq!(worker, (caller + 10).min(19), "the heavy work's nice value");
+        assert_eq!(
+            this_threads_nice(),
+            caller,
+            "the serving thread's nice value"
+        );
+        let answered = tokio::spawn(async { this_threads_nice() }).await.unwrap();
+        assert_eq!(answered, caller, "a task after the heavy work");
     }
 }
