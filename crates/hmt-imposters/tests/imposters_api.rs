@@ -816,7 +816,10 @@ async fn javascript_runs_when_injection_is_allowed() {
              "responses": [{"is": {"body": "plain"}, "behaviors": [
                  {"wait": "() => 120"},
                  {"decorate": "(config) => { config.response.body = config.response.body.toUpperCase() + ' ' + config.request.path; }"}]}]},
-            {"predicates": [{"equals": {"path": "/broken"}}], "responses": [{"inject": "() => { throw new Error('no luck'); }"}]}
+            {"predicates": [{"equals": {"path": "/broken"}}], "responses": [{"inject": "() => { throw new Error('no luck'); }"}]},
+            {"predicates": [{"equals": {"path": "/thrown"}}, {"inject": "() => { throw new Error('bad predicate'); }"}],
+             "responses": [{"is": {"body": "never"}}]},
+            {"predicates": [{"equals": {"path": "/thrown"}}], "responses": [{"is": {"body": "the next stub"}}]}
         ]}))
         .await;
     let vip = |n: &'static str| {
@@ -849,6 +852,24 @@ async fn javascript_runs_when_injection_is_allowed() {
             .as_str()
             .unwrap()
             .contains("no luck"),
+        "{error}"
+    );
+
+    // A predicate's function that throws ends the search, as in mountebank:
+    // an error answer, not the next stub that matches.
+    let thrown = call(port, "GET", "/thrown").await;
+    assert_eq!(thrown.status(), 500);
+    let error: Value = serde_json::from_str(&thrown.text().await.unwrap()).unwrap();
+    assert_eq!(error["errors"][0]["code"], "invalid injection", "{error}");
+    assert_eq!(
+        error["errors"][0]["message"], "invalid predicate injection",
+        "{error}"
+    );
+    assert!(
+        error["errors"][0]["data"]
+            .as_str()
+            .unwrap()
+            .contains("bad predicate"),
         "{error}"
     );
 

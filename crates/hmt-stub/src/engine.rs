@@ -29,6 +29,14 @@ pub trait Match: Send + Sync {
     /// Whether the request is accepted.
     fn matches(&self, request: &Request) -> bool;
 
+    /// Whether the request is accepted, or, when the matcher could not
+    /// decide (an injected function threw), the answer to send instead:
+    /// mountebank answers such a request with an error rather than trying
+    /// the next stub. Matchers that always decide keep the default.
+    fn try_matches(&self, request: &Request) -> Result<bool, Reply> {
+        Ok(self.matches(request))
+    }
+
     /// Why the request is refused, for the report of a request no stub
     /// answered; `None` when it is accepted.
     fn explain(&self, request: &Request) -> Option<String> {
@@ -48,6 +56,10 @@ where
 impl Match for Predicate {
     fn matches(&self, request: &Request) -> bool {
         Predicate::matches(self, request)
+    }
+
+    fn try_matches(&self, request: &Request) -> Result<bool, Reply> {
+        Predicate::try_matches(self, request).map_err(|failed| failed.reply())
     }
 
     fn explain(&self, request: &Request) -> Option<String> {
@@ -385,6 +397,17 @@ impl Stub {
         self.matchers.iter().all(|matcher| matcher.matches(request))
     }
 
+    /// [`Stub::matches`], or the answer of the first matcher that could
+    /// not decide (see [`Match::try_matches`]).
+    pub fn try_matches(&self, request: &Request) -> Result<bool, Reply> {
+        for matcher in &self.matchers {
+            if !matcher.try_matches(request)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Takes the next response from the queue and produces it; an empty
     /// 200 for a stub without responses.
     pub fn respond(&self, request: &Request, defaults: &Value) -> Action {
@@ -541,17 +564,23 @@ impl Stubs {
         self.stubs.retain(keep);
     }
 
-    /// The first stub that matches, and its next response.
+    /// The first stub that matches, and its next response. A stub whose
+    /// matcher cannot decide (an injected predicate that throws) ends the
+    /// search as in mountebank: the answer is that matcher's error reply,
+    /// under that stub's index, and no response of the stub is used.
     pub fn answer(&self, request: &Request) -> Option<Answer> {
-        let (index, stub) = self
-            .stubs
-            .iter()
-            .enumerate()
-            .find(|(_, stub)| stub.matches(request))?;
-        Some(Answer {
-            stub: index,
-            action: stub.respond(request, &self.defaults),
-        })
+        for (index, stub) in self.stubs.iter().enumerate() {
+            let action = match stub.try_matches(request) {
+                Ok(true) => stub.respond(request, &self.defaults),
+                Ok(false) => continue,
+                Err(reply) => Action::Reply(reply),
+            };
+            return Some(Answer {
+                stub: index,
+                action,
+            });
+        }
+        None
     }
 
     /// A mountebank `is` response rendered against this list's default

@@ -61,7 +61,7 @@ mod xpath;
 
 pub use engine::{Answer, CompileOptions, Match, Miss, Respond, Stub, Stubs, Times};
 pub use error::StubError;
-pub use predicate::Predicate;
+pub use predicate::{InjectionFailed, Predicate};
 pub use reply::{Action, BodyStream, Chunk, Delivery, Fault, Reply};
 pub use request::Request;
 pub use scripts::Scripts;

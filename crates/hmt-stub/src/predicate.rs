@@ -223,20 +223,66 @@ impl Predicate {
         })
     }
 
-    /// Whether the request satisfies the predicate.
+    /// Whether the request satisfies the predicate; a function that fails
+    /// satisfies nothing (see [`Predicate::try_matches`] for the failure).
     pub fn matches(&self, request: &Request) -> bool {
-        match &self.kind {
+        self.try_matches(request).unwrap_or(false)
+    }
+
+    /// Whether the request satisfies the predicate, or the failure of an
+    /// injected function it reached. `or` and `and` stop at the first
+    /// predicate that decides them, as mountebank's do, so a function
+    /// after that point does not run.
+    pub fn try_matches(&self, request: &Request) -> Result<bool, InjectionFailed> {
+        Ok(match &self.kind {
             Kind::Compare(compare) => compare.matches(request),
-            Kind::Not(inner) => !inner.matches(request),
-            Kind::Or(items) => items.iter().any(|item| item.matches(request)),
-            Kind::And(items) => items.iter().all(|item| item.matches(request)),
-            // A function that fails matches nothing: the request falls
-            // through to the next stub rather than failing the server.
+            Kind::Not(inner) => !inner.try_matches(request)?,
+            Kind::Or(items) => {
+                for item in items {
+                    if item.try_matches(request)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+            Kind::And(items) => {
+                for item in items {
+                    if !item.try_matches(request)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
             Kind::Inject(script) => script
                 .scripts
                 .predicate(&script.source, request.to_json())
-                .unwrap_or(false),
-        }
+                .map_err(|message| InjectionFailed {
+                    function: script.source.clone(),
+                    message,
+                })?,
+        })
+    }
+}
+
+/// An injected predicate function that threw (or ran out of time or
+/// memory) on a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid predicate injection: {message}")]
+pub struct InjectionFailed {
+    /// The function's source, as the stub gave it.
+    pub function: String,
+    /// The engine's message.
+    pub message: String,
+}
+
+impl InjectionFailed {
+    /// mountebank's answer when a predicate's function fails: 500 with
+    /// `invalid injection`, `invalid predicate injection`, the source and
+    /// the engine's message. The request matches no stub; mountebank
+    /// stops looking at the first failure, and so does
+    /// [`Stubs::answer`](crate::Stubs::answer).
+    pub fn reply(&self) -> crate::Reply {
+        crate::response::injection_failed_reply("predicate", &self.function, &self.message)
     }
 }
 

@@ -345,10 +345,15 @@ fn check_proxy_scripts(
 /// mountebank's answer when a function fails while answering: 500 with
 /// `invalid injection`, the source and the engine's message.
 fn injection_failed(what: &str, script: &Script, message: &str) -> Reply {
+    injection_failed_reply(what, &script.source, message)
+}
+
+/// [`injection_failed`] for a function known by its source.
+pub(crate) fn injection_failed_reply(what: &str, source: &str, message: &str) -> Reply {
     let body = serde_json::json!({"errors": [{
         "code": "invalid injection",
         "message": format!("invalid {what} injection"),
-        "source": script.source,
+        "source": source,
         "data": message,
     }]});
     Reply::new(500)
