@@ -606,9 +606,10 @@ impl Store {
         Value::Object(out)
     }
 
-    /// Goes back to the seed: what the seeds (examples, recordings, test
-    /// code) put in the store, with the id sequences and UUID counter as
-    /// they were then. Without seeds, the store is empty.
+    /// Goes back to the seed: what the store held after its last seed
+    /// (examples, recordings, test code: all given before a mock serves),
+    /// with the id sequences and UUID counter as they were then. Without
+    /// seeds, the store is empty.
     pub fn reset(&self) {
         let seeded = hmt_types::sync::read(&self.seeded).clone();
         *self.write() = seeded;

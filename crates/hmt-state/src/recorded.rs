@@ -159,10 +159,13 @@ impl RecordingSeed<'_> {
             (Some(id), Method::Delete) => return self.remove(&place, id),
             _ => return Recorded::Unchanged,
         };
-        match object {
-            Some(object) => self.put(&place, object, &what),
-            None if request.method == Method::Get => Recorded::Unchanged,
-            None => Recorded::Refused(format!(
+        match (object, request.method) {
+            (Some(object), _) => self.put(&place, object, &what),
+            (None, Method::Get) => Recorded::Unchanged,
+            (None, Method::Patch) => Recorded::Refused(format!(
+                "{what}: not applied to the stateful store: the response has no JSON object body to store"
+            )),
+            (None, _) => Recorded::Refused(format!(
                 "{what}: not stored in the stateful store: neither the response nor the request has a JSON object body"
             )),
         }

@@ -259,3 +259,44 @@ fn the_export_seeds_another_store_with_the_same_objects() {
         );
     }
 }
+
+#[test]
+fn a_patch_is_stored_from_its_answer_or_reported() {
+    let api = Api::new(petstore());
+    let mut seed = api.store.seed_recordings(&api.specs[0]);
+    seed.add(
+        "r:1",
+        &exchange(
+            "put",
+            "/v1/pets/1",
+            json!({"name": "Rex"}),
+            200,
+            Value::Null,
+        ),
+    );
+    assert_eq!(
+        seed.add(
+            "r:2",
+            &exchange(
+                "patch",
+                "/v1/pets/1",
+                json!({"status": "sold"}),
+                200,
+                json!({"id": 1, "name": "Rex", "status": "sold"})
+            )
+        ),
+        Recorded::Stored
+    );
+    assert_eq!(
+        seed.add("r:3", &exchange("patch", "/v1/pets/1", json!({"name": "Max"}), 204, Value::Null)),
+        Recorded::Refused(
+            "r:3: PATCH /v1/pets/1: not applied to the stateful store: the response has no JSON object body to store"
+                .to_owned()
+        )
+    );
+    seed.finish();
+    assert_eq!(
+        api.store.to_json(),
+        json!({"/pets": [{"id": 1, "name": "Rex", "status": "sold"}]})
+    );
+}
