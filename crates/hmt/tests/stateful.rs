@@ -691,3 +691,45 @@ async fn exported_pods_seed_another_mock_with_the_same_objects() {
         original
     });
 }
+
+#[tokio::test]
+async fn a_har_recording_seeds_the_store_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = recording(
+        dir.path(),
+        &[
+            (
+                "post",
+                "/pets",
+                json!({"name": "Rex"}),
+                201,
+                json!({"id": 4, "name": "Rex"}),
+            ),
+            (
+                "put",
+                "/pets/4",
+                json!({"name": "Rex", "tag": "dog"}),
+                200,
+                Value::Null,
+            ),
+        ],
+    );
+    let har = dir.path().join("recorded.har");
+    let mut writer = hmt_types::HarWriter::new(std::fs::File::create(&har).unwrap()).unwrap();
+    let input = hmt_types::Input::open(jsonl.to_str().unwrap()).unwrap();
+    for exchange in input.exchanges() {
+        writer.write(&exchange.unwrap()).unwrap();
+    }
+    writer.finish().unwrap();
+    let server = MockServer::builder()
+        .spec_text(PETS)
+        .recordings(&har)
+        .stateful()
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        Client::new(&server).send("GET", "/pets", None).await,
+        (200, json!([{"id": 4, "name": "Rex", "tag": "dog"}]))
+    );
+}
