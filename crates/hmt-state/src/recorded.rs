@@ -60,6 +60,8 @@ pub struct RecordingSeed<'s> {
     /// Problems that are not about one object (a schema that does not
     /// compile, a full store), each said once.
     warnings: Vec<String>,
+    /// Whether the store's limit was reached (and said in `warnings`).
+    full: bool,
 }
 
 /// Where a recorded path lands in the store.
@@ -82,6 +84,7 @@ impl Store {
             schemas: vec![None; self.resources.len()],
             data: self.read().clone(),
             warnings: Vec::new(),
+            full: false,
         }
     }
 
@@ -246,16 +249,12 @@ impl RecordingSeed<'_> {
         };
         let replaces = collection.items.contains_key(&id);
         if !replaces && *objects >= store.limit {
-            let warning = format!(
-                "the stateful store holds at most {} objects; the recorded objects from {what} on were not stored",
-                store.limit
-            );
-            if !self
-                .warnings
-                .iter()
-                .any(|w| w.starts_with("the stateful store holds"))
-            {
-                self.warnings.push(warning);
+            if !self.full {
+                self.full = true;
+                self.warnings.push(format!(
+                    "the stateful store holds at most {} objects; new recorded objects from {what} on were not stored",
+                    store.limit
+                ));
             }
             return Recorded::Refused(format!(
                 "{what}: not stored: the store is full ({} objects)",

@@ -300,3 +300,42 @@ fn a_patch_is_stored_from_its_answer_or_reported() {
         json!({"/pets": [{"id": 1, "name": "Rex", "status": "sold"}]})
     );
 }
+
+#[test]
+fn recordings_beyond_the_limit_are_reported_once_and_replacements_still_count() {
+    let api = Api::with_store(petstore(), |store| store.with_limit(2));
+    let mut seed = api.store.seed_recordings(&api.specs[0]);
+    for (i, id) in [1, 2, 3, 4].into_iter().enumerate() {
+        let pet = json!({"id": id, "name": format!("Pet {id}")});
+        let outcome = seed.add(
+            &format!("r:{}", i + 1),
+            &exchange("post", "/v1/pets", pet.clone(), 201, pet),
+        );
+        if id <= 2 {
+            assert_eq!(outcome, Recorded::Stored);
+        } else {
+            assert_eq!(
+                outcome,
+                Recorded::Refused(format!(
+                    "r:{}: POST /v1/pets: not stored: the store is full (2 objects)",
+                    i + 1
+                ))
+            );
+        }
+    }
+    let replaced = json!({"id": 2, "name": "Two again"});
+    assert_eq!(
+        seed.add(
+            "r:5",
+            &exchange("put", "/v1/pets/2", replaced.clone(), 200, replaced)
+        ),
+        Recorded::Stored
+    );
+    assert_eq!(
+        seed.finish(),
+        [
+            "the stateful store holds at most 2 objects; new recorded objects from r:3: POST /v1/pets on were not stored"
+        ]
+    );
+    assert_eq!(api.store.len(), 2);
+}
