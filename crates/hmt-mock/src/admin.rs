@@ -9,7 +9,9 @@
 //! | `GET /admin/requests` | the journal, oldest first, as http-types exchanges (`?last=N`: the last N) |
 //! | `DELETE /admin/requests` | empties the journal |
 //! | `DELETE /admin/storage` | empties callback storage, as HMT did |
-//! | `POST /admin/storage/reset` | empties storage and starts every replay sequence over |
+//! | `POST /admin/storage/reset` | empties storage, puts stateful stores back to their seed and starts every replay sequence over |
+//! | `GET /admin/state` | with `--stateful`: what the stores hold, by spec title and collection (`?format=http-types`: as http-types JSONL, one `POST` per object) |
+//! | `DELETE /admin/state` | puts the stores back to their seed (`?empty=true`: empties them) |
 //! | `GET /admin/middleware/rest/pregen` | the pregen webhooks, in order |
 //! | `DELETE /admin/middleware/rest/pregen` | removes every webhook |
 //! | `POST /admin/middleware/rest/pregen/<url>` | adds a webhook (see [`crate::pregen`]) |
@@ -194,18 +196,41 @@ pub async fn handle(mock: &Mock, request: Request<Incoming>) -> Response<Body> {
         }
         (&Method::GET, "/admin/state") => {
             let loaded = mock.loaded();
-            let state: serde_json::Map<String, Value> = loaded
-                .stores()
-                .map(|(spec, store)| (spec.title.clone(), store.to_json()))
-                .collect();
-            json_response(StatusCode::OK, &Value::Object(state))
-        }
-        (&Method::DELETE, "/admin/state") => {
-            for (_, store) in mock.loaded().stores() {
-                store.reset();
+            match state_format(request.uri().query()) {
+                Ok(StateFormat::Json) => {
+                    let state: serde_json::Map<String, Value> = loaded
+                        .stores()
+                        .map(|(spec, store)| (spec.title.clone(), store.to_json()))
+                        .collect();
+                    json_response(StatusCode::OK, &Value::Object(state))
+                }
+                Ok(StateFormat::HttpTypes) => {
+                    let mut jsonl = String::new();
+                    for exchange in loaded.state_http_types() {
+                        jsonl.push_str(&exchange.to_json_line());
+                        jsonl.push('\n');
+                    }
+                    let mut response = Response::new(Body::new(jsonl));
+                    response.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("application/jsonl"),
+                    );
+                    response
+                }
+                Err(message) => problem(StatusCode::BAD_REQUEST, "admin", &message, json!({})),
             }
-            no_content()
         }
+        (&Method::DELETE, "/admin/state") => match state_emptied(request.uri().query()) {
+            Ok(true) => {
+                mock.loaded().clear_state();
+                no_content()
+            }
+            Ok(false) => {
+                mock.loaded().reset_state();
+                no_content()
+            }
+            Err(message) => problem(StatusCode::BAD_REQUEST, "admin", &message, json!({})),
+        },
         (&Method::DELETE, "/admin/storage") => {
             mock.storage.clear();
             no_content()
@@ -226,6 +251,59 @@ pub async fn handle(mock: &Mock, request: Request<Incoming>) -> Response<Body> {
 }
 
 const PREGEN: &str = "/admin/middleware/rest/pregen";
+
+/// How `GET /admin/state` answers.
+enum StateFormat {
+    /// `{"<spec title>": {"<collection>": [objects]}}`.
+    Json,
+    /// http-types JSONL, one `POST` per object (`?format=http-types`).
+    HttpTypes,
+}
+
+/// `?format=` of `GET /admin/state`.
+fn state_format(query: Option<&str>) -> Result<StateFormat, String> {
+    let mut format = StateFormat::Json;
+    for (name, value) in crate::server::parse_query(query.unwrap_or("")) {
+        match (name.as_str(), value.as_str()) {
+            ("format", "json") => format = StateFormat::Json,
+            ("format", "http-types") => format = StateFormat::HttpTypes,
+            ("format", other) => {
+                return Err(format!(
+                    "GET /admin/state?format={other}: the formats are json (the default) and http-types"
+                ));
+            }
+            (other, _) => {
+                return Err(format!(
+                    "GET /admin/state: unknown parameter {other:?}; the one known is format=json|http-types"
+                ));
+            }
+        }
+    }
+    Ok(format)
+}
+
+/// `?empty=true` of `DELETE /admin/state`: empty the stores rather than
+/// put them back to their seed.
+fn state_emptied(query: Option<&str>) -> Result<bool, String> {
+    let mut empty = false;
+    for (name, value) in crate::server::parse_query(query.unwrap_or("")) {
+        match (name.as_str(), value.as_str()) {
+            ("empty", "true" | "") => empty = true,
+            ("empty", "false") => empty = false,
+            ("empty", other) => {
+                return Err(format!(
+                    "DELETE /admin/state?empty={other}: empty is true or false"
+                ));
+            }
+            (other, _) => {
+                return Err(format!(
+                    "DELETE /admin/state: unknown parameter {other:?}; the one known is empty=true (empty the stores instead of restoring their seed)"
+                ));
+            }
+        }
+    }
+    Ok(empty)
+}
 
 /// `?last=N` of `GET /admin/requests`: how many of the latest exchanges
 /// to show (all without it).

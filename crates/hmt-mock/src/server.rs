@@ -255,6 +255,68 @@ impl Loaded {
         self
     }
 
+    /// Seeds the stateful stores from recorded exchanges, in recording
+    /// order, each exchange going to the first store with a resource at
+    /// its path; each comes with where it was recorded
+    /// (`recordings.jsonl:12`). What a store holds afterwards is part of
+    /// the seed that a reset restores. Answers one warning per object not
+    /// stored (with its location and, for a schema refusal, the JSON
+    /// pointer in the object), and per problem that is not about one
+    /// object. Does nothing without `--stateful`.
+    pub fn seed_recordings(
+        &self,
+        exchanges: impl IntoIterator<Item = (String, hmt_types::Exchange)>,
+    ) -> Vec<String> {
+        let mut seeds: Vec<hmt_state::RecordingSeed<'_>> = self
+            .stores()
+            .map(|(spec, store)| store.seed_recordings(spec))
+            .collect();
+        if seeds.is_empty() {
+            return Vec::new();
+        }
+        let mut warnings = Vec::new();
+        for (location, exchange) in exchanges {
+            for seed in &mut seeds {
+                match seed.add(&location, &exchange) {
+                    hmt_state::Recorded::NotMine => continue,
+                    hmt_state::Recorded::Refused(why) => warnings.push(why),
+                    _ => {}
+                }
+                break;
+            }
+        }
+        for seed in seeds {
+            warnings.extend(seed.finish());
+        }
+        warnings
+    }
+
+    /// Puts every stateful store back to its seed (examples, recordings,
+    /// objects given in code).
+    pub fn reset_state(&self) {
+        for (_, store) in self.stores() {
+            store.reset();
+        }
+    }
+
+    /// Empties every stateful store; a later [`Loaded::reset_state`]
+    /// still restores the seed.
+    pub fn clear_state(&self) {
+        for (_, store) in self.stores() {
+            store.clear();
+        }
+    }
+
+    /// What the stateful stores hold, as http-types exchanges: one `POST`
+    /// per object to its collection, answered 201 with the object, by
+    /// spec, collection and id; `--recordings` seeds a stateful mock with
+    /// them.
+    pub fn state_http_types(&self) -> Vec<hmt_types::Exchange> {
+        self.stores()
+            .flat_map(|(spec, store)| store.to_http_types(spec))
+            .collect()
+    }
+
     /// The stateful stores, with the specs they belong to.
     pub fn stores(&self) -> impl Iterator<Item = (&Spec, &hmt_state::Store)> {
         self.specs
@@ -426,13 +488,11 @@ impl Mock {
         lock(&self.journal).clear();
     }
 
-    /// Empties storage and the stateful stores, and starts every replay
-    /// sequence over.
+    /// Empties storage, puts the stateful stores back to their seed, and
+    /// starts every replay sequence over.
     pub fn reset(&self) {
         self.storage.clear();
-        for (_, store) in self.loaded().stores() {
-            store.reset();
-        }
+        self.loaded().reset_state();
         for entry in self.loaded().replay_entries() {
             entry.rewind();
         }
@@ -480,9 +540,11 @@ impl Mock {
     /// 4. [`admit`](Self::admit): credentials the operation requires;
     /// 5. [`replayed`](Self::replayed): a recorded exchange that matches,
     ///    as recorded (before validation: what was recorded is served even
-    ///    where the inferred spec is stricter);
+    ///    where the inferred spec is stricter), except for operations a
+    ///    stateful store manages;
     /// 6. [`validated`](Self::validated): parameters and body against the
-    ///    spec;
+    ///    spec; then [`stored`](Self::stored): with `--stateful`, the
+    ///    store's answer;
     /// 7. [`plan`](Self::plan) and [`render`](Self::render): the
     ///    documented response, an example or generated data;
     /// 8. [`called_back`](Self::called_back): a callback script's rewrite;
@@ -491,8 +553,9 @@ impl Mock {
     /// (delays), [`broken`](Self::broken) (faults) and the
     /// [`remember`](Self::remember)ed journal entry.
     ///
-    /// Precedence follows: programmed stubs, then exact replay, then the
-    /// spec's documented responses.
+    /// Precedence follows: programmed stubs, then exact replay (state
+    /// instead, for what a stateful store manages), then the spec's
+    /// documented responses.
     ///
     /// Generation, validation of large bodies and callback scripts run in
     /// the bounded heavy-work pool ([`crate::offload`]), so that they never
@@ -623,7 +686,20 @@ impl Mock {
             return response;
         }
         let preferences = asked.preferences;
-        match self.replayed(&loaded, asked, &found, preferences) {
+        // The stateful store answers the operations it manages, not
+        // replay: recordings seeded it, so a replayed read would show what
+        // the upstream held then, not what the clients changed since.
+        let stateful = loaded
+            .stores
+            .get(found.spec)
+            .and_then(Option::as_ref)
+            .is_some_and(|store| store.manages(found.operation));
+        let replayed = if stateful {
+            Replayed::None
+        } else {
+            self.replayed(&loaded, asked, &found, preferences)
+        };
+        match replayed {
             Replayed::Answer(response) => {
                 let response = answered(response, AnsweredBy::Replay);
                 return self.called_back(&loaded, asked, &found, response).await;

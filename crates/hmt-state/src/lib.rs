@@ -10,8 +10,15 @@
 //! operation and the mock answers as it always does. Keeping it apart
 //! keeps the mock's hot path untouched when `--stateful` is off, lets the
 //! rules below be tested on in-memory specs without a server, and gives the
-//! admin API one place to read ([`Store::resources`], [`Store::to_json`])
-//! and to write ([`Store::seed`], [`Store::reset`]).
+//! admin API one place to read ([`Store::resources`], [`Store::to_json`],
+//! [`Store::to_http_types`]) and to write ([`Store::seed`],
+//! [`Store::seed_recordings`], [`Store::reset`], [`Store::clear`]).
+//!
+//! **Seeds.** What [`Store::seed`], [`Store::seed_examples`] and
+//! [`Store::seed_recordings`] put in the store is its seed:
+//! [`Store::reset`] goes back to it (objects, id sequences and UUID
+//! counter, so the next create gets the same id as after start-up), and
+//! [`Store::clear`] empties the store without forgetting it.
 //!
 //! The store answers with a status and a JSON body, and says whether the
 //! mock should merge that body over the response it would have sent
@@ -160,13 +167,16 @@
 //! once is returned, one never sent is not (lists carry only stored
 //! fields).
 
+mod export;
 pub mod id_path_schema;
 mod ids;
 mod infer;
 mod list;
+mod recorded;
 mod schema;
 
 pub use infer::{IdKind, IdSource, Resource};
+pub use recorded::{Recorded, RecordingSeed};
 
 use bytes::Bytes;
 use hmt_openapi::Spec;
@@ -283,9 +293,11 @@ pub struct Store {
     read_examples: Vec<Option<Map<String, Value>>>,
     limit: usize,
     data: RwLock<Data>,
+    /// What the seeds put in the store, which [`Store::reset`] restores.
+    seeded: RwLock<Data>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Data {
     /// By concrete collection path, so [`Store::to_json`] is sorted.
     collections: BTreeMap<String, Collection>,
@@ -385,6 +397,7 @@ impl Store {
                 .collect(),
             limit: DEFAULT_LIMIT,
             data: RwLock::new(Data::default()),
+            seeded: RwLock::new(Data::default()),
         }
     }
 
@@ -408,6 +421,13 @@ impl Store {
     /// Whether nothing is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Whether the store answers the operation at this index of
+    /// [`Spec::operations`] (a `POST`, `GET`, `PUT`, `PATCH` or `DELETE`
+    /// of one of its resources).
+    pub fn manages(&self, operation: usize) -> bool {
+        matches!(self.bindings.get(operation), Some(Some(_)))
     }
 
     /// What the store does with this request, or `None` when the operation
@@ -465,7 +485,8 @@ impl Store {
     /// Stores `objects` in a concrete collection (`/pets`,
     /// `/users/1/orders`, with or without the server's base path), ids
     /// taken or made as for a `POST`. All or nothing: on an error nothing
-    /// is stored. Answers how many were stored.
+    /// is stored. Answers how many were stored. They are part of the seed
+    /// that [`Store::reset`] restores.
     pub fn seed(&self, collection: &str, objects: Vec<Value>) -> Result<usize, StateError> {
         let Some((index, key)) = self.find_collection(collection) else {
             return Err(StateError::UnknownCollection {
@@ -509,6 +530,7 @@ impl Store {
         data.uuids = uuids;
         data.objects += count;
         data.collections.insert(key, staged);
+        self.keep_as_seed(data);
         Ok(count)
     }
 
@@ -584,9 +606,25 @@ impl Store {
         Value::Object(out)
     }
 
-    /// Forgets everything stored, and restarts id sequences and UUIDs.
+    /// Goes back to the seed: what the store held after its last seed
+    /// (examples, recordings, test code: all given before a mock serves),
+    /// with the id sequences and UUID counter as they were then. Without
+    /// seeds, the store is empty.
     pub fn reset(&self) {
+        let seeded = hmt_types::sync::read(&self.seeded).clone();
+        *self.write() = seeded;
+    }
+
+    /// Empties the store and restarts id sequences and UUIDs; the seed is
+    /// kept for the next [`Store::reset`].
+    pub fn clear(&self) {
         *self.write() = Data::default();
+    }
+
+    /// Makes what the store holds now its seed. Seeding happens before a
+    /// mock serves, so this is the store as the seeds left it.
+    fn keep_as_seed(&self, data: &Data) {
+        *hmt_types::sync::write(&self.seeded) = data.clone();
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Data> {

@@ -1,9 +1,10 @@
-//! Odd requests and seeds never panic the store, never take it over its
-//! limit, and are answered with statuses a client can act on.
+//! Odd requests, seeds and recorded exchanges never panic the store, never
+//! take it over its limit, and are answered with statuses a client can act
+//! on (or, for recordings, a refusal that says where).
 
 mod common;
 
-use hmt_state::{StateRequest, Store};
+use hmt_state::{Recorded, StateRequest, Store};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -250,8 +251,13 @@ proptest! {
         if std::env::var_os("HMT_STATE_COVERAGE").is_some() {
             eprintln!("managed {managed} of {}", requests.len());
         }
+        // The seed is what the store held after its last seed that
+        // stored something, else nothing.
+        let mut seeded = json!({});
         for (path, objects) in seeds {
-            let _ = store.seed(&path, objects);
+            if store.seed(&path, objects).is_ok() {
+                seeded = store.to_json();
+            }
         }
         prop_assert!(store.len() <= LIMIT);
         let stored: usize = store
@@ -262,7 +268,62 @@ proptest! {
             .map(|list| list.as_array().map_or(0, Vec::len))
             .sum();
         prop_assert_eq!(stored, store.len());
-        store.reset();
+        store.clear();
         prop_assert!(store.is_empty());
+        store.reset();
+        prop_assert_eq!(store.to_json(), seeded);
+    }
+
+    #[test]
+    fn odd_recorded_exchanges_seed_without_panics(
+        which in 0usize..3,
+        exchanges in prop::collection::vec((
+            prop_oneof![Just("get"), Just("post"), Just("put"), Just("patch"), Just("delete"), Just("head")],
+            prop_oneof![
+                Just("/pets".to_owned()),
+                Just("/v1/pets/".to_owned()),
+                text().prop_map(|id| format!("/pets/{id}")),
+                text().prop_map(|id| format!("/v1/pets/{id}")),
+                text().prop_map(|n| format!("/api/v1/namespaces/{n}/pods")),
+                text().prop_map(|n| format!("/api/v1/namespaces/x/pods/{n}")),
+                text().prop_map(|u| format!("/users/{u}/orders")),
+                "/\\PC{0,8}",
+            ],
+            prop_oneof![Just(200u16), Just(201), Just(204), Just(404), Just(500)],
+            prop::option::of(body()),
+            prop::option::of(body()),
+        ), 0..24),
+    ) {
+        let document = [common::petstore(), common::kubernetes(), common::shop()][which].clone();
+        let spec = common::spec(document);
+        let store = Store::new(&spec).with_limit(LIMIT);
+        let mut seed = store.seed_recordings(&spec);
+        for (line, (method, path, status, request, response)) in exchanges.iter().enumerate() {
+            let mut recorded = hmt_types::Request::new(hmt_types::Method::parse(method).unwrap(), path);
+            recorded.body = request.clone();
+            let mut answered = hmt_types::Response::new(*status);
+            answered.body = response.clone();
+            let exchange = hmt_types::Exchange {
+                request: recorded,
+                response: Some(answered),
+                meta: Default::default(),
+            };
+            if let Recorded::Refused(why) = seed.add(&format!("rec.jsonl:{}", line + 1), &exchange) {
+                let prefix = format!("rec.jsonl:{}: ", line + 1);
+                prop_assert!(why.starts_with(&prefix), "{why}");
+            }
+        }
+        let _ = seed.finish();
+        prop_assert!(store.len() <= LIMIT);
+        let stored: usize = store
+            .to_json()
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|list| list.as_array().map_or(0, Vec::len))
+            .sum();
+        prop_assert_eq!(stored, store.len());
+        let exported = store.to_http_types(&spec);
+        prop_assert_eq!(exported.len(), store.len());
     }
 }

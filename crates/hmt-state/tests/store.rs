@@ -598,7 +598,7 @@ fn deleted_items_are_gone() {
 }
 
 #[test]
-fn reset_forgets_everything_and_restarts_ids() {
+fn reset_without_seeds_forgets_everything_and_restarts_ids() {
     let api = Api::new(petstore());
     api.call("POST", "/v1/pets", Some(json!({"name": "Rex"})));
     api.call("POST", "/v1/pets", Some(json!({"name": "Tom"})));

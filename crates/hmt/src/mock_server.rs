@@ -61,7 +61,9 @@ impl Builder {
         self
     }
 
-    /// Replays these recordings (http-types JSONL or HAR) exactly.
+    /// Replays these recordings (http-types JSONL or HAR) exactly. With
+    /// [`Builder::stateful`], they also seed the store with what they show
+    /// the upstream held at their end (see the README's "Stateful mocks").
     pub fn recordings(mut self, path: impl Into<PathBuf>) -> Builder {
         self.sources.recordings.push(path.into());
         self
@@ -107,7 +109,9 @@ impl Builder {
     }
 
     /// Objects the stateful store starts with, in a collection such as
-    /// `/pets` or `/users/1/orders`. Implies [`Builder::stateful`].
+    /// `/pets` or `/users/1/orders`. Implies [`Builder::stateful`]. They
+    /// are part of the seed that [`MockServer::reset_state`] restores,
+    /// with the specs' list examples and the recordings.
     pub fn state(mut self, collection: &str, objects: Vec<Value>) -> Builder {
         self.sources.stateful = true;
         self.seeds.push((collection.to_string(), objects));
@@ -427,7 +431,8 @@ impl MockServer {
         self.mock.with_stubs(|stubs| stubs.push(stub));
     }
 
-    /// Removes every stub and forgets every request received.
+    /// Removes every stub, forgets every request received, and puts the
+    /// stateful store back to its seed.
     pub fn reset(&self) {
         self.mock.with_stubs(|stubs| stubs.retain(|_| false));
         self.mock.clear_journal();
@@ -450,6 +455,29 @@ impl MockServer {
                 .map(|(spec, store)| (spec.title.clone(), store.to_json()))
                 .collect(),
         )
+    }
+
+    /// Puts the stateful store back to its seed: the specs' list
+    /// examples, the recordings and [`Builder::state`], with id sequences
+    /// as they were after start-up. Stubs and the journal are kept.
+    pub fn reset_state(&self) {
+        self.mock.loaded().reset_state();
+    }
+
+    /// Empties the stateful store; [`MockServer::reset_state`] still
+    /// restores the seed afterwards.
+    pub fn empty_state(&self) {
+        self.mock.loaded().clear_state();
+    }
+
+    /// What the stateful store holds as http-types exchanges, one `POST`
+    /// of each object to its collection answered 201 with it, by
+    /// collection then id: write them with
+    /// [`hmt_types::Exchange::to_json_line`] and hand the file to
+    /// [`Builder::recordings`] of a stateful server to start from the same
+    /// objects.
+    pub fn state_http_types(&self) -> Vec<hmt_types::Exchange> {
+        self.mock.loaded().state_http_types()
     }
 
     /// Checks every stub's expectation.

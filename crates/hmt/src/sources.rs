@@ -1,12 +1,13 @@
 //! What a mock serves, loaded as `hmt mock` loads it: OpenAPI specs (files,
 //! directories, or text in memory), recordings (http-types JSONL or HAR,
-//! served by exact replay) and callback scripts.
+//! served by exact replay, and with `--stateful` the seed of the store)
+//! and callback scripts.
 
 use anyhow::{Context, Result, bail};
 use hmt_build::initial::OpenApiVersion;
 use hmt_build::{Builder, Mode, Options};
 use hmt_mock::{Loaded, Spec};
-use hmt_types::Input;
+use hmt_types::{Exchanges, Input};
 use std::path::{Path, PathBuf};
 
 /// Everything a mock serves apart from its stubs.
@@ -48,11 +49,45 @@ impl Sources {
         let mut loaded = Loaded::new(compiled);
         if self.stateful {
             loaded = loaded.stateful();
+            for file in &self.recordings {
+                seed_from(&loaded, file)?;
+            }
         }
         Ok(match &self.callbacks {
             Some(dir) => loaded.with_callbacks(hmt_mock::callbacks::Callbacks::load(dir)?),
             None => loaded,
         })
+    }
+}
+
+/// Seeds the stateful stores with what one recordings file shows, in
+/// order; each object not stored is a warning naming its line (the JSON
+/// pointer of its entry in a HAR file) and why.
+fn seed_from(loaded: &Loaded, file: &Path) -> Result<()> {
+    let name = file.display().to_string();
+    let input = Input::open(&name).with_context(|| format!("cannot open {name}"))?;
+    let mut exchanges = input.exchanges();
+    let mut failed = None;
+    let located = std::iter::from_fn(|| {
+        let exchange = match exchanges.next()? {
+            Ok(exchange) => exchange,
+            Err(error) => {
+                failed = Some(error);
+                return None;
+            }
+        };
+        let location = match &exchanges {
+            Exchanges::Jsonl(lines) => format!("{name}:{}", lines.line()),
+            Exchanges::Har(har) => format!("{name}: at {}", har.pointer()),
+        };
+        Some((location, exchange))
+    });
+    for warning in loaded.seed_recordings(located) {
+        tracing::warn!("{warning}");
+    }
+    match failed {
+        Some(error) => Err(error).with_context(|| format!("cannot read {name}")),
+        None => Ok(()),
     }
 }
 

@@ -434,6 +434,302 @@ async fn the_list_example_is_where_the_store_starts() {
             .len(),
         3
     );
-    server.reset();
+    // A reset goes back to the seed: the example's pets, without the new one.
+    server.reset_state();
+    assert_eq!(client.send("GET", "/pets/4", None).await.0, 200);
+    assert_eq!(client.send("GET", "/pets/1", None).await.0, 404);
+    server.empty_state();
     assert_eq!(client.send("GET", "/pets/4", None).await.0, 404);
+    server.reset();
+    assert_eq!(client.send("GET", "/pets/4", None).await.0, 200);
+}
+
+/// A recording, one http-types line per exchange: `(method, path, request
+/// body, status, response body)`, `Value::Null` for no body.
+fn recording(
+    dir: &std::path::Path,
+    exchanges: &[(&str, &str, Value, u16, Value)],
+) -> std::path::PathBuf {
+    let mut jsonl = String::new();
+    for (method, path, request, status, response) in exchanges {
+        let mut line = json!({
+            "request": {"method": method, "host": "pets.example", "path": path},
+            "response": {"statusCode": status}
+        });
+        if !request.is_null() {
+            line["request"]["headers"] = json!({"content-type": "application/json"});
+            line["request"]["body"] = Value::String(request.to_string());
+        }
+        if !response.is_null() {
+            line["response"]["body"] = Value::String(response.to_string());
+        }
+        jsonl.push_str(&line.to_string());
+        jsonl.push('\n');
+    }
+    let file = dir.join("recorded.jsonl");
+    std::fs::write(&file, jsonl).unwrap();
+    file
+}
+
+#[tokio::test]
+async fn recordings_seed_the_store_with_what_the_upstream_held_at_their_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = recording(
+        dir.path(),
+        &[
+            (
+                "post",
+                "/pets",
+                json!({"name": "Rex"}),
+                201,
+                json!({"id": 1, "name": "Rex"}),
+            ),
+            ("put", "/pets/5", json!({"name": "Five"}), 200, Value::Null),
+            (
+                "get",
+                "/pets/7",
+                Value::Null,
+                200,
+                json!({"id": 7, "name": "Seven", "tag": "cat"}),
+            ),
+            (
+                "post",
+                "/pets",
+                json!({"name": "Tom"}),
+                201,
+                json!({"id": 2, "name": "Tom"}),
+            ),
+            ("delete", "/pets/2", Value::Null, 204, Value::Null),
+            // The spec's Pet refuses a number for a name: not stored.
+            (
+                "post",
+                "/pets",
+                json!({"name": "x"}),
+                201,
+                json!({"id": 3, "name": 3}),
+            ),
+            (
+                "post",
+                "/pets",
+                json!({"name": "Lost"}),
+                500,
+                json!({"id": 4, "name": "Lost"}),
+            ),
+        ],
+    );
+    let server = MockServer::builder()
+        .spec_text(PETS)
+        .recordings(&recorded)
+        .stateful()
+        .start()
+        .await
+        .unwrap();
+    let client = Client::new(&server);
+    let seeded = json!([
+        {"id": 1, "name": "Rex"},
+        {"id": 5, "name": "Five"},
+        {"id": 7, "name": "Seven", "tag": "cat"}
+    ]);
+    assert_eq!(
+        client.send("GET", "/pets", None).await,
+        (200, seeded.clone())
+    );
+    assert_eq!(client.send("GET", "/pets/2", None).await.0, 404);
+    assert_eq!(client.send("GET", "/pets/3", None).await.0, 404);
+    // The store answers, not the replay of the recorded GET.
+    assert_eq!(client.send("DELETE", "/pets/7", None).await.0, 204);
+    assert_eq!(client.send("GET", "/pets/7", None).await.0, 404);
+    let created = client
+        .send(
+            "POST",
+            "/pets",
+            Some(("application/json", json!({"name": "New"}))),
+        )
+        .await;
+    assert_eq!(created.1["id"], 2);
+
+    server.reset_state();
+    assert_eq!(
+        client.send("GET", "/pets", None).await,
+        (200, seeded.clone())
+    );
+    // Id sequences are back where the seed left them.
+    let again = client
+        .send(
+            "POST",
+            "/pets",
+            Some(("application/json", json!({"name": "New"}))),
+        )
+        .await;
+    assert_eq!(again.1["id"], 2);
+    server.empty_state();
+    assert_eq!(client.send("GET", "/pets", None).await, (200, json!([])));
+    server.reset_state();
+    assert_eq!(client.send("GET", "/pets", None).await, (200, seeded));
+}
+
+#[tokio::test]
+async fn the_store_answers_what_it_manages_before_exact_replay() {
+    // A spec as `hmt build --mode mixed` writes it: recorded exchanges in
+    // `x-hmt-replay`.
+    let spec = PETS.replace(
+        "        \"404\": {description: no such pet}\n",
+        "        \"404\": {description: no such pet}\n      x-hmt-replay:\n        - request: {path: /pets/1}\n          responses: [{statusCode: 200, body: '{\"id\": 1, \"name\": \"Replayed\"}'}]\n",
+    );
+    assert_ne!(spec, PETS);
+    let replaying = MockServer::builder()
+        .spec_text(&spec)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        Client::new(&replaying).send("GET", "/pets/1", None).await.1["name"],
+        "Replayed"
+    );
+    let server = MockServer::builder()
+        .spec_text(&spec)
+        .state("/pets", vec![json!({"id": 1, "name": "Stored"})])
+        .start()
+        .await
+        .unwrap();
+    let client = Client::new(&server);
+    assert_eq!(
+        client.send("GET", "/pets/1", None).await.1["name"],
+        "Stored"
+    );
+    assert_eq!(client.send("DELETE", "/pets/1", None).await.0, 204);
+    assert_eq!(client.send("GET", "/pets/1", None).await.0, 404);
+}
+
+#[tokio::test]
+async fn exported_pods_seed_another_mock_with_the_same_objects() {
+    let server = MockServer::builder()
+        .spec_text(PODS)
+        .stateful()
+        .start()
+        .await
+        .unwrap();
+    let client = Client::new(&server);
+    let pods = [
+        (
+            "default",
+            json!({"kind": "Pod", "metadata": {"name": "web-2", "labels": {"app": "web"}}, "spec": {}}),
+        ),
+        (
+            "default",
+            json!({"kind": "Pod", "metadata": {"name": "web-1"}, "spec": {}}),
+        ),
+        (
+            "kube-system",
+            json!({"kind": "Pod", "metadata": {"name": "dns"}, "spec": {}}),
+        ),
+    ];
+    for (namespace, pod) in &pods {
+        let path = format!("/api/v1/namespaces/{namespace}/pods");
+        let created = client
+            .send("POST", &path, Some(("application/json", pod.clone())))
+            .await;
+        assert_eq!(created.0, 201);
+    }
+    let exported = server.state_http_types();
+    // By collection, then id.
+    let order: Vec<(String, String)> = exported
+        .iter()
+        .map(|e| {
+            let body: Value = serde_json::from_slice(e.request.body.as_deref().unwrap()).unwrap();
+            (
+                e.request.pathname.clone(),
+                body["metadata"]["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (
+                "/api/v1/namespaces/default/pods".to_owned(),
+                "web-1".to_owned()
+            ),
+            (
+                "/api/v1/namespaces/default/pods".to_owned(),
+                "web-2".to_owned()
+            ),
+            (
+                "/api/v1/namespaces/kube-system/pods".to_owned(),
+                "dns".to_owned()
+            ),
+        ]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("state.jsonl");
+    let jsonl: String = exported.iter().map(|e| e.to_json_line() + "\n").collect();
+    std::fs::write(&file, jsonl).unwrap();
+
+    let copy = MockServer::builder()
+        .spec_text(PODS)
+        .recordings(&file)
+        .stateful()
+        .start()
+        .await
+        .unwrap();
+    let copy_client = Client::new(&copy);
+    for (namespace, pod) in &pods {
+        let name = pod["metadata"]["name"].as_str().unwrap();
+        let path = format!("/api/v1/namespaces/{namespace}/pods/{name}");
+        assert_eq!(
+            copy_client.send("GET", &path, None).await,
+            (200, pod.clone())
+        );
+    }
+    assert_eq!(copy.state()["kubernetes"], {
+        let mut original = server.state()["kubernetes"].clone();
+        // The copy holds them by id, as they were exported.
+        let default = original["/api/v1/namespaces/default/pods"]
+            .as_array_mut()
+            .unwrap();
+        default.reverse();
+        original
+    });
+}
+
+#[tokio::test]
+async fn a_har_recording_seeds_the_store_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = recording(
+        dir.path(),
+        &[
+            (
+                "post",
+                "/pets",
+                json!({"name": "Rex"}),
+                201,
+                json!({"id": 4, "name": "Rex"}),
+            ),
+            (
+                "put",
+                "/pets/4",
+                json!({"name": "Rex", "tag": "dog"}),
+                200,
+                Value::Null,
+            ),
+        ],
+    );
+    let har = dir.path().join("recorded.har");
+    let mut writer = hmt_types::HarWriter::new(std::fs::File::create(&har).unwrap()).unwrap();
+    let input = hmt_types::Input::open(jsonl.to_str().unwrap()).unwrap();
+    for exchange in input.exchanges() {
+        writer.write(&exchange.unwrap()).unwrap();
+    }
+    writer.finish().unwrap();
+    let server = MockServer::builder()
+        .spec_text(PETS)
+        .recordings(&har)
+        .stateful()
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        Client::new(&server).send("GET", "/pets", None).await,
+        (200, json!([{"id": 4, "name": "Rex", "tag": "dog"}]))
+    );
 }

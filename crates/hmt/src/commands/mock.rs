@@ -20,7 +20,7 @@ pub(crate) struct MockArgs {
     #[arg(value_name = "PATH")]
     specs: Vec<PathBuf>,
     /// Serve the exchanges in these recordings (http-types JSONL or HAR, plain or gzip) exactly,
-    /// without a build step. Repeatable.
+    /// without a build step; with --stateful they also seed the store. Repeatable.
     #[arg(long = "recordings", value_name = "FILE")]
     recordings: Vec<PathBuf>,
     /// Port to listen on (default 8000). Without specs or recordings, no mock port is
@@ -106,7 +106,7 @@ pub(crate) struct MockArgs {
     /// Answer CORS preflights and allow every origin.
     #[arg(long)]
     cors: bool,
-    /// Remember what clients create: POST to a collection stores, GET/PUT/PATCH/DELETE on items act on the store (GET/DELETE /admin/state).
+    /// Remember what clients create: POST to a collection stores, GET/PUT/PATCH/DELETE on items act on the store, which starts from the list examples and --recordings (GET /admin/state, ?format=http-types to export; DELETE /admin/state to reset, ?empty=true to empty).
     #[arg(long)]
     stateful: bool,
     /// Wait before every answer: `300` ms, or `100-500` for a random time (`Prefer: delay=MS` per request).

@@ -18,6 +18,8 @@ pub struct RunningMock {
     pub base: String,
     /// `http://127.0.0.1:PORT` of its admin API.
     pub admin: String,
+    /// What it printed on stderr before its banner (warnings at start-up).
+    pub log: Vec<String>,
 }
 
 impl Drop for RunningMock {
@@ -47,7 +49,12 @@ pub fn start(args: &[&str]) -> RunningMock {
         match lines.recv_timeout(Duration::from_millis(100)) {
             Ok(line) => {
                 if let Some((base, admin)) = crate::common::mock_banner(&line) {
-                    return RunningMock { base, admin, child };
+                    return RunningMock {
+                        base,
+                        admin,
+                        child,
+                        log: seen,
+                    };
                 }
                 seen.push(line);
             }
