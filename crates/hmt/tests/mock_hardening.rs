@@ -14,6 +14,9 @@ use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
+/// How often hmt reports a log file that keeps failing.
+const LOG_FAILURE_INTERVAL: Duration = Duration::from_secs(10);
+
 /// A running `hmt mock`, killed when dropped.
 struct Mock {
     child: Child,
@@ -62,6 +65,18 @@ impl Mock {
             }
         }
         panic!("no line with {texts:?} on stderr within 10 s; saw: {seen:#?}");
+    }
+
+    /// Every line of stderr that arrives within `window`.
+    fn stderr_within(&self, window: Duration) -> Vec<String> {
+        let deadline = Instant::now() + window;
+        let mut lines = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if let Ok(line) = self.stderr.recv_timeout(left) {
+                lines.push(line);
+            }
+        }
+        lines
     }
 
     /// How many file descriptors the mock process has open.
@@ -867,6 +882,93 @@ fn many_hosts_keep_few_log_files_open_and_every_line_lands() {
         .0,
         200
     );
+}
+
+#[test]
+fn a_log_file_that_keeps_failing_is_reported_once_per_ten_seconds_with_a_count() {
+    let logs = tempfile::tempdir().unwrap();
+    // Cannot be opened: its name is a directory.
+    let unopenable = logs.path().join("dir.example-mock.jsonl");
+    std::fs::create_dir(&unopenable).unwrap();
+    // Opens, but every write fails: the full device.
+    std::os::unix::fs::symlink("/dev/full", logs.path().join("full.example-mock.jsonl")).unwrap();
+    let mock = start(&[
+        "--log-dir",
+        logs.path().to_str().unwrap(),
+        petstore().to_str().unwrap(),
+    ]);
+    let mut stream = BufReader::new(TcpStream::connect(mock.address()).unwrap());
+    let mut get = |host: &str| {
+        let request = format!("GET /pets HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_eq!(exchange(&mut stream, &request).0, 200, "{host}");
+    };
+    let started = Instant::now();
+    for _ in 0..50 {
+        get("dir.example");
+        get("full.example");
+        get("fine.example");
+    }
+    let lines = mock.stderr_within(Duration::from_secs(1));
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "the requests took {:?}: too slow to tell one report from two",
+        started.elapsed()
+    );
+    let about =
+        |file: &str| -> Vec<&String> { lines.iter().filter(|line| line.contains(file)).collect() };
+    let opened = about("dir.example-mock.jsonl");
+    assert!(
+        opened.len() == 1
+            && opened[0].contains("ERROR")
+            && opened[0].contains("cannot open the mock log"),
+        "50 failures to open, reported: {opened:#?}"
+    );
+    let written = about("full.example-mock.jsonl");
+    assert!(
+        written.len() == 1
+            && written[0].contains("ERROR")
+            && written[0].contains("cannot write the mock log")
+            && written[0].contains("No space left on device"),
+        "50 failures to write, reported: {written:#?}"
+    );
+    assert_eq!(about("fine.example").len(), 0, "{lines:#?}");
+    assert_eq!(
+        common::exchanges(&logs.path().join("fine.example-mock.jsonl")).len(),
+        50
+    );
+
+    // Ten seconds on, the next failure is reported with the 49 held back.
+    std::thread::sleep(
+        (started + LOG_FAILURE_INTERVAL + Duration::from_millis(500))
+            .saturating_duration_since(Instant::now()),
+    );
+    get("dir.example");
+    get("full.example");
+    let lines = mock.stderr_within(Duration::from_secs(1));
+    for file in ["dir.example-mock.jsonl", "full.example-mock.jsonl"] {
+        let reported: Vec<&String> = lines.iter().filter(|line| line.contains(file)).collect();
+        assert!(
+            reported.len() == 1
+                && reported[0].contains(
+                    "49 more failures of this log since its last report were not reported"
+                ),
+            "{file}: {reported:#?}"
+        );
+    }
+
+    // Held back again, then the log works: the recovery says how many
+    // were not reported.
+    for _ in 0..5 {
+        get("dir.example");
+    }
+    std::fs::remove_dir(&unopenable).unwrap();
+    get("dir.example");
+    let recovered = mock.wait_for_stderr(&["dir.example-mock.jsonl", "is written again"]);
+    assert!(
+        recovered.contains("5 failures to log into it since its last report were not reported"),
+        "{recovered}"
+    );
+    assert_eq!(common::exchanges(&unopenable).len(), 1);
 }
 
 // ---- 6: idle connections -------------------------------------------------------
