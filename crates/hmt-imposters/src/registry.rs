@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
@@ -29,6 +30,10 @@ pub struct ImpostersConfig {
     /// Loads hmt's extension `"hmt": {"specs", "recordings"}`; without it,
     /// imposters that name specs or recordings are refused.
     pub sources: Option<Arc<dyn crate::SourceLoader>>,
+    /// A connection to an imposter idle this long is closed, and a
+    /// request's headers must arrive within it (`hmt mock --idle-timeout`,
+    /// as on the mock's own ports).
+    pub idle_timeout: Duration,
 }
 
 impl std::fmt::Debug for ImpostersConfig {
@@ -40,6 +45,7 @@ impl std::fmt::Debug for ImpostersConfig {
             .field("datadir", &self.datadir)
             .field("debug", &self.debug)
             .field("sources", &self.sources.is_some())
+            .field("idle_timeout", &self.idle_timeout)
             .finish()
     }
 }
@@ -53,6 +59,7 @@ impl Default for ImpostersConfig {
             datadir: None,
             debug: false,
             sources: None,
+            idle_timeout: hmt_mock::listen::DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -178,7 +185,12 @@ impl Imposters {
         imposter.mock = prepared.mock;
         let imposter = Arc::new(imposter);
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(serve::run(listener, imposter.clone(), stopped));
+        let task = tokio::spawn(serve::run(
+            listener,
+            imposter.clone(),
+            stopped,
+            self.config.idle_timeout,
+        ));
         running.insert(
             port,
             Running {

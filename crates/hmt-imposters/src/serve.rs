@@ -13,6 +13,7 @@ use crate::proxy;
 use crate::wire::{Socket, Tap, Wire};
 use bytes::Bytes;
 use hmt_mock::body::Body;
+use hmt_mock::listen::IdleWatch;
 use hmt_stub::{Action, Reply, Request};
 use http::{HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
@@ -23,7 +24,7 @@ use std::convert::Infallible;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -39,11 +40,15 @@ static SCRIPTS: std::sync::LazyLock<hmt_mock::offload::Offload> =
     std::sync::LazyLock::new(|| hmt_mock::offload::Offload::new(Default::default()));
 
 /// Accepts connections until `stop` turns true, then drops the listener
-/// and every open connection.
+/// and every open connection. A connection idle for `idle` is closed, as
+/// on the mock's own ports (see [`hmt_mock::listen`]): one that sends
+/// nothing (not even a TLS handshake), a keep-alive connection left open,
+/// headers that take longer than that to arrive.
 pub(crate) async fn run(
     listener: TcpListener,
     imposter: Arc<Imposter>,
     stop: watch::Receiver<bool>,
+    idle: Duration,
 ) {
     let tls = imposter
         .definition
@@ -64,17 +69,18 @@ pub(crate) async fn run(
                     let tls = tls.clone();
                     tokio::spawn(async move {
                         match (imposter.definition.protocol, tls) {
-                            (Protocol::Https, Some(acceptor)) => match acceptor.accept(stream).await {
-                                Ok(stream) => connection(stream, peer, imposter, stop).await,
-                                Err(error) => tracing::debug!("TLS handshake with {peer} failed: {error}"),
+                            (Protocol::Https, Some(acceptor)) => match tokio::time::timeout(idle, acceptor.accept(stream)).await {
+                                Ok(Ok(stream)) => connection(stream, peer, imposter, stop, idle).await,
+                                Ok(Err(error)) => tracing::debug!("TLS handshake with {peer} failed: {error}"),
+                                Err(_) => tracing::debug!("TLS handshake with {peer} not done within {} ms; closing", idle.as_millis()),
                             },
-                            _ => connection(stream, peer, imposter, stop).await,
+                            _ => connection(stream, peer, imposter, stop, idle).await,
                         }
                     });
                 }
                 Err(error) => {
                     tracing::warn!("imposter {}: accept failed: {error}", imposter.port);
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
         }
@@ -86,29 +92,41 @@ async fn stopping(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
+/// Serves one connection until it ends, is idle for `idle`, or the
+/// imposter stops.
 async fn connection<S: Socket>(
     stream: S,
     peer: SocketAddr,
     imposter: Arc<Imposter>,
     mut stop: watch::Receiver<bool>,
+    idle: Duration,
 ) {
     let tap = Arc::new(Tap::default());
+    let watch = IdleWatch::new(idle);
     let service = {
-        let tap = tap.clone();
+        let (tap, watch) = (tap.clone(), watch.clone());
         service_fn(move |request| {
             let imposter = imposter.clone();
             let tap = tap.clone();
-            async move { Ok::<_, Infallible>(handle(&imposter, &tap, peer, request).await) }
+            // Answered until its body is sent: a reply delivered slowly
+            // (`_behaviors`, a proxy's wait) is not idle.
+            let answering = watch.answering();
+            async move {
+                let response = handle(&imposter, &tap, peer, request).await;
+                Ok::<_, Infallible>(answering.until_sent(response))
+            }
         })
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .keep_alive(true)
+        .header_read_timeout(idle)
         .title_case_headers(true);
-    let connection = builder.serve_connection(TokioIo::new(Wire::new(stream, tap)), service);
+    let connection =
+        builder.serve_connection(TokioIo::new(watch.stream(Wire::new(stream, tap))), service);
     tokio::select! {
-        result = connection => if let Err(error) = result {
+        ended = watch.drive(connection, peer) => if let Some(Err(error)) = ended {
             tracing::debug!("imposter connection from {peer} ended: {error}");
         },
         () = stopping(&mut stop) => {}

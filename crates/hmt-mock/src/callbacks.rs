@@ -128,12 +128,13 @@ impl Storage {
 
     fn set(&self, key: &str, value: Dynamic) -> Result<(), Box<EvalAltResult>> {
         let value: Value = rhai::serde::from_dynamic(&value)?;
-        self.insert(key, value).map_err(Into::into)
+        self.insert(key, value)
+            .map_err(|full| full.to_string().into())
     }
 
     /// Stores `value` under `key`, unless that would take storage over its
     /// bound: then it is left as it was and the error says by how much.
-    pub fn insert(&self, key: &str, value: Value) -> Result<(), String> {
+    pub fn insert(&self, key: &str, value: Value) -> Result<(), StorageFull> {
         let added = entry_bytes(key, &value);
         let mut stored = lock(&self.0);
         let replaced = stored
@@ -142,10 +143,12 @@ impl Storage {
             .map_or(0, |old| entry_bytes(key, old));
         let after = stored.bytes - replaced + added;
         if after > stored.limit {
-            return Err(format!(
-                "callback storage is full: storing {key:?} ({added} bytes) would make it {after} bytes, over its bound of {} bytes (--callback-storage-bytes); remove keys or clear it with DELETE /admin/storage",
-                stored.limit
-            ));
+            return Err(StorageFull {
+                key: key.to_owned(),
+                added,
+                after,
+                limit: stored.limit,
+            });
         }
         stored.values.insert(key.to_owned(), value);
         stored.bytes = after;
@@ -178,6 +181,51 @@ impl Storage {
         let mut stored = lock(&self.0);
         stored.values.clear();
         stored.bytes = 0;
+    }
+}
+
+/// Why [`Storage::insert`] refused a value: storing it would take storage
+/// over its bound (`--callback-storage-bytes`). Storage is left as it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "callback storage is full: storing {key} ({added} bytes) would make it {after} bytes, {over} bytes over its bound of {limit} bytes (--callback-storage-bytes); remove keys or clear it with DELETE /admin/storage",
+    key = Shown(&self.key),
+    over = self.over()
+)]
+pub struct StorageFull {
+    /// The key the value was to be stored under.
+    pub key: String,
+    /// The bytes the entry is counted as (key, value and overhead).
+    pub added: usize,
+    /// The bytes storage would have held with it (less the value it
+    /// replaced).
+    pub after: usize,
+    /// The bound: the most storage may hold.
+    pub limit: usize,
+}
+
+impl StorageFull {
+    /// By how many bytes storing the value would have gone over the bound.
+    pub fn over(&self) -> usize {
+        self.after.saturating_sub(self.limit)
+    }
+}
+
+/// A key as a message shows it: quoted, and cut after
+/// [`Shown::MAX_CHARS`] characters, since a script may use a key of
+/// megabytes and every refusal is logged.
+struct Shown<'a>(&'a str);
+
+impl Shown<'_> {
+    const MAX_CHARS: usize = 80;
+}
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.char_indices().nth(Shown::MAX_CHARS) {
+            None => write!(f, "{:?}", self.0),
+            Some((cut, _)) => write!(f, "{:?}... ({} bytes)", &self.0[..cut], self.0.len()),
+        }
     }
 }
 
@@ -668,6 +716,36 @@ mod tests {
             "{refused}"
         );
         assert_eq!(storage.value("b"), None, "a refused value is not kept");
+        // The same refusal, typed, through the library.
+        let full = storage.insert("b", json!("z".repeat(600))).unwrap_err();
+        let a = entry_bytes("a", &json!("y".repeat(400)));
+        let b = entry_bytes("b", &json!("z".repeat(600)));
+        assert_eq!(
+            full,
+            StorageFull {
+                key: "b".to_owned(),
+                added: b,
+                after: a + b,
+                limit: 1000,
+            }
+        );
+        assert_eq!(full.over(), a + b - 1000);
+        assert!(
+            refused.contains(&format!("{} bytes over its bound", full.over())),
+            "{refused}"
+        );
+        // A long key is shown cut.
+        let key = "k".repeat(10_000);
+        let message = storage
+            .insert(&key, json!("z".repeat(600)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains(&format!("{:?}... (10000 bytes)", "k".repeat(80)))
+                && message.len() < 400,
+            "{message}"
+        );
+        assert_eq!(storage.value("a"), Some(json!("y".repeat(400))));
         assert_eq!(storage.value("a"), Some(json!("y".repeat(400))));
         storage.clear();
         assert_eq!(storage.bytes(), 0);

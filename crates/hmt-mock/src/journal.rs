@@ -20,18 +20,21 @@
 //! descriptors. A file closed that way is opened again, for appending,
 //! when its host comes back. A log file that cannot be opened or written
 //! is reported (an error in the log naming it) and the exchange is still
-//! answered.
+//! answered; one that keeps failing is reported at most once per
+//! [`LOG_FAILURE_INTERVAL`], each report saying how many failures were
+//! not reported since the last (see [`crate::throttle`]).
 
 use crate::server::{AnsweredBy, Target};
+use crate::throttle::{Failure, Throttle};
 use bytes::Bytes;
 use hmt_types::sync::lock;
 use http::{HeaderMap, Method, StatusCode};
 use indexmap::IndexMap;
 use std::collections::VecDeque;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 /// One served exchange, as the journal keeps it.
 #[derive(Clone)]
@@ -245,6 +248,13 @@ pub(crate) fn request_record(
 /// How many log files are kept open at once.
 pub(crate) const MAX_OPEN_LOG_FILES: usize = 64;
 
+/// How often a log file that keeps failing is reported (the first
+/// failure at once).
+pub(crate) const LOG_FAILURE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// How many failing log files are counted, each reported on its own.
+const MAX_FAILING_LOG_FILES: usize = 1024;
+
 /// Per-host http-types logs, one line per served exchange, each written
 /// whole under its file's lock.
 pub(crate) struct LogFiles {
@@ -253,6 +263,10 @@ pub(crate) struct LogFiles {
     /// `IndexMap` keeps that order, and with at most
     /// [`MAX_OPEN_LOG_FILES`] entries moving one to the end costs little.
     files: Mutex<IndexMap<String, Arc<Mutex<std::fs::File>>>>,
+    /// The files failing to open or write: reported the first time, then
+    /// once per [`LOG_FAILURE_INTERVAL`] each, rather than on every
+    /// request.
+    failing: Mutex<Throttle<PathBuf>>,
 }
 
 impl LogFiles {
@@ -262,23 +276,28 @@ impl LogFiles {
         Ok(LogFiles {
             dir,
             files: Mutex::new(IndexMap::new()),
+            failing: Mutex::new(Throttle::new(LOG_FAILURE_INTERVAL, MAX_FAILING_LOG_FILES)),
         })
+    }
+
+    /// The log file of `host`.
+    fn path(&self, host: &str) -> PathBuf {
+        self.dir
+            .join(format!("{}-mock.jsonl", hmt_types::file_safe_host(host)))
     }
 
     pub(crate) fn write(&self, exchange: &hmt_types::Exchange) {
         let host = exchange.request.host.as_deref().unwrap_or("localhost");
-        let file = {
+        let opened = {
             let mut files = lock(&self.files);
             match files.get_index_of(host) {
                 Some(index) => {
                     let last = files.len() - 1;
                     files.move_index(index, last);
-                    files[last].clone()
+                    Ok(files[last].clone())
                 }
                 None => {
-                    let path = self
-                        .dir
-                        .join(format!("{}-mock.jsonl", hmt_types::file_safe_host(host)));
+                    let path = self.path(host);
                     match std::fs::OpenOptions::new()
                         .create(true)
                         .append(true)
@@ -292,14 +311,18 @@ impl LogFiles {
                             }
                             let file = Arc::new(Mutex::new(file));
                             files.insert(host.to_owned(), file.clone());
-                            file
+                            Ok(file)
                         }
-                        Err(error) => {
-                            tracing::error!(path = %path.display(), %error, "cannot open the mock log {}: {error}; this exchange is not logged", path.display());
-                            return;
-                        }
+                        Err(error) => Err((path, error)),
                     }
                 }
+            }
+        };
+        let file = match opened {
+            Ok(file) => file,
+            Err((path, error)) => {
+                self.failed(&path, "open", &error);
+                return;
             }
         };
         let mut line = Vec::with_capacity(1024);
@@ -307,8 +330,56 @@ impl LogFiles {
         // One write of the whole line, appended: a line never interleaves
         // with another, even through a second handle a host got after its
         // first was closed.
-        if let Err(error) = lock(&file).write_all(&line) {
-            tracing::error!(%host, %error, "cannot write the mock log of {host}: {error}");
+        let written = lock(&file).write_all(&line);
+        match written {
+            Err(error) => self.failed(&self.path(host), "write", &error),
+            Ok(()) => {
+                let mut failing = lock(&self.failing);
+                if !failing.is_empty() {
+                    let path = self.path(host);
+                    if let Some(held) = failing.recovered(&path) {
+                        drop(failing);
+                        tracing::warn!(
+                            path = %path.display(),
+                            unreported = held.count,
+                            "the mock log {} is written again; {} failures to log into it since its last report were not reported",
+                            path.display(),
+                            held.count
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reports that `path` could not be opened or written (`doing`),
+    /// unless it was reported less than [`LOG_FAILURE_INTERVAL`] ago.
+    fn failed(&self, path: &Path, doing: &str, error: &std::io::Error) {
+        let (failure, pushed_out) = lock(&self.failing).failed(&path.to_path_buf(), Instant::now());
+        if let Some(held) = pushed_out {
+            tracing::warn!(
+                path = %held.key.display(),
+                unreported = held.count,
+                "{} failures to log into {} since its last report were not reported (more than {MAX_FAILING_LOG_FILES} logs failing; it is no longer counted)",
+                held.count,
+                held.key.display()
+            );
+        }
+        if let Failure::Report { unreported } = failure {
+            let since = match unreported {
+                0 => String::new(),
+                n => format!(
+                    " ({n} more failures of this log since its last report were not reported; at most one report per {} s)",
+                    LOG_FAILURE_INTERVAL.as_secs()
+                ),
+            };
+            tracing::error!(
+                path = %path.display(),
+                %error,
+                unreported,
+                "cannot {doing} the mock log {}: {error}; this exchange is not logged{since}",
+                path.display()
+            );
         }
     }
 }

@@ -33,6 +33,7 @@ pub mod offload;
 pub mod pregen;
 pub mod respond;
 pub mod server;
+mod throttle;
 pub mod watch;
 pub mod xml;
 

@@ -13,6 +13,8 @@
 //! keep-alive connection left open, a slowloris client that sends half a
 //! request line and stalls), and a request's headers must arrive whole
 //! within the same time (a client that trickles them byte by byte).
+//! [`IdleWatch`] is that watchdog alone, for a server that runs its own
+//! connections (the imposters' ports).
 
 use crate::fault::{Breakable, Switch, Tcp};
 use bytes::Bytes;
@@ -105,12 +107,12 @@ pub async fn serve_with<S, H, F, B>(
                     tokio::spawn(async move {
                         let Some(stream) = accept(stream).await else { return };
                         let switch = Arc::new(Switch::default());
-                        let activity = Arc::new(Activity::new());
+                        let watch = IdleWatch::new(idle);
                         let service = {
-                            let (switch, activity) = (switch.clone(), activity.clone());
+                            let (switch, watch) = (switch.clone(), watch.clone());
                             service_fn(move |mut request: Request<Incoming>| {
                                 request.extensions_mut().insert(Peer(peer));
-                                let answering = Answering::new(activity.clone());
+                                let answering = watch.answering();
                                 let response = handler(request);
                                 let switch = switch.clone();
                                 async move {
@@ -118,43 +120,17 @@ pub async fn serve_with<S, H, F, B>(
                                     if let Some(fault) = response.extensions().get::<hmt_stub::Fault>() {
                                         switch.arm(*fault);
                                     }
-                                    // Answered until its body is sent.
-                                    Ok::<_, Infallible>(response.map(|body| Answered {
-                                        body: Box::pin(body),
-                                        _answering: answering,
-                                    }))
+                                    Ok::<_, Infallible>(answering.until_sent(response))
                                 }
                             })
                         };
-                        let io = TokioIo::new(Watched {
-                            inner: Breakable::new(stream, switch),
-                            activity: activity.clone(),
-                        });
+                        let io = TokioIo::new(watch.stream(Breakable::new(stream, switch)));
                         let connection = graceful.watch(server.serve_connection_with_upgrades(io, service).into_owned());
                         // The watch is registered; the shutdown below needs
                         // the only handle.
                         drop(graceful);
-                        tokio::pin!(connection);
-                        loop {
-                            let now = Instant::now();
-                            let quiet = activity.quiet_for(now);
-                            if quiet >= idle && activity.answering() == 0 {
-                                // Dropping the connection closes it.
-                                tracing::debug!(%peer, "closing a connection idle for {} ms", quiet.as_millis());
-                                break;
-                            }
-                            // While a request is being answered, look again
-                            // a whole timeout later.
-                            let wait = if activity.answering() > 0 { idle } else { idle.saturating_sub(quiet) };
-                            tokio::select! {
-                                ended = &mut connection => {
-                                    if let Err(error) = ended {
-                                        tracing::debug!("connection ended: {error}");
-                                    }
-                                    break;
-                                }
-                                () = tokio::time::sleep(wait) => {}
-                            }
+                        if let Some(Err(error)) = watch.drive(connection, peer).await {
+                            tracing::debug!("connection ended: {error}");
                         }
                     });
                 }
@@ -192,6 +168,80 @@ pub async fn serve_with<S, H, F, B>(
     }
 }
 
+/// One connection's idle watchdog: what closes a connection on which
+/// nothing was read or written for the idle timeout while none of its
+/// requests is being answered. [`serve_with`] runs one per connection;
+/// a server that runs its own connections (an imposter's port) uses it
+/// the same way:
+///
+/// 1. its stream goes through [`IdleWatch::stream`], so that every read and
+///    write counts as activity;
+/// 2. each request takes an [`IdleWatch::answering`] when it comes in and
+///    puts it in its response with [`Answering::until_sent`], so that a
+///    request is answered until its body is sent whole, however long a
+///    streamed one pauses;
+/// 3. the connection is driven by [`IdleWatch::drive`], which drops it
+///    (closing it) once idle.
+///
+/// The headers' own bound is hyper's `header_read_timeout`, set to the
+/// same timeout on the HTTP/1 builder.
+#[derive(Clone)]
+pub struct IdleWatch {
+    activity: Arc<Activity>,
+    idle: Duration,
+}
+
+impl IdleWatch {
+    /// A watchdog for a connection opened now, idle after `idle`.
+    pub fn new(idle: Duration) -> IdleWatch {
+        IdleWatch {
+            activity: Arc::new(Activity::new()),
+            idle,
+        }
+    }
+
+    /// `stream`, each of its reads and writes that moves bytes counted as
+    /// activity.
+    pub fn stream<S>(&self, stream: S) -> Watched<S> {
+        Watched {
+            inner: stream,
+            activity: self.activity.clone(),
+        }
+    }
+
+    /// A request being answered from now until the returned guard (or the
+    /// response body it is put in) is dropped.
+    pub fn answering(&self) -> Answering {
+        Answering::new(self.activity.clone())
+    }
+
+    /// Drives `connection` (hyper's, serving the stream from
+    /// [`IdleWatch::stream`]) until it ends, and returns how it ended; or
+    /// drops it once idle, closing it, and returns `None`.
+    pub async fn drive<C: Future>(&self, connection: C, peer: SocketAddr) -> Option<C::Output> {
+        tokio::pin!(connection);
+        loop {
+            let quiet = self.activity.quiet_for(Instant::now());
+            let answering = self.activity.answering();
+            if quiet >= self.idle && answering == 0 {
+                tracing::debug!(%peer, "closing a connection idle for {} ms", quiet.as_millis());
+                return None;
+            }
+            // While a request is being answered, look again a whole
+            // timeout later.
+            let wait = if answering > 0 {
+                self.idle
+            } else {
+                self.idle.saturating_sub(quiet)
+            };
+            tokio::select! {
+                ended = &mut connection => return Some(ended),
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
 /// When a connection last read or wrote, and how many of its requests are
 /// being answered: what decides that it is idle.
 struct Activity {
@@ -226,15 +276,24 @@ impl Activity {
     }
 }
 
-/// One request being answered, counted in [`Activity`] until dropped
+/// One request being answered, counted by its [`IdleWatch`] until dropped
 /// (answered, or abandoned by a client that went away).
-struct Answering(Arc<Activity>);
+pub struct Answering(Arc<Activity>);
 
 impl Answering {
     fn new(activity: Arc<Activity>) -> Answering {
         activity.answering.fetch_add(1, Ordering::Relaxed);
         activity.touch();
         Answering(activity)
+    }
+
+    /// `response`, its request still being answered until its body is
+    /// sent whole (or dropped).
+    pub fn until_sent<B>(self, response: Response<B>) -> Response<Answered<B>> {
+        response.map(|body| Answered {
+            body: Box::pin(body),
+            _answering: self,
+        })
     }
 }
 
@@ -247,7 +306,7 @@ impl Drop for Answering {
 
 /// A response body that keeps its request counted as being answered
 /// until it is sent whole (or dropped): a stream that pauses is not idle.
-struct Answered<B> {
+pub struct Answered<B> {
     body: Pin<Box<B>>,
     _answering: Answering,
 }
@@ -272,9 +331,9 @@ impl<B: hyper::body::Body> hyper::body::Body for Answered<B> {
     }
 }
 
-/// A connection's stream that notes in [`Activity`] every read and write
-/// that moves bytes.
-struct Watched<S> {
+/// A connection's stream whose every read and write that moves bytes is
+/// activity for its [`IdleWatch`].
+pub struct Watched<S> {
     inner: S,
     activity: Arc<Activity>,
 }

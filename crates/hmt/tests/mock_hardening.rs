@@ -14,6 +14,9 @@ use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
+/// How often hmt reports a log file that keeps failing.
+const LOG_FAILURE_INTERVAL: Duration = Duration::from_secs(10);
+
 /// A running `hmt mock`, killed when dropped.
 struct Mock {
     child: Child,
@@ -62,6 +65,18 @@ impl Mock {
             }
         }
         panic!("no line with {texts:?} on stderr within 10 s; saw: {seen:#?}");
+    }
+
+    /// Every line of stderr that arrives within `window`.
+    fn stderr_within(&self, window: Duration) -> Vec<String> {
+        let deadline = Instant::now() + window;
+        let mut lines = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if let Ok(line) = self.stderr.recv_timeout(left) {
+                lines.push(line);
+            }
+        }
+        lines
     }
 
     /// How many file descriptors the mock process has open.
@@ -869,6 +884,93 @@ fn many_hosts_keep_few_log_files_open_and_every_line_lands() {
     );
 }
 
+#[test]
+fn a_log_file_that_keeps_failing_is_reported_once_per_ten_seconds_with_a_count() {
+    let logs = tempfile::tempdir().unwrap();
+    // Cannot be opened: its name is a directory.
+    let unopenable = logs.path().join("dir.example-mock.jsonl");
+    std::fs::create_dir(&unopenable).unwrap();
+    // Opens, but every write fails: the full device.
+    std::os::unix::fs::symlink("/dev/full", logs.path().join("full.example-mock.jsonl")).unwrap();
+    let mock = start(&[
+        "--log-dir",
+        logs.path().to_str().unwrap(),
+        petstore().to_str().unwrap(),
+    ]);
+    let mut stream = BufReader::new(TcpStream::connect(mock.address()).unwrap());
+    let mut get = |host: &str| {
+        let request = format!("GET /pets HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_eq!(exchange(&mut stream, &request).0, 200, "{host}");
+    };
+    let started = Instant::now();
+    for _ in 0..50 {
+        get("dir.example");
+        get("full.example");
+        get("fine.example");
+    }
+    let lines = mock.stderr_within(Duration::from_secs(1));
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "the requests took {:?}: too slow to tell one report from two",
+        started.elapsed()
+    );
+    let about =
+        |file: &str| -> Vec<&String> { lines.iter().filter(|line| line.contains(file)).collect() };
+    let opened = about("dir.example-mock.jsonl");
+    assert!(
+        opened.len() == 1
+            && opened[0].contains("ERROR")
+            && opened[0].contains("cannot open the mock log"),
+        "50 failures to open, reported: {opened:#?}"
+    );
+    let written = about("full.example-mock.jsonl");
+    assert!(
+        written.len() == 1
+            && written[0].contains("ERROR")
+            && written[0].contains("cannot write the mock log")
+            && written[0].contains("No space left on device"),
+        "50 failures to write, reported: {written:#?}"
+    );
+    assert_eq!(about("fine.example").len(), 0, "{lines:#?}");
+    assert_eq!(
+        common::exchanges(&logs.path().join("fine.example-mock.jsonl")).len(),
+        50
+    );
+
+    // Ten seconds on, the next failure is reported with the 49 held back.
+    std::thread::sleep(
+        (started + LOG_FAILURE_INTERVAL + Duration::from_millis(500))
+            .saturating_duration_since(Instant::now()),
+    );
+    get("dir.example");
+    get("full.example");
+    let lines = mock.stderr_within(Duration::from_secs(1));
+    for file in ["dir.example-mock.jsonl", "full.example-mock.jsonl"] {
+        let reported: Vec<&String> = lines.iter().filter(|line| line.contains(file)).collect();
+        assert!(
+            reported.len() == 1
+                && reported[0].contains(
+                    "49 more failures of this log since its last report were not reported"
+                ),
+            "{file}: {reported:#?}"
+        );
+    }
+
+    // Held back again, then the log works: the recovery says how many
+    // were not reported.
+    for _ in 0..5 {
+        get("dir.example");
+    }
+    std::fs::remove_dir(&unopenable).unwrap();
+    get("dir.example");
+    let recovered = mock.wait_for_stderr(&["dir.example-mock.jsonl", "is written again"]);
+    assert!(
+        recovered.contains("5 failures to log into it since its last report were not reported"),
+        "{recovered}"
+    );
+    assert_eq!(common::exchanges(&unopenable).len(), 1);
+}
+
 // ---- 6: idle connections -------------------------------------------------------
 
 #[test]
@@ -1005,6 +1107,188 @@ fn a_streamed_body_pausing_past_the_idle_timeout_is_not_cut() {
     // And once it is sent, the connection is idle like any other.
     let mut idle = TcpStream::connect(&address).unwrap();
     closed_within(&mut idle, Duration::from_secs(5));
+}
+
+/// Creates an imposter through the admin API with curl; its `127.0.0.1:PORT`.
+fn imposter(mock: &Mock, definition: Value) -> String {
+    // From a file: a definition can be longer than a command line.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), definition.to_string()).unwrap();
+    let created = curl(
+        "POST",
+        &format!("{}/imposters", mock.admin),
+        &[],
+        Some(&format!("@{}", file.path().display())),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let port = created.json()["port"]
+        .as_u64()
+        .expect("the imposter's port");
+    format!("127.0.0.1:{port}")
+}
+
+#[test]
+fn imposter_ports_close_idle_and_slow_connections_but_not_slow_answers() {
+    // More than the loopback's socket buffers hold.
+    const BIG: usize = 48 << 20;
+    let mock = start(&["--idle-timeout", "1", petstore().to_str().unwrap()]);
+    let limit = Duration::from_secs(5);
+    let address = imposter(
+        &mock,
+        json!({
+            "protocol": "http",
+            "stubs": [
+                {
+                    "predicates": [{"equals": {"path": "/stream"}}],
+                    "responses": [{"is": {"statusCode": 200, "chunks": [
+                        {"data": "first;"},
+                        {"data": "second;", "waitMs": 2500}
+                    ]}}]
+                },
+                {
+                    "predicates": [{"equals": {"path": "/big"}}],
+                    "responses": [{"is": {"statusCode": 200, "body": "x".repeat(BIG)}}]
+                },
+                {
+                    "predicates": [{"equals": {"path": "/slow"}}],
+                    "responses": [{"is": {"statusCode": 200, "body": "late"}, "behaviors": [{"wait": 2500}]}]
+                },
+                {"responses": [{"is": {"statusCode": 200, "headers": {"Connection": "keep-alive"}, "body": "ok"}}]}
+            ]
+        }),
+    );
+    let https = imposter(&mock, json!({"protocol": "https"}));
+
+    // Connects and sends nothing (on an https imposter: no handshake).
+    for address in [&address, &https] {
+        let mut silent = TcpStream::connect(address).unwrap();
+        let took = closed_within(&mut silent, limit);
+        assert!(took >= Duration::from_millis(900), "closed after {took:?}");
+    }
+
+    // One request on a keep-alive connection, then nothing.
+    let mut kept = BufReader::new(TcpStream::connect(&address).unwrap());
+    assert_eq!(
+        exchange(&mut kept, "GET /ok HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+        (200, "ok".to_owned())
+    );
+    let took = closed_within(kept.get_mut(), limit);
+    assert!(took >= Duration::from_millis(900), "closed after {took:?}");
+
+    // Slowloris: half a request line, then a stall.
+    let mut half = TcpStream::connect(&address).unwrap();
+    half.write_all(b"GET /ok HT").unwrap();
+    closed_within(&mut half, limit);
+
+    // Headers trickled a byte every 100 ms: they must all arrive within
+    // the timeout.
+    let mut trickle = TcpStream::connect(&address).unwrap();
+    let started = Instant::now();
+    let mut closed = false;
+    for byte in b"GET /ok HTTP/1.1\r\nHost: localhost\r\nX-Slow: "
+        .iter()
+        .chain([b'a'; 64].iter())
+    {
+        if trickle.write_all(&[*byte]).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        if started.elapsed() > limit {
+            break;
+        }
+    }
+    if !closed {
+        closed_within(&mut trickle, limit);
+    }
+    assert!(
+        started.elapsed() < limit,
+        "the trickling client was kept {:?}",
+        started.elapsed()
+    );
+
+    // A client that asks for a large answer and stops reading it: once
+    // nothing moves for the timeout, the connection is closed, the rest
+    // of the answer unsent.
+    let mut stalled = TcpStream::connect(&address).unwrap();
+    stalled
+        .write_all(b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    stalled.set_read_timeout(Some(limit)).unwrap();
+    let mut received = 0;
+    let mut buffer = vec![0u8; 1 << 16];
+    let ended = loop {
+        match stalled.read(&mut buffer) {
+            Ok(0) => break Ok(()),
+            Ok(n) => received += n,
+            Err(error) => break Err(error),
+        }
+    };
+    assert!(
+        received < BIG,
+        "the whole answer ({received} bytes) was sent to a client that did not read for 3 s ({ended:?})"
+    );
+
+    // An answer that waits longer than the timeout is not cut...
+    let mut slow = BufReader::new(TcpStream::connect(&address).unwrap());
+    let started = Instant::now();
+    assert_eq!(
+        exchange(&mut slow, "GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+        (200, "late".to_owned())
+    );
+    assert!(started.elapsed() >= Duration::from_millis(2400));
+
+    // ...nor a streamed body that pauses longer than it.
+    let mut stream = TcpStream::connect(&address).unwrap();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(b"GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response);
+    assert!(
+        response.contains("first;") && response.contains("second;"),
+        "after {:?}: {response}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() >= Duration::from_millis(2400));
+
+    // Fifty idle connections hold fifty descriptors, then none (counted
+    // from when the connections above are all gone: the last closes as
+    // its client reads the end).
+    let mut baseline = mock.open_fds();
+    for _ in 0..25 {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = mock.open_fds();
+        if now == baseline {
+            break;
+        }
+        baseline = now;
+    }
+    let idle: Vec<TcpStream> = (0..50)
+        .map(|_| TcpStream::connect(&address).unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while mock.open_fds() < baseline + 50 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        mock.open_fds() >= baseline + 50,
+        "the connections were accepted"
+    );
+    let deadline = Instant::now() + limit;
+    while mock.open_fds() > baseline && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        mock.open_fds() <= baseline,
+        "{} descriptors open, {baseline} before",
+        mock.open_fds()
+    );
+    drop(idle);
 }
 
 // ---- 7: $refs outside the spec's directory ------------------------------------------

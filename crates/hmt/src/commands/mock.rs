@@ -51,8 +51,8 @@ pub(crate) struct MockArgs {
     /// The most memory callback `storage` may take (`64MiB`, `512KiB`); a script storing more gets an error.
     #[arg(long = "callback-storage-bytes", value_name = "BYTES", default_value = "64MiB", value_parser = super::build::parse_bytes)]
     callback_storage_bytes: u64,
-    /// Close a client connection after this many seconds with nothing sent or received
-    /// (and one whose request headers take longer to arrive).
+    /// Close a client connection (to the mock, the admin API or an imposter) after this many
+    /// seconds with nothing sent or received (and one whose request headers take longer to arrive).
     #[arg(long = "idle-timeout", value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
     /// Requests `GET /admin/requests` keeps (the oldest go first).
@@ -306,6 +306,7 @@ pub(crate) fn run(args: MockArgs) -> Result<()> {
                 datadir: args.datadir.clone(),
                 debug: args.debug,
                 sources: Some(Arc::new(CliSources)),
+                idle_timeout: Duration::from_secs(args.idle_timeout),
             }),
             admin_port,
         ));
