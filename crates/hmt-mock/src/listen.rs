@@ -42,6 +42,13 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer(pub SocketAddr);
 
+/// The fault switch of the connection a request came on, as a request
+/// extension: for a service that goes on answering through that
+/// connection after the request, a `CONNECT` tunnel's, whose faults must
+/// break the client's TCP connection under the tunnel.
+#[derive(Clone)]
+pub struct ConnectionFaults(pub Arc<Switch>);
+
 /// How a connection is taken on: as it is, or through TLS.
 pub type Accept<S> = Arc<
     dyn Fn(tokio::net::TcpStream) -> std::pin::Pin<Box<dyn Future<Output = Option<S>> + Send>>
@@ -112,6 +119,7 @@ pub async fn serve_with<S, H, F, B>(
                             let (switch, watch) = (switch.clone(), watch.clone());
                             service_fn(move |mut request: Request<Incoming>| {
                                 request.extensions_mut().insert(Peer(peer));
+                                request.extensions_mut().insert(ConnectionFaults(switch.clone()));
                                 let answering = watch.answering();
                                 let response = handler(request);
                                 let switch = switch.clone();

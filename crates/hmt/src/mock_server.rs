@@ -342,6 +342,18 @@ fn tunnel(
             return response;
         }
     };
+    // Faults answered inside the tunnel break the client's TCP connection
+    // under it, as they would a plain one; the tunnel's connection is
+    // closed when idle, as the port's are.
+    let faults = request
+        .extensions()
+        .get::<hmt_mock::listen::ConnectionFaults>()
+        .cloned();
+    let peer = request
+        .extensions()
+        .get::<hmt_mock::listen::Peer>()
+        .copied();
+    let idle = mock.config().idle_timeout;
     tokio::spawn(async move {
         let upgraded = match hyper::upgrade::on(request).await {
             Ok(upgraded) => upgraded,
@@ -355,15 +367,39 @@ fn tunnel(
         let Ok(Ok(stream)) = accepted else {
             return tracing::debug!("TLS inside the CONNECT to {host} failed");
         };
-        let service = hyper::service::service_fn(move |request| {
-            let mock = mock.clone();
-            async move { Ok::<_, std::convert::Infallible>(mock.handle(request).await) }
-        });
-        let served =
-            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        if let Err(error) = served {
+        let watch = hmt_mock::listen::IdleWatch::new(idle);
+        let service = {
+            let watch = watch.clone();
+            hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+                let (mock, faults) = (mock.clone(), faults.clone());
+                if let Some(peer) = peer {
+                    request.extensions_mut().insert(peer);
+                }
+                let answering = watch.answering();
+                async move {
+                    let response = mock.handle(request).await;
+                    if let (Some(fault), Some(faults)) =
+                        (response.extensions().get::<hmt_stub::Fault>(), &faults)
+                    {
+                        faults.0.arm(*fault);
+                    }
+                    Ok::<_, std::convert::Infallible>(answering.until_sent(response))
+                }
+            })
+        };
+        let mut server =
+            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        server
+            .http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(idle);
+        let connection =
+            server.serve_connection(hyper_util::rt::TokioIo::new(watch.stream(stream)), service);
+        let client = peer.map_or_else(
+            || std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            |hmt_mock::listen::Peer(address)| address,
+        );
+        if let Some(Err(error)) = watch.drive(connection, client).await {
             tracing::debug!("tunnel to {host} ended: {error}");
         }
     });

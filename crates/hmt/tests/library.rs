@@ -558,6 +558,47 @@ async fn clients_that_name_other_hosts_reach_the_mock_through_it_as_a_proxy() {
 }
 
 #[tokio::test]
+async fn faults_inside_an_https_tunnel_break_the_clients_connection() {
+    let server = MockServer::builder()
+        .intercept_https()
+        .start()
+        .await
+        .unwrap();
+    server.register(
+        Stub::given(path("/reset")).respond_with(|_: &Request| Fault::ConnectionResetByPeer),
+    );
+    server.register(
+        Stub::given(path("/junk")).respond_with(|_: &Request| Fault::RandomDataThenClose),
+    );
+    server.register(Stub::given(path("/fine")).respond_with(Reply::new(200).with_body("fine")));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().unwrap().as_bytes()).unwrap();
+    let proxied = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(server.uri()).unwrap())
+        .tls_certs_only([ca])
+        .build()
+        .unwrap();
+    for broken in ["/reset", "/junk"] {
+        let answer = proxied
+            .get(format!("https://api.example.com{broken}"))
+            .send()
+            .await;
+        assert!(
+            answer.is_err(),
+            "{broken}: the client got an answer: {:?}",
+            answer.map(|response| response.status())
+        );
+    }
+    // The tunnel's port is unharmed: a new tunnel answers.
+    let fine = proxied
+        .get("https://api.example.com/fine")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fine.text().await.unwrap(), "fine");
+}
+
+#[tokio::test]
 async fn recordings_replay_with_the_latency_they_were_recorded_with() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("slow.jsonl");

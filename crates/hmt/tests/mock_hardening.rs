@@ -1109,6 +1109,77 @@ fn a_streamed_body_pausing_past_the_idle_timeout_is_not_cut() {
     closed_within(&mut idle, Duration::from_secs(5));
 }
 
+/// Through the library: a `CONNECT` tunnel left idle after an answer is
+/// closed like any other connection, and an answer inside it is not cut.
+#[test]
+fn an_idle_https_tunnel_is_closed_after_the_idle_timeout() {
+    use hmt::matchers::path;
+    use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = hmt::MockServer::builder()
+        .intercept_https()
+        .config(|config| config.idle_timeout = Duration::from_secs(1))
+        .start_blocking()
+        .unwrap();
+    server.register(hmt::Stub::given(path("/fine")).respond_with(
+        hmt::Reply::new(200).with_chunks([
+            (Duration::ZERO, bytes::Bytes::from_static(b"first;")),
+            (
+                Duration::from_millis(1500),
+                bytes::Bytes::from_static(b"last;"),
+            ),
+        ]),
+    ));
+    let address = server.uri().trim_start_matches("http://").to_owned();
+    let mut tcp = TcpStream::connect(&address).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    tcp.write_all(b"CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n")
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(tcp.read(&mut byte).unwrap(), 1, "{head:?}");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(server.ca_pem().unwrap().as_bytes()).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connection = rustls::ClientConnection::new(
+        Arc::new(config),
+        ServerName::try_from("api.example.com").unwrap(),
+    )
+    .unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, tcp);
+    tls.write_all(b"GET /fine HTTP/1.1\r\nHost: api.example.com\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !answer.ends_with(b"0\r\n\r\n") {
+        let read = tls.read(&mut buffer).unwrap();
+        assert!(read > 0, "{}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains("first;") && answer.contains("last;"),
+        "{answer}"
+    );
+    // The tunnel now sits idle, kept alive: the mock closes it.
+    let (_, mut tcp) = tls.into_parts();
+    let closed = closed_within(&mut tcp, Duration::from_secs(5));
+    assert!(closed < Duration::from_secs(4), "closed after {closed:?}");
+}
+
 /// Creates an imposter through the admin API with curl; its `127.0.0.1:PORT`.
 fn imposter(mock: &Mock, definition: Value) -> String {
     // From a file: a definition can be longer than a command line.
