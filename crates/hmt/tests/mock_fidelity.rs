@@ -1,8 +1,9 @@
-//! `hmt mock` reading requests as real clients send them: Digest
-//! credentials from curl's challenge/response round trip, reserved
-//! characters sent unencoded (`allowReserved`), repeated headers and
-//! cookies, and integers past 64 bits. The real binary, called over
-//! loopback by curl.
+//! `hmt mock` reading requests as real clients send them: each method
+//! routed to the most specific path that documents it (405 with `Allow`
+//! when none does), Digest credentials from curl's challenge/response
+//! round trip (their `uri` the request's own), reserved characters sent
+//! unencoded (`allowReserved`), repeated headers and cookies, and integers
+//! past 64 bits. The real binary, called over loopback by curl.
 
 mod common;
 mod common_mock;
@@ -16,6 +17,49 @@ fn mock(yaml: &str) -> (tempfile::TempDir, common_mock::RunningMock) {
     std::fs::write(&spec, yaml).unwrap();
     let mock = start(&[spec.to_str().unwrap()]);
     (dir, mock)
+}
+
+const SHADOWED: &str = r#"
+openapi: 3.0.3
+info: {title: shadowed, version: "1"}
+paths:
+  /v1/invoices/upcoming:
+    get:
+      responses:
+        "200": {description: ok, content: {application/json: {example: {upcoming: true}}}}
+  /v1/invoices/{invoice}:
+    parameters:
+      - {name: invoice, in: path, required: true, schema: {type: string}}
+    get:
+      responses:
+        "200": {description: ok, content: {application/json: {example: {got: true}}}}
+    delete:
+      responses:
+        "200": {description: ok, content: {application/json: {example: {deleted: true}}}}
+"#;
+
+#[test]
+fn a_literal_path_does_not_hide_the_methods_of_the_template_it_shadows() {
+    let (_dir, mock) = mock(SHADOWED);
+    let url = format!("{}/v1/invoices/upcoming", mock.base);
+    // GET is the literal path's; DELETE only the template documents.
+    let got = curl(&[], &url);
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.json(), serde_json::json!({"upcoming": true}));
+    let deleted = curl(&["-X", "DELETE"], &url);
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(deleted.json(), serde_json::json!({"deleted": true}));
+    // A method neither documents: 405 allowing what both do.
+    let patched = curl(&["-X", "PATCH"], &url);
+    assert_eq!(patched.status, 405, "{}", patched.body);
+    assert_eq!(patched.header_values("allow"), ["GET, DELETE"]);
+    assert_eq!(
+        patched.json()["allow"],
+        serde_json::json!(["GET", "DELETE"])
+    );
+    // No path at all: 404.
+    let missing = curl(&["-X", "DELETE"], &format!("{url}/lines"));
+    assert_eq!(missing.status, 404, "{}", missing.body);
 }
 
 const DIGEST: &str = r#"
