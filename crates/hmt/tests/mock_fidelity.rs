@@ -109,12 +109,24 @@ fn digest_security_takes_curls_round_trip_and_refuses_malformed_credentials() {
     assert_eq!(answered.status, 200, "{}", answered.body);
     assert_eq!(answered.json(), serde_json::json!({"secret": 42}));
 
+    // With a query, which curl puts in the `uri` too.
+    let query = curl(
+        &["--digest", "-u", "mufasa:circle of life"],
+        &format!("{url}?a=1&b=%20"),
+    );
+    assert_eq!(query.status, 200, "{}", query.body);
+
     // RFC 2617 credentials (MD5, no qop) have the form too.
     let md5 = r#"Authorization: Digest username="a", realm="hmt", nonce="n", uri="/secret", response="0123456789abcdef0123456789abcdef""#;
     assert_eq!(curl(&["-H", md5], &url).status, 200);
+    // RFC 7616's effective request URI names the request too.
+    let absolute = format!(
+        r#"Authorization: Digest username="a", realm="hmt", nonce="n", uri="{url}", response="0123456789abcdef0123456789abcdef""#
+    );
+    assert_eq!(curl(&["-H", &absolute], &url).status, 200);
 
     // Malformed: a field missing, a response of the wrong length, qop
-    // without nc, another scheme.
+    // without nc, another scheme; or for another target.
     for (malformed, why) in [
         (
             r#"Authorization: Digest username="a", realm="hmt", uri="/secret", response="0123456789abcdef0123456789abcdef""#,
@@ -135,6 +147,11 @@ fn digest_security_takes_curls_round_trip_and_refuses_malformed_credentials() {
         (
             "Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l",
             "credentials required: Authorization: Digest",
+        ),
+        // Well-formed, but for another resource (a replayed header).
+        (
+            r#"Authorization: Digest username="a", realm="hmt", nonce="n", uri="/other", response="0123456789abcdef0123456789abcdef""#,
+            r#"(the Digest uri "/other" is not the request target "/secret")"#,
         ),
     ] {
         let reply = curl(&["-H", malformed], &url);
