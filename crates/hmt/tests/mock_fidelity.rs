@@ -173,7 +173,7 @@ paths:
     get:
       parameters:
         - {name: id, in: path, required: true, schema: {type: integer, format: uint64}}
-        - {name: path, in: query, allowReserved: true, schema: {type: string, pattern: "^[^ ]*$"}}
+        - {name: path, in: query, allowReserved: true, schema: {type: string, pattern: "^[^ &]*$"}}
         - {name: limit, in: query, schema: {type: integer, maximum: 100000000000000000000}}
         - {name: x-count, in: header, schema: {type: integer}}
         - {name: x-ids, in: header, schema: {type: array, items: {type: integer}, maxItems: 3}}
@@ -201,18 +201,29 @@ fn reserved_characters_repeats_and_big_integers_read_as_sent() {
     let (_dir, mock) = mock(PARAMETERS);
     let base = format!("{}/items", mock.base);
 
-    // allowReserved: `:/?@!$'()*,;=` and `&` sent unencoded are the value.
-    // (The pattern refuses a space: `+` must stay a plus.)
+    // allowReserved: `:/?@!$'()*+,;=` sent unencoded are the value. (The
+    // pattern refuses a space: `+` must stay a plus.)
     let reserved = curl(
         &[],
-        &format!("{base}/1?path=/a:b/c?d=e&f@g!$'()*+,;=[x]&limit=5"),
+        &format!("{base}/1?path=/a:b/c?d=e@f!$'()*+,;=[x]&limit=5"),
     );
     assert_eq!(reserved.status, 200, "{}", reserved.body);
-    // The value ends at the next declared parameter, which is still read.
+    // `&` still ends the value: what follows is a parameter of its own,
+    // declared or not (the pattern refuses `&`, so a value that swallowed
+    // `other=1` would be refused).
+    let other = curl(&[], &format!("{base}/1?path=a/b:c&other=1&limit=5"));
+    assert_eq!(other.status, 200, "{}", other.body);
     let m = refusal(&curl(&[], &format!("{base}/1?path=/a&b&limit=x")));
     assert_eq!(
         m,
         ["the query parameter limit: \"x\" is not of type \"integer\""]
+    );
+    // An `&` in the value is sent encoded.
+    let m = refusal(&curl(&[], &format!("{base}/1?path=a%26b")));
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(
+        m[0].starts_with("the query parameter path: \"a&b\""),
+        "{m:?}"
     );
 
     // Every repeat of a header or cookie is checked.
