@@ -52,7 +52,8 @@ struct Route {
     names: Vec<String>,
     /// Methods served on this route, with their operation indices.
     methods: Vec<(Method, usize)>,
-    /// How specific the template is: greater wins ([`specificity`]).
+    /// How specific the template is, one entry per segment: greater wins
+    /// ([`specificity`]).
     rank: Vec<(u8, usize)>,
 }
 
@@ -325,11 +326,15 @@ impl SpecRoutes {
             }
         }
         // Every template that matches, most specific first (the spec's
-        // order among equals).
+        // order among equals). Templates with another number of segments
+        // are passed over first, so that a long path is not split once per
+        // template.
+        let segments = path.bytes().filter(|&b| b == b'/').count() + 1;
         let mut matching: Vec<(usize, Vec<String>)> = self
             .routes
             .iter()
             .enumerate()
+            .filter(|(_, r)| r.rank.len() == segments)
             .filter_map(|(route, r)| {
                 match_segments(&r.template, path).map(|params| (route, params))
             })
