@@ -10,16 +10,18 @@
 use crate::model::{Location, SecurityScheme};
 use crate::server::{Body, Loaded, cookie_value, json_response, parse_query, problem};
 use http::header::{self, HeaderValue};
-use http::{HeaderMap, Method, Response, StatusCode};
+use http::{HeaderMap, Method, Response, StatusCode, Uri};
 use serde_json::json;
 
 /// Whether any security alternative is satisfied by what was sent: each
 /// alternative is an AND of schemes, and an empty one (`{}` in the spec)
-/// lets anyone in.
+/// lets anyone in. `target` is the request target as sent, which `Digest`
+/// credentials must name.
 pub(crate) fn authorized(
     security: &[Vec<SecurityScheme>],
     headers: &HeaderMap,
     query: &[(String, String)],
+    target: &Uri,
 ) -> bool {
     if security.is_empty() {
         return true;
@@ -31,7 +33,7 @@ pub(crate) fn authorized(
     security.iter().any(|alternative| {
         alternative
             .iter()
-            .all(|scheme| satisfied(scheme, authorization, headers, query))
+            .all(|scheme| satisfied(scheme, authorization, headers, query, target))
     })
 }
 
@@ -41,13 +43,13 @@ fn satisfied(
     authorization: &str,
     headers: &HeaderMap,
     query: &[(String, String)],
+    target: &Uri,
 ) -> bool {
     match scheme {
         SecurityScheme::Basic => credentials(authorization, "basic").is_some_and(basic_ok),
         SecurityScheme::Bearer => credentials(authorization, "bearer").is_some_and(token68),
-        SecurityScheme::Digest => {
-            credentials(authorization, "digest").is_some_and(|c| digest_form(c).is_ok())
-        }
+        SecurityScheme::Digest => credentials(authorization, "digest")
+            .is_some_and(|c| digest_ok(c, target, headers).is_ok()),
         SecurityScheme::ApiKey { name, location } => match location {
             Location::Header => headers
                 .get(name.as_str())
@@ -108,9 +110,9 @@ const DIGEST_NONCE: &str = "aG10LW1vY2stZGlnZXN0LW5vbmNl";
 /// 7616 section 3.4 gives them: `username` (or `username*`), `realm`,
 /// `nonce`, `uri` and a hex `response` as long as the `algorithm`'s digest
 /// (MD5 when none is named); with `qop`, also `nc` (8 hex digits) and
-/// `cnonce`. The value is not checked: that needs the password. The error
-/// says what is wrong.
-pub(crate) fn digest_form(credentials: &str) -> Result<(), String> {
+/// `cnonce`. The value is not checked: that needs the password. The
+/// `uri` is returned, for [`digest_ok`]; the error says what is wrong.
+pub(crate) fn digest_form(credentials: &str) -> Result<String, String> {
     let params = auth_params(credentials)?;
     let get = |name: &str| {
         params
@@ -151,7 +153,56 @@ pub(crate) fn digest_form(credentials: &str) -> Result<(), String> {
             return Err("the Digest credentials have a qop but no cnonce".into());
         }
     }
-    Ok(())
+    Ok(get("uri").unwrap_or_default().to_owned())
+}
+
+/// Whether `Digest` credentials have their form ([`digest_form`]) and are
+/// for this request: their `uri` must name the request target as sent
+/// (RFC 7616 section 3.4, "duplicated here because proxies are allowed to
+/// change the request-line in transit"), else credentials captured for one
+/// resource would open another. The error says what is wrong.
+pub(crate) fn digest_ok(
+    credentials: &str,
+    target: &Uri,
+    headers: &HeaderMap,
+) -> Result<(), String> {
+    let uri = digest_form(credentials)?;
+    if names_target(&uri, target, headers) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the Digest uri {uri:?} is not the request target {:?}",
+            path_and_query(target)
+        ))
+    }
+}
+
+/// Whether a Digest `uri` is the request target: its path and query as
+/// sent (what curl and RFC 2617 clients send), or the absolute URI of this
+/// request (RFC 7616's effective request URI: the target's own authority
+/// in absolute form, else the `Host` header's), compared byte for byte.
+fn names_target(uri: &str, target: &Uri, headers: &HeaderMap) -> bool {
+    if uri == path_and_query(target) {
+        return true;
+    }
+    let Ok(absolute) = uri.parse::<Uri>() else {
+        return false;
+    };
+    let (Some(scheme), Some(authority)) = (absolute.scheme_str(), absolute.authority()) else {
+        return false;
+    };
+    let host = target
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()));
+    (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+        && host.is_some_and(|host| host.eq_ignore_ascii_case(authority.as_str()))
+        && path_and_query(&absolute) == path_and_query(target)
+}
+
+/// The path and query of `uri` as sent (`/` when it has none: `http://h`).
+fn path_and_query(uri: &Uri) -> &str {
+    uri.path_and_query().map_or("/", |pq| pq.as_str())
 }
 
 /// RFC 9110's `#auth-param` list: `name=token` or `name="quoted string"`
@@ -209,11 +260,13 @@ fn is_token_byte(b: u8) -> bool {
 /// with a realm, nonce, `qop="auth"` and `algorithm=SHA-256`, and for
 /// API keys a non-standard `ApiKey` challenge that says where the key goes
 /// (no standard challenge exists; clients ignore schemes they do not
-/// know). `headers` are the request's: `Digest` credentials that were sent
-/// but are malformed are named in the detail with what is wrong.
+/// know). `headers` and `target` are the request's: `Digest` credentials
+/// that were sent but are malformed, or for another target, are named in
+/// the detail with what is wrong.
 pub(crate) fn unauthorized(
     security: &[Vec<SecurityScheme>],
     headers: &HeaderMap,
+    target: &Uri,
 ) -> Response<Body> {
     let mut needed = Vec::new();
     for alternative in security {
@@ -243,7 +296,7 @@ pub(crate) fn unauthorized(
         .iter()
         .flatten()
         .any(|s| *s == SecurityScheme::Digest)
-        && let Some(Err(why)) = sent_digest.map(digest_form)
+        && let Some(Err(why)) = sent_digest.map(|c| digest_ok(c, target, headers))
     {
         detail.push_str(&format!(" ({why})"));
     }
@@ -390,6 +443,11 @@ pub(crate) fn add_cors(headers: &mut HeaderMap, request: &HeaderMap) {
 mod tests {
     use super::*;
 
+    /// A request target as sent.
+    fn at(target: &str) -> Uri {
+        target.parse().unwrap()
+    }
+
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
@@ -480,7 +538,7 @@ mod tests {
         ];
         for (scheme, sent, query, expected) in cases {
             let query = crate::server::parse_query(query);
-            let got = authorized(&[vec![scheme.clone()]], &headers(sent), &query);
+            let got = authorized(&[vec![scheme.clone()]], &headers(sent), &query, &at("/x"));
             assert_eq!(got, *expected, "{scheme:?} with {sent:?} {query:?}");
         }
     }
@@ -501,7 +559,7 @@ mod tests {
             format!(r#"username="a\"b", realm="r",nonce="n",uri="/",response="{md5}""#),
         ];
         for credentials in &ok {
-            assert_eq!(digest_form(credentials), Ok(()), "{credentials}");
+            assert!(digest_form(credentials).is_ok(), "{credentials}");
         }
         let refused = [
             (
@@ -584,20 +642,85 @@ mod tests {
         assert!(authorized(
             &scheme,
             &headers(&[("authorization", &sent)]),
-            &[]
+            &[],
+            &at("/x")
         ));
         assert!(!authorized(
             &scheme,
             &headers(&[("authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l")]),
-            &[]
+            &[],
+            &at("/x")
         ));
-        assert!(!authorized(&scheme, &headers(&[]), &[]));
+        assert!(!authorized(&scheme, &headers(&[]), &[], &at("/x")));
         let no_nonce = format!(r#"Digest username="a", realm="hmt", uri="/x", response="{md5}""#);
         assert!(!authorized(
             &scheme,
             &headers(&[("authorization", &no_nonce)]),
-            &[]
+            &[],
+            &at("/x")
         ));
+    }
+
+    #[test]
+    fn digest_credentials_are_for_the_request_target_as_sent() {
+        let md5 = "0123456789abcdef0123456789abcdef";
+        let with_uri = |uri: &str| {
+            format!(r#"username="a", realm="hmt", nonce="n", uri="{uri}", response="{md5}""#)
+        };
+        let host = headers(&[("host", "127.0.0.1:8080")]);
+        // (request target as sent, Digest uri, accepted)
+        let cases: &[(&str, &str, bool)] = &[
+            ("/secret", "/secret", true),
+            ("/secret?a=1&b=%20", "/secret?a=1&b=%20", true),
+            // RFC 7616's effective request URI, on this request's host.
+            ("/secret", "http://127.0.0.1:8080/secret", true),
+            ("/secret?a=1", "https://127.0.0.1:8080/secret?a=1", true),
+            // Absolute form on the request line: either spelling.
+            ("http://api.example/secret", "/secret", true),
+            (
+                "http://api.example/secret",
+                "http://api.example/secret",
+                true,
+            ),
+            // Another resource, query, spelling or host.
+            ("/secret", "/other", false),
+            ("/secret?a=1", "/secret", false),
+            ("/secret", "/secret?a=1", false),
+            ("/secret?a=1", "/secret?a=2", false),
+            ("/a%20b", "/a b", false),
+            ("/secret", "/Secret", false),
+            ("/secret", "http://elsewhere:8080/secret", false),
+            ("/secret", "ftp://127.0.0.1:8080/secret", false),
+            (
+                "http://api.example/secret",
+                "http://other.example/secret",
+                false,
+            ),
+        ];
+        for (target, uri, accepted) in cases {
+            let got = digest_ok(&with_uri(uri), &at(target), &host);
+            assert_eq!(got.is_ok(), *accepted, "{target} with uri {uri}: {got:?}");
+        }
+        let why = digest_ok(&with_uri("/other"), &at("/secret?x=1"), &host).unwrap_err();
+        assert_eq!(
+            why,
+            r#"the Digest uri "/other" is not the request target "/secret?x=1""#
+        );
+        // Refused like malformed credentials, and said why in the 401.
+        let scheme = [vec![SecurityScheme::Digest]];
+        let sent = headers(&[("authorization", &format!("Digest {}", with_uri("/other")))]);
+        assert!(!authorized(&scheme, &sent, &[], &at("/secret")));
+        let refused = unauthorized(&scheme, &sent, &at("/secret"));
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            refused.headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .starts_with("Digest realm=\"hmt\"")
+        );
+        let body = refused.body().bytes().unwrap_or_default();
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("is not the request target"), "{body}");
     }
 
     #[test]
@@ -607,28 +730,35 @@ mod tests {
         assert!(!authorized(
             &both,
             &headers(&[("authorization", basic)]),
-            &[]
+            &[],
+            &at("/x")
         ));
         assert!(authorized(
             &both,
             &headers(&[("authorization", basic), ("x-key", "k")]),
-            &[]
+            &[],
+            &at("/x")
         ));
         let either = vec![
             vec![SecurityScheme::Bearer],
             vec![key("x-key", Location::Header)],
         ];
-        assert!(authorized(&either, &headers(&[("x-key", "k")]), &[]));
-        assert!(!authorized(&either, &headers(&[]), &[]));
+        assert!(authorized(
+            &either,
+            &headers(&[("x-key", "k")]),
+            &[],
+            &at("/x")
+        ));
+        assert!(!authorized(&either, &headers(&[]), &[], &at("/x")));
         let optional = vec![vec![SecurityScheme::Bearer], vec![]];
-        assert!(authorized(&optional, &headers(&[]), &[]));
-        assert!(authorized(&[], &headers(&[]), &[]));
+        assert!(authorized(&optional, &headers(&[]), &[], &at("/x")));
+        assert!(authorized(&[], &headers(&[]), &[], &at("/x")));
     }
 
     #[test]
     fn challenges_name_the_schemes_asked_for() {
         let challenges = |security: &[Vec<SecurityScheme>]| -> Vec<String> {
-            unauthorized(security, &HeaderMap::new())
+            unauthorized(security, &HeaderMap::new(), &at("/x"))
                 .headers()
                 .get_all(header::WWW_AUTHENTICATE)
                 .iter()
@@ -659,7 +789,11 @@ mod tests {
             ]
         );
         assert!(challenges(&[vec![SecurityScheme::MutualTls]]).is_empty());
-        let response = unauthorized(&[vec![key("api_key", Location::Query)]], &HeaderMap::new());
+        let response = unauthorized(
+            &[vec![key("api_key", Location::Query)]],
+            &HeaderMap::new(),
+            &at("/x"),
+        );
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
 }

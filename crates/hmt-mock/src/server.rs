@@ -831,12 +831,14 @@ impl Mock {
     ) -> Result<(), Response<Body>> {
         let operation = &loaded.specs[found.spec].operations[found.operation];
         let query = parse_query(&asked.target.query);
-        if self.config.auth && !authorized(&operation.security, &asked.parts.headers, &query) {
+        let Asked { parts, .. } = *asked;
+        if self.config.auth && !authorized(&operation.security, &parts.headers, &query, &parts.uri)
+        {
             return Err(self.documented(
                 loaded,
                 asked,
                 found,
-                unauthorized(&operation.security, &asked.parts.headers),
+                unauthorized(&operation.security, &parts.headers, &parts.uri),
             ));
         }
         Ok(())

@@ -104,7 +104,9 @@ pub struct Parameter {
     pub style: Style,
     /// `explode`, or its default (`true` for `form`, else `false`).
     pub explode: bool,
-    /// `allowReserved`: reserved characters may be sent unencoded.
+    /// `allowReserved`: reserved characters (RFC 3986's `:/?#[]@!$&'()*+,;=`)
+    /// may be sent unencoded; `&` still ends the value, as in any query
+    /// (a value holding `&` must send it as `%26`).
     pub allow_reserved: bool,
     /// `allowEmptyValue`: `?name=` (or a bare `?name`) is accepted.
     pub allow_empty_value: bool,

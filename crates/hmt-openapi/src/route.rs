@@ -10,6 +10,16 @@
 //! cannot hold (two parameters in one segment) are matched by a slower
 //! segment-by-segment check after the router.
 //!
+//! Each method is served by the most specific template that documents it
+//! (per segment, from the left: literal text before a parameter with
+//! literal text around it before a bare parameter). matchit's pick is the
+//! most specific template; when it does not document the method, every
+//! template that matches is ranked and the first that documents the method
+//! answers: `POST /credit_notes/preview` is `POST /credit_notes/{id}` when
+//! `/credit_notes/preview` has only GET. When none documents it, the miss
+//! is a 405 allowing the methods of every matching template (RFC 9110
+//! section 15.5.6), and a 404 only when no template matches.
+//!
 //! A request may name its host (path and header routing), which limits the
 //! search to specs with a server on that host when there are any. Its path
 //! is tried under each server base path; for plain routing also as it is,
@@ -35,11 +45,59 @@ struct SpecRoutes {
 
 #[derive(Debug)]
 struct Route {
+    /// The template with its percent-escapes decoded as request paths are
+    /// ([`canonical`]), for [`match_segments`].
     template: String,
     /// Parameter names in template order.
     names: Vec<String>,
     /// Methods served on this route, with their operation indices.
     methods: Vec<(Method, usize)>,
+    /// How specific the template is, one entry per segment: greater wins
+    /// ([`specificity`]).
+    rank: Vec<(u8, usize)>,
+}
+
+impl Route {
+    /// The operation serving `method` here. HEAD is GET without the body
+    /// (RFC 9110 section 9.3.2) when the spec does not document it; hyper
+    /// leaves the body out.
+    fn serving(&self, method: &Method) -> Option<usize> {
+        let find = |wanted: &Method| {
+            self.methods
+                .iter()
+                .find(|(m, _)| m == wanted)
+                .map(|&(_, operation)| operation)
+        };
+        find(method).or_else(|| (method == Method::HEAD).then(|| find(&Method::GET))?)
+    }
+}
+
+/// How specific a template is, segment by segment from the left: a literal
+/// segment (longer first) before one mixing literal text and parameters
+/// (more literal text first) before a bare parameter. Compared as a
+/// sequence, so `/a/b/{x}` outranks `/a/{y}/c`, as matchit ranks them.
+fn specificity(template: &str) -> Vec<(u8, usize)> {
+    template
+        .split('/')
+        .map(|segment| {
+            if !segment.contains('{') {
+                (2, segment.len())
+            } else {
+                let literal: usize = segment
+                    .split('{')
+                    .enumerate()
+                    .map(|(i, piece)| {
+                        if i == 0 {
+                            piece.len()
+                        } else {
+                            piece.split_once('}').map_or(0, |(_, lit)| lit.len())
+                        }
+                    })
+                    .sum();
+                if literal == 0 { (0, 0) } else { (1, literal) }
+            }
+        })
+        .collect()
 }
 
 /// A matched request.
@@ -76,9 +134,10 @@ impl Routes {
     /// port) limits the search to specs with a server on that host, when
     /// any spec has one.
     ///
-    /// A path that matches nothing is tried again with its trailing slash
-    /// added or removed: `hmt build` treats `/users` and `/users/` as one
-    /// path, and so do most servers.
+    /// A path whose method no template serves is tried again with its
+    /// trailing slash added or removed: `hmt build` treats `/users` and
+    /// `/users/` as one path, and so do most servers. A 405 then allows
+    /// the methods of both.
     pub fn find(
         &self,
         specs: &[Spec],
@@ -86,19 +145,29 @@ impl Routes {
         method: &Method,
         path: &str,
     ) -> Result<Found, Miss> {
-        match self.find_exact(specs, host, method, path) {
-            Err(Miss::NotFound) if path.len() > 1 => {
-                let toggled = match path.strip_suffix('/') {
-                    Some(without) => without.to_owned(),
-                    None => format!("{path}/"),
-                };
-                self.find_exact(specs, host, method, &toggled)
-                    .map(|mut found| {
-                        found.relative_path = relative_as_sent(&found.relative_path, path);
-                        found
-                    })
+        let miss = match self.find_exact(specs, host, method, path) {
+            Ok(found) => return Ok(found),
+            Err(miss) if path.len() > 1 => miss,
+            Err(miss) => return Err(miss),
+        };
+        let toggled = match path.strip_suffix('/') {
+            Some(without) => without.to_owned(),
+            None => format!("{path}/"),
+        };
+        match (self.find_exact(specs, host, method, &toggled), miss) {
+            (Ok(mut found), _) => {
+                found.relative_path = relative_as_sent(&found.relative_path, path);
+                Ok(found)
             }
-            result => result,
+            (Err(Miss::NotFound), miss) | (Err(miss), Miss::NotFound) => Err(miss),
+            (Err(Miss::MethodNotAllowed(more)), Miss::MethodNotAllowed(mut allowed)) => {
+                for m in more {
+                    if !allowed.contains(&m) {
+                        allowed.push(m);
+                    }
+                }
+                Err(Miss::MethodNotAllowed(allowed))
+            }
         }
     }
 
@@ -120,30 +189,24 @@ impl Routes {
                 continue;
             }
             for relative in candidate_paths(spec, host.filter(|_| any_on_host), path) {
-                let Some((route, params)) = routes.lookup(&canonical(relative)) else {
-                    continue;
-                };
-                let route = &routes.routes[route];
-                // HEAD is GET without the body (RFC 9110 §9.3.2) when the
-                // spec does not document it; hyper leaves the body out.
-                let served = route.methods.iter().find(|(m, _)| m == method).or_else(|| {
-                    (method == Method::HEAD)
-                        .then(|| route.methods.iter().find(|(m, _)| m == Method::GET))
-                        .flatten()
-                });
-                match served {
-                    Some((_, operation)) => {
+                match routes.serving(method, &canonical(relative)) {
+                    Ok((route, operation, params)) => {
                         return Ok(Found {
                             spec: index,
-                            operation: *operation,
-                            params: route.names.iter().cloned().zip(params).collect(),
+                            operation,
+                            params: routes.routes[route]
+                                .names
+                                .iter()
+                                .cloned()
+                                .zip(params)
+                                .collect(),
                             relative_path: relative.to_owned(),
                         });
                     }
-                    None => {
-                        for (m, _) in &route.methods {
-                            if !allowed.contains(m) {
-                                allowed.push(m.clone());
+                    Err(methods) => {
+                        for m in methods {
+                            if !allowed.contains(&m) {
+                                allowed.push(m);
                             }
                         }
                     }
@@ -200,13 +263,15 @@ fn spec_routes(spec: &Spec) -> SpecRoutes {
     let mut fallback = Vec::new();
     let mut by_shape: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (index, operation) in spec.operations.iter().enumerate() {
-        let (shape, names) = positional(&canonical(&operation.template));
+        let template = canonical(&operation.template).into_owned();
+        let (shape, names) = positional(&template);
         let route = match by_shape.get(&shape) {
             Some(&route) => route,
             None => {
                 let route = routes.len();
                 routes.push(Route {
-                    template: operation.template.clone(),
+                    rank: specificity(&template),
+                    template,
                     names,
                     methods: Vec::new(),
                 });
@@ -237,14 +302,56 @@ fn spec_routes(spec: &Spec) -> SpecRoutes {
 }
 
 impl SpecRoutes {
-    fn lookup(&self, path: &str) -> Option<(usize, Vec<String>)> {
+    /// The most specific route matching `path` (canonical) that serves
+    /// `method`: its index, the operation and the path parameters; or the
+    /// methods of every route that matches (none: no route matches).
+    fn serving(
+        &self,
+        method: &Method,
+        path: &str,
+    ) -> Result<(usize, usize, Vec<String>), Vec<Method>> {
+        // matchit's pick is the most specific of the templates it holds;
+        // unless a template it could not hold outranks it, that is the
+        // answer when it serves the method.
         if let Ok(matched) = self.router.at(path) {
-            let params = matched.params.iter().map(|(_, v)| decode(v)).collect();
-            return Some((*matched.value, params));
+            let route = *matched.value;
+            if let Some(operation) = self.routes[route].serving(method)
+                && !self.fallback.iter().any(|&other| {
+                    self.routes[other].rank > self.routes[route].rank
+                        && match_segments(&self.routes[other].template, path).is_some()
+                })
+            {
+                let params = matched.params.iter().map(|(_, v)| decode(v)).collect();
+                return Ok((route, operation, params));
+            }
         }
-        self.fallback.iter().find_map(|&route| {
-            match_segments(&self.routes[route].template, path).map(|params| (route, params))
-        })
+        // Every template that matches, most specific first (the spec's
+        // order among equals). Templates with another number of segments
+        // are passed over first, so that a long path is not split once per
+        // template.
+        let segments = path.bytes().filter(|&b| b == b'/').count() + 1;
+        let mut matching: Vec<(usize, Vec<String>)> = self
+            .routes
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.rank.len() == segments)
+            .filter_map(|(route, r)| {
+                match_segments(&r.template, path).map(|params| (route, params))
+            })
+            .collect();
+        matching.sort_by(|a, b| self.routes[b.0].rank.cmp(&self.routes[a.0].rank));
+        let mut allowed: Vec<Method> = Vec::new();
+        for (route, params) in matching {
+            if let Some(operation) = self.routes[route].serving(method) {
+                return Ok((route, operation, params));
+            }
+            for (m, _) in &self.routes[route].methods {
+                if !allowed.contains(m) {
+                    allowed.push(m.clone());
+                }
+            }
+        }
+        Err(allowed)
     }
 }
 
@@ -546,6 +653,139 @@ mod tests {
             routes.find(&specs, None, &Method::GET, "/cats"),
             Err(Miss::NotFound)
         );
+    }
+
+    /// What a request routes to: the template and path parameters of the
+    /// operation, or the miss.
+    #[derive(Debug, PartialEq)]
+    enum Routed {
+        To(&'static str, &'static [&'static str]),
+        Allow(&'static [&'static str]),
+        NotFound,
+    }
+
+    #[test]
+    fn each_method_goes_to_the_most_specific_path_that_documents_it() {
+        use Routed::{Allow, NotFound, To};
+        let specs = vec![spec(
+            &["https://api.stripe.com/"],
+            &[
+                // Stripe's own: a literal path with fewer methods than the
+                // template it shadows.
+                ("/v1/credit_notes/preview", &["get"]),
+                ("/v1/credit_notes/{id}", &["get", "post"]),
+                ("/v1/invoices/upcoming", &["get"]),
+                ("/v1/invoices/{invoice}", &["delete", "get", "post"]),
+                ("/v1/invoices/{invoice}/pay", &["post"]),
+                // A literal segment before a template's parameter, deeper.
+                ("/v1/accounts/{account}/people/{person}", &["get", "delete"]),
+                ("/v1/accounts/search/people/{person}", &["get"]),
+                // Literal text around a parameter, which matchit holds.
+                ("/files/{name}.json", &["get"]),
+                ("/files/{name}", &["delete"]),
+                // Two parameters in a segment, which it cannot hold.
+                ("/days/{from}-{to}", &["get"]),
+                ("/days/{day}", &["get", "put"]),
+                // Trailing slashes.
+                ("/users/", &["get"]),
+                ("/users", &["post"]),
+            ],
+        )];
+        let routes = Routes::new(&specs);
+        let cases: &[(&str, &str, Routed)] = &[
+            (
+                "GET",
+                "/v1/credit_notes/preview",
+                To("/v1/credit_notes/preview", &[]),
+            ),
+            (
+                "POST",
+                "/v1/credit_notes/preview",
+                To("/v1/credit_notes/{id}", &["preview"]),
+            ),
+            (
+                "DELETE",
+                "/v1/credit_notes/preview",
+                Allow(&["GET", "POST"]),
+            ),
+            (
+                "HEAD",
+                "/v1/credit_notes/preview",
+                To("/v1/credit_notes/preview", &[]),
+            ),
+            (
+                "DELETE",
+                "/v1/invoices/upcoming",
+                To("/v1/invoices/{invoice}", &["upcoming"]),
+            ),
+            (
+                "PATCH",
+                "/v1/invoices/upcoming",
+                Allow(&["GET", "POST", "DELETE"]),
+            ),
+            ("GET", "/v1/invoices/upcoming/pay", Allow(&["POST"])),
+            (
+                "POST",
+                "/v1/invoices/upcoming/pay",
+                To("/v1/invoices/{invoice}/pay", &["upcoming"]),
+            ),
+            (
+                "GET",
+                "/v1/accounts/search/people/p",
+                To("/v1/accounts/search/people/{person}", &["p"]),
+            ),
+            (
+                "DELETE",
+                "/v1/accounts/search/people/p",
+                To("/v1/accounts/{account}/people/{person}", &["search", "p"]),
+            ),
+            (
+                "PUT",
+                "/v1/accounts/search/people/p",
+                Allow(&["GET", "DELETE"]),
+            ),
+            ("GET", "/files/a.json", To("/files/{name}.json", &["a"])),
+            ("DELETE", "/files/a.json", To("/files/{name}", &["a.json"])),
+            ("PUT", "/files/a.json", Allow(&["GET", "DELETE"])),
+            ("GET", "/files/a.txt", Allow(&["DELETE"])),
+            ("GET", "/days/1-2", To("/days/{from}-{to}", &["1", "2"])),
+            ("PUT", "/days/1-2", To("/days/{day}", &["1-2"])),
+            ("DELETE", "/days/1-2", Allow(&["GET", "PUT"])),
+            ("GET", "/days/1", To("/days/{day}", &["1"])),
+            ("POST", "/users/", To("/users", &[])),
+            ("GET", "/users", To("/users/", &[])),
+            ("DELETE", "/users", Allow(&["POST", "GET"])),
+            ("GET", "/v1/nothing", NotFound),
+            ("GET", "/v1/invoices/upcoming/pay/more", NotFound),
+            ("GET", "/files/", NotFound),
+        ];
+        let mut wrong = Vec::new();
+        for (method, path, expected) in cases {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let got = match routes.find(&specs, None, &method, path) {
+                Ok(found) => {
+                    let template = specs[0].operations[found.operation].template.as_str();
+                    let params: Vec<&str> = found.params.iter().map(|(_, v)| v.as_str()).collect();
+                    match expected {
+                        To(want, want_params) if *want == template && *want_params == params => {
+                            continue;
+                        }
+                        _ => format!("{template} {params:?}"),
+                    }
+                }
+                Err(Miss::MethodNotAllowed(allowed)) => {
+                    let allowed: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+                    match expected {
+                        Allow(want) if *want == allowed => continue,
+                        _ => format!("405 {allowed:?}"),
+                    }
+                }
+                Err(Miss::NotFound) if *expected == NotFound => continue,
+                Err(Miss::NotFound) => "404".to_owned(),
+            };
+            wrong.push(format!("{method} {path}: expected {expected:?}, got {got}"));
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 
     #[test]

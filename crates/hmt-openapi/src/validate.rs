@@ -269,17 +269,6 @@ impl SpecValidators {
     ) {
         let operation = &spec.operations[index];
         let validators = self.operation(spec, index);
-        let rejoined;
-        let request = match rejoin_reserved(request.query, operation, &validators.shapes) {
-            Some(query) => {
-                rejoined = query;
-                &RequestView {
-                    query: &rejoined,
-                    ..*request
-                }
-            }
-            None => request,
-        };
         for (((parameter, validator), shape), bounds) in operation
             .parameters
             .iter()
@@ -420,65 +409,6 @@ impl SpecValidators {
         }
         Ok(())
     }
-}
-
-/// The query with the `&` an `allowReserved` parameter's value held put
-/// back: `?path=a&b&limit=5` is `path` = `a&b` and `limit` = `5` when
-/// `path` allows reserved characters and no parameter is named `b`. A pair
-/// whose name no parameter has (and that is not hmt's own `__code` and
-/// the like) continues the value of the `allowReserved` parameter before
-/// it. `None` when nothing changes: no such parameter, or an exploded
-/// object parameter that takes the keys no other parameter names (then a
-/// stray key is its, not part of a value). A continuation sent as `b=`
-/// comes back as `b`: the decoded pairs no longer tell the two apart.
-fn rejoin_reserved(
-    query: &[(String, String)],
-    operation: &Operation,
-    shapes: &[Shape],
-) -> Option<Vec<(String, String)>> {
-    let in_query = || {
-        operation
-            .parameters
-            .iter()
-            .zip(shapes)
-            .filter(|(p, _)| p.location == Location::Query)
-    };
-    if !in_query().any(|(p, _)| p.allow_reserved)
-        || in_query().any(|(p, shape)| p.explode && shape.open && shape.kinds & shape::OBJECT != 0)
-    {
-        return None;
-    }
-    let named = |name: &str| {
-        name.starts_with("__")
-            || in_query().any(|(p, _)| {
-                name.strip_prefix(p.name.as_str())
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('['))
-            })
-    };
-    let mut out: Vec<(String, String)> = Vec::with_capacity(query.len());
-    // The pair of the last allowReserved parameter seen, in `out`.
-    let mut open: Option<usize> = None;
-    let mut changed = false;
-    for (name, value) in query {
-        if let Some(at) = open
-            && !named(name)
-        {
-            let held = &mut out[at].1;
-            held.push('&');
-            held.push_str(name);
-            if !value.is_empty() {
-                held.push('=');
-                held.push_str(value);
-            }
-            changed = true;
-            continue;
-        }
-        open = in_query()
-            .any(|(p, _)| p.allow_reserved && p.name == *name)
-            .then_some(out.len());
-        out.push((name.clone(), value.clone()));
-    }
-    changed.then_some(out)
 }
 
 /// What a parameter's values are checked with.
@@ -939,6 +869,89 @@ mod tests {
         match result {
             Err(Refusal::Invalid(issues)) => issues.into_iter().map(|i| i.message).collect(),
             other => panic!("expected issues, got {other:?}"),
+        }
+    }
+
+    /// The query split as `hmt mock` splits it: on `&`, then the first `=`,
+    /// each side form-decoded.
+    fn split_query(query: &str) -> Vec<(String, String)> {
+        query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|pair| {
+                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (
+                    hmt_types::decode_form_component(name.as_bytes()),
+                    hmt_types::decode_form_component(value.as_bytes()),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_allow_reserved_value_ends_at_the_next_ampersand() {
+        // (query as sent, the `path` value it holds, what else is refused)
+        let cases: &[(&str, &str, &[&str])] = &[
+            // An undeclared parameter after a reserved value is its own.
+            ("path=a/b:c&other=1", "a/b:c", &[]),
+            ("path=a&b", "a", &[]),
+            ("other=1&path=x/y", "x/y", &[]),
+            // Every reserved character but `&` (and `#`, which ends the
+            // URL) is the value's, `=` after the first too.
+            (
+                "path=/a:b/c?d=e@f!$'()*+,;=[x]",
+                "/a:b/c?d=e@f!$'()*+,;=[x]",
+                &[],
+            ),
+            // A declared `&` is percent-encoded, as RFC 3986 requires.
+            ("path=a%26b&other=1", "a&b", &[]),
+            ("path=a%26b=c", "a&b=c", &[]),
+            // The declared parameter after it is read and checked.
+            ("path=a/b&limit=5", "a/b", &[]),
+            (
+                "path=a/b&limit=50",
+                "a/b",
+                &["the query parameter limit: 50 is greater than the maximum of 10"],
+            ),
+        ];
+        for (query, path, refused) in cases {
+            let document = json!({
+                "openapi": "3.0.3",
+                "paths": {"/files": {"get": {
+                    "parameters": [
+                        {"name": "path", "in": "query", "allowReserved": true,
+                         "schema": {"type": "string", "enum": [path]}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 10}}
+                    ],
+                    "responses": {"200": {"description": "ok"}}
+                }}}
+            });
+            let spec = compile(LoadedSpec {
+                file: "t.yaml".into(),
+                document,
+            })
+            .unwrap();
+            let validators = SpecValidators::new(&spec);
+            let sent = split_query(query);
+            let none = |_: &str| Vec::new();
+            let result = validators.check(
+                &spec,
+                0,
+                &RequestView {
+                    path_params: &[],
+                    query: &sent,
+                    header: &none,
+                    cookie: &none,
+                    content_type: None,
+                    body: b"",
+                },
+            );
+            let got: Vec<String> = match result {
+                Ok(()) => Vec::new(),
+                Err(Refusal::Invalid(issues)) => issues.into_iter().map(|i| i.message).collect(),
+                Err(other) => panic!("{query:?}: {other:?}"),
+            };
+            assert_eq!(got, *refused, "{query:?} read as {path:?}");
         }
     }
 
