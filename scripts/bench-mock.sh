@@ -537,7 +537,7 @@ echo "hmt mock target (faster than the peer): $(verdict)"
 echo
 # The library's and the emulator's targets (issue: hmt inside the test).
 stub_ok=$(awk -v s="${rps[stub]}" -v n="${rps[nginx]}" -v sp="${p99[stub]}" -v np="${p99[nginx]}" \
-    'BEGIN { printf "%s: %.2fx nginx req/s (target 0.5x), p99 +%.2f ms over nginx (target at most 1 ms)", (s >= 0.5 * n && sp - np <= 1) ? "met" : "NOT met", s / n, sp - np }')
+    'BEGIN { printf "%s: %.2fx nginx req/s (target 0.5x), p99 %+.2f ms against nginx (target at most +1 ms)", (s >= 0.5 * n && sp - np <= 1) ? "met" : "NOT met", s / n, sp - np }')
 state_ok=$(awk -v s="${rps[stateful]}" -v e="${rps[example]}" \
     'BEGIN { printf "%s: %.2fx the stateless example row (target at least 0.5x, i.e. within 2x)", (s >= 0.5 * e) ? "met" : "NOT met", s / e }')
 heavy_ok=$(awk -v p="${p99[heavy]}" -v n="$heavy_count" -v m="$heavy_ms" \
