@@ -1904,20 +1904,7 @@ impl Target {
 }
 
 pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
-    if query.is_empty() {
-        return Vec::new();
-    }
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                hmt_types::decode_form_component(name.as_bytes()),
-                hmt_types::decode_form_component(value.as_bytes()),
-            )
-        })
-        .collect()
+    hmt_types::form_pairs(query).collect()
 }
 
 fn header_values(headers: &HeaderMap, name: &str) -> Vec<String> {

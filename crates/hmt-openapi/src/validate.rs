@@ -875,17 +875,7 @@ mod tests {
     /// The query split as `hmt mock` splits it: on `&`, then the first `=`,
     /// each side form-decoded.
     fn split_query(query: &str) -> Vec<(String, String)> {
-        query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|pair| {
-                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                (
-                    hmt_types::decode_form_component(name.as_bytes()),
-                    hmt_types::decode_form_component(value.as_bytes()),
-                )
-            })
-            .collect()
+        hmt_types::form_pairs(query).collect()
     }
 
     #[test]

@@ -126,10 +126,7 @@ impl Fields {
     /// ```
     pub fn parse_query(query: &str) -> Fields {
         let mut fields = Fields::default();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = decode_form_component(name.as_bytes());
-            let value = decode_form_component(value.as_bytes());
+        for (name, value) in form_pairs(query) {
             match fields.entries.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, values)) => values.push(value),
                 None => fields.entries.push((name, vec![value])),
@@ -137,6 +134,25 @@ impl Fields {
         }
         fields
     }
+}
+
+/// The name-value pairs of an `application/x-www-form-urlencoded` string
+/// (a URL query without its `?`, or a form body), in order: split on `&`,
+/// then at the first `=` (a pair without one has an empty value), each
+/// side decoded by [`decode_form_component`]. Empty pairs are skipped.
+///
+/// ```
+/// let pairs: Vec<_> = hmt_types::form_pairs("a=1&&b=x+y=z&flag").collect();
+/// assert_eq!(pairs, [("a".into(), "1".into()), ("b".into(), "x y=z".into()), ("flag".into(), String::new())]);
+/// ```
+pub fn form_pairs(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    text.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (
+            decode_form_component(name.as_bytes()),
+            decode_form_component(value.as_bytes()),
+        )
+    })
 }
 
 /// Percent-encodes `text` for a URL: ASCII letters and digits, `-._~` and

@@ -51,8 +51,8 @@ pub mod syntax;
 pub mod writer;
 
 pub use fields::{
-    Fields, decode_form_component, file_safe_host, file_safe_host_exact, percent_decode,
-    percent_encode,
+    Fields, decode_form_component, file_safe_host, file_safe_host_exact, form_pairs,
+    percent_decode, percent_encode,
 };
 pub use har::{HarReader, HarWriter};
 pub use model::{BodyEncoding, Exchange, Method, Protocol, Request, Response, reason_phrase};

@@ -251,6 +251,37 @@ fn exchange(stream: &mut BufReader<TcpStream>, request: &str) -> (u16, String) {
 
 /// Reads until the server closes `stream` (or at most `limit`); how long
 /// that took. Panics when it stays open.
+/// A slowloris client trickles a request's headers to `address`, a byte
+/// every 100 ms: the connection must be closed within `limit`.
+fn trickled_headers_are_cut_off(
+    address: impl std::net::ToSocketAddrs,
+    path: &str,
+    limit: Duration,
+) {
+    let mut trickle = TcpStream::connect(address).unwrap();
+    let started = Instant::now();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nX-Slow: ");
+    let mut closed = false;
+    for byte in head.bytes().chain([b'a'; 64]) {
+        if trickle.write_all(&[byte]).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        if started.elapsed() > limit {
+            break;
+        }
+    }
+    if !closed {
+        closed_within(&mut trickle, limit);
+    }
+    assert!(
+        started.elapsed() < limit,
+        "the trickling client was kept {:?}",
+        started.elapsed()
+    );
+}
+
 fn closed_within(stream: &mut TcpStream, limit: Duration) -> Duration {
     let started = Instant::now();
     stream.set_read_timeout(Some(limit)).unwrap();
@@ -1007,30 +1038,7 @@ fn idle_and_slow_connections_are_closed_and_their_descriptors_freed() {
 
     // Slowloris trickling its headers a byte at a time: the headers must
     // all arrive within the timeout.
-    let mut trickle = TcpStream::connect(mock.address()).unwrap();
-    let started = Instant::now();
-    let mut closed = false;
-    for byte in b"GET /pets HTTP/1.1\r\nHost: localhost\r\nX-Slow: "
-        .iter()
-        .chain([b'a'; 64].iter())
-    {
-        if trickle.write_all(&[*byte]).is_err() {
-            closed = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-        if started.elapsed() > limit {
-            break;
-        }
-    }
-    if !closed {
-        closed_within(&mut trickle, limit);
-    }
-    assert!(
-        started.elapsed() < limit,
-        "the trickling client was kept {:?}",
-        started.elapsed()
-    );
+    trickled_headers_are_cut_off(mock.address(), "/pets", limit);
 
     // A request answered slower than the timeout is not cut.
     let mut slow = BufReader::new(TcpStream::connect(mock.address()).unwrap());
@@ -1253,30 +1261,7 @@ fn imposter_ports_close_idle_and_slow_connections_but_not_slow_answers() {
 
     // Headers trickled a byte every 100 ms: they must all arrive within
     // the timeout.
-    let mut trickle = TcpStream::connect(&address).unwrap();
-    let started = Instant::now();
-    let mut closed = false;
-    for byte in b"GET /ok HTTP/1.1\r\nHost: localhost\r\nX-Slow: "
-        .iter()
-        .chain([b'a'; 64].iter())
-    {
-        if trickle.write_all(&[*byte]).is_err() {
-            closed = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-        if started.elapsed() > limit {
-            break;
-        }
-    }
-    if !closed {
-        closed_within(&mut trickle, limit);
-    }
-    assert!(
-        started.elapsed() < limit,
-        "the trickling client was kept {:?}",
-        started.elapsed()
-    );
+    trickled_headers_are_cut_off(&address, "/ok", limit);
 
     // A client that asks for a large answer and stops reading it: once
     // nothing moves for the timeout, the connection is closed, the rest

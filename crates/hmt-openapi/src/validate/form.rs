@@ -45,12 +45,8 @@ pub(crate) fn candidates(
     } else {
         let text = std::str::from_utf8(body)
             .map_err(|_| (String::new(), "the form body is not UTF-8".to_owned()))?;
-        for pair in text.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            fields.push((
-                hmt_types::decode_form_component(name.as_bytes()),
-                Field::Text(hmt_types::decode_form_component(value.as_bytes())),
-            ));
+        for (name, value) in hmt_types::form_pairs(text) {
+            fields.push((name, Field::Text(value)));
         }
     }
     let tree = tree(&fields, shape, encoding);
