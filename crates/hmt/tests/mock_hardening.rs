@@ -282,6 +282,37 @@ fn trickled_headers_are_cut_off(
     );
 }
 
+/// Fifty connections opened to `address` and left idle hold fifty of the
+/// mock's descriptors, then, within `limit`, none beyond `baseline`.
+fn fifty_idle_connections_are_closed(
+    mock: &Mock,
+    address: impl std::net::ToSocketAddrs + Copy,
+    baseline: usize,
+    limit: Duration,
+) {
+    let idle: Vec<TcpStream> = (0..50)
+        .map(|_| TcpStream::connect(address).unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while mock.open_fds() < baseline + 50 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        mock.open_fds() >= baseline + 50,
+        "the connections were accepted"
+    );
+    let deadline = Instant::now() + limit;
+    while mock.open_fds() > baseline && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        mock.open_fds() <= baseline,
+        "{} descriptors open, {baseline} before",
+        mock.open_fds()
+    );
+    drop(idle);
+}
+
 fn closed_within(stream: &mut TcpStream, limit: Duration) -> Duration {
     let started = Instant::now();
     stream.set_read_timeout(Some(limit)).unwrap();
@@ -1050,27 +1081,7 @@ fn idle_and_slow_connections_are_closed_and_their_descriptors_freed() {
 
     // Fifty idle connections hold fifty descriptors, then none.
     let baseline = mock.open_fds();
-    let idle: Vec<TcpStream> = (0..50)
-        .map(|_| TcpStream::connect(mock.address()).unwrap())
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while mock.open_fds() < baseline + 50 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        mock.open_fds() >= baseline + 50,
-        "the connections were accepted"
-    );
-    let deadline = Instant::now() + limit;
-    while mock.open_fds() > baseline && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(
-        mock.open_fds() <= baseline,
-        "{} descriptors open, {baseline} before",
-        mock.open_fds()
-    );
-    drop(idle);
+    fifty_idle_connections_are_closed(&mock, mock.address(), baseline, limit);
 }
 
 /// Through the library: a streamed body that pauses longer than the idle
@@ -1324,27 +1335,7 @@ fn imposter_ports_close_idle_and_slow_connections_but_not_slow_answers() {
         }
         baseline = now;
     }
-    let idle: Vec<TcpStream> = (0..50)
-        .map(|_| TcpStream::connect(&address).unwrap())
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while mock.open_fds() < baseline + 50 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        mock.open_fds() >= baseline + 50,
-        "the connections were accepted"
-    );
-    let deadline = Instant::now() + limit;
-    while mock.open_fds() > baseline && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(
-        mock.open_fds() <= baseline,
-        "{} descriptors open, {baseline} before",
-        mock.open_fds()
-    );
-    drop(idle);
+    fifty_idle_connections_are_closed(&mock, &address, baseline, limit);
 }
 
 // ---- 7: $refs outside the spec's directory ------------------------------------------
