@@ -8,7 +8,6 @@
 mod common;
 
 use serde_json::{Value, json};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -43,23 +42,9 @@ fn start() -> MockServer {
         .spawn()
         .expect("spawn hmt mock");
     let lines = common::stderr_lines(&mut child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) else {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("hmt mock exited with {status}: {}", seen.join("\n"));
-            }
-            continue;
-        };
-        if let Some((base, admin)) = common::mock_banner(&line) {
-            return MockServer { base, admin, child };
-        }
-        seen.push(line);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("hmt mock did not start within 20 s: {}", seen.join("\n"));
+    let ((base, admin, _), _) =
+        common::wait_for_mock_banner(&mut child, &lines, Duration::from_secs(20));
+    MockServer { base, admin, child }
 }
 
 /// A response, read whole.
@@ -148,31 +133,8 @@ fn headless_chromium(url: &str, args: &[&str]) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start chromium");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish with {url} within 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    let (status, out, err) = common::finish_within(&mut child, Duration::from_secs(90));
+    let status = status.unwrap_or_else(|| panic!("chromium did not finish with {url} within 90 s"));
     assert!(status.success(), "chromium failed ({status}): {err}");
     out
 }

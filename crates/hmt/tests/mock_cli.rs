@@ -64,38 +64,15 @@ fn start(args: &[&str]) -> MockServer {
         .spawn()
         .expect("spawn hmt mock");
     let rx = common::stderr_lines(&mut child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(line) => {
-                if let Some(rest) = line.strip_prefix("hmt mock: ")
-                    && let Some((_, addresses)) = rest.split_once(" on http://")
-                {
-                    let (base, admin) = addresses
-                        .split_once(", admin API on http://")
-                        .expect("banner names the admin API");
-                    let admin = admin.split_whitespace().next().unwrap();
-                    return MockServer {
-                        base: format!("http://{base}"),
-                        admin: format!("http://{admin}"),
-                        banner: line.clone(),
-                        child,
-                        stderr: rx,
-                    };
-                }
-                seen.push(line);
-            }
-            Err(_) => {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("hmt mock exited with {status}: {}", seen.join("\n"));
-                }
-            }
-        }
+    let ((base, admin, banner), _) =
+        common::wait_for_mock_banner(&mut child, &rx, Duration::from_secs(20));
+    MockServer {
+        base,
+        admin,
+        banner,
+        child,
+        stderr: rx,
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("hmt mock did not start: {}", seen.join("\n"));
 }
 
 /// Runs `hmt mock ARGS` expecting it to fail at start; returns stderr.

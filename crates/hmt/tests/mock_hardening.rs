@@ -124,34 +124,17 @@ fn start_with_env(args: &[&str], env: &[(&str, &Path)]) -> Mock {
         .spawn()
         .expect("spawn hmt mock");
     let stderr = common::stderr_lines(&mut child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        match stderr.recv_timeout(Duration::from_millis(100)) {
-            Ok(line) => {
-                if let Some((base, admin)) = common::mock_banner(&line) {
-                    let admin_listen = admin.trim_start_matches("http://").to_owned();
-                    let admin_port = admin_listen.rsplit_once(':').unwrap().1;
-                    return Mock {
-                        base,
-                        admin: format!("http://127.0.0.1:{admin_port}"),
-                        admin_listen,
-                        child,
-                        stderr,
-                    };
-                }
-                seen.push(line);
-            }
-            Err(_) => {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("hmt mock exited with {status}: {}", seen.join("\n"));
-                }
-            }
-        }
+    let ((base, admin, _), _) =
+        common::wait_for_mock_banner(&mut child, &stderr, Duration::from_secs(20));
+    let admin_listen = admin.trim_start_matches("http://").to_owned();
+    let admin_port = admin_listen.rsplit_once(':').unwrap().1;
+    Mock {
+        base,
+        admin: format!("http://127.0.0.1:{admin_port}"),
+        admin_listen,
+        child,
+        stderr,
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("hmt mock did not start: {}", seen.join("\n"));
 }
 
 /// Runs `hmt mock -p 0 -a 0 ARGS` expecting it to fail at start; returns

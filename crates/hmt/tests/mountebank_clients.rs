@@ -8,7 +8,7 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A running `hmt mock` serving only the imposters API; killed when dropped.
 struct Mountebank {
@@ -35,37 +35,17 @@ fn start(args: &[&str]) -> Result<Mountebank, String> {
         .spawn()
         .expect("spawn hmt mock");
     let rx = common::stderr_lines(&mut child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(line) => {
-                if let Some(rest) =
-                    line.strip_prefix("hmt mock: imposters API on http://127.0.0.1:")
-                {
-                    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                    return Ok(Mountebank {
-                        child,
-                        port: port.parse().unwrap(),
-                        banner: line,
-                    });
-                }
-                seen.push(line);
-            }
-            Err(_) => {
-                if let Ok(Some(status)) = child.try_wait() {
-                    // Drain what is left.
-                    while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-                        seen.push(line);
-                    }
-                    return Err(format!("exited with {status}: {}", seen.join("\n")));
-                }
-            }
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("hmt mock did not start: {}", seen.join("\n"));
+    let (port, _) = common::wait_for_line(&mut child, &rx, Duration::from_secs(20), |line| {
+        let rest = line.strip_prefix("hmt mock: imposters API on http://127.0.0.1:")?;
+        let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        Some((port.parse::<u16>().unwrap(), line.to_owned()))
+    })?;
+    let (port, banner) = port;
+    Ok(Mountebank {
+        child,
+        port,
+        banner,
+    })
 }
 
 fn admin(port: u16, method: &str, path: &str, body: Option<&str>) -> (u16, String) {

@@ -29,9 +29,8 @@
 mod common;
 mod common_mock;
 
-use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A run is killed past this. Alone the longer takes about 90 s; the margin is
 /// for a machine busy with the rest of the suite.
@@ -89,32 +88,8 @@ fn schemathesis_on_stripe(phase_args: &[&str]) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("schemathesis starts");
-    // Read both pipes on threads so a full pipe never stalls the run.
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > TIME_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let output = format!("{}{}", out.join().unwrap(), err.join().unwrap());
+    let (status, out, err) = common::finish_within(&mut child, TIME_LIMIT);
+    let output = format!("{out}{err}");
     match status {
         None => panic!("schemathesis ran past {TIME_LIMIT:?}:\n{output}"),
         Some(status) => assert!(

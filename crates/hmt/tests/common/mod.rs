@@ -45,6 +45,93 @@ pub fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receive
     rx
 }
 
+/// Waits up to `limit` for a spawned program (stdout and stderr piped) to
+/// exit, reading both pipes meanwhile so that a full one never stalls it.
+/// Its status (`None`: still running at the limit, then killed), stdout
+/// and stderr.
+pub fn finish_within(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> (Option<std::process::ExitStatus>, String, String) {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let out = read(Box::new(child.stdout.take().expect("stdout is piped")));
+    let err = read(Box::new(child.stderr.take().expect("stderr is piped")));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the program's status") {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (status, out.join().unwrap(), err.join().unwrap())
+}
+
+/// Waits up to `limit` for the first line of a server's stderr (`lines`,
+/// from [`stderr_lines`]) that `found` accepts, and returns what `found`
+/// made of it with the lines printed before it. A server that exits first
+/// is an `Err` with its status and everything it printed; one still silent
+/// at the deadline is killed and fails the test with what it printed.
+pub fn wait_for_line<T>(
+    child: &mut std::process::Child,
+    lines: &std::sync::mpsc::Receiver<String>,
+    limit: std::time::Duration,
+    mut found: impl FnMut(&str) -> Option<T>,
+) -> Result<(T, Vec<String>), String> {
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + limit;
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        match lines.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => match found(&line) {
+                Some(value) => return Ok((value, seen)),
+                None => seen.push(line),
+            },
+            Err(_) => {
+                if let Ok(Some(status)) = child.try_wait() {
+                    // What it printed as it exited.
+                    while let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+                        seen.push(line);
+                    }
+                    return Err(format!("exited with {status}: {}", seen.join("\n")));
+                }
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!(
+        "the server printed nothing awaited within {limit:?}: {}",
+        seen.join("\n")
+    );
+}
+
+/// [`wait_for_line`] for `hmt mock`'s start-up line: the mock's and the
+/// admin API's addresses, the line itself, and the lines before it.
+/// A mock that exits first fails the test.
+pub fn wait_for_mock_banner(
+    child: &mut std::process::Child,
+    lines: &std::sync::mpsc::Receiver<String>,
+    limit: std::time::Duration,
+) -> ((String, String, String), Vec<String>) {
+    wait_for_line(child, lines, limit, |line| {
+        mock_banner(line).map(|(base, admin)| (base, admin, line.to_owned()))
+    })
+    .unwrap_or_else(|failed| panic!("hmt mock {failed}"))
+}
+
 // ---- where things are -------------------------------------------------------
 
 /// The workspace root.

@@ -9,7 +9,7 @@
 #![allow(unreachable_pub)]
 
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A running `hmt mock`, killed when dropped.
 pub struct RunningMock {
@@ -43,31 +43,14 @@ pub fn start(args: &[&str]) -> RunningMock {
         .spawn()
         .expect("spawn hmt mock");
     let lines = crate::common::stderr_lines(&mut child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        match lines.recv_timeout(Duration::from_millis(100)) {
-            Ok(line) => {
-                if let Some((base, admin)) = crate::common::mock_banner(&line) {
-                    return RunningMock {
-                        base,
-                        admin,
-                        child,
-                        log: seen,
-                    };
-                }
-                seen.push(line);
-            }
-            Err(_) => {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("hmt mock exited with {status}: {}", seen.join("\n"));
-                }
-            }
-        }
+    let ((base, admin, _), log) =
+        crate::common::wait_for_mock_banner(&mut child, &lines, Duration::from_secs(60));
+    RunningMock {
+        base,
+        admin,
+        child,
+        log,
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("hmt mock did not start within 60 s: {}", seen.join("\n"));
 }
 
 /// What curl got: the status, the response headers (names lower-case) and
